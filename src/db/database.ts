@@ -1,0 +1,60 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { assert } from '../shared/app-error.ts';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+/** A handle usable for queries: the database itself or an open transaction. */
+export type Queryable = Db | Tx;
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Db;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns BIGINT (and COUNT) as strings. Every integer we store is money in minor units,
+// points or a quantity, all far below 2^53, so parse to number and fail loudly if one ever is not.
+pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => {
+  const value = Number(text);
+  assert(Number.isSafeInteger(value), `BIGINT ${text} fits a safe integer`);
+  return value;
+});
+
+const postgresPoolMax = 10;
+
+/**
+ * Opens the database named by a URL: `sqlite:PATH` (or `sqlite::memory:`) for the embedded default,
+ * `postgres://...` for PostgreSQL. Only this folder knows which dialect is in use.
+ */
+export function openDatabase(url: string, options: { postgresSchema?: string } = {}): DatabaseHandle {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: postgresPoolMax,
+      ...(options.postgresSchema ? { options: `-c search_path=${options.postgresSchema}` } : {}),
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const sqlite = new SqliteDatabase(path);
+    // WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
+    // before we acknowledge it (the "nothing accepted is lost" invariant), set explicitly because
+    // WAL's common companion setting NORMAL may lose the last commits on power loss.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url}")`);
+}

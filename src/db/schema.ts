@@ -1,0 +1,83 @@
+// Row types of every table, as Kysely sees them. Integers arrive as JS numbers on both dialects
+// (see `database.ts` for PostgreSQL's BIGINT parsing); timestamps are ISO-8601 UTC strings.
+
+export interface MerchantsTable { id: string; merchant_id: string; name: string; currency: string; default_country: string; settings_json: string; created_at: string }
+export interface ApiKeysTable { id: string; merchant_id: string; name: string; key_hash: string; key_prefix: string; scope: string; created_at: string; expires_at: string | null; revoked_at: string | null }
+export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
+export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string }
+export interface CustomersTable { id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string | null; source_updated_at: string | null; created_at: string; updated_at: string }
+export interface CustomerIdentifiersTable { id: string; merchant_id: string; customer_id: string; kind: string; value_original: string; value_normalized: string; is_valid: number; created_at: string }
+export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string }
+export interface VariantsTable { id: string; merchant_id: string; product_id: string; sku: string; title: string; price_minor: number; currency: string; created_at: string }
+export interface ExternalRefsTable { merchant_id: string; entity: string; entity_id: string; channel: string; external_id: string }
+export interface StockLevelsTable { merchant_id: string; location_id: string; variant_id: string; on_hand: number; reserved: number; safety: number; updated_at: string }
+export interface StockMovementsTable { id: string; merchant_id: string; location_id: string; variant_id: string; kind: string; on_hand_delta: number; reserved_delta: number; source_key: string; reason: string | null; actor: string; order_id: string | null; created_at: string }
+export interface OrdersTable {
+  id: string; merchant_id: string; channel: string; source: string; source_ref: string; order_number: string | null;
+  customer_id: string | null; location_id: string | null; register_ref: string | null; status: string; currency: string;
+  subtotal_minor: number; discount_minor: number; shipping_minor: number; tax_minor: number; total_minor: number; refunded_minor: number;
+  placed_at: string; source_updated_at: string | null; created_at: string; updated_at: string;
+}
+export interface OrderLinesTable {
+  id: string; merchant_id: string; order_id: string; line_number: number; source_ref: string; variant_id: string | null; sku: string | null;
+  title: string; quantity: number; unit_price_minor: number; discount_minor: number; tax_minor: number; points_earned: number;
+  fulfilment_location_id: string | null; returned_quantity: number;
+}
+export interface OrderDiscountsTable { id: string; merchant_id: string; order_id: string; kind: string; code: string | null; promotion_id: string | null; reward_id: string | null; amount_minor: number }
+export interface PaymentsTable { id: string; merchant_id: string; order_id: string; method: string; amount_minor: number; currency: string; source_ref: string | null }
+export interface ReturnsTable { id: string; merchant_id: string; order_id: string; source: string; source_ref: string; amount_minor: number; currency: string; note: string | null; created_at: string }
+export interface ReturnLinesTable { id: string; merchant_id: string; return_id: string; order_line_id: string; quantity: number; amount_minor: number; tax_minor: number; restock: string; restock_location_id: string | null; points_reversed: number }
+export interface PromotionsTable { id: string; merchant_id: string; code: string; name: string; kind: string; value: number; channels: string; active: number; starts_at: string | null; ends_at: string | null; created_at: string }
+export interface PromotionRedemptionsTable { id: string; merchant_id: string; promotion_id: string; order_id: string; customer_id: string | null; channel: string; amount_minor: number; created_at: string }
+export interface RewardsTable { id: string; merchant_id: string; code: string; name: string; points_cost: number; amount_off_minor: number; active: number; created_at: string }
+export interface LoyaltyAccountsTable { merchant_id: string; customer_id: string; available: number; pending: number; lifetime_earned: number; tier: string; updated_at: string }
+export interface LoyaltyTransactionsTable { id: string; merchant_id: string; customer_id: string; kind: string; idempotency_key: string; points: number; order_id: string | null; memo: string | null; created_at: string }
+export interface LoyaltyEntriesTable { id: string; merchant_id: string; transaction_id: string; account: string; customer_id: string | null; amount: number; created_at: string }
+export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id: string; transaction_id: string; points: number; remaining: number; earned_at: string; expires_at: string | null }
+export interface LoyaltyLotSpendsTable { merchant_id: string; transaction_id: string; lot_id: string; points: number }
+export interface InboxEventsTable {
+  id: string; merchant_id: string; source: string; topic: string; delivery_id: string; event_key: string | null; headers_json: string;
+  payload: string; status: string; attempts: number; error: string | null; triggered_at: string | null; received_at: string; processed_at: string | null;
+}
+export interface OutboxEventsTable {
+  id: string; merchant_id: string; destination: string; kind: string; coalesce_key: string | null; payload: string; status: string;
+  attempts: number; next_attempt_at: string; last_error: string | null; created_at: string; delivered_at: string | null;
+}
+export interface ChannelStockMirrorTable { merchant_id: string; channel: string; location_id: string; variant_id: string; last_pushed_available: number | null; updated_at: string }
+export interface ExceptionsTable { id: string; merchant_id: string; kind: string; dedupe_key: string; subject: string; state: string; details_json: string; resolution: string | null; created_at: string; resolved_at: string | null }
+export interface AuditLogTable { id: string; merchant_id: string; actor: string; action: string; subject: string; details_json: string; created_at: string }
+export interface IdempotencyKeysTable { merchant_id: string; key: string; request_hash: string; state: string; response_status: number | null; response_body: string | null; created_at: string }
+
+export interface Database {
+  merchants: MerchantsTable;
+  api_keys: ApiKeysTable;
+  locations: LocationsTable;
+  channel_accounts: ChannelAccountsTable;
+  customers: CustomersTable;
+  customer_identifiers: CustomerIdentifiersTable;
+  products: ProductsTable;
+  variants: VariantsTable;
+  external_refs: ExternalRefsTable;
+  stock_levels: StockLevelsTable;
+  stock_movements: StockMovementsTable;
+  orders: OrdersTable;
+  order_lines: OrderLinesTable;
+  order_discounts: OrderDiscountsTable;
+  payments: PaymentsTable;
+  returns: ReturnsTable;
+  return_lines: ReturnLinesTable;
+  promotions: PromotionsTable;
+  promotion_redemptions: PromotionRedemptionsTable;
+  rewards: RewardsTable;
+  loyalty_accounts: LoyaltyAccountsTable;
+  loyalty_transactions: LoyaltyTransactionsTable;
+  loyalty_entries: LoyaltyEntriesTable;
+  loyalty_lots: LoyaltyLotsTable;
+  loyalty_lot_spends: LoyaltyLotSpendsTable;
+  inbox_events: InboxEventsTable;
+  outbox_events: OutboxEventsTable;
+  channel_stock_mirror: ChannelStockMirrorTable;
+  exceptions: ExceptionsTable;
+  audit_log: AuditLogTable;
+  idempotency_keys: IdempotencyKeysTable;
+}

@@ -1,0 +1,64 @@
+import type { ChannelAccountsTable, Queryable } from '../db/index.ts';
+import { nowIso } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+import type { Channel } from './merchant-service.ts';
+
+/** A connected channel: a Shopify shop, a Square seller, or a POS integration, with its secrets. */
+export interface ChannelAccount {
+  id: string;
+  merchantId: string;
+  channel: Channel;
+  /** The channel's own name for the account: the shop's myshopify domain, the Square merchant id. */
+  accountRef: string;
+  /** Shopify: the app's client secret; Square: the subscription's signature key. */
+  webhookSecret: string;
+  adminApiUrl: string | null;
+  accessToken: string | null;
+  /** Square signs notification URL + body, so the URL is configured, never rebuilt from a request. */
+  notificationUrl: string | null;
+}
+
+function toChannelAccount(row: ChannelAccountsTable): ChannelAccount {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    channel: row.channel as Channel,
+    accountRef: row.account_ref,
+    webhookSecret: row.webhook_secret,
+    adminApiUrl: row.admin_api_url,
+    accessToken: row.access_token,
+    notificationUrl: row.notification_url,
+  };
+}
+
+export async function connectChannel(
+  db: Queryable,
+  merchantId: string,
+  input: { channel: Channel; accountRef: string; webhookSecret: string; adminApiUrl?: string | null; accessToken?: string | null; notificationUrl?: string | null },
+): Promise<ChannelAccount> {
+  const row: ChannelAccountsTable = {
+    id: newId('chn'),
+    merchant_id: merchantId,
+    channel: input.channel,
+    account_ref: input.accountRef,
+    webhook_secret: input.webhookSecret,
+    admin_api_url: input.adminApiUrl ?? null,
+    access_token: input.accessToken ?? null,
+    notification_url: input.notificationUrl ?? null,
+    created_at: nowIso(),
+  };
+  await db.insertInto('channel_accounts').values(row).execute();
+  return toChannelAccount(row);
+}
+
+/** Finds the account a webhook belongs to by the channel's account name, across all merchants. */
+export async function findChannelAccount(db: Queryable, channel: Channel, accountRef: string): Promise<ChannelAccount | undefined> {
+  const row = await db.selectFrom('channel_accounts').selectAll().where('channel', '=', channel).where('account_ref', '=', accountRef).executeTakeFirst();
+  return row ? toChannelAccount(row) : undefined;
+}
+
+export async function listChannelAccounts(db: Queryable, merchantId: string, channel?: Channel): Promise<ChannelAccount[]> {
+  let query = db.selectFrom('channel_accounts').selectAll().where('merchant_id', '=', merchantId);
+  if (channel) query = query.where('channel', '=', channel);
+  return (await query.orderBy('created_at').execute()).map(toChannelAccount);
+}

@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Queryable } from '../db/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { currencyExponent } from '../shared/money.ts';
+import { newId } from '../shared/ids.ts';
+import { parseMerchantSettings, type MerchantSettings } from './merchant-settings.ts';
+
+export type ApiKeyScope = 'admin' | 'pos' | 'read';
+export type Channel = 'shopify' | 'square' | 'pos';
+
+export interface Merchant {
+  id: string;
+  name: string;
+  currency: string;
+  defaultCountry: string;
+  settings: MerchantSettings;
+}
+
+export interface ApiKeyPrincipal {
+  merchantId: string;
+  keyId: string;
+  scope: ApiKeyScope;
+}
+
+export async function createMerchant(
+  db: Queryable,
+  input: { name: string; currency: string; defaultCountry: string; settings?: object; id?: string },
+): Promise<Merchant> {
+  currencyExponent(input.currency);
+  const settings = parseMerchantSettings(input.settings ?? {});
+  const id = input.id ?? newId('mer');
+  await db
+    .insertInto('merchants')
+    .values({ id, merchant_id: id, name: input.name, currency: input.currency, default_country: input.defaultCountry, settings_json: JSON.stringify(settings), created_at: nowIso() })
+    .execute();
+  return { id, name: input.name, currency: input.currency, defaultCountry: input.defaultCountry, settings };
+}
+
+export async function getMerchant(db: Queryable, merchantId: string): Promise<Merchant> {
+  const row = await db.selectFrom('merchants').selectAll().where('merchant_id', '=', merchantId).executeTakeFirst();
+  if (!row) throw new AppError('merchants.not_found', `No merchant ${merchantId}`, { merchant_id: merchantId });
+  return { id: row.id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseMerchantSettings(row.settings_json) };
+}
+
+export async function findMerchantByName(db: Queryable, name: string): Promise<Merchant | undefined> {
+  const row = await db.selectFrom('merchants').select('id').where('name', '=', name).executeTakeFirst();
+  return row ? getMerchant(db, row.id) : undefined;
+}
+
+function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** Issues an API key. The plain key is returned once; only its SHA-256 hash is stored. */
+export async function issueApiKey(
+  db: Queryable,
+  merchantId: string,
+  input: { name: string; scope: ApiKeyScope; expiresAt?: string; plainKey?: string },
+): Promise<{ id: string; key: string }> {
+  const key = input.plainKey ?? `ck_${input.scope}_${randomBytes(24).toString('base64url')}`;
+  const id = newId('key');
+  await db
+    .insertInto('api_keys')
+    .values({ id, merchant_id: merchantId, name: input.name, key_hash: hashApiKey(key), key_prefix: key.slice(0, 12), scope: input.scope, created_at: nowIso(), expires_at: input.expiresAt ?? null, revoked_at: null })
+    .execute();
+  return { id, key };
+}
+
+export async function revokeApiKey(db: Queryable, merchantId: string, keyId: string): Promise<void> {
+  await db.updateTable('api_keys').set({ revoked_at: nowIso() }).where('merchant_id', '=', merchantId).where('id', '=', keyId).execute();
+}
+
+/** Resolves a bearer key to its merchant and scope; revoked and expired keys resolve to nothing. */
+export async function authenticateApiKey(db: Queryable, key: string): Promise<ApiKeyPrincipal | undefined> {
+  const row = await db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashApiKey(key)).executeTakeFirst();
+  if (!row || row.revoked_at) return undefined;
+  if (row.expires_at && row.expires_at <= nowIso()) return undefined;
+  return { merchantId: row.merchant_id, keyId: row.id, scope: row.scope as ApiKeyScope };
+}
