@@ -1,5 +1,5 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
-import type { Db } from './database.ts';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import type { Db, DialectName } from './database.ts';
 import * as foundation from './migrations/0001-foundation.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -10,9 +10,15 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Brings the schema to the latest migration; returns the names applied by this call. */
-export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+/**
+ * Brings the schema to the latest migration; returns the names applied by this call.
+ * On PostgreSQL the migration tables are kept in the connection's current schema explicitly:
+ * without it Kysely looks for them in every schema but reads them from the current one, which
+ * fails once a second schema of the same database holds its own.
+ */
+export async function migrateToLatest(db: Db, dialect: DialectName): Promise<string[]> {
+  const migrationTableSchema = dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const migrator = new Migrator({ db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);

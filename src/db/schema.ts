@@ -37,7 +37,7 @@ export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id
 export interface LoyaltyLotSpendsTable { merchant_id: string; transaction_id: string; lot_id: string; points: number }
 export interface InboxEventsTable {
   id: string; merchant_id: string; source: string; topic: string; delivery_id: string; event_key: string | null; headers_json: string;
-  payload: string; status: string; attempts: number; error: string | null; triggered_at: string | null; received_at: string; processed_at: string | null;
+  payload: string; status: string; attempts: number; error: string | null; triggered_at: string | null; available_at: string; received_at: string; processed_at: string | null;
 }
 export interface OutboxEventsTable {
   id: string; merchant_id: string; destination: string; kind: string; coalesce_key: string | null; payload: string; status: string;

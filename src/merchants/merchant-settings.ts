@@ -9,8 +9,6 @@ export const merchantSettingsSchema = z.object({
     .object({
       /** Points earned per whole currency unit of merchandise after discounts, tax and shipping excluded. */
       pointsPerCurrencyUnit: z.number().int().min(0).max(1000).default(1),
-      /** Days earned points stay pending before they can be spent (the return window). */
-      pendingDays: z.number().int().min(0).max(365).default(30),
       /** Name of the tier every member starts in. */
       baseTier: z.string().min(1).max(40).default('Member'),
     })

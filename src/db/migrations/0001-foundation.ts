@@ -336,13 +336,14 @@ export async function up(db: Db): Promise<void> {
     .addColumn('attempts', 'integer', (column) => column.notNull())
     .addColumn('error', 'text')
     .addColumn('triggered_at', 'text')
+    .addColumn('available_at', 'text', (column) => column.notNull())
     .addColumn('received_at', 'text', (column) => column.notNull())
     .addColumn('processed_at', 'text')
     .addUniqueConstraint('inbox_events_delivery_unique', ['merchant_id', 'source', 'delivery_id'])
     .addUniqueConstraint('inbox_events_event_unique', ['merchant_id', 'source', 'event_key'])
     .addCheckConstraint('inbox_events_status_known', sql`status in ('received', 'processed', 'ignored', 'failed')`)
     .execute();
-  await db.schema.createIndex('inbox_events_by_status').on('inbox_events').columns(['status', 'received_at']).execute();
+  await db.schema.createIndex('inbox_events_due').on('inbox_events').columns(['status', 'available_at']).execute();
 
   await merchantTable(db, 'outbox_events')
     .addColumn('id', 'text', (column) => column.primaryKey())

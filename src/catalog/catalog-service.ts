@@ -1,0 +1,101 @@
+import type { Queryable, VariantsTable } from '../db/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+
+export type ExternalEntity = 'product' | 'variant' | 'inventory_item' | 'order';
+export type ExternalChannel = 'shopify' | 'square';
+
+export interface Variant {
+  id: string;
+  productId: string;
+  sku: string;
+  title: string;
+  priceMinor: number;
+  currency: string;
+}
+
+export interface VariantInput {
+  sku: string;
+  title: string;
+  priceMinor: number;
+  shopifyVariantId?: string | null;
+  shopifyInventoryItemId?: string | null;
+  squareCatalogObjectId?: string | null;
+}
+
+export interface ProductInput {
+  title: string;
+  shopifyProductId?: string | null;
+  variants: VariantInput[];
+}
+
+function toVariant(row: VariantsTable): Variant {
+  return { id: row.id, productId: row.product_id, sku: row.sku, title: row.title, priceMinor: row.price_minor, currency: row.currency };
+}
+
+/** Records our id ⇄ a channel's id for one entity. */
+export async function linkExternalRef(db: Queryable, merchantId: string, entity: ExternalEntity, entityId: string, channel: ExternalChannel, externalId: string): Promise<void> {
+  await db
+    .insertInto('external_refs')
+    .values({ merchant_id: merchantId, entity, entity_id: entityId, channel, external_id: externalId })
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'entity', 'external_id']).doNothing())
+    .execute();
+}
+
+export async function findExternalId(db: Queryable, merchantId: string, entity: ExternalEntity, entityId: string, channel: ExternalChannel): Promise<string | undefined> {
+  const row = await db.selectFrom('external_refs').select('external_id').where('merchant_id', '=', merchantId).where('entity', '=', entity).where('entity_id', '=', entityId).where('channel', '=', channel).executeTakeFirst();
+  return row?.external_id;
+}
+
+export async function findEntityIdByExternalId(db: Queryable, merchantId: string, entity: ExternalEntity, channel: ExternalChannel, externalId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('external_refs').select('entity_id').where('merchant_id', '=', merchantId).where('entity', '=', entity).where('channel', '=', channel).where('external_id', '=', externalId).executeTakeFirst();
+  return row?.entity_id;
+}
+
+/** Creates a product with its variants (each a unique SKU) and their channel mappings. */
+export async function createProduct(db: Queryable, merchantId: string, currency: string, input: ProductInput): Promise<{ id: string; title: string; variants: Variant[] }> {
+  const productId = newId('prod');
+  await db.insertInto('products').values({ id: productId, merchant_id: merchantId, title: input.title, created_at: nowIso() }).execute();
+  if (input.shopifyProductId) await linkExternalRef(db, merchantId, 'product', productId, 'shopify', input.shopifyProductId);
+  const variants: Variant[] = [];
+  for (const variantInput of input.variants) variants.push(await createVariant(db, merchantId, currency, productId, variantInput));
+  return { id: productId, title: input.title, variants };
+}
+
+async function createVariant(db: Queryable, merchantId: string, currency: string, productId: string, input: VariantInput): Promise<Variant> {
+  const existing = await findVariantBySku(db, merchantId, input.sku);
+  if (existing) throw new AppError('catalog.duplicate_sku', `SKU ${input.sku} already exists`, { field: 'sku', sku: input.sku });
+  const row: VariantsTable = { id: newId('var'), merchant_id: merchantId, product_id: productId, sku: input.sku, title: input.title, price_minor: input.priceMinor, currency, created_at: nowIso() };
+  await db.insertInto('variants').values(row).execute();
+  if (input.shopifyVariantId) await linkExternalRef(db, merchantId, 'variant', row.id, 'shopify', input.shopifyVariantId);
+  if (input.shopifyInventoryItemId) await linkExternalRef(db, merchantId, 'inventory_item', row.id, 'shopify', input.shopifyInventoryItemId);
+  if (input.squareCatalogObjectId) await linkExternalRef(db, merchantId, 'variant', row.id, 'square', input.squareCatalogObjectId);
+  return toVariant(row);
+}
+
+export async function findVariantBySku(db: Queryable, merchantId: string, sku: string): Promise<Variant | undefined> {
+  const row = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).where('sku', '=', sku).executeTakeFirst();
+  return row ? toVariant(row) : undefined;
+}
+
+export async function getVariant(db: Queryable, merchantId: string, variantId: string): Promise<Variant> {
+  const row = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).where('id', '=', variantId).executeTakeFirst();
+  if (!row) throw new AppError('catalog.variant_not_found', `No variant ${variantId}`, { variant_id: variantId });
+  return toVariant(row);
+}
+
+/** Finds the variant a channel line names: by the channel's variant id first, then by SKU. */
+export async function findVariantForChannelLine(db: Queryable, merchantId: string, channel: ExternalChannel, line: { externalVariantId?: string | null; sku?: string | null }): Promise<Variant | undefined> {
+  if (line.externalVariantId) {
+    const variantId = await findEntityIdByExternalId(db, merchantId, 'variant', channel, line.externalVariantId);
+    if (variantId) return getVariant(db, merchantId, variantId);
+  }
+  return line.sku ? findVariantBySku(db, merchantId, line.sku) : undefined;
+}
+
+export async function listProducts(db: Queryable, merchantId: string): Promise<{ id: string; title: string; variants: Variant[] }[]> {
+  const products = await db.selectFrom('products').selectAll().where('merchant_id', '=', merchantId).orderBy('created_at').execute();
+  const variants = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).orderBy('sku').execute();
+  return products.map((product) => ({ id: product.id, title: product.title, variants: variants.filter((variant) => variant.product_id === product.id).map(toVariant) }));
+}

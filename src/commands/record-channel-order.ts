@@ -1,0 +1,111 @@
+import { findVariantForChannelLine } from '../catalog/index.ts';
+import type { CustomerClaim } from '../customers/index.ts';
+import type { Tx } from '../db/index.ts';
+import { applyStockMovement } from '../inventory/index.ts';
+import { computeEarnedPoints, earnPoints } from '../loyalty/index.ts';
+import { findLocationByChannelId, findOnlineFulfilmentLocation, type Location, type Merchant } from '../merchants/index.ts';
+import { insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
+import { findPromotionByCode, recordPromotionRedemption } from '../promotions/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { raiseException } from '../sync/index.ts';
+import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
+import { resolveEventCustomer } from './resolve-order-customer.ts';
+
+/** An order a channel took, in canonical form: no channel field names cross this line. */
+export interface RecordOrderCommand {
+  source: 'shopify' | 'square';
+  sourceRef: string;
+  channel: OrderChannel;
+  orderNumber: string | null;
+  placedAt: string;
+  sourceUpdatedAt: string | null;
+  currency: string;
+  status: string;
+  customer: CustomerClaim | null;
+  /** The channel's id of the location that sold or fulfils it; null for web orders shipped from the online location. */
+  channelLocationId: string | null;
+  lines: {
+    sourceRef: string;
+    channelVariantId: string | null;
+    sku: string | null;
+    title: string;
+    quantity: number;
+    unitPriceMinor: number;
+    discountMinor: number;
+    taxMinor: number;
+    giftCard: boolean;
+  }[];
+  subtotalMinor: number;
+  discountMinor: number;
+  shippingMinor: number;
+  taxMinor: number;
+  totalMinor: number;
+  discountCodes: { code: string; amountMinor: number }[];
+  payments: { method: string; amountMinor: number }[];
+}
+
+async function findSellingLocation(tx: Tx, merchant: Merchant, command: RecordOrderCommand): Promise<Location | undefined> {
+  if (command.channelLocationId) return findLocationByChannelId(tx, merchant.id, command.source, command.channelLocationId);
+  return findOnlineFulfilmentLocation(tx, merchant.id);
+}
+
+/**
+ * Records an order a channel already took, in one transaction: the customer, the unified order,
+ * the stock it moved, the points it earned, the promotion uses, and the outbox messages. A repeat
+ * of the same order changes nothing.
+ */
+export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: RecordOrderCommand): Promise<{ order: Order; created: boolean }> {
+  if (command.currency !== merchant.currency) {
+    throw new AppError('orders.currency_mismatch', `Order in ${command.currency}, the merchant keeps ${merchant.currency}`, { currency: command.currency });
+  }
+  const eventRef = `${command.source}:order:${command.sourceRef}`;
+  const customerId = await resolveEventCustomer(tx, merchant, command.customer, eventRef);
+  const location = await findSellingLocation(tx, merchant, command);
+  const earning = computeEarnedPoints(command.lines.map((line) => (line.giftCard ? 0 : line.unitPriceMinor * line.quantity - line.discountMinor)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit);
+  const pointsPerLine = customerId ? earning.perLine : command.lines.map(() => 0);
+
+  const lines: NewOrderLine[] = [];
+  for (const [index, line] of command.lines.entries()) {
+    const variant = await findVariantForChannelLine(tx, merchant.id, command.source, { externalVariantId: line.channelVariantId, sku: line.sku });
+    lines.push({ sourceRef: line.sourceRef, variantId: variant?.id ?? null, sku: line.sku, title: line.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, discountMinor: line.discountMinor, taxMinor: line.taxMinor, pointsEarned: pointsPerLine[index] ?? 0, fulfilmentLocationId: location?.id ?? null });
+  }
+  const { order, created } = await insertOrder(tx, merchant.id, {
+    channel: command.channel, source: command.source, sourceRef: command.sourceRef, orderNumber: command.orderNumber, customerId, locationId: command.channelLocationId ? location?.id ?? null : null,
+    registerRef: null, status: command.status, currency: command.currency, subtotalMinor: command.subtotalMinor, discountMinor: command.discountMinor,
+    shippingMinor: command.shippingMinor, taxMinor: command.taxMinor, totalMinor: command.totalMinor, placedAt: command.placedAt, sourceUpdatedAt: command.sourceUpdatedAt,
+    lines, discounts: command.discountCodes.map((code) => ({ kind: 'channel' as const, code: code.code, promotionId: null, rewardId: null, amountMinor: code.amountMinor })),
+    payments: command.payments.map((payment) => ({ ...payment, sourceRef: null })),
+  });
+  if (!created) return { order, created };
+
+  await moveSoldStock(tx, merchant, order, location, eventRef);
+  const totalPoints = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
+  if (customerId && totalPoints > 0) {
+    await earnPoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId, points: totalPoints, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on ${command.source} order ${command.orderNumber ?? command.sourceRef}` });
+  }
+  for (const code of command.discountCodes) {
+    const promotion = await findPromotionByCode(tx, merchant.id, code.code);
+    if (promotion) await recordPromotionRedemption(tx, merchant.id, { promotionId: promotion.id, orderId: order.id, customerId, channel: command.channel, amountMinor: code.amountMinor });
+  }
+  if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
+  return { order, created };
+}
+
+/** The channel already sold these units: record the sale as it happened and flag what went wrong. */
+async function moveSoldStock(tx: Tx, merchant: Merchant, order: Order, location: Location | undefined, eventRef: string): Promise<void> {
+  for (const line of order.lines) {
+    if (!line.variantId) {
+      await raiseException(tx, merchant.id, { kind: 'unmapped_sku', dedupeKey: `unmapped:${order.id}:${line.id}`, subject: line.sku ?? line.title, details: { order_id: order.id, line_id: line.id, sku: line.sku, title: line.title, event: eventRef } });
+      continue;
+    }
+    if (!location) {
+      await raiseException(tx, merchant.id, { kind: 'unmapped_sku', dedupeKey: `unlocated:${order.id}`, subject: order.id, details: { order_id: order.id, reason: 'no location maps to the channel location, and no location fulfils online orders', event: eventRef } });
+      return;
+    }
+    const result = await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId: line.variantId, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: eventRef, orderId: order.id, requireAvailable: false, reason: `Sold on ${order.source} order ${order.orderNumber ?? order.sourceRef}` });
+    if (result.oversold) {
+      await raiseException(tx, merchant.id, { kind: 'oversell', dedupeKey: `oversell:${order.id}:${line.id}`, subject: line.sku ?? line.variantId, details: { order_id: order.id, location_id: location.id, variant_id: line.variantId, available: result.level.available } });
+    }
+    await announceStockChange(tx, merchant.id, location, line.variantId);
+  }
+}

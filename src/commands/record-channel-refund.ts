@@ -1,0 +1,73 @@
+import type { Tx } from '../db/index.ts';
+import { applyStockMovement } from '../inventory/index.ts';
+import { reversePoints } from '../loyalty/index.ts';
+import { findLocationByChannelId, getLocation, type Location, type Merchant } from '../merchants/index.ts';
+import { addRefundedAmount, findOrderBySource, markLineReturned, type Order, type OrderLine } from '../orders/index.ts';
+import { insertReturn, insertReturnLine, pointsToReverse } from '../returns/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
+
+/** A refund a channel made, in canonical form. */
+export interface RecordRefundCommand {
+  source: 'shopify' | 'square';
+  sourceRef: string;
+  orderSourceRef: string;
+  amountMinor: number;
+  currency: string;
+  note: string | null;
+  lines: {
+    lineSourceRef: string;
+    quantity: number;
+    amountMinor: number;
+    taxMinor: number;
+    /** Whether the units go back on the shelf (Shopify `restock_type` cancel or return). */
+    restock: boolean;
+    channelLocationId: string | null;
+  }[];
+}
+
+async function findRestockLocation(tx: Tx, merchant: Merchant, source: 'shopify' | 'square', line: OrderLine, channelLocationId: string | null): Promise<Location | undefined> {
+  if (channelLocationId) {
+    const mapped = await findLocationByChannelId(tx, merchant.id, source, channelLocationId);
+    if (mapped) return mapped;
+  }
+  return line.fulfilmentLocationId ? getLocation(tx, merchant.id, line.fulfilmentLocationId) : undefined;
+}
+
+/**
+ * Records a refund once: the return and its lines, restock where the channel says, the points the
+ * refunded units earned taken back, the refunded amount on the order, and the outbox messages.
+ */
+export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: RecordRefundCommand): Promise<{ returnId: string; created: boolean; pointsReversed: number }> {
+  const order = await findOrderBySource(tx, merchant.id, command.source, command.orderSourceRef);
+  // Out of order: the refund arrived before its order. Failing lets the inbox retry it later.
+  if (!order) throw new AppError('orders.not_yet_known', `Order ${command.orderSourceRef} is not recorded yet`, { order_source_ref: command.orderSourceRef });
+  const { returnId, created } = await insertReturn(tx, merchant.id, { orderId: order.id, source: command.source, sourceRef: command.sourceRef, amountMinor: command.amountMinor, currency: command.currency, note: command.note });
+  if (!created) return { returnId, created, pointsReversed: 0 };
+
+  let pointsReversed = 0;
+  for (const refundLine of command.lines) {
+    const line = order.lines.find((candidate) => candidate.sourceRef === refundLine.lineSourceRef);
+    if (!line) throw new AppError('returns.unknown_line', `Order ${order.id} has no line ${refundLine.lineSourceRef}`, { line_source_ref: refundLine.lineSourceRef });
+    const points = pointsToReverse(line, refundLine.quantity);
+    await markLineReturned(tx, merchant.id, line.id, refundLine.quantity);
+    const restockLocation = refundLine.restock ? await restockLine(tx, merchant, order, line, returnId, refundLine) : undefined;
+    await insertReturnLine(tx, merchant.id, returnId, { orderLineId: line.id, quantity: refundLine.quantity, amountMinor: refundLine.amountMinor, taxMinor: refundLine.taxMinor, restock: restockLocation ? 'restocked' : 'not_restocked', restockLocationId: restockLocation?.id ?? null, pointsReversed: points });
+    pointsReversed += points;
+  }
+  if (order.customerId && pointsReversed > 0) {
+    await reversePoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId: order.customerId, points: pointsReversed, idempotencyKey: `return:${returnId}:reverse`, orderId: order.id, memo: `Refund ${command.sourceRef} of order ${order.orderNumber ?? order.sourceRef}` });
+  }
+  await addRefundedAmount(tx, merchant.id, order.id, command.amountMinor);
+  if (order.customerId) await announceCustomerChange(tx, merchant.id, order.customerId);
+  return { returnId, created, pointsReversed };
+}
+
+async function restockLine(tx: Tx, merchant: Merchant, order: Order, line: OrderLine, returnId: string, refundLine: RecordRefundCommand['lines'][number]): Promise<Location | undefined> {
+  if (!line.variantId) return undefined;
+  const location = await findRestockLocation(tx, merchant, order.source === 'square' ? 'square' : 'shopify', line, refundLine.channelLocationId);
+  if (!location) return undefined;
+  await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId: line.variantId, kind: 'return', onHandDelta: refundLine.quantity, sourceKey: `return:${returnId}:${line.id}:restock`, actor: `${order.source}:refund`, orderId: order.id, requireAvailable: false, reason: `Restocked from refund of order ${order.orderNumber ?? order.sourceRef}` });
+  await announceStockChange(tx, merchant.id, location, line.variantId);
+  return location;
+}

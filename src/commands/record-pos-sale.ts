@@ -1,0 +1,130 @@
+import { findVariantBySku, type Variant } from '../catalog/index.ts';
+import { getCustomerIdentity, type CustomerClaim } from '../customers/index.ts';
+import type { Tx } from '../db/index.ts';
+import { applyStockMovement } from '../inventory/index.ts';
+import { computeEarnedPoints, earnPoints, findActiveReward, getLoyaltyBalance, redeemPoints, type LoyaltyBalance, type Reward } from '../loyalty/index.ts';
+import { getLocation, type Location, type Merchant } from '../merchants/index.ts';
+import { insertOrder, type NewOrder, type Order } from '../orders/index.ts';
+import { evaluatePromotionCode, recordPromotionRedemption, type Promotion } from '../promotions/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { nowIso, toIso } from '../shared/clock.ts';
+import { allocateMinor, applyBasisPoints } from '../shared/money.ts';
+import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
+import { resolveEventCustomer } from './resolve-order-customer.ts';
+
+export interface PosSaleCommand {
+  /** The register's own id for the sale; with the register id it makes the sale idempotent. */
+  saleId: string;
+  registerId: string | null;
+  locationId: string;
+  occurredAt: string | null;
+  customer: ({ customerId?: string | null } & CustomerClaim) | null;
+  lines: { sku: string; quantity: number; unitPriceMinor?: number | null }[];
+  promotionCodes: string[];
+  rewards: string[];
+  payments: { method: string; amountMinor: number }[] | null;
+}
+
+export interface PosSaleResult {
+  order: Order;
+  created: boolean;
+  pointsEarned: number;
+  pointsRedeemed: number;
+  loyalty: LoyaltyBalance | null;
+}
+
+interface PricedDiscounts {
+  promotions: { promotion: Promotion; amountMinor: number }[];
+  rewards: { reward: Reward; amountMinor: number }[];
+  totalMinor: number;
+}
+
+async function findSaleVariants(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<Variant[]> {
+  const variants: Variant[] = [];
+  for (const [index, line] of command.lines.entries()) {
+    const variant = await findVariantBySku(tx, merchant.id, line.sku);
+    if (!variant) throw new AppError('catalog.unknown_sku', `No variant with SKU ${line.sku}`, { field: `lines.${index}.sku`, sku: line.sku });
+    variants.push(variant);
+  }
+  return variants;
+}
+
+async function resolveSaleCustomer(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<string | null> {
+  if (!command.customer) return null;
+  if (command.customer.customerId) return (await getCustomerIdentity(tx, merchant.id, command.customer.customerId)).id;
+  return resolveEventCustomer(tx, merchant, command.customer, `pos:sale:${command.saleId}`);
+}
+
+/** Promotions first, each on what is left of the subtotal, then rewards; never below zero. */
+async function priceDiscounts(tx: Tx, merchant: Merchant, command: PosSaleCommand, subtotalMinor: number, at: string): Promise<PricedDiscounts> {
+  const priced: PricedDiscounts = { promotions: [], rewards: [], totalMinor: 0 };
+  for (const code of command.promotionCodes) {
+    const result = await evaluatePromotionCode(tx, merchant.id, { code, channel: 'store', subtotalMinor: subtotalMinor - priced.totalMinor, at });
+    priced.promotions.push(result);
+    priced.totalMinor += result.amountMinor;
+  }
+  for (const rewardRef of command.rewards) {
+    const reward = await findActiveReward(tx, merchant.id, rewardRef);
+    const amountMinor = Math.min(reward.amountOffMinor, subtotalMinor - priced.totalMinor);
+    priced.rewards.push({ reward, amountMinor });
+    priced.totalMinor += amountMinor;
+  }
+  return priced;
+}
+
+function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Location, variants: Variant[], customerId: string | null, discounts: PricedDiscounts, placedAt: string): NewOrder {
+  const gross = command.lines.map((line, index) => (line.unitPriceMinor ?? variants[index]!.priceMinor) * line.quantity);
+  const subtotalMinor = gross.reduce((sum, amount) => sum + amount, 0);
+  const lineDiscounts = allocateMinor(discounts.totalMinor, gross);
+  const lineNet = gross.map((amount, index) => amount - lineDiscounts[index]!);
+  const lineTax = lineNet.map((amount) => applyBasisPoints(amount, location.taxRateBps));
+  const taxMinor = lineTax.reduce((sum, amount) => sum + amount, 0);
+  const totalMinor = subtotalMinor - discounts.totalMinor + taxMinor;
+  const points = customerId ? computeEarnedPoints(lineNet, merchant.currency, merchant.settings.loyalty.pointsPerCurrencyUnit).perLine : lineNet.map(() => 0);
+  const payments = command.payments ?? [{ method: 'unspecified', amountMinor: totalMinor }];
+  const paid = payments.reduce((sum, payment) => sum + payment.amountMinor, 0);
+  if (paid !== totalMinor) throw new AppError('orders.payment_mismatch', `Payments add up to ${paid}, the sale totals ${totalMinor}`, { field: 'payments', paid_minor: paid, total_minor: totalMinor });
+  return {
+    channel: 'store', source: 'pos', sourceRef: `${command.registerId ?? 'register'}:${command.saleId}`, orderNumber: command.saleId, customerId, locationId: location.id,
+    registerRef: command.registerId, status: 'completed', currency: merchant.currency, subtotalMinor, discountMinor: discounts.totalMinor, shippingMinor: 0, taxMinor, totalMinor, placedAt, sourceUpdatedAt: null,
+    lines: command.lines.map((line, index) => ({ sourceRef: String(index + 1), variantId: variants[index]!.id, sku: line.sku, title: variants[index]!.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor ?? variants[index]!.priceMinor, discountMinor: lineDiscounts[index]!, taxMinor: lineTax[index]!, pointsEarned: points[index]!, fulfilmentLocationId: location.id })),
+    discounts: [
+      ...discounts.promotions.map((applied) => ({ kind: 'promotion' as const, code: applied.promotion.code, promotionId: applied.promotion.id, rewardId: null, amountMinor: applied.amountMinor })),
+      ...discounts.rewards.map((applied) => ({ kind: 'reward' as const, code: applied.reward.code, promotionId: null, rewardId: applied.reward.id, amountMinor: applied.amountMinor })),
+    ],
+    payments: payments.map((payment) => ({ ...payment, sourceRef: null })),
+  };
+}
+
+/**
+ * A sale rung up at a register that talks to Continuum: prices it with the same promotion rules as
+ * online, redeems rewards, moves stock at the store, earns points, and records the order, all in
+ * one transaction. The same sale sent again returns the first result and changes nothing.
+ */
+export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<PosSaleResult> {
+  const location = await getLocation(tx, merchant.id, command.locationId);
+  const variants = await findSaleVariants(tx, merchant, command);
+  const customerId = await resolveSaleCustomer(tx, merchant, command);
+  if (command.rewards.length > 0 && !customerId) throw new AppError('loyalty.customer_required', 'Redeeming a reward needs a customer', { field: 'customer' });
+  const placedAt = command.occurredAt ? toIso(command.occurredAt) : nowIso();
+  const grossSubtotal = command.lines.reduce((sum, line, index) => sum + (line.unitPriceMinor ?? variants[index]!.priceMinor) * line.quantity, 0);
+  const discounts = await priceDiscounts(tx, merchant, command, grossSubtotal, placedAt);
+  const { order, created } = await insertOrder(tx, merchant.id, buildOrder(merchant, command, location, variants, customerId, discounts, placedAt));
+  const baseTier = merchant.settings.loyalty.baseTier;
+  if (!created) return { order, created, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
+
+  let pointsRedeemed = 0;
+  for (const [index, applied] of discounts.rewards.entries()) {
+    await redeemPoints(tx, merchant.id, baseTier, { customerId: customerId!, points: applied.reward.pointsCost, idempotencyKey: `order:${order.id}:reward:${index}`, orderId: order.id, memo: `Redeemed ${applied.reward.name} at ${location.name}` });
+    pointsRedeemed += applied.reward.pointsCost;
+  }
+  for (const line of order.lines) {
+    await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: true, reason: `Store sale ${command.saleId}` });
+    await announceStockChange(tx, merchant.id, location, line.variantId!);
+  }
+  const pointsEarned = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
+  if (customerId && pointsEarned > 0) await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` });
+  for (const applied of discounts.promotions) await recordPromotionRedemption(tx, merchant.id, { promotionId: applied.promotion.id, orderId: order.id, customerId, channel: 'store', amountMinor: applied.amountMinor });
+  if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
+  return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
+}

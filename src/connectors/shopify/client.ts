@@ -1,0 +1,364 @@
+/**
+ * The Shopify Admin GraphQL client used by the outbox dispatcher. Facts it relies on are in
+ * shared/reference/protocols.md section B:
+ * - rate limits (leaky bucket reported in `extensions.cost`, THROTTLED with status 200 or 429):
+ *   https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits
+ * - inventorySetQuantities with mandatory `changeFromQuantity` and `@idempotent` from 2026-04:
+ *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities,
+ *   https://shopify.dev/changelog/finalizing-compare-and-swap-redesign-for-inventory-set-quantities,
+ *   https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations
+ *
+ * The client waits out throttling itself, because Shopify says how long to wait; every other failure
+ * is thrown as an AppError and the outbox decides whether to retry.
+ */
+import { z } from 'zod';
+import { AppError, assert } from '../../shared/app-error.ts';
+import { parseJsonSafely } from '../../shared/json.ts';
+
+/** Attempts of one request while Shopify answers THROTTLED, the first included. */
+export const THROTTLED_ATTEMPTS_MAX = 5;
+/** Compare-and-swap writes of one pushAvailable call, the first included. */
+export const STALE_ATTEMPTS_MAX = 3;
+export const REQUEST_TIMEOUT_MS = 10_000;
+const THROTTLE_WAIT_SECONDS_MIN = 1;
+/** A bucket of 2000 points restoring 100 per second is full again after 20 s; wait no longer than 60 s. */
+const THROTTLE_WAIT_SECONDS_MAX = 60;
+const METAFIELD_NAMESPACE = 'continuum';
+const SETTABLE_REASON = 'correction';
+
+export interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+export interface ShopifyAdminClientOptions {
+  /** Full endpoint, e.g. `https://shop.myshopify.com/admin/api/2026-04/graphql.json`. */
+  adminApiUrl: string;
+  accessToken: string;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** Attempts while throttled; default THROTTLED_ATTEMPTS_MAX. */
+  maxAttempts?: number;
+  /** Per-request timeout; default REQUEST_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+export interface InventoryLevelReference {
+  inventoryItemId: string;
+  locationId: string;
+}
+
+export interface SetAvailableInput extends InventoryLevelReference {
+  quantity: number;
+  changeFromQuantity: number;
+  idempotencyKey: string;
+  referenceDocumentUri: string;
+}
+
+export interface PushAvailableInput extends InventoryLevelReference {
+  quantity: number;
+  /** The quantity Shopify last reported to us, or null to read it first. */
+  lastKnown: number | null;
+  idempotencyKey: string;
+  referenceDocumentUri: string;
+}
+
+export interface CustomerMetafieldsInput {
+  customerId: string;
+  points: number;
+  tier: string;
+}
+
+export interface ShopifyAdminClient {
+  /** Sends one GraphQL operation, waiting out THROTTLED answers; returns `data` and the bucket status. */
+  request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined }>;
+  /** Reads the `available` quantity of one item at one location. */
+  readAvailable(level: InventoryLevelReference): Promise<number>;
+  /** One compare-and-swap write of `available`; `stale` when Shopify holds another quantity than `changeFromQuantity`. */
+  setAvailable(input: SetAvailableInput): Promise<{ stale: boolean }>;
+  /** Sets `available`, re-reading and retrying on a stale compare; returns the quantity it replaced. */
+  pushAvailable(input: PushAvailableInput): Promise<{ previous: number }>;
+  /** Writes the customer's points and tier to `continuum.points` / `continuum.tier` metafields. */
+  setCustomerMetafields(input: CustomerMetafieldsInput): Promise<void>;
+  /** The bucket status of the last response that reported one. */
+  lastThrottleStatus(): ThrottleStatus | undefined;
+}
+
+const throttleStatusSchema = z.object({ maximumAvailable: z.number(), currentlyAvailable: z.number(), restoreRate: z.number() });
+const costSchema = z.object({ requestedQueryCost: z.number().optional(), throttleStatus: throttleStatusSchema.optional() });
+const graphqlErrorSchema = z.object({ message: z.string(), extensions: z.object({ code: z.string().optional() }).loose().optional() }).loose();
+const envelopeSchema = z.object({
+  data: z.unknown().optional(),
+  errors: z.union([z.array(graphqlErrorSchema), z.string(), z.record(z.string(), z.unknown())]).optional(),
+  extensions: z.object({ cost: z.unknown().optional() }).loose().optional(),
+});
+type Envelope = z.infer<typeof envelopeSchema>;
+type Cost = z.infer<typeof costSchema>;
+
+const userErrorSchema = z.object({ field: z.array(z.string()).nullable().optional(), message: z.string(), code: z.string().nullable().optional() });
+const readAvailableSchema = z.object({
+  inventoryItem: z
+    .object({ inventoryLevel: z.object({ quantities: z.array(z.object({ name: z.string(), quantity: z.number().int() })) }).nullable() })
+    .nullable(),
+});
+const setQuantitiesSchema = z.object({ inventorySetQuantities: z.object({ userErrors: z.array(userErrorSchema) }) });
+const metafieldsSetSchema = z.object({ metafieldsSet: z.object({ userErrors: z.array(userErrorSchema) }) });
+
+const READ_AVAILABLE_QUERY = `query ReadAvailable($inventoryItemId: ID!, $locationId: ID!) {
+  inventoryItem(id: $inventoryItemId) {
+    inventoryLevel(locationId: $locationId) {
+      quantities(names: ["available"]) { name quantity }
+    }
+  }
+}`;
+
+const SET_AVAILABLE_MUTATION = `mutation SetAvailable($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id }
+    userErrors { field message code }
+  }
+}`;
+
+const SET_METAFIELDS_MUTATION = `mutation SetCustomerMetafields($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { key namespace value }
+    userErrors { field message code }
+  }
+}`;
+
+/**
+ * Builds a Shopify GID from a numeric id, or returns an existing GID unchanged.
+ * Example: `shopifyGid('Location', '456')` → `gid://shopify/Location/456`.
+ */
+export function shopifyGid(type: string, id: string | number | bigint): string {
+  assert(/^[A-Za-z]+$/.test(type), `shopifyGid: invalid type ${type}`);
+  if (typeof id === 'number') assert(Number.isSafeInteger(id) && id > 0, `shopifyGid: ${id} is not a safe positive integer; pass Shopify ids as strings`);
+  const text = String(id);
+  if (text.startsWith('gid://')) {
+    const expectedPrefix = `gid://shopify/${type}/`;
+    if (!text.startsWith(expectedPrefix)) throw new AppError('connectors.shopify.invalid_id', `Expected a ${type} GID, got ${text}`, { type, id: text });
+    return text;
+  }
+  if (!/^\d+$/.test(text)) throw new AppError('connectors.shopify.invalid_id', `Expected a numeric Shopify id or a GID, got ${text}`, { type, id: text });
+  return `gid://shopify/${type}/${text}`;
+}
+
+/**
+ * Seconds to wait after THROTTLED: what the bucket lacks for the requested cost, at the restore rate
+ * (protocols.md B1), rounded up, at least 1 s and at most 60 s.
+ */
+export function computeThrottleWaitMs(requestedQueryCost: number | undefined, throttleStatus: ThrottleStatus | undefined): number {
+  if (requestedQueryCost === undefined || throttleStatus === undefined || throttleStatus.restoreRate <= 0) {
+    return THROTTLE_WAIT_SECONDS_MIN * 1000;
+  }
+  const seconds = Math.ceil((requestedQueryCost - throttleStatus.currentlyAvailable) / throttleStatus.restoreRate);
+  return Math.min(THROTTLE_WAIT_SECONDS_MAX, Math.max(THROTTLE_WAIT_SECONDS_MIN, seconds)) * 1000;
+}
+
+export function createShopifyAdminClient(options: ShopifyAdminClientOptions): ShopifyAdminClient {
+  const maxAttempts = options.maxAttempts ?? THROTTLED_ATTEMPTS_MAX;
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  assert(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1, 'maxAttempts must be a positive integer');
+  assert(Number.isSafeInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs must be a positive integer');
+  assert(options.accessToken.length > 0, 'accessToken must not be empty');
+  const transport: Transport = {
+    adminApiUrl: options.adminApiUrl,
+    accessToken: options.accessToken,
+    fetch: options.fetch ?? fetch,
+    timeoutMs,
+  };
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let lastStatus: ThrottleStatus | undefined;
+
+  async function request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined }> {
+    let cost: Cost = {};
+    for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+      const answer = await sendOnce(transport, query, variables);
+      cost = readCost(answer.envelope);
+      lastStatus = cost.throttleStatus ?? lastStatus;
+      if (!isThrottled(answer)) return { data: extractData<T>(answer.envelope), cost: cost.throttleStatus };
+      if (attempt < maxAttempts) await sleep(computeThrottleWaitMs(cost.requestedQueryCost, cost.throttleStatus ?? lastStatus));
+    }
+    throw new AppError('connectors.shopify.rate_limited', `Shopify still throttled the request after ${maxAttempts} attempts`, {
+      attempts: maxAttempts,
+      requestedQueryCost: cost.requestedQueryCost,
+      throttleStatus: cost.throttleStatus ?? lastStatus,
+    });
+  }
+
+  const client: ShopifyAdminClient = {
+    request,
+    readAvailable: (level) => readAvailable(request, level),
+    setAvailable: (input) => setAvailable(request, input),
+    pushAvailable: (input) => pushAvailable(client, input),
+    setCustomerMetafields: (input) => setCustomerMetafields(request, input),
+    lastThrottleStatus: () => lastStatus,
+  };
+  return client;
+}
+
+type RequestFunction = ShopifyAdminClient['request'];
+
+interface Transport {
+  adminApiUrl: string;
+  accessToken: string;
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+interface Answer {
+  status: number;
+  envelope: Envelope;
+}
+
+/** One HTTP round trip. Network errors, timeouts and 5xx are `unavailable`: the outbox retries them. */
+async function sendOnce(transport: Transport, query: string, variables: Record<string, unknown>): Promise<Answer> {
+  let response: Response;
+  let text: string;
+  try {
+    response = await transport.fetch(transport.adminApiUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'x-shopify-access-token': transport.accessToken },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(transport.timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new AppError('connectors.shopify.unavailable', `Shopify did not answer: ${reason}`, { status: null, timeoutMs: transport.timeoutMs });
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new AppError('connectors.shopify.unauthorized', `Shopify refused the access token (HTTP ${response.status})`, { status: response.status });
+  }
+  if (response.status >= 500) {
+    throw new AppError('connectors.shopify.unavailable', `Shopify answered HTTP ${response.status}`, { status: response.status });
+  }
+  return { status: response.status, envelope: parseEnvelope(text, response.status) };
+}
+
+function parseEnvelope(text: string, status: number): Envelope {
+  let body: unknown;
+  try {
+    body = parseJsonSafely(text);
+  } catch {
+    throw new AppError('connectors.shopify.unavailable', `Shopify answered HTTP ${status} with a body that is not JSON`, { status });
+  }
+  const parsed = envelopeSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new AppError('connectors.shopify.unexpected_response', `Shopify answered HTTP ${status} with an unexpected body`, { status, issues: parsed.error.issues });
+  }
+  return parsed.data;
+}
+
+/** The cost extension is informative: a malformed one is ignored rather than failing a good answer. */
+function readCost(envelope: Envelope): Cost {
+  const parsed = costSchema.safeParse(envelope.extensions?.cost);
+  return parsed.success ? parsed.data : {};
+}
+
+/** protocols.md B1: the status is disputed (200 or 429), so the error code decides. */
+function isThrottled(answer: Answer): boolean {
+  if (answer.status === 429) return true;
+  const { errors } = answer.envelope;
+  return Array.isArray(errors) && errors.some((error) => error.extensions?.code === 'THROTTLED');
+}
+
+function extractData<T>(envelope: Envelope): T {
+  const { errors } = envelope;
+  const hasErrors = Array.isArray(errors) ? errors.length > 0 : errors !== undefined;
+  if (hasErrors) {
+    const message = Array.isArray(errors) ? errors.map((error) => error.message).join('; ') : JSON.stringify(errors);
+    throw new AppError('connectors.shopify.graphql_error', message, { errors });
+  }
+  if (envelope.data === undefined || envelope.data === null) {
+    throw new AppError('connectors.shopify.graphql_error', 'Shopify answered without data or errors', { errors: [] });
+  }
+  // The caller names T; the operation functions below validate the shape they asked for.
+  return envelope.data as T;
+}
+
+function parseData<S extends z.ZodType>(schema: S, data: unknown, operation: string): z.infer<S> {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    throw new AppError('connectors.shopify.unexpected_response', `Shopify answered ${operation} with an unexpected shape`, { operation, issues: parsed.error.issues });
+  }
+  return parsed.data;
+}
+
+function normaliseLevel(level: InventoryLevelReference): InventoryLevelReference {
+  return { inventoryItemId: shopifyGid('InventoryItem', level.inventoryItemId), locationId: shopifyGid('Location', level.locationId) };
+}
+
+async function readAvailable(request: RequestFunction, level: InventoryLevelReference): Promise<number> {
+  const ids = normaliseLevel(level);
+  const { data } = await request<unknown>(READ_AVAILABLE_QUERY, { ...ids });
+  const { inventoryItem } = parseData(readAvailableSchema, data, 'inventoryItem');
+  if (inventoryItem === null || inventoryItem.inventoryLevel === null) {
+    throw new AppError('connectors.shopify.not_found', 'The inventory item is not stocked at this location in Shopify', { ...ids });
+  }
+  const available = inventoryItem.inventoryLevel.quantities.find((entry) => entry.name === 'available');
+  if (available === undefined) throw new AppError('connectors.shopify.unexpected_response', 'Shopify returned no available quantity', { ...ids });
+  return available.quantity;
+}
+
+async function setAvailable(request: RequestFunction, input: SetAvailableInput): Promise<{ stale: boolean }> {
+  assert(Number.isSafeInteger(input.quantity), 'setAvailable: quantity must be an integer');
+  assert(Number.isSafeInteger(input.changeFromQuantity), 'setAvailable: changeFromQuantity must be an integer');
+  assert(input.idempotencyKey.length > 0, 'setAvailable: idempotencyKey must not be empty');
+  const ids = normaliseLevel(input);
+  const variables = {
+    idempotencyKey: input.idempotencyKey,
+    input: {
+      name: 'available',
+      reason: SETTABLE_REASON,
+      referenceDocumentUri: input.referenceDocumentUri,
+      quantities: [{ ...ids, quantity: input.quantity, changeFromQuantity: input.changeFromQuantity }],
+    },
+  };
+  const { data } = await request<unknown>(SET_AVAILABLE_MUTATION, variables);
+  const { userErrors } = parseData(setQuantitiesSchema, data, 'inventorySetQuantities').inventorySetQuantities;
+  if (userErrors.length === 0) return { stale: false };
+  if (userErrors.every((error) => error.code === 'CHANGE_FROM_QUANTITY_STALE')) return { stale: true };
+  throw new AppError('connectors.shopify.user_error', userErrors.map((error) => error.message).join('; '), { userErrors, ...ids });
+}
+
+/**
+ * Compare-and-swap loop. A retry after a stale compare is a different operation (other variables), so
+ * it gets its own key, `${idempotencyKey}-r${attempt}`. When the quantity had to be read and already
+ * equals the target, nothing is written: that is also what makes a retried push safe after the first
+ * write landed but its answer was lost.
+ */
+async function pushAvailable(client: ShopifyAdminClient, input: PushAvailableInput): Promise<{ previous: number }> {
+  let expected = input.lastKnown ?? (await client.readAvailable(input));
+  let expectedWasRead = input.lastKnown === null;
+  for (let attempt = 0; attempt < STALE_ATTEMPTS_MAX; attempt += 1) {
+    if (expectedWasRead && expected === input.quantity) return { previous: expected };
+    const idempotencyKey = attempt === 0 ? input.idempotencyKey : `${input.idempotencyKey}-r${attempt}`;
+    const { stale } = await client.setAvailable({ ...input, changeFromQuantity: expected, idempotencyKey });
+    if (!stale) return { previous: expected };
+    expected = await client.readAvailable(input);
+    expectedWasRead = true;
+  }
+  throw new AppError('connectors.shopify.stale_inventory', `Shopify's available quantity kept changing during ${STALE_ATTEMPTS_MAX} attempts`, {
+    inventoryItemId: input.inventoryItemId,
+    locationId: input.locationId,
+    attempts: STALE_ATTEMPTS_MAX,
+    lastRead: expected,
+  });
+}
+
+async function setCustomerMetafields(request: RequestFunction, input: CustomerMetafieldsInput): Promise<void> {
+  assert(Number.isSafeInteger(input.points), 'setCustomerMetafields: points must be an integer');
+  assert(input.tier.length > 0, 'setCustomerMetafields: tier must not be empty');
+  const ownerId = shopifyGid('Customer', input.customerId);
+  const metafields = [
+    { ownerId, namespace: METAFIELD_NAMESPACE, key: 'points', type: 'number_integer', value: String(input.points) },
+    { ownerId, namespace: METAFIELD_NAMESPACE, key: 'tier', type: 'single_line_text_field', value: input.tier },
+  ];
+  const { data } = await request<unknown>(SET_METAFIELDS_MUTATION, { metafields });
+  const { userErrors } = parseData(metafieldsSetSchema, data, 'metafieldsSet').metafieldsSet;
+  if (userErrors.length > 0) {
+    throw new AppError('connectors.shopify.user_error', userErrors.map((error) => error.message).join('; '), { userErrors, ownerId });
+  }
+}

@@ -1,0 +1,123 @@
+import type { Queryable, StockLevelsTable } from '../db/index.ts';
+import { AppError, assert } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+
+export type MovementKind = 'sale' | 'return' | 'receive' | 'adjust' | 'count' | 'transfer_out' | 'transfer_in' | 'reserve' | 'release' | 'fulfil';
+
+export interface StockLevel {
+  locationId: string;
+  variantId: string;
+  onHand: number;
+  reserved: number;
+  safety: number;
+  /** available = on_hand − reserved − safety */
+  available: number;
+}
+
+export interface StockMovementInput {
+  locationId: string;
+  variantId: string;
+  kind: MovementKind;
+  onHandDelta: number;
+  reservedDelta?: number;
+  /** Unique per merchant and derived from the source document, so a replay moves nothing. */
+  sourceKey: string;
+  reason?: string | null;
+  actor: string;
+  orderId?: string | null;
+  /**
+   * True for decisions the engine makes (a live register sale, a reservation): the change is one
+   * conditional update that fails rather than take available below zero. False for facts that
+   * already happened elsewhere (a web order, an offline sale), which are recorded as they are.
+   */
+  requireAvailable: boolean;
+}
+
+export interface StockMovementResult {
+  applied: boolean;
+  level: StockLevel;
+  /** The movement took available below zero: an oversell for a person to resolve. */
+  oversold: boolean;
+}
+
+function toLevel(row: Pick<StockLevelsTable, 'location_id' | 'variant_id' | 'on_hand' | 'reserved' | 'safety'>): StockLevel {
+  return { locationId: row.location_id, variantId: row.variant_id, onHand: row.on_hand, reserved: row.reserved, safety: row.safety, available: row.on_hand - row.reserved - row.safety };
+}
+
+async function ensureLevelRow(db: Queryable, merchantId: string, locationId: string, variantId: string): Promise<void> {
+  await db
+    .insertInto('stock_levels')
+    .values({ merchant_id: merchantId, location_id: locationId, variant_id: variantId, on_hand: 0, reserved: 0, safety: 0, updated_at: nowIso() })
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'location_id', 'variant_id']).doNothing())
+    .execute();
+}
+
+export async function getStockLevel(db: Queryable, merchantId: string, locationId: string, variantId: string): Promise<StockLevel> {
+  const row = await db.selectFrom('stock_levels').selectAll().where('merchant_id', '=', merchantId).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  return row ? toLevel(row) : { locationId, variantId, onHand: 0, reserved: 0, safety: 0, available: 0 };
+}
+
+/**
+ * Applies one stock movement in the caller's transaction: appends it to the movement log (once per
+ * source key) and changes the level by a single conditional UPDATE, never read-then-write.
+ */
+export async function applyStockMovement(db: Queryable, merchantId: string, input: StockMovementInput): Promise<StockMovementResult> {
+  const reservedDelta = input.reservedDelta ?? 0;
+  assert(Number.isSafeInteger(input.onHandDelta) && Number.isSafeInteger(reservedDelta), 'stock deltas are integers');
+  const inserted = await db
+    .insertInto('stock_movements')
+    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso() })
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'source_key']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!inserted) return { applied: false, level: await getStockLevel(db, merchantId, input.locationId, input.variantId), oversold: false };
+
+  await ensureLevelRow(db, merchantId, input.locationId, input.variantId);
+  const availableDelta = input.onHandDelta - reservedDelta;
+  let update = db
+    .updateTable('stock_levels')
+    .set((eb) => ({ on_hand: eb('on_hand', '+', input.onHandDelta), reserved: eb('reserved', '+', reservedDelta), updated_at: nowIso() }))
+    .where('merchant_id', '=', merchantId)
+    .where('location_id', '=', input.locationId)
+    .where('variant_id', '=', input.variantId);
+  if (input.requireAvailable && availableDelta < 0) {
+    update = update.where((eb) => eb(eb(eb('on_hand', '-', eb.ref('reserved')), '-', eb.ref('safety')), '>=', -availableDelta));
+  }
+  const result = await update.executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) {
+    const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
+    throw new AppError('inventory.insufficient_stock', `Only ${Math.max(level.available, 0)} available at this location`, { location_id: input.locationId, variant_id: input.variantId, available: level.available, requested: -availableDelta });
+  }
+  const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
+  return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };
+}
+
+export interface StockLevelView {
+  location_id: string;
+  sku: string;
+  on_hand: number;
+  reserved: number;
+  safety: number;
+  available: number;
+}
+
+/** Levels of one SKU at every location that holds or held it. */
+export async function listStockLevelsBySku(db: Queryable, merchantId: string, sku: string): Promise<StockLevelView[]> {
+  const rows = await db
+    .selectFrom('stock_levels')
+    .innerJoin('variants', (join) => join.onRef('variants.id', '=', 'stock_levels.variant_id').onRef('variants.merchant_id', '=', 'stock_levels.merchant_id'))
+    .select(['stock_levels.location_id', 'variants.sku', 'stock_levels.on_hand', 'stock_levels.reserved', 'stock_levels.safety'])
+    .where('stock_levels.merchant_id', '=', merchantId)
+    .where('variants.sku', '=', sku)
+    .orderBy('stock_levels.location_id')
+    .execute();
+  return rows.map((row) => ({ location_id: row.location_id, sku: row.sku, on_hand: row.on_hand, reserved: row.reserved, safety: row.safety, available: row.on_hand - row.reserved - row.safety }));
+}
+
+export async function listStockMovements(db: Queryable, merchantId: string, filter: { variantId?: string; locationId?: string }, limit = 200) {
+  let query = db.selectFrom('stock_movements').selectAll().where('merchant_id', '=', merchantId);
+  if (filter.variantId) query = query.where('variant_id', '=', filter.variantId);
+  if (filter.locationId) query = query.where('location_id', '=', filter.locationId);
+  return query.orderBy('created_at').orderBy('id').limit(Math.min(limit, 1000)).execute();
+}

@@ -1,0 +1,7 @@
+/**
+ * The loyalty ledger: double-entry, append-only, with lots; rewards; the earning rule.
+ * Example: `await earnPoints(tx, merchantId, 'Member', { customerId, points: 224, idempotencyKey: 'order:ord_1:earn', orderId: 'ord_1' })`.
+ */
+export * from './loyalty-ledger.ts';
+export * from './reward-service.ts';
+export * from './earning-rule.ts';

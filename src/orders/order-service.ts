@@ -1,0 +1,207 @@
+import type { OrderLinesTable, OrdersTable, Queryable, Tx } from '../db/index.ts';
+import { AppError, assert } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+
+export type OrderChannel = 'online' | 'store';
+export type OrderSource = 'shopify' | 'square' | 'pos';
+
+export interface NewOrderLine {
+  sourceRef: string;
+  variantId: string | null;
+  sku: string | null;
+  title: string;
+  quantity: number;
+  unitPriceMinor: number;
+  discountMinor: number;
+  taxMinor: number;
+  pointsEarned: number;
+  fulfilmentLocationId: string | null;
+}
+
+export interface NewOrder {
+  channel: OrderChannel;
+  source: OrderSource;
+  sourceRef: string;
+  orderNumber: string | null;
+  customerId: string | null;
+  locationId: string | null;
+  registerRef: string | null;
+  status: string;
+  currency: string;
+  subtotalMinor: number;
+  discountMinor: number;
+  shippingMinor: number;
+  taxMinor: number;
+  totalMinor: number;
+  placedAt: string;
+  sourceUpdatedAt: string | null;
+  lines: NewOrderLine[];
+  discounts: { kind: 'promotion' | 'reward' | 'channel'; code: string | null; promotionId: string | null; rewardId: string | null; amountMinor: number }[];
+  payments: { method: string; amountMinor: number; sourceRef: string | null }[];
+}
+
+export interface OrderLine {
+  id: string;
+  lineNumber: number;
+  sourceRef: string;
+  variantId: string | null;
+  sku: string | null;
+  title: string;
+  quantity: number;
+  unitPriceMinor: number;
+  discountMinor: number;
+  taxMinor: number;
+  pointsEarned: number;
+  fulfilmentLocationId: string | null;
+  returnedQuantity: number;
+}
+
+export interface Order {
+  id: string;
+  channel: OrderChannel;
+  source: OrderSource;
+  sourceRef: string;
+  orderNumber: string | null;
+  customerId: string | null;
+  locationId: string | null;
+  registerRef: string | null;
+  status: string;
+  currency: string;
+  subtotalMinor: number;
+  discountMinor: number;
+  shippingMinor: number;
+  taxMinor: number;
+  totalMinor: number;
+  refundedMinor: number;
+  placedAt: string;
+  lines: OrderLine[];
+  discounts: { kind: string; code: string | null; amountMinor: number }[];
+  payments: { method: string; amountMinor: number }[];
+}
+
+function assertOrderAddsUp(order: NewOrder): void {
+  const lineGross = order.lines.reduce((sum, line) => sum + line.unitPriceMinor * line.quantity, 0);
+  assert(lineGross === order.subtotalMinor, `order ${order.sourceRef}: lines add up to the subtotal`);
+  assert(order.subtotalMinor - order.discountMinor + order.shippingMinor + order.taxMinor === order.totalMinor, `order ${order.sourceRef}: subtotal − discounts + shipping + tax = total`);
+}
+
+/**
+ * Writes a unified order once per (source, source reference). Returns `created: false` and the
+ * existing order when the channel sends it again.
+ */
+export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): Promise<{ order: Order; created: boolean }> {
+  assertOrderAddsUp(order);
+  const now = nowIso();
+  const orderId = newId('ord');
+  const inserted = await tx
+    .insertInto('orders')
+    .values({
+      id: orderId, merchant_id: merchantId, channel: order.channel, source: order.source, source_ref: order.sourceRef, order_number: order.orderNumber,
+      customer_id: order.customerId, location_id: order.locationId, register_ref: order.registerRef, status: order.status, currency: order.currency,
+      subtotal_minor: order.subtotalMinor, discount_minor: order.discountMinor, shipping_minor: order.shippingMinor, tax_minor: order.taxMinor,
+      total_minor: order.totalMinor, refunded_minor: 0, placed_at: order.placedAt, source_updated_at: order.sourceUpdatedAt, created_at: now, updated_at: now,
+    })
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!inserted) {
+    const existing = await findOrderBySource(tx, merchantId, order.source, order.sourceRef);
+    assert(existing, 'a conflicting order exists');
+    return { order: existing, created: false };
+  }
+  await tx.insertInto('order_lines').values(order.lines.map((line, index) => ({
+    id: newId('line'), merchant_id: merchantId, order_id: orderId, line_number: index + 1, source_ref: line.sourceRef, variant_id: line.variantId, sku: line.sku,
+    title: line.title, quantity: line.quantity, unit_price_minor: line.unitPriceMinor, discount_minor: line.discountMinor, tax_minor: line.taxMinor,
+    points_earned: line.pointsEarned, fulfilment_location_id: line.fulfilmentLocationId, returned_quantity: 0,
+  }))).execute();
+  for (const discount of order.discounts) {
+    await tx.insertInto('order_discounts').values({ id: newId('odis'), merchant_id: merchantId, order_id: orderId, kind: discount.kind, code: discount.code, promotion_id: discount.promotionId, reward_id: discount.rewardId, amount_minor: discount.amountMinor }).execute();
+  }
+  for (const payment of order.payments) {
+    await tx.insertInto('payments').values({ id: newId('pay'), merchant_id: merchantId, order_id: orderId, method: payment.method, amount_minor: payment.amountMinor, currency: order.currency, source_ref: payment.sourceRef }).execute();
+  }
+  return { order: await getOrder(tx, merchantId, orderId), created: true };
+}
+
+function toOrderLine(row: OrderLinesTable): OrderLine {
+  return {
+    id: row.id, lineNumber: row.line_number, sourceRef: row.source_ref, variantId: row.variant_id, sku: row.sku, title: row.title, quantity: row.quantity,
+    unitPriceMinor: row.unit_price_minor, discountMinor: row.discount_minor, taxMinor: row.tax_minor, pointsEarned: row.points_earned,
+    fulfilmentLocationId: row.fulfilment_location_id, returnedQuantity: row.returned_quantity,
+  };
+}
+
+async function toOrder(db: Queryable, row: OrdersTable): Promise<Order> {
+  const lines = await db.selectFrom('order_lines').selectAll().where('merchant_id', '=', row.merchant_id).where('order_id', '=', row.id).orderBy('line_number').execute();
+  const discounts = await db.selectFrom('order_discounts').select(['kind', 'code', 'amount_minor']).where('merchant_id', '=', row.merchant_id).where('order_id', '=', row.id).execute();
+  const payments = await db.selectFrom('payments').select(['method', 'amount_minor']).where('merchant_id', '=', row.merchant_id).where('order_id', '=', row.id).execute();
+  return {
+    id: row.id, channel: row.channel as OrderChannel, source: row.source as OrderSource, sourceRef: row.source_ref, orderNumber: row.order_number,
+    customerId: row.customer_id, locationId: row.location_id, registerRef: row.register_ref, status: row.status, currency: row.currency,
+    subtotalMinor: row.subtotal_minor, discountMinor: row.discount_minor, shippingMinor: row.shipping_minor, taxMinor: row.tax_minor,
+    totalMinor: row.total_minor, refundedMinor: row.refunded_minor, placedAt: row.placed_at, lines: lines.map(toOrderLine),
+    discounts: discounts.map((discount) => ({ kind: discount.kind, code: discount.code, amountMinor: discount.amount_minor })),
+    payments: payments.map((payment) => ({ method: payment.method, amountMinor: payment.amount_minor })),
+  };
+}
+
+export async function getOrder(db: Queryable, merchantId: string, orderId: string): Promise<Order> {
+  const row = await db.selectFrom('orders').selectAll().where('merchant_id', '=', merchantId).where('id', '=', orderId).executeTakeFirst();
+  if (!row) throw new AppError('orders.not_found', `No order ${orderId}`, { order_id: orderId });
+  return toOrder(db, row);
+}
+
+export async function findOrderBySource(db: Queryable, merchantId: string, source: OrderSource, sourceRef: string): Promise<Order | undefined> {
+  const row = await db.selectFrom('orders').selectAll().where('merchant_id', '=', merchantId).where('source', '=', source).where('source_ref', '=', sourceRef).executeTakeFirst();
+  return row ? toOrder(db, row) : undefined;
+}
+
+export interface OrderSummary {
+  id: string;
+  customerId: string | null;
+  channel: string;
+  source: string;
+  orderNumber: string | null;
+  locationId: string | null;
+  placedAt: string;
+  totalMinor: number;
+  refundedMinor: number;
+  currency: string;
+}
+
+/** The most recent orders of each customer, newest first, from every channel. */
+export async function listRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax = 10): Promise<Map<string, OrderSummary[]>> {
+  const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
+  if (customerIds.length === 0) return result;
+  const rows = await db
+    .selectFrom('orders')
+    .select(['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'])
+    .where('merchant_id', '=', merchantId)
+    .where('customer_id', 'in', customerIds)
+    .orderBy('placed_at', 'desc')
+    .limit(customerIds.length * perCustomerMax)
+    .execute();
+  for (const row of rows) {
+    const list = result.get(row.customer_id ?? '');
+    if (!list || list.length >= perCustomerMax) continue;
+    list.push({ id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency });
+  }
+  return result;
+}
+
+/** Counts units of a line as returned, refusing to return more than were bought. */
+export async function markLineReturned(tx: Tx, merchantId: string, lineId: string, quantity: number): Promise<void> {
+  const result = await tx
+    .updateTable('order_lines')
+    .set((eb) => ({ returned_quantity: eb('returned_quantity', '+', quantity) }))
+    .where('merchant_id', '=', merchantId)
+    .where('id', '=', lineId)
+    .where((eb) => eb(eb('returned_quantity', '+', quantity), '<=', eb.ref('quantity')))
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw new AppError('returns.quantity_exceeds_purchase', 'More units returned than were bought on this line', { order_line_id: lineId, quantity });
+}
+
+export async function addRefundedAmount(tx: Tx, merchantId: string, orderId: string, amountMinor: number): Promise<void> {
+  await tx.updateTable('orders').set((eb) => ({ refunded_minor: eb('refunded_minor', '+', amountMinor), updated_at: nowIso() })).where('merchant_id', '=', merchantId).where('id', '=', orderId).execute();
+}

@@ -1,0 +1,59 @@
+import type { Queryable, Tx } from '../db/index.ts';
+import { nowIso } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+
+export interface NewReturn {
+  orderId: string;
+  source: 'shopify' | 'square' | 'pos';
+  sourceRef: string;
+  amountMinor: number;
+  currency: string;
+  note: string | null;
+}
+
+export interface NewReturnLine {
+  orderLineId: string;
+  quantity: number;
+  amountMinor: number;
+  taxMinor: number;
+  restock: 'restocked' | 'not_restocked';
+  restockLocationId: string | null;
+  pointsReversed: number;
+}
+
+/** Records a return once per (source, source reference); `created: false` on a replay. */
+export async function insertReturn(tx: Tx, merchantId: string, input: NewReturn): Promise<{ returnId: string; created: boolean }> {
+  const returnId = newId('ret');
+  const inserted = await tx
+    .insertInto('returns')
+    .values({ id: returnId, merchant_id: merchantId, order_id: input.orderId, source: input.source, source_ref: input.sourceRef, amount_minor: input.amountMinor, currency: input.currency, note: input.note, created_at: nowIso() })
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (inserted) return { returnId, created: true };
+  const existing = await tx.selectFrom('returns').select('id').where('merchant_id', '=', merchantId).where('source', '=', input.source).where('source_ref', '=', input.sourceRef).executeTakeFirstOrThrow();
+  return { returnId: existing.id, created: false };
+}
+
+export async function insertReturnLine(tx: Tx, merchantId: string, returnId: string, line: NewReturnLine): Promise<void> {
+  await tx
+    .insertInto('return_lines')
+    .values({ id: newId('rln'), merchant_id: merchantId, return_id: returnId, order_line_id: line.orderLineId, quantity: line.quantity, amount_minor: line.amountMinor, tax_minor: line.taxMinor, restock: line.restock, restock_location_id: line.restockLocationId, points_reversed: line.pointsReversed })
+    .execute();
+}
+
+export async function listReturnsForOrder(db: Queryable, merchantId: string, orderId: string) {
+  const returns = await db.selectFrom('returns').selectAll().where('merchant_id', '=', merchantId).where('order_id', '=', orderId).orderBy('created_at').execute();
+  const lines = returns.length === 0 ? [] : await db.selectFrom('return_lines').selectAll().where('merchant_id', '=', merchantId).where('return_id', 'in', returns.map((row) => row.id)).execute();
+  return returns.map((row) => ({ ...row, lines: lines.filter((line) => line.return_id === row.id) }));
+}
+
+/**
+ * Points to take back when `quantity` more units of a line are returned: the difference between
+ * what the returned units have earned after and before, so returning every unit in any number of
+ * partial returns takes back exactly what the line earned.
+ */
+export function pointsToReverse(line: { pointsEarned: number; quantity: number; returnedQuantity: number }, quantity: number): number {
+  const earnedShare = (returned: number) => Math.floor((line.pointsEarned * returned) / line.quantity);
+  return earnedShare(line.returnedQuantity + quantity) - earnedShare(line.returnedQuantity);
+}

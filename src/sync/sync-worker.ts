@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import type { Db, Tx } from '../db/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import type { Metrics } from '../shared/metrics.ts';
+import { raiseException } from './exceptions.ts';
+import { claimInboxEvent, listDueInboxEvents, recordInboxFailure, type InboxEvent } from './inbox.ts';
+import { leaseOutboxEvent, listDueOutboxEvents, markOutboxDelivered, recordOutboxFailure, type OutboxEvent } from './outbox.ts';
+
+/** Applies one inbound event inside the given transaction; says whether it was applied or only kept. */
+export type InboxHandler = (tx: Tx, event: InboxEvent) => Promise<{ outcome: 'processed' | 'ignored'; note?: string }>;
+/** Delivers one outbound message to its destination; throws to retry. May return a note to keep. */
+export type OutboxDeliverer = (event: OutboxEvent) => Promise<string | void>;
+
+export interface SyncWorkerOptions {
+  db: Db;
+  logger: Logger;
+  metrics: Metrics;
+  handleInboxEvent: InboxHandler;
+  deliverers: Record<string, OutboxDeliverer>;
+  pollIntervalMs?: number;
+}
+
+const defaultPollIntervalMs = 250;
+const drainRoundsMax = 1_000;
+
+/**
+ * The in-process worker: processes the inbox and delivers the outbox in bounded batches, at its own
+ * pace. `wake()` shortens the wait after new work is committed; `drain()` runs until nothing is due.
+ */
+export function createSyncWorker(options: SyncWorkerOptions) {
+  const { db, logger, metrics } = options;
+  const pollIntervalMs = options.pollIntervalMs ?? defaultPollIntervalMs;
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<number> = Promise.resolve(0);
+
+  async function processInboxEvent(event: InboxEvent): Promise<void> {
+    try {
+      await db.transaction().execute(async (tx) => {
+        if (!(await claimInboxEvent(tx, event.id, 'processed'))) return;
+        const result = await options.handleInboxEvent(tx, event);
+        if (result.outcome === 'ignored' || result.note) {
+          await tx.updateTable('inbox_events').set({ status: result.outcome, error: result.note ?? null }).where('id', '=', event.id).execute();
+        }
+        metrics.inboxEvents.inc({ source: event.source, outcome: result.outcome });
+      });
+    } catch (error) {
+      const message = error instanceof AppError ? `${error.code}: ${error.message}` : String((error as Error).stack ?? error);
+      const verdict = await recordInboxFailure(db, event, message);
+      metrics.inboxEvents.inc({ source: event.source, outcome: verdict });
+      logger.warn({ eventId: event.id, topic: event.topic, verdict, err: message }, 'inbox event failed');
+      if (verdict === 'failed') {
+        await raiseException(db, event.merchant_id, { kind: 'inbox_failed', dedupeKey: `inbox:${event.id}`, subject: event.id, details: { source: event.source, topic: event.topic, error: message } });
+        metrics.exceptionsRaised.inc({ kind: 'inbox_failed' });
+      }
+    }
+  }
+
+  async function deliverOutboxEvent(event: OutboxEvent): Promise<void> {
+    if (!(await leaseOutboxEvent(db, event))) return;
+    const deliverer = options.deliverers[event.destination];
+    try {
+      if (!deliverer) throw new AppError('sync.no_deliverer', `No deliverer for destination ${event.destination}`);
+      const note = await deliverer(event);
+      await markOutboxDelivered(db, event.id, note ?? null);
+      metrics.outboxEvents.inc({ destination: event.destination, outcome: 'delivered' });
+    } catch (error) {
+      const message = error instanceof AppError ? `${error.code}: ${error.message}` : String(error);
+      const verdict = await recordOutboxFailure(db, event, message);
+      metrics.outboxEvents.inc({ destination: event.destination, outcome: verdict });
+      logger.warn({ outboxId: event.id, destination: event.destination, verdict, err: message }, 'outbox delivery failed');
+      if (verdict === 'dead') {
+        await raiseException(db, event.merchant_id, { kind: 'sync_failed', dedupeKey: `outbox:${event.id}`, subject: event.id, details: { destination: event.destination, kind: event.kind, error: message } });
+        metrics.exceptionsRaised.inc({ kind: 'sync_failed' });
+      }
+    }
+  }
+
+  /** One round: a batch of inbox events, then a batch of outbox messages. Returns how many were due. */
+  async function runOnce(): Promise<number> {
+    const inbox = await listDueInboxEvents(db);
+    for (const event of inbox) await processInboxEvent(event);
+    const outbox = await listDueOutboxEvents(db);
+    for (const event of outbox) await deliverOutboxEvent(event);
+    return inbox.length + outbox.length;
+  }
+
+  function schedule(delayMs: number): void {
+    if (!running) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      current = runOnce().catch((error: unknown) => {
+        logger.error({ err: error }, 'sync worker round failed');
+        return 0;
+      });
+      void current.then((count) => schedule(count > 0 ? 0 : pollIntervalMs));
+    }, delayMs);
+  }
+
+  return {
+    start(): void {
+      running = true;
+      schedule(0);
+    },
+    async stop(): Promise<void> {
+      running = false;
+      clearTimeout(timer);
+      await current;
+    },
+    /** Called after committing new work so it is picked up at once rather than at the next poll. */
+    wake(): void {
+      if (running) schedule(0);
+    },
+    runOnce,
+    /** Runs rounds until nothing is due; for tests and the demo. */
+    async drain(): Promise<void> {
+      await current;
+      for (let round = 0; round < drainRoundsMax; round += 1) {
+        if ((await runOnce()) === 0) return;
+      }
+      throw new Error('sync worker did not drain');
+    },
+  };
+}
+
+export type SyncWorker = ReturnType<typeof createSyncWorker>;

@@ -1,0 +1,699 @@
+/**
+ * A fake Shopify Admin GraphQL server for tests: node:http on 127.0.0.1, an ephemeral port, and only
+ * the operations Continuum's client sends. It follows the facts collected in
+ * shared/reference/protocols.md section B (Shopify Admin GraphQL API):
+ *
+ * - B1 rate limits (leaky bucket, `extensions.cost` on every response, the THROTTLED body, status 200
+ *   or 429): https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits and
+ *   https://shopify.dev/api/usage/limits (250-item input arrays, 1000-point single-query cap).
+ * - B2 inventory mutations: https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryAdjustQuantities,
+ *   https://shopify.dev/changelog/finalizing-compare-and-swap-redesign-for-inventory-set-quantities
+ *   (changeFromQuantity mandatory in 2026-04, CHANGE_FROM_QUANTITY_STALE) and
+ *   https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations
+ *   (`@idempotent(key:)` required at runtime from 2026-04; a retry with the same key returns the
+ *   original result).
+ *
+ * Where the reference says a value was not retrieved, the fake invents one and says so in a comment:
+ * the idempotency error codes, the metafield and quantity-name userError codes, and the 5xx bodies.
+ * Test code may use these; production code must not depend on them.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  GraphQLError,
+  Kind,
+  parse,
+  valueFromASTUntyped,
+  type DocumentNode,
+  type FieldNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+
+export interface FakeShopifyOptions {
+  /** The access token the fake accepts in `X-Shopify-Access-Token`. */
+  token?: string;
+  /** Bucket size in cost points; protocols.md B1 reports 2000 for standard plans. */
+  maximumAvailable?: number;
+  /** Points restored per second; Standard plan 100 (protocols.md B1). */
+  restoreRate?: number;
+  /** Status of a THROTTLED answer; Shopify's is disputed between 200 and 429 (protocols.md B1). */
+  throttleStatus?: 200 | 429;
+  /** Clock for the leaky bucket, in milliseconds; tests inject one to make waits deterministic. */
+  nowMs?: () => number;
+}
+
+export interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+export type FakeShopifyOutcome = 'executed' | 'replayed' | 'throttled' | 'failed' | 'unauthorized' | 'rejected';
+
+export interface FakeShopifyRequest {
+  /** Root field names of the operation, comma-separated (`inventorySetQuantities`). */
+  operation: string;
+  variables: Record<string, unknown>;
+  idempotencyKey: string | null;
+  status: number;
+  outcome: FakeShopifyOutcome;
+}
+
+export interface FakeMetafield {
+  id: string;
+  ownerId: string;
+  namespace: string;
+  key: string;
+  type: string;
+  value: string;
+}
+
+export interface FakeShopify {
+  /** The GraphQL endpoint, `http://127.0.0.1:<port>/admin/api/2026-04/graphql.json`. */
+  url: string;
+  token: string;
+  /** Every request received, in order, including failed, throttled and unauthorized ones. */
+  requests: FakeShopifyRequest[];
+  setQuantity(inventoryItemId: string, locationId: string, quantity: number, name?: string): void;
+  quantity(inventoryItemId: string, locationId: string, name?: string): number;
+  metafields(ownerId: string): FakeMetafield[];
+  customer(customerId: string): Record<string, unknown> | undefined;
+  /** The next `count` requests answer `status` (500 or 503) without being executed. */
+  failNext(count: number, status?: number): void;
+  /** The next `count` requests answer THROTTLED whatever the bucket holds. */
+  throttleNext(count: number): void;
+  /** The next `count` requests are delayed by `delayMs` before being handled (and still executed). */
+  slowNext(count: number, delayMs: number): void;
+  /** Empties the leaky bucket; it refills at `restoreRate` points per second of `nowMs`. */
+  drainBucket(): void;
+  throttleStatusNow(): ThrottleStatus;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TOKEN = 'shpat_TEST_ONLY_fake_admin_token';
+const DEFAULT_MAXIMUM_AVAILABLE = 2000;
+const DEFAULT_RESTORE_RATE = 100;
+const MUTATION_FIELD_COST = 10;
+const SINGLE_QUERY_COST_MAX = 1000;
+const INPUT_ARRAY_ITEMS_MAX = 250;
+const REQUEST_BODY_BYTES_MAX = 1_000_000;
+const API_PATH_PATTERN = /^\/admin\/api\/[^/]+\/graphql\.json$/;
+const SETTABLE_QUANTITY_NAMES = new Set(['available', 'on_hand']);
+const THROTTLED_DOCUMENTATION_URL = 'https://shopify.dev/api/usage/rate-limits';
+const UNAUTHORIZED_MESSAGE = '[API] Invalid API key or access token (unrecognized login or wrong password)';
+
+/** A top-level GraphQL error: the whole request is rejected and nothing is written. */
+class TopLevelFault extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+type FieldResolver = (args: Record<string, unknown>) => unknown;
+type RootResolver = (args: Record<string, unknown>) => unknown;
+
+interface FakeState {
+  quantities: Map<string, number>;
+  metafields: Map<string, FakeMetafield>;
+  customers: Map<string, Record<string, unknown>>;
+  idempotentResults: Map<string, { fingerprint: string; result: unknown }>;
+  sequence: number;
+}
+
+interface LeakyBucket {
+  tryCharge(cost: number): boolean;
+  status(): ThrottleStatus;
+  drain(): void;
+}
+
+interface Injections {
+  failures: { count: number; status: number };
+  throttles: number;
+  delays: { count: number; delayMs: number };
+}
+
+interface ParsedRequest {
+  operation: OperationDefinitionNode;
+  rootFields: FieldNode[];
+  variables: Record<string, unknown>;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+  outcome: FakeShopifyOutcome;
+}
+
+export async function startFakeShopify(options: FakeShopifyOptions = {}): Promise<FakeShopify> {
+  const token = options.token ?? DEFAULT_TOKEN;
+  const nowMs = options.nowMs ?? (() => performance.now());
+  const bucket = createLeakyBucket(options.maximumAvailable ?? DEFAULT_MAXIMUM_AVAILABLE, options.restoreRate ?? DEFAULT_RESTORE_RATE, nowMs);
+  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), sequence: 0 };
+  const injections: Injections = { failures: { count: 0, status: 503 }, throttles: 0, delays: { count: 0, delayMs: 0 } };
+  const requests: FakeShopifyRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const context: HandlerContext = { token, bucket, state, injections, requests, throttleHttpStatus: options.throttleStatus ?? 200 };
+
+  const server = createServer((request, response) => {
+    void handleHttpRequest(context, request, response, timers).catch((error: unknown) => {
+      if (!response.headersSent) sendJson(response, 500, { errors: String(error) });
+    });
+  });
+  const port = await listen(server);
+
+  return {
+    url: `http://127.0.0.1:${port}/admin/api/2026-04/graphql.json`,
+    token,
+    requests,
+    setQuantity: (inventoryItemId, locationId, quantity, name = 'available') => {
+      state.quantities.set(quantityKey(inventoryItemId, locationId, name), quantity);
+    },
+    quantity: (inventoryItemId, locationId, name = 'available') => readQuantity(state, inventoryItemId, locationId, name),
+    metafields: (ownerId) => [...state.metafields.values()].filter((metafield) => metafield.ownerId === ownerId),
+    customer: (customerId) => state.customers.get(customerId),
+    failNext: (count, status = 503) => {
+      injections.failures = { count, status };
+    },
+    throttleNext: (count) => {
+      injections.throttles = count;
+    },
+    slowNext: (count, delayMs) => {
+      injections.delays = { count, delayMs };
+    },
+    drainBucket: () => bucket.drain(),
+    throttleStatusNow: () => bucket.status(),
+    close: () => closeServer(server, timers),
+  };
+}
+
+interface HandlerContext {
+  token: string;
+  bucket: LeakyBucket;
+  state: FakeState;
+  injections: Injections;
+  requests: FakeShopifyRequest[];
+  throttleHttpStatus: 200 | 429;
+}
+
+async function handleHttpRequest(context: HandlerContext, request: IncomingMessage, response: ServerResponse, timers: Set<NodeJS.Timeout>): Promise<void> {
+  const bodyText = await readBody(request);
+  const { delays } = context.injections;
+  if (delays.count > 0) {
+    delays.count -= 1;
+    await delay(delays.delayMs, timers);
+  }
+  const reply = handleGraphqlRequest(context, request, bodyText);
+  if (!response.destroyed) sendJson(response, reply.status, reply.body);
+}
+
+/** Decides the answer to one request; the order of checks mirrors what a client can observe. */
+function handleGraphqlRequest(context: HandlerContext, request: IncomingMessage, bodyText: string): Reply {
+  const record: FakeShopifyRequest = { operation: '', variables: {}, idempotencyKey: null, status: 0, outcome: 'rejected' };
+  context.requests.push(record);
+  const reply = decideReply(context, request, bodyText, record);
+  record.status = reply.status;
+  record.outcome = reply.outcome;
+  return reply;
+}
+
+function decideReply(context: HandlerContext, request: IncomingMessage, bodyText: string, record: FakeShopifyRequest): Reply {
+  const { failures } = context.injections;
+  if (failures.count > 0) {
+    failures.count -= 1;
+    // The body of a Shopify 5xx was not retrieved (protocols.md); this one is invented.
+    return { status: failures.status, body: { errors: 'Internal Server Error' }, outcome: 'failed' };
+  }
+  if (request.method !== 'POST' || !API_PATH_PATTERN.test(new URL(request.url ?? '/', 'http://fake').pathname)) {
+    return { status: 404, body: { errors: 'Not Found' }, outcome: 'rejected' };
+  }
+  if (request.headers['x-shopify-access-token'] !== context.token) {
+    return { status: 401, body: { errors: UNAUTHORIZED_MESSAGE }, outcome: 'unauthorized' };
+  }
+  const parsed = parseGraphqlBody(bodyText);
+  if (!('operation' in parsed)) return parsed;
+  record.operation = parsed.rootFields.map((field) => field.name.value).join(',');
+  record.variables = parsed.variables;
+  const firstField = parsed.rootFields[0];
+  record.idempotencyKey = firstField === undefined ? null : readIdempotencyKey(firstField, parsed.variables);
+  return chargeAndExecute(context, parsed);
+}
+
+function chargeAndExecute(context: HandlerContext, parsed: ParsedRequest): Reply {
+  const requestedQueryCost = computeRequestedCost(parsed);
+  if (requestedQueryCost > SINGLE_QUERY_COST_MAX) {
+    const message = `Query cost is ${requestedQueryCost}, which exceeds the single query max cost limit (${SINGLE_QUERY_COST_MAX}).`;
+    const cost = costExtension(requestedQueryCost, null, context.bucket.status());
+    return { status: 200, body: { errors: [{ message, extensions: { code: 'MAX_COST_EXCEEDED', cost: requestedQueryCost, maxCost: SINGLE_QUERY_COST_MAX } }], extensions: { cost } }, outcome: 'rejected' };
+  }
+  const forcedThrottle = context.injections.throttles > 0;
+  if (forcedThrottle) context.injections.throttles -= 1;
+  if (forcedThrottle || !context.bucket.tryCharge(requestedQueryCost)) {
+    return throttledReply(context, requestedQueryCost);
+  }
+  const cost = costExtension(requestedQueryCost, requestedQueryCost, context.bucket.status());
+  try {
+    const { data, replayed } = executeOperation(context.state, parsed);
+    return { status: 200, body: { data, extensions: { cost } }, outcome: replayed ? 'replayed' : 'executed' };
+  } catch (error) {
+    if (!(error instanceof TopLevelFault)) throw error;
+    return { status: 200, body: { errors: [{ message: error.message, extensions: { code: error.code } }], extensions: { cost } }, outcome: 'rejected' };
+  }
+}
+
+/** The throttled body as quoted in protocols.md B1: no `data`, `actualQueryCost: null`. */
+function throttledReply(context: HandlerContext, requestedQueryCost: number): Reply {
+  const body = {
+    errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: THROTTLED_DOCUMENTATION_URL } }],
+    extensions: { cost: costExtension(requestedQueryCost, null, context.bucket.status()) },
+  };
+  return { status: context.throttleHttpStatus, body, outcome: 'throttled' };
+}
+
+function costExtension(requestedQueryCost: number, actualQueryCost: number | null, throttleStatus: ThrottleStatus) {
+  return { requestedQueryCost, actualQueryCost, throttleStatus };
+}
+
+function parseGraphqlBody(bodyText: string): ParsedRequest | Reply {
+  let body: { query?: unknown; variables?: unknown; operationName?: unknown };
+  try {
+    body = JSON.parse(bodyText) as typeof body;
+  } catch {
+    return { status: 400, body: { errors: 'Bad Request: the body is not JSON' }, outcome: 'rejected' };
+  }
+  if (typeof body.query !== 'string') return { status: 400, body: { errors: { query: 'Required parameter missing or invalid' } }, outcome: 'rejected' };
+  let document: DocumentNode;
+  try {
+    document = parse(body.query);
+  } catch (error) {
+    const message = error instanceof GraphQLError ? error.message : String(error);
+    return { status: 200, body: { errors: [{ message, extensions: { code: 'PARSE_ERROR' } }] }, outcome: 'rejected' };
+  }
+  const operation = selectOperation(document, typeof body.operationName === 'string' ? body.operationName : undefined);
+  if (operation === undefined) return { status: 200, body: { errors: [{ message: 'No operation to execute.' }] }, outcome: 'rejected' };
+  const variables = isRecord(body.variables) ? body.variables : {};
+  return { operation, rootFields: fieldsOf(operation.selectionSet), variables };
+}
+
+function selectOperation(document: DocumentNode, operationName: string | undefined): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+  if (operationName === undefined) return operations.length === 1 ? operations[0] : undefined;
+  return operations.find((operation) => operation.name?.value === operationName);
+}
+
+/**
+ * Shopify's calculated cost, simplified: each mutation field costs 10 and each object field of a
+ * query costs 1 (scalars are free), so a query costs at least 1.
+ */
+function computeRequestedCost(parsed: ParsedRequest): number {
+  if (parsed.operation.operation === 'mutation') return MUTATION_FIELD_COST * parsed.rootFields.length;
+  return Math.max(1, countObjectFields(parsed.operation.selectionSet));
+}
+
+function countObjectFields(selectionSet: SelectionSetNode): number {
+  let count = 0;
+  for (const field of fieldsOf(selectionSet)) {
+    if (field.selectionSet !== undefined) count += 1 + countObjectFields(field.selectionSet);
+  }
+  return count;
+}
+
+function executeOperation(state: FakeState, parsed: ParsedRequest): { data: Record<string, unknown>; replayed: boolean } {
+  const isMutation = parsed.operation.operation === 'mutation';
+  const resolvers = isMutation ? mutationResolvers(state) : queryResolvers(state);
+  const typeName = isMutation ? 'Mutation' : 'QueryRoot';
+  for (const field of parsed.rootFields) {
+    if (resolvers[field.name.value] === undefined) throw new TopLevelFault(`Field '${field.name.value}' doesn't exist on type '${typeName}'`, 'undefinedField');
+  }
+  const data: Record<string, unknown> = {};
+  let replayed = false;
+  for (const field of parsed.rootFields) {
+    const resolver = resolvers[field.name.value];
+    if (resolver === undefined) continue;
+    const args = argumentsOf(field, parsed.variables);
+    const outcome = isMutation && requiresIdempotency(field.name.value) ? resolveIdempotently(state, field, args, parsed.variables, resolver) : { result: resolver(args), replayed: false };
+    replayed = replayed || outcome.replayed;
+    data[field.alias?.value ?? field.name.value] = project(outcome.result, field.selectionSet, parsed.variables);
+  }
+  return { data, replayed };
+}
+
+/**
+ * The changelog names inventoryAdjustQuantities among the covered mutations; protocols.md leaves
+ * inventorySetQuantities unconfirmed. The fake requires the directive on both, the stricter choice.
+ */
+function requiresIdempotency(fieldName: string): boolean {
+  return fieldName === 'inventoryAdjustQuantities' || fieldName === 'inventorySetQuantities';
+}
+
+/**
+ * Same key and same arguments: the stored original result, nothing applied again. Same key and other
+ * arguments: rejected. Shopify's error codes for these cases were not retrieved; both are invented.
+ */
+function resolveIdempotently(state: FakeState, field: FieldNode, args: Record<string, unknown>, variables: Record<string, unknown>, resolver: RootResolver): { result: unknown; replayed: boolean } {
+  const key = readIdempotencyKey(field, variables);
+  if (key === null) {
+    throw new TopLevelFault(`The @idempotent directive is required for ${field.name.value} from API version 2026-04.`, 'IDEMPOTENCY_KEY_REQUIRED');
+  }
+  const fingerprint = `${field.name.value}:${stableStringify(args)}`;
+  const stored = state.idempotentResults.get(key);
+  if (stored !== undefined) {
+    if (stored.fingerprint !== fingerprint) {
+      throw new TopLevelFault('This idempotency key was already used with different mutation variables.', 'IDEMPOTENCY_KEY_REUSED');
+    }
+    return { result: stored.result, replayed: true };
+  }
+  const result = resolver(args);
+  state.idempotentResults.set(key, { fingerprint, result });
+  return { result, replayed: false };
+}
+
+function readIdempotencyKey(field: FieldNode, variables: Record<string, unknown>): string | null {
+  const directive = field.directives?.find((candidate) => candidate.name.value === 'idempotent');
+  const argument = directive?.arguments?.find((candidate) => candidate.name.value === 'key');
+  if (argument === undefined) return null;
+  const key = valueFromASTUntyped(argument.value, variables);
+  return typeof key === 'string' && key.length > 0 ? key : null;
+}
+
+function queryResolvers(state: FakeState): Record<string, RootResolver> {
+  return {
+    inventoryItem: (args) => {
+      const inventoryItemId = requireString(args.id, 'id');
+      return {
+        __typename: 'InventoryItem',
+        id: inventoryItemId,
+        inventoryLevel: ((levelArgs) => inventoryLevelOf(state, inventoryItemId, requireString(levelArgs.locationId, 'locationId'))) satisfies FieldResolver,
+      };
+    },
+  };
+}
+
+/** Unknown items and levels read as 0 so tests need no set-up; real Shopify would answer null. */
+function inventoryLevelOf(state: FakeState, inventoryItemId: string, locationId: string) {
+  return {
+    __typename: 'InventoryLevel',
+    id: `gid://shopify/InventoryLevel/${encodeURIComponent(`${inventoryItemId}|${locationId}`)}`,
+    quantities: ((args) => {
+      const names = Array.isArray(args.names) ? args.names.filter((name): name is string => typeof name === 'string') : [];
+      return names.map((name) => ({ __typename: 'InventoryQuantity', name, quantity: readQuantity(state, inventoryItemId, locationId, name) }));
+    }) satisfies FieldResolver,
+  };
+}
+
+function mutationResolvers(state: FakeState): Record<string, RootResolver> {
+  return {
+    inventorySetQuantities: (args) => setQuantities(state, requireRecord(args.input, 'input')),
+    inventoryAdjustQuantities: (args) => adjustQuantities(state, requireRecord(args.input, 'input')),
+    metafieldsSet: (args) => setMetafields(state, requireArray(args.metafields, 'metafields')),
+    customerUpdate: (args) => updateCustomer(state, requireRecord(args.input, 'input')),
+  };
+}
+
+interface QuantityChange {
+  inventoryItemId: string;
+  locationId: string;
+  delta: number;
+  changeFromQuantity: number | null;
+}
+
+function setQuantities(state: FakeState, input: Record<string, unknown>) {
+  const name = requireString(input.name, 'input.name');
+  const reason = requireString(input.reason, 'input.reason');
+  if (!SETTABLE_QUANTITY_NAMES.has(name)) {
+    // The userError code for a wrong name was not retrieved; INVALID_NAME is invented.
+    return { inventoryAdjustmentGroup: null, userErrors: [{ field: ['input', 'name'], message: 'The quantity name must be available or on_hand.', code: 'INVALID_NAME' }] };
+  }
+  const quantities = requireInputArray(input.quantities, 'input.quantities');
+  const changes = quantities.map((entry, index) => {
+    const quantity = requireRecord(entry, `input.quantities.${index}`);
+    if (!('changeFromQuantity' in quantity)) {
+      throw new TopLevelFault(`Variable $input of type InventorySetQuantitiesInput! was provided invalid value for quantities.${index}.changeFromQuantity (Expected value to not be null)`, 'INVALID_VARIABLE');
+    }
+    const inventoryItemId = requireString(quantity.inventoryItemId, 'inventoryItemId');
+    const locationId = requireString(quantity.locationId, 'locationId');
+    const target = requireInteger(quantity.quantity, 'quantity');
+    const delta = target - readQuantity(state, inventoryItemId, locationId, name);
+    return { inventoryItemId, locationId, delta, changeFromQuantity: optionalInteger(quantity.changeFromQuantity, 'changeFromQuantity') };
+  });
+  return applyChanges(state, { name, reason, referenceDocumentUri: input.referenceDocumentUri, changes, listField: 'quantities' });
+}
+
+function adjustQuantities(state: FakeState, input: Record<string, unknown>) {
+  const name = requireString(input.name, 'input.name');
+  const reason = requireString(input.reason, 'input.reason');
+  const entries = requireInputArray(input.changes, 'input.changes');
+  const changes: QuantityChange[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const change = requireRecord(entry, `input.changes.${index}`);
+    const ledgerError = checkLedgerDocumentUri(name, change.ledgerDocumentUri, index);
+    if (ledgerError !== null) return { inventoryAdjustmentGroup: null, userErrors: [ledgerError] };
+    changes.push({
+      inventoryItemId: requireString(change.inventoryItemId, 'inventoryItemId'),
+      locationId: requireString(change.locationId, 'locationId'),
+      delta: requireInteger(change.delta, 'delta'),
+      changeFromQuantity: optionalInteger(change.changeFromQuantity, 'changeFromQuantity'),
+    });
+  }
+  return applyChanges(state, { name, reason, referenceDocumentUri: input.referenceDocumentUri, changes, listField: 'changes' });
+}
+
+/**
+ * protocols.md B2: ledgerDocumentUri is required for every name except `available`, where it is not
+ * allowed. Shopify's userError code for this was not retrieved; INVALID_LEDGER_DOCUMENT is invented.
+ */
+function checkLedgerDocumentUri(name: string, ledgerDocumentUri: unknown, index: number) {
+  const present = typeof ledgerDocumentUri === 'string' && ledgerDocumentUri.length > 0;
+  if (name === 'available' && present) {
+    return { field: ['input', 'changes', String(index), 'ledgerDocumentUri'], message: 'A ledger document URI is not allowed when adjusting available.', code: 'INVALID_LEDGER_DOCUMENT' };
+  }
+  if (name !== 'available' && !present) {
+    return { field: ['input', 'changes', String(index), 'ledgerDocumentUri'], message: 'A ledger document URI is required for this quantity name.', code: 'INVALID_LEDGER_DOCUMENT' };
+  }
+  return null;
+}
+
+interface ChangeRequest {
+  name: string;
+  reason: string;
+  referenceDocumentUri: unknown;
+  changes: QuantityChange[];
+  listField: 'quantities' | 'changes';
+}
+
+/** Compare-and-swap on every change first; a single stale entry changes nothing (protocols.md B2). */
+function applyChanges(state: FakeState, request: ChangeRequest) {
+  const userErrors = request.changes.flatMap((change, index) => {
+    const current = readQuantity(state, change.inventoryItemId, change.locationId, request.name);
+    if (change.changeFromQuantity === null || change.changeFromQuantity === current) return [];
+    return [{ field: ['input', request.listField, String(index), 'changeFromQuantity'], message: 'The specified compare quantity does not match the current quantity.', code: 'CHANGE_FROM_QUANTITY_STALE' }];
+  });
+  if (userErrors.length > 0) return { inventoryAdjustmentGroup: null, userErrors };
+  const changes = request.changes.map((change) => {
+    const key = quantityKey(change.inventoryItemId, change.locationId, request.name);
+    const quantityAfterChange = (state.quantities.get(key) ?? 0) + change.delta;
+    state.quantities.set(key, quantityAfterChange);
+    return { name: request.name, delta: change.delta, quantityAfterChange, item: { id: change.inventoryItemId }, location: { id: change.locationId } };
+  });
+  state.sequence += 1;
+  const referenceDocumentUri = typeof request.referenceDocumentUri === 'string' ? request.referenceDocumentUri : null;
+  const group = { id: `gid://shopify/InventoryAdjustmentGroup/${state.sequence}`, createdAt: new Date().toISOString(), reason: request.reason, referenceDocumentUri, changes };
+  return { inventoryAdjustmentGroup: group, userErrors: [] };
+}
+
+function setMetafields(state: FakeState, inputs: unknown[]) {
+  const entries = inputs.map((entry, index) => requireRecord(entry, `metafields.${index}`));
+  const userErrors = entries.flatMap((entry, index) => {
+    // The userError code for a malformed value was not retrieved; INVALID_VALUE is invented.
+    if (entry.type === 'number_integer' && !/^-?\d+$/.test(String(entry.value))) {
+      return [{ field: ['metafields', String(index), 'value'], message: 'Value must be an integer.', code: 'INVALID_VALUE' }];
+    }
+    return [];
+  });
+  if (userErrors.length > 0) return { metafields: [], userErrors };
+  const metafields = entries.map((entry) => storeMetafield(state, entry));
+  return { metafields, userErrors: [] };
+}
+
+function storeMetafield(state: FakeState, entry: Record<string, unknown>): FakeMetafield {
+  const ownerId = requireString(entry.ownerId, 'ownerId');
+  const namespace = requireString(entry.namespace, 'namespace');
+  const key = requireString(entry.key, 'key');
+  const storageKey = `${ownerId}\u0000${namespace}\u0000${key}`;
+  const existing = state.metafields.get(storageKey);
+  state.sequence += 1;
+  const metafield: FakeMetafield = {
+    id: existing?.id ?? `gid://shopify/Metafield/${state.sequence}`,
+    ownerId,
+    namespace,
+    key,
+    type: requireString(entry.type ?? existing?.type, 'type'),
+    value: requireString(entry.value, 'value'),
+  };
+  state.metafields.set(storageKey, metafield);
+  return metafield;
+}
+
+function updateCustomer(state: FakeState, input: Record<string, unknown>) {
+  const customerId = requireString(input.id, 'input.id');
+  const customer = { ...(state.customers.get(customerId) ?? {}), ...input, id: customerId };
+  state.customers.set(customerId, customer);
+  return { customer, userErrors: [] };
+}
+
+/** Keeps only the selected fields (with aliases), calling field resolvers with their arguments. */
+function project(value: unknown, selectionSet: SelectionSetNode | undefined, variables: Record<string, unknown>): unknown {
+  if (value === undefined || value === null) return null;
+  if (selectionSet === undefined) return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => project(item, selectionSet, variables));
+  if (!isRecord(value)) return value;
+  const result: Record<string, unknown> = {};
+  for (const field of fieldsOf(selectionSet)) {
+    const raw = value[field.name.value];
+    const resolved = typeof raw === 'function' ? (raw as FieldResolver)(argumentsOf(field, variables)) : raw;
+    result[field.alias?.value ?? field.name.value] = project(resolved, field.selectionSet, variables);
+  }
+  return result;
+}
+
+/** Fields of a selection set, inline fragments flattened; named fragments are not needed by the client. */
+function fieldsOf(selectionSet: SelectionSetNode): FieldNode[] {
+  return selectionSet.selections.flatMap((selection) => {
+    if (selection.kind === Kind.FIELD) return [selection];
+    if (selection.kind === Kind.INLINE_FRAGMENT) return fieldsOf(selection.selectionSet);
+    throw new TopLevelFault('The fake Shopify server does not support fragment spreads.', 'UNSUPPORTED');
+  });
+}
+
+function argumentsOf(field: FieldNode, variables: Record<string, unknown>): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const argument of field.arguments ?? []) args[argument.name.value] = valueFromASTUntyped(argument.value, variables);
+  return args;
+}
+
+function createLeakyBucket(maximumAvailable: number, restoreRate: number, nowMs: () => number): LeakyBucket {
+  let available = maximumAvailable;
+  let updatedAtMs = nowMs();
+  const refill = () => {
+    const currentMs = nowMs();
+    available = Math.min(maximumAvailable, available + ((currentMs - updatedAtMs) / 1000) * restoreRate);
+    updatedAtMs = currentMs;
+  };
+  return {
+    tryCharge: (cost) => {
+      refill();
+      if (available < cost) return false;
+      available -= cost;
+      return true;
+    },
+    status: () => {
+      refill();
+      return { maximumAvailable, currentlyAvailable: Math.floor(available), restoreRate };
+    },
+    drain: () => {
+      refill();
+      available = 0;
+    },
+  };
+}
+
+function readQuantity(state: FakeState, inventoryItemId: string, locationId: string, name: string): number {
+  return state.quantities.get(quantityKey(inventoryItemId, locationId, name)) ?? 0;
+}
+
+function quantityKey(inventoryItemId: string, locationId: string, name: string): string {
+  return `${inventoryItemId}\u0000${locationId}\u0000${name}`;
+}
+
+function requireString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TopLevelFault(`Expected ${field} to be a non-empty string.`, 'INVALID_VARIABLE');
+  return value;
+}
+
+function requireInteger(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TopLevelFault(`Expected ${field} to be an Int.`, 'INVALID_VARIABLE');
+  return value;
+}
+
+function optionalInteger(value: unknown, field: string): number | null {
+  return value === null || value === undefined ? null : requireInteger(value, field);
+}
+
+function requireRecord(value: unknown, field: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new TopLevelFault(`Expected ${field} to be an input object.`, 'INVALID_VARIABLE');
+  return value;
+}
+
+function requireArray(value: unknown, field: string): unknown[] {
+  if (!Array.isArray(value)) throw new TopLevelFault(`Expected ${field} to be a list.`, 'INVALID_VARIABLE');
+  return value;
+}
+
+/** Input arrays hold at most 250 items (https://shopify.dev/api/usage/limits). */
+function requireInputArray(value: unknown, field: string): unknown[] {
+  const items = requireArray(value, field);
+  if (items.length === 0 || items.length > INPUT_ARRAY_ITEMS_MAX) {
+    throw new TopLevelFault(`Expected ${field} to hold between 1 and ${INPUT_ARRAY_ITEMS_MAX} items.`, 'MAX_INPUT_SIZE_EXCEEDED');
+  }
+  return items;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (isRecord(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${stableStringify(value[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    bytes += buffer.length;
+    if (bytes > REQUEST_BODY_BYTES_MAX) throw new Error(`Request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function delay(delayMs: number, timers: Set<NodeJS.Timeout>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      resolve();
+    }, delayMs);
+    timers.add(timer);
+  });
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server, timers: Set<NodeJS.Timeout>): Promise<void> {
+  for (const timer of timers) clearTimeout(timer);
+  timers.clear();
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections();
+  });
+}
