@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { startFakeShopify, type FakeShopify, type FakeShopifyOptions } from '../../../test/support/fake-shopify.ts';
+import { startFakeShopify, type FakeShopify, type FakeShopifyOptions } from '../../../fakes/fake-shopify.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { computeThrottleWaitMs, createShopifyAdminClient, shopifyGid, type ShopifyAdminClientOptions } from './client.ts';
 

@@ -1,0 +1,69 @@
+import { getCustomerIdentities, lookupCustomerIds, type CustomerIdentity } from '../customers/index.ts';
+import type { Queryable } from '../db/index.ts';
+import { getLoyaltyBalances, listLoyaltyHistory, listLots, type LoyaltyBalance } from '../loyalty/index.ts';
+import type { Merchant } from '../merchants/index.ts';
+import { listRecentOrders, type OrderSummary } from '../orders/index.ts';
+import { AppError } from '../shared/app-error.ts';
+
+const lookupOrdersPerCustomer = 5;
+const profileOrdersMax = 50;
+
+function orderView(order: OrderSummary) {
+  return {
+    id: order.id,
+    channel: order.channel,
+    source: order.source,
+    order_number: order.orderNumber,
+    location_id: order.locationId,
+    placed_at: order.placedAt,
+    total: { amount_minor: order.totalMinor, currency: order.currency },
+    refunded: { amount_minor: order.refundedMinor, currency: order.currency },
+  };
+}
+
+function loyaltyView(balance: LoyaltyBalance | undefined) {
+  return { available: balance?.available ?? 0, pending: balance?.pending ?? 0, tier: balance?.tier ?? null };
+}
+
+function summaryView(identity: CustomerIdentity, balance: LoyaltyBalance | undefined, orders: OrderSummary[]) {
+  return { id: identity.id, name: identity.name, emails: identity.emails, phones: identity.phones, loyalty_code: identity.loyaltyCode, loyalty: loyaltyView(balance), orders: orders.map(orderView) };
+}
+
+export type CustomerSummaryView = ReturnType<typeof summaryView>;
+
+/** What the register shows for a search: ranked profiles with points and recent orders from every channel. */
+export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
+  const ids = await lookupCustomerIds(db, merchant.id, merchant.defaultCountry, query);
+  const identities = await getCustomerIdentities(db, merchant.id, ids);
+  const balances = await getLoyaltyBalances(db, merchant.id, ids, merchant.settings.loyalty.baseTier);
+  const orders = await listRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer);
+  return identities.map((identity) => summaryView(identity, balances.get(identity.id), orders.get(identity.id) ?? []));
+}
+
+/** The full profile: identifiers, points, and the whole cross-channel history. */
+export async function describeCustomer(db: Queryable, merchant: Merchant, customerId: string) {
+  const [identity] = await getCustomerIdentities(db, merchant.id, [customerId]);
+  if (!identity) throw new AppError('customers.not_found', `No customer ${customerId}`, { customer_id: customerId });
+  const balances = await getLoyaltyBalances(db, merchant.id, [customerId], merchant.settings.loyalty.baseTier);
+  const orders = await listRecentOrders(db, merchant.id, [customerId], profileOrdersMax);
+  return {
+    ...summaryView(identity, balances.get(customerId), orders.get(customerId) ?? []),
+    first_name: identity.firstName,
+    last_name: identity.lastName,
+    channel_ids: identity.channelIds,
+    created_at: identity.createdAt,
+  };
+}
+
+export async function describeLoyalty(db: Queryable, merchant: Merchant, customerId: string) {
+  const [identity] = await getCustomerIdentities(db, merchant.id, [customerId]);
+  if (!identity) throw new AppError('customers.not_found', `No customer ${customerId}`, { customer_id: customerId });
+  const balance = (await getLoyaltyBalances(db, merchant.id, [customerId], merchant.settings.loyalty.baseTier)).get(customerId);
+  return {
+    customer_id: customerId,
+    ...loyaltyView(balance),
+    lifetime_earned: balance?.lifetimeEarned ?? 0,
+    lots: (await listLots(db, merchant.id, customerId)).map((lot) => ({ id: lot.id, points: lot.points, remaining: lot.remaining, earned_at: lot.earned_at, expires_at: lot.expires_at })),
+    history: await listLoyaltyHistory(db, merchant.id, customerId),
+  };
+}

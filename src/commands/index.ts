@@ -1,0 +1,11 @@
+/**
+ * Canonical commands: writes that span domains, each applied in one transaction by its caller.
+ * Connectors translate channel events into these; the HTTP layer calls them for API writes.
+ */
+export * from './record-channel-order.ts';
+export * from './record-channel-refund.ts';
+export * from './record-pos-sale.ts';
+export * from './announce-changes.ts';
+export * from './resolve-order-customer.ts';
+export * from './customer-views.ts';
+export * from './adjust-stock.ts';

@@ -1,0 +1,5 @@
+/** The Shopify connector: webhooks in (verify, store, translate, apply), Admin API out. */
+export * from './webhook.ts';
+export * from './inbound.ts';
+export * from './deliver.ts';
+export { createShopifyAdminClient, shopifyGid, type ShopifyAdminClient } from './client.ts';

@@ -1,0 +1,115 @@
+import type { RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
+import type { CustomerClaim } from '../../customers/index.ts';
+import { AppError } from '../../shared/app-error.ts';
+import { toIso } from '../../shared/clock.ts';
+import { decimalToMinor } from '../../shared/money.ts';
+import { shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, type ShopifyOrder } from './types.ts';
+
+function parsePayload<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, payload: unknown, topic: string): T {
+  const result = schema.safeParse(payload);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+    throw new AppError('connectors.shopify.invalid_payload', `The ${topic} payload does not have the expected shape: ${issues[0]?.path} ${issues[0]?.message}`, { issues });
+  }
+  return result.data;
+}
+
+function money(set: { shop_money: { amount: string | number; currency_code: string } }): number {
+  return decimalToMinor(set.shop_money.amount, set.shop_money.currency_code);
+}
+
+function customerClaim(order: ShopifyOrder): CustomerClaim | null {
+  const customer = order.customer;
+  const email = customer?.email ?? order.email ?? order.contact_email ?? null;
+  const phone = customer?.phone ?? order.phone ?? order.billing_address?.phone ?? customer?.default_address?.phone ?? null;
+  if (!customer && !email && !phone) return null;
+  return {
+    channelIds: customer ? [{ kind: 'shopify_id', value: customer.id }] : [],
+    email,
+    phone,
+    firstName: customer?.first_name ?? order.billing_address?.first_name ?? null,
+    lastName: customer?.last_name ?? order.billing_address?.last_name ?? null,
+  };
+}
+
+/** `orders/create` (and the first sight of an order) → RecordOrder. */
+export function translateShopifyOrder(payload: unknown): RecordOrderCommand {
+  const order = parsePayload(shopifyOrderSchema, payload, 'order');
+  const currency = order.total_price_set.shop_money.currency_code;
+  const lines = order.line_items.map((line) => ({
+    sourceRef: line.id,
+    channelVariantId: line.variant_id ?? null,
+    sku: line.sku || null,
+    title: line.name ?? line.title,
+    quantity: line.quantity,
+    unitPriceMinor: money(line.price_set),
+    discountMinor: line.discount_allocations.reduce((sum, allocation) => sum + money(allocation.amount_set), 0),
+    taxMinor: line.tax_lines.reduce((sum, tax) => sum + money(tax.price_set), 0),
+    giftCard: line.gift_card,
+  }));
+  const subtotalMinor = lines.reduce((sum, line) => sum + line.unitPriceMinor * line.quantity, 0);
+  const discountMinor = lines.reduce((sum, line) => sum + line.discountMinor, 0);
+  const shippingMinor = order.shipping_lines.reduce((sum, shipping) => sum + money(shipping.discounted_price_set ?? shipping.price_set), 0);
+  const taxMinor = money(order.total_tax_set);
+  const totalMinor = money(order.total_price_set);
+  if (subtotalMinor !== money(order.total_line_items_price_set) || subtotalMinor - discountMinor + shippingMinor + taxMinor !== totalMinor) {
+    throw new AppError('connectors.shopify.inconsistent_totals', `Order ${order.id}: lines, discounts, shipping and tax do not add up to the total`, { subtotal_minor: subtotalMinor, discount_minor: discountMinor, shipping_minor: shippingMinor, tax_minor: taxMinor, total_minor: totalMinor });
+  }
+  const isStoreSale = order.source_name === 'pos';
+  return {
+    source: 'shopify',
+    sourceRef: order.id,
+    channel: isStoreSale ? 'store' : 'online',
+    orderNumber: order.name ?? (order.order_number ? String(order.order_number) : null),
+    placedAt: toIso(order.processed_at ?? order.created_at),
+    sourceUpdatedAt: order.updated_at ? toIso(order.updated_at) : null,
+    currency,
+    status: order.cancelled_at ? 'cancelled' : order.financial_status ?? 'open',
+    customer: customerClaim(order),
+    channelLocationId: order.location_id ?? null,
+    lines,
+    subtotalMinor,
+    discountMinor,
+    shippingMinor,
+    taxMinor,
+    totalMinor,
+    discountCodes: order.discount_codes.map((code) => ({ code: code.code, amountMinor: decimalToMinor(code.amount, currency) })),
+    payments: order.financial_status === 'paid' ? [{ method: order.payment_gateway_names.join(',') || 'unknown', amountMinor: totalMinor }] : [],
+  };
+}
+
+// Shopify's restock types: `cancel` (never shipped) and `return` put units back on the shelf;
+// `no_restock` does not. `legacy_restock` comes from refunds made before restock types existed.
+const restockingTypes = new Set(['cancel', 'return', 'legacy_restock']);
+
+/** `refunds/create` (the root is the refund itself, not wrapped) → RecordRefund. */
+export function translateShopifyRefund(payload: unknown): RecordRefundCommand {
+  const refund = parsePayload(shopifyRefundSchema, payload, 'refund');
+  const refundTransactions = refund.transactions.filter((transaction) => transaction.kind === 'refund' && transaction.status === 'success');
+  const lines = refund.refund_line_items.map((line) => ({
+    lineSourceRef: line.line_item_id,
+    quantity: line.quantity,
+    amountMinor: money(line.subtotal_set),
+    taxMinor: money(line.total_tax_set),
+    restock: restockingTypes.has(line.restock_type ?? ''),
+    channelLocationId: line.location_id ?? null,
+  }));
+  const currency = refundTransactions[0]?.currency ?? refund.refund_line_items[0]?.subtotal_set.shop_money.currency_code;
+  if (!currency) throw new AppError('connectors.shopify.invalid_payload', `Refund ${refund.id} names no currency`, { refund_id: refund.id });
+  const amountMinor = refundTransactions.length > 0
+    ? refundTransactions.reduce((sum, transaction) => sum + decimalToMinor(transaction.amount, transaction.currency), 0)
+    : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, 0);
+  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, lines };
+}
+
+/** `customers/create` and `customers/update` → the claim that resolves her profile. */
+export function translateShopifyCustomer(payload: unknown): CustomerClaim {
+  const customer = parsePayload(shopifyCustomerSchema, payload, 'customer');
+  return {
+    channelIds: [{ kind: 'shopify_id', value: customer.id }],
+    email: customer.email ?? null,
+    phone: customer.phone ?? customer.default_address?.phone ?? null,
+    firstName: customer.first_name ?? customer.default_address?.first_name ?? null,
+    lastName: customer.last_name ?? customer.default_address?.last_name ?? null,
+  };
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+// The parts of Shopify's webhook payloads Continuum reads (REST resource JSON, API 2026-04).
+// Ids arrive as strings when they exceed 2^53 (see shared/json.ts), so every id accepts both.
+// Money is read from `*_set.shop_money`, the shop's currency, never from presentment money.
+
+const shopifyId = z.union([z.string(), z.number()]).transform((value) => String(value));
+const moneySet = z.object({ shop_money: z.object({ amount: z.union([z.string(), z.number()]), currency_code: z.string() }) });
+
+const address = z.object({ phone: z.string().nullish(), first_name: z.string().nullish(), last_name: z.string().nullish() }).passthrough();
+
+export const shopifyCustomerSchema = z
+  .object({
+    id: shopifyId,
+    email: z.string().nullish(),
+    phone: z.string().nullish(),
+    first_name: z.string().nullish(),
+    last_name: z.string().nullish(),
+    updated_at: z.string().nullish(),
+    default_address: address.nullish(),
+  })
+  .passthrough();
+
+export const shopifyLineItemSchema = z
+  .object({
+    id: shopifyId,
+    variant_id: shopifyId.nullish(),
+    sku: z.string().nullish(),
+    title: z.string(),
+    name: z.string().nullish(),
+    quantity: z.number().int().positive(),
+    price_set: moneySet,
+    gift_card: z.boolean().default(false),
+    discount_allocations: z.array(z.object({ amount_set: moneySet })).default([]),
+    tax_lines: z.array(z.object({ price_set: moneySet })).default([]),
+  })
+  .passthrough();
+
+export const shopifyOrderSchema = z
+  .object({
+    id: shopifyId,
+    name: z.string().nullish(),
+    order_number: z.number().nullish(),
+    created_at: z.string(),
+    processed_at: z.string().nullish(),
+    updated_at: z.string().nullish(),
+    cancelled_at: z.string().nullish(),
+    email: z.string().nullish(),
+    contact_email: z.string().nullish(),
+    phone: z.string().nullish(),
+    source_name: z.string().nullish(),
+    location_id: shopifyId.nullish(),
+    financial_status: z.string().nullish(),
+    payment_gateway_names: z.array(z.string()).default([]),
+    customer: shopifyCustomerSchema.nullish(),
+    billing_address: address.nullish(),
+    line_items: z.array(shopifyLineItemSchema).min(1),
+    shipping_lines: z.array(z.object({ discounted_price_set: moneySet.nullish(), price_set: moneySet }).passthrough()).default([]),
+    discount_codes: z.array(z.object({ code: z.string(), amount: z.union([z.string(), z.number()]) })).default([]),
+    total_line_items_price_set: moneySet,
+    total_tax_set: moneySet,
+    total_price_set: moneySet,
+  })
+  .passthrough();
+
+export const shopifyRefundSchema = z
+  .object({
+    id: shopifyId,
+    order_id: shopifyId,
+    note: z.string().nullish(),
+    created_at: z.string(),
+    refund_line_items: z
+      .array(
+        z.object({
+          line_item_id: shopifyId,
+          quantity: z.number().int().positive(),
+          restock_type: z.string().nullish(),
+          location_id: shopifyId.nullish(),
+          subtotal_set: moneySet,
+          total_tax_set: moneySet,
+        }).passthrough(),
+      )
+      .default([]),
+    transactions: z.array(z.object({ kind: z.string(), status: z.string(), amount: z.union([z.string(), z.number()]), currency: z.string() }).passthrough()).default([]),
+  })
+  .passthrough();
+
+export type ShopifyOrder = z.infer<typeof shopifyOrderSchema>;
+export type ShopifyRefund = z.infer<typeof shopifyRefundSchema>;
+export type ShopifyCustomer = z.infer<typeof shopifyCustomerSchema>;
+
+/** The webhook headers Continuum reads; names are case-insensitive (HTTP/2 lowercases them). */
+export interface ShopifyWebhookHeaders {
+  topic: string;
+  hmac: string;
+  shopDomain: string;
+  webhookId: string;
+  eventId: string | null;
+  triggeredAt: string | null;
+  apiVersion: string | null;
+}

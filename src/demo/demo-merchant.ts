@@ -1,0 +1,76 @@
+import { createProduct, findVariantBySku } from '../catalog/index.ts';
+import { changeStock } from '../commands/index.ts';
+import type { Db } from '../db/index.ts';
+import { createReward } from '../loyalty/index.ts';
+import { authenticateApiKey, connectChannel, createLocation, createMerchant, findMerchantByName, getMerchant, issueApiKey, listLocations, type Location, type Merchant } from '../merchants/index.ts';
+import { createPromotion } from '../promotions/index.ts';
+
+/** Demo Outfitters: one store, one warehouse, a few products, SUMMER10 and a $5 reward. */
+export interface DemoOptions {
+  name?: string;
+  shopDomain: string;
+  shopifySecret: string;
+  shopifyAdminApiUrl: string | null;
+  shopifyAccessToken: string | null;
+  squareMerchantRef: string;
+  squareSignatureKey: string;
+  squareNotificationUrl: string;
+  adminApiKey: string;
+  posApiKey?: string;
+}
+
+export interface DemoMerchant {
+  merchant: Merchant;
+  store: Location;
+  warehouse: Location;
+  created: boolean;
+}
+
+// Shopify ids in the demo match the fixtures (shared/fixtures), so fixture webhooks apply to it.
+export const demoShopifyIds = {
+  warehouseLocation: '24826418',
+  storeLocation: '24826419',
+};
+
+export const demoProducts = [
+  { title: 'Aviator sunglasses', sku: 'SKU2006-001', variantTitle: 'Gold', priceMinor: 8999, shopifyProductId: '788032119674292922', shopifyVariantId: '642667041472713922', shopifyInventoryItemId: '271878346596884015', warehouse: 10, store: 4 },
+  { title: 'Mid-century lounger', sku: 'SKU2006-020', variantTitle: 'Walnut', priceMinor: 15999, shopifyProductId: '788032119674292923', shopifyVariantId: '757650484644203962', shopifyInventoryItemId: '271878346596884016', warehouse: 5, store: 1 },
+  { title: 'Leather card wallet', sku: 'SKU-WALLET-01', variantTitle: 'Tan', priceMinor: 5000, shopifyProductId: '788032119674292924', shopifyVariantId: '642667041472713999', shopifyInventoryItemId: '271878346596884017', warehouse: 20, store: 8 },
+  { title: 'Wool beanie', sku: 'SKU-BEANIE-01', variantTitle: 'Charcoal', priceMinor: 2499, shopifyProductId: '788032119674292925', shopifyVariantId: '642667041472714000', shopifyInventoryItemId: '271878346596884018', warehouse: 30, store: 12 },
+] as const;
+
+async function ensureKey(db: Db, merchantId: string, key: string, scope: 'admin' | 'pos'): Promise<void> {
+  if (!(await authenticateApiKey(db, key))) await issueApiKey(db, merchantId, { name: `demo ${scope} key`, scope, plainKey: key });
+}
+
+/** Seeds the demo merchant once; later calls find it and make sure the demo keys still work. */
+export async function seedDemoMerchant(db: Db, options: DemoOptions): Promise<DemoMerchant> {
+  const name = options.name ?? 'Demo Outfitters';
+  const existing = await findMerchantByName(db, name);
+  if (existing) {
+    await ensureKey(db, existing.id, options.adminApiKey, 'admin');
+    if (options.posApiKey) await ensureKey(db, existing.id, options.posApiKey, 'pos');
+    const locations = await listLocations(db, existing.id);
+    return { merchant: existing, store: locations.find((location) => location.kind === 'store')!, warehouse: locations.find((location) => location.kind === 'warehouse')!, created: false };
+  }
+  return db.transaction().execute(async (tx) => {
+    const created = await createMerchant(tx, { name, currency: 'USD', defaultCountry: 'CA', settings: { loyalty: { pointsPerCurrencyUnit: 1, baseTier: 'Member' } } });
+    await issueApiKey(tx, created.id, { name: 'demo admin key', scope: 'admin', plainKey: options.adminApiKey });
+    if (options.posApiKey) await issueApiKey(tx, created.id, { name: 'demo pos key', scope: 'pos', plainKey: options.posApiKey });
+    const warehouse = await createLocation(tx, created.id, { name: 'Ottawa Warehouse', kind: 'warehouse', shopifyLocationId: demoShopifyIds.warehouseLocation, fulfilsOnline: true, taxRateBps: 0 });
+    const store = await createLocation(tx, created.id, { name: 'Rideau Street Store', kind: 'store', shopifyLocationId: demoShopifyIds.storeLocation, squareLocationId: 'S8GWD5R9QB376', taxRateBps: 1300 });
+    await connectChannel(tx, created.id, { channel: 'shopify', accountRef: options.shopDomain, webhookSecret: options.shopifySecret, adminApiUrl: options.shopifyAdminApiUrl, accessToken: options.shopifyAccessToken });
+    await connectChannel(tx, created.id, { channel: 'square', accountRef: options.squareMerchantRef, webhookSecret: options.squareSignatureKey, notificationUrl: options.squareNotificationUrl });
+    const merchant = await getMerchant(tx, created.id);
+    for (const product of demoProducts) {
+      await createProduct(tx, merchant.id, merchant.currency, { title: product.title, shopifyProductId: product.shopifyProductId, variants: [{ sku: product.sku, title: `${product.title} - ${product.variantTitle}`, priceMinor: product.priceMinor, shopifyVariantId: product.shopifyVariantId, shopifyInventoryItemId: product.shopifyInventoryItemId }] });
+      const variant = await findVariantBySku(tx, merchant.id, product.sku);
+      if (!variant) throw new Error(`demo variant ${product.sku} was not created`);
+      await changeStock(tx, merchant, { kind: 'receive', locationId: warehouse.id, sku: product.sku, delta: product.warehouse, reason: 'Demo opening stock', reference: `demo-opening-${product.sku}`, actor: 'demo' });
+      await changeStock(tx, merchant, { kind: 'receive', locationId: store.id, sku: product.sku, delta: product.store, reason: 'Demo opening stock', reference: `demo-opening-${product.sku}`, actor: 'demo' });
+    }
+    await createPromotion(tx, merchant.id, { code: 'SUMMER10', name: 'Summer 10 % off, online and in store', kind: 'percent_off_order', value: 1000 });
+    await createReward(tx, merchant.id, { code: '5-OFF', name: '$5 off', pointsCost: 100, amountOffMinor: 500 });
+    return { merchant, store, warehouse, created: true };
+  });
+}

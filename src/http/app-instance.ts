@@ -1,0 +1,14 @@
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { DatabaseHandle } from '../db/index.ts';
+import type { Metrics } from '../shared/metrics.ts';
+import type { SyncWorker } from '../sync/index.ts';
+
+export type AppInstance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+/** What route modules need from the engine. */
+export interface RouteDependencies {
+  database: DatabaseHandle;
+  metrics: Metrics;
+  worker: SyncWorker;
+}

@@ -1,0 +1,41 @@
+import { AppError } from '../shared/app-error.ts';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details: Record<string, unknown> };
+}
+
+// Error codes to HTTP statuses: exact codes first, then by the rule named after the domain.
+const statusByCode: Record<string, number> = {
+  'request.malformed_json': 400,
+  'request.invalid': 400,
+  'request.too_large': 413,
+  'request.unsupported_media_type': 415,
+  'auth.unauthenticated': 401,
+  'auth.forbidden': 403,
+  'connectors.shopify.unauthenticated': 401,
+  'connectors.square.unauthenticated': 401,
+  'connectors.shopify.missing_header': 400,
+  'connectors.square.missing_header': 400,
+  'idempotency.key_reused': 409,
+  'idempotency.in_progress': 409,
+  'customers.invalid_query': 400,
+  'http.route_not_found': 404,
+  'storage.unavailable': 503,
+};
+
+const statusByRule: [RegExp, number][] = [
+  [/\.not_found$/, 404],
+  [/\.(insufficient_\w+|duplicate_\w+|conflict)$/, 409],
+  [/\.(unknown_\w+|not_applicable|payment_mismatch|customer_required|quantity_exceeds_purchase|invalid_\w+|currency_mismatch)$/, 422],
+];
+
+export function statusForCode(code: string): number {
+  const exact = statusByCode[code];
+  if (exact) return exact;
+  for (const [pattern, status] of statusByRule) if (pattern.test(code)) return status;
+  return 400;
+}
+
+export function errorBody(error: AppError): ErrorBody {
+  return { error: { code: error.code, message: error.message, details: error.details } };
+}

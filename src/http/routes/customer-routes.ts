@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { describeCustomer, describeLoyalty, lookupCustomerSummaries } from '../../commands/index.ts';
+import type { AppInstance, RouteDependencies } from '../app-instance.ts';
+import { merchantOf } from '../auth.ts';
+
+const money = z.object({ amount_minor: z.number().int(), currency: z.string() });
+const orderSummary = z.object({ id: z.string(), channel: z.string(), source: z.string(), order_number: z.string().nullable(), location_id: z.string().nullable(), placed_at: z.string(), total: money, refunded: money });
+const customerSummary = z.object({
+  id: z.string(), name: z.string(), emails: z.array(z.string()), phones: z.array(z.string()), loyalty_code: z.string().nullable(),
+  loyalty: z.object({ available: z.number().int(), pending: z.number().int(), tier: z.string().nullable() }),
+  orders: z.array(orderSummary),
+});
+
+export function registerCustomerRoutes(app: AppInstance, { database }: RouteDependencies): void {
+  app.get('/v1/customers/lookup', {
+    config: { scope: 'read' },
+    schema: {
+      summary: 'Find a customer at the register by phone as typed, email in any case, loyalty code or name prefix',
+      tags: ['customers'],
+      querystring: z.object({ q: z.string().describe('What the associate typed: "(613) 555-0142", "JANE.DOE@example.com", a loyalty code or "jan"') }),
+      response: { 200: z.object({ data: z.array(customerSummary) }) },
+    },
+  }, async (request) => ({ data: await lookupCustomerSummaries(database.db, merchantOf(request), request.query.q) }));
+
+  app.get('/v1/customers/:id', {
+    config: { scope: 'read' },
+    schema: { summary: 'The full profile with the whole cross-channel history', tags: ['customers'], params: z.object({ id: z.string() }) },
+  }, async (request) => ({ data: await describeCustomer(database.db, merchantOf(request), request.params.id) }));
+
+  app.get('/v1/customers/:id/loyalty', {
+    config: { scope: 'read' },
+    schema: { summary: 'Points, lots and loyalty history', tags: ['loyalty'], params: z.object({ id: z.string() }) },
+  }, async (request) => ({ data: await describeLoyalty(database.db, merchantOf(request), request.params.id) }));
+}

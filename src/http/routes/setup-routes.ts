@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { createProduct, listProducts } from '../../catalog/index.ts';
+import { createReward, listRewards } from '../../loyalty/index.ts';
+import { connectChannel, createLocation, listChannelAccounts, listLocations } from '../../merchants/index.ts';
+import { countPromotionRedemptions, createPromotion, findPromotionByCode, listPromotions } from '../../promotions/index.ts';
+import { AppError } from '../../shared/app-error.ts';
+import type { AppInstance, RouteDependencies } from '../app-instance.ts';
+import { merchantOf } from '../auth.ts';
+
+const name = z.string().trim().min(1).max(200);
+const channelId = z.string().trim().min(1).max(100);
+
+/** What a merchant's engineers set up: locations, products, promotions, rewards, channels. */
+export function registerSetupRoutes(app: AppInstance, { database }: RouteDependencies): void {
+  const db = database.db;
+
+  app.get('/v1/locations', { config: { scope: 'read' }, schema: { summary: 'Stores and warehouses', tags: ['setup'] } },
+    async (request) => ({ data: await listLocations(db, merchantOf(request).id) }));
+  app.post('/v1/locations', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Add a store or warehouse, mapped to its Shopify and Square location ids', tags: ['setup'],
+      body: z.object({ name, kind: z.enum(['store', 'warehouse']), shopify_location_id: channelId.optional(), square_location_id: channelId.optional(), fulfils_online: z.boolean().default(false), tax_rate_bps: z.number().int().min(0).max(10_000).default(0) }),
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    const location = await createLocation(db, merchantOf(request).id, { name: body.name, kind: body.kind, shopifyLocationId: body.shopify_location_id ?? null, squareLocationId: body.square_location_id ?? null, fulfilsOnline: body.fulfils_online, taxRateBps: body.tax_rate_bps });
+    return reply.code(201).send({ data: location });
+  });
+
+  app.get('/v1/products', { config: { scope: 'read' }, schema: { summary: 'Products and their variants', tags: ['setup'] } },
+    async (request) => ({ data: await listProducts(db, merchantOf(request).id) }));
+  app.post('/v1/products', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Add a product with its variants (one SKU each) and their channel ids', tags: ['setup'],
+      body: z.object({
+        title: name,
+        shopify_product_id: channelId.optional(),
+        variants: z.array(z.object({ sku: name, title: name, price_minor: z.number().int().min(0).max(100_000_000), shopify_variant_id: channelId.optional(), shopify_inventory_item_id: channelId.optional(), square_catalog_object_id: channelId.optional() })).min(1).max(100),
+      }),
+    },
+  }, async (request, reply) => {
+    const merchant = merchantOf(request);
+    const body = request.body;
+    const product = await db.transaction().execute((tx) => createProduct(tx, merchant.id, merchant.currency, {
+      title: body.title, shopifyProductId: body.shopify_product_id ?? null,
+      variants: body.variants.map((variant) => ({ sku: variant.sku, title: variant.title, priceMinor: variant.price_minor, shopifyVariantId: variant.shopify_variant_id ?? null, shopifyInventoryItemId: variant.shopify_inventory_item_id ?? null, squareCatalogObjectId: variant.square_catalog_object_id ?? null })),
+    }));
+    return reply.code(201).send({ data: product });
+  });
+
+  app.get('/v1/promotions', { config: { scope: 'read' }, schema: { summary: 'Promotions shared by every channel', tags: ['promotions'] } },
+    async (request) => ({ data: await listPromotions(db, merchantOf(request).id) }));
+  app.get('/v1/promotions/:code', {
+    config: { scope: 'read' },
+    schema: { summary: 'One promotion with its use counted across every channel', tags: ['promotions'], params: z.object({ code: z.string().min(1).max(50) }) },
+  }, async (request) => {
+    const merchantId = merchantOf(request).id;
+    const promotion = await findPromotionByCode(db, merchantId, request.params.code);
+    if (!promotion) throw new AppError('promotions.not_found', `No promotion with code ${request.params.code}`, { code: request.params.code });
+    const usage = await countPromotionRedemptions(db, merchantId, promotion.id);
+    return { data: { ...promotion, usage: { total: usage.total, by_channel: usage.byChannel } } };
+  });
+  app.post('/v1/promotions', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Define a promotion code once for every channel', tags: ['promotions'],
+      body: z.object({ code: z.string().trim().min(2).max(50), name, kind: z.enum(['percent_off_order', 'amount_off_order']), value: z.number().int().min(1).describe('Basis points for percent off (1000 = 10 %), minor units for an amount off'), channels: z.array(z.enum(['online', 'store'])).min(1).default(['online', 'store']), starts_at: z.iso.datetime({ offset: true }).optional(), ends_at: z.iso.datetime({ offset: true }).optional() }),
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    const promotion = await createPromotion(db, merchantOf(request).id, { code: body.code, name: body.name, kind: body.kind, value: body.value, channels: body.channels, startsAt: body.starts_at ?? null, endsAt: body.ends_at ?? null });
+    return reply.code(201).send({ data: promotion });
+  });
+
+  app.get('/v1/rewards', { config: { scope: 'read' }, schema: { summary: 'The rewards catalogue', tags: ['loyalty'] } },
+    async (request) => ({ data: await listRewards(db, merchantOf(request).id) }));
+  app.post('/v1/rewards', {
+    config: { scope: 'admin' },
+    schema: { summary: 'Add a reward: an amount off for a points price', tags: ['loyalty'], body: z.object({ code: z.string().trim().min(2).max(50), name, points_cost: z.number().int().min(1).max(10_000_000), amount_off_minor: z.number().int().min(1).max(100_000_000) }) },
+  }, async (request, reply) => {
+    const body = request.body;
+    const reward = await createReward(db, merchantOf(request).id, { code: body.code, name: body.name, pointsCost: body.points_cost, amountOffMinor: body.amount_off_minor });
+    return reply.code(201).send({ data: reward });
+  });
+
+  app.get('/v1/channels', { config: { scope: 'admin' }, schema: { summary: 'Connected channels (secrets never shown)', tags: ['setup'] } }, async (request) => ({
+    data: (await listChannelAccounts(db, merchantOf(request).id)).map((account) => ({ id: account.id, channel: account.channel, account_ref: account.accountRef, admin_api_url: account.adminApiUrl, notification_url: account.notificationUrl, has_access_token: account.accessToken !== null })),
+  }));
+  app.post('/v1/channels', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Connect a Shopify shop or Square seller', tags: ['setup'],
+      body: z.object({ channel: z.enum(['shopify', 'square']), account_ref: z.string().trim().min(3).max(200).describe('The myshopify domain, or the Square merchant id'), webhook_secret: z.string().min(8).max(500), admin_api_url: z.url().optional(), access_token: z.string().min(1).max(500).optional(), notification_url: z.url().optional() })
+        .refine((body) => body.channel !== 'square' || body.notification_url, { message: 'Square signs the notification URL: give notification_url', path: ['notification_url'] }),
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    const account = await connectChannel(db, merchantOf(request).id, { channel: body.channel, accountRef: body.channel === 'shopify' ? body.account_ref.toLowerCase() : body.account_ref, webhookSecret: body.webhook_secret, adminApiUrl: body.admin_api_url ?? null, accessToken: body.access_token ?? null, notificationUrl: body.notification_url ?? null });
+    return reply.code(201).send({ data: { id: account.id, channel: account.channel, account_ref: account.accountRef } });
+  });
+}

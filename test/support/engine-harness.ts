@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startFakeShopify, type FakeShopify } from '../../fakes/fake-shopify.ts';
+import { signShopifyBody } from '../../src/connectors/shopify/index.ts';
+import type { DialectName } from '../../src/db/index.ts';
+import { seedDemoMerchant, type DemoMerchant } from '../../src/demo/demo-merchant.ts';
+import { createEngine, type Engine } from '../../src/engine.ts';
+import { openTestDatabase } from './databases.ts';
+
+export const fixturesDir = join(import.meta.dirname, '..', 'fixtures');
+export const testShopDomain = 'jsmith.myshopify.com';
+export const testShopifySecret = 'merchant-own-shopify-secret';
+export const testAdminKey = 'ck_admin_test_key_for_the_journey';
+export const testPosKey = 'ck_pos_test_key_for_the_journey';
+
+/** A fixture's exact bytes, trailing newline included, as the channel sent them. */
+export function readFixture(path: string): Buffer {
+  return readFileSync(join(fixturesDir, path));
+}
+
+export function fixtureHeaders(path: string): Record<string, string> {
+  const all = JSON.parse(readFileSync(join(fixturesDir, 'headers.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const headers = all[path];
+  if (!headers) throw new Error(`no headers for fixture ${path}`);
+  return headers;
+}
+
+export interface TestEngine {
+  engine: Engine;
+  fake: FakeShopify;
+  demo: DemoMerchant;
+  /** Sends a request through the server without opening a port. */
+  request(method: 'GET' | 'POST', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  /** Posts a Shopify fixture re-signed with the test merchant's own secret, headers as Shopify sent them. */
+  deliverShopifyFixture(path: string, overrides?: Record<string, string>, body?: Buffer): Promise<{ status: number; body: any }>;
+  dispose(): Promise<void>;
+}
+
+/** An engine on a fresh database of the dialect, with the demo merchant connected to a fake Shopify. */
+export async function startTestEngine(dialect: DialectName): Promise<TestEngine> {
+  const database = await openTestDatabase(dialect);
+  const fake = await startFakeShopify();
+  const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
+  const demo = await seedDemoMerchant(engine.database.db, {
+    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: fake.url, shopifyAccessToken: fake.token,
+    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
+    adminApiKey: testAdminKey, posApiKey: testPosKey,
+  });
+
+  const request: TestEngine['request'] = async (method, url, options = {}) => {
+    const response = await engine.server.inject({
+      method, url,
+      headers: { ...(options.key === '' ? {} : { authorization: `Bearer ${options.key ?? testAdminKey}` }), ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+      ...(options.body !== undefined ? { payload: JSON.stringify(options.body) } : {}),
+    });
+    const text = response.body;
+    return { status: response.statusCode, body: text && response.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : text, headers: response.headers };
+  };
+
+  const deliverShopifyFixture: TestEngine['deliverShopifyFixture'] = async (path, overrides = {}, body = readFixture(path)) => {
+    const headers = { ...fixtureHeaders(path), 'X-Shopify-Shop-Domain': testShopDomain, 'X-Shopify-Hmac-Sha256': signShopifyBody(testShopifySecret, body), ...overrides };
+    const response = await engine.server.inject({ method: 'POST', url: '/webhooks/shopify', headers, payload: body });
+    return { status: response.statusCode, body: JSON.parse(response.body) };
+  };
+
+  return {
+    engine, fake, demo, request, deliverShopifyFixture,
+    async dispose() {
+      await engine.close();
+      await fake.close();
+      await database.dispose();
+    },
+  };
+}
