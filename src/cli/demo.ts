@@ -1,0 +1,62 @@
+import { startFakeShopify } from '../../fakes/fake-shopify.ts';
+import { readConfig } from '../config.ts';
+import { demoProducts, demoShopifyIds, seedDemoMerchant } from '../demo/demo-merchant.ts';
+import { serveEngine } from './serve.ts';
+
+/**
+ * `npm start`: the engine with its embedded database, the seeded demo merchant, and — unless a
+ * real shop is configured — a local stand-in for the Shopify Admin API, so the outbox has
+ * somewhere to push stock and points and you can watch it happen.
+ */
+export async function runDemo(): Promise<void> {
+  const config = readConfig();
+  const env = process.env;
+  const base = `http://localhost:${config.port}`;
+  const secrets = {
+    shopifySecret: env['DEMO_SHOPIFY_SECRET'] || 'demo-shopify-secret',
+    squareKey: env['DEMO_SQUARE_SIGNATURE_KEY'] || 'demo-square-key',
+    adminKey: env['DEMO_API_KEY'] || 'ck_demo_admin_key',
+    posKey: env['DEMO_POS_API_KEY'] || 'ck_demo_pos_key',
+  };
+  let adminApiUrl = env['SHOPIFY_ADMIN_API_URL'] || null;
+  let accessToken = env['SHOPIFY_ACCESS_TOKEN'] || null;
+  let standInNote = 'the real shop at SHOPIFY_ADMIN_API_URL';
+  if (!adminApiUrl) {
+    const fake = await startFakeShopify();
+    adminApiUrl = fake.url;
+    accessToken = fake.token;
+    standInNote = `a local stand-in at ${fake.url} (set SHOPIFY_ADMIN_API_URL and SHOPIFY_ACCESS_TOKEN for a real shop)`;
+  }
+  const engine = await serveEngine(config);
+  const demo = await seedDemoMerchant(engine.database.db, {
+    shopDomain: 'demo-outfitters.myshopify.com', shopifySecret: secrets.shopifySecret, shopifyAdminApiUrl: adminApiUrl, shopifyAccessToken: accessToken,
+    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: secrets.squareKey, squareNotificationUrl: `${base}/webhooks/square`,
+    adminApiKey: secrets.adminKey, posApiKey: secrets.posKey,
+  });
+  engine.worker.wake();
+  const auth = `-H "Authorization: Bearer ${secrets.adminKey}"`;
+  console.log(`
+Continuum is running at ${base}  (database: ${config.databaseUrl})
+Demo merchant "${demo.merchant.name}"${demo.created ? ' was created' : ' is ready'}:
+  admin API key   ${secrets.adminKey}      pos API key  ${secrets.posKey}
+  Shopify shop    demo-outfitters.myshopify.com, webhook secret "${secrets.shopifySecret}"
+  Shopify Admin   ${standInNote}
+  Square seller   6SSW7HV8K2ST5, signature key "${secrets.squareKey}", notification URL ${base}/webhooks/square
+  store           ${demo.store.name}  ${demo.store.id}  (Shopify location ${demoShopifyIds.storeLocation}, 13 % tax)
+  warehouse       ${demo.warehouse.name}  ${demo.warehouse.id}  (Shopify location ${demoShopifyIds.warehouseLocation}, ships online orders)
+  products        ${demoProducts.map((product) => product.sku).join(', ')}; promotion SUMMER10; reward 5-OFF (100 points)
+
+Try:
+  1. A web order arrives (signed with the demo secret):
+     npm run continuum -- webhook shopify orders/create test/fixtures/shopify/orders-create.json
+  2. Find Jane at the register:
+     curl -s ${auth} "${base}/v1/customers/lookup?q=(613)%20555-0142"
+  3. She buys in the store with SUMMER10 and 100 points:
+     curl -s ${auth} -H "Content-Type: application/json" ${base}/v1/pos/sales \\
+       -d '{"sale_id":"R1-0001","location_id":"${demo.store.id}","customer":{"phone":"613.555.0142"},"lines":[{"sku":"SKU-WALLET-01","quantity":1}],"promotion_codes":["SUMMER10"],"rewards":["5-OFF"]}'
+  4. What was pushed to Shopify:   curl -s ${auth} ${base}/v1/outbox
+  5. Refund one line online:       npm run continuum -- webhook shopify refunds/create test/fixtures/shopify/refunds-create.json
+  6. Stock of a SKU:               curl -s ${auth} "${base}/v1/inventory?sku=SKU2006-001"
+API docs: ${base}/docs    metrics: ${base}/metrics    health: ${base}/healthz
+`);
+}
