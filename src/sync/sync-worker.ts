@@ -85,16 +85,31 @@ export function createSyncWorker(options: SyncWorkerOptions) {
     return inbox.length + outbox.length;
   }
 
+  // One round at a time: a wake during a round asks for another round right after it.
+  let roundInFlight = false;
+  let wakeRequested = false;
+
+  function runRound(): void {
+    if (roundInFlight) {
+      wakeRequested = true;
+      return;
+    }
+    roundInFlight = true;
+    wakeRequested = false;
+    current = runOnce().catch((error: unknown) => {
+      logger.error({ err: error }, 'sync worker round failed');
+      return 0;
+    });
+    void current.then((count) => {
+      roundInFlight = false;
+      schedule(count > 0 || wakeRequested ? 0 : pollIntervalMs);
+    });
+  }
+
   function schedule(delayMs: number): void {
     if (!running) return;
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      current = runOnce().catch((error: unknown) => {
-        logger.error({ err: error }, 'sync worker round failed');
-        return 0;
-      });
-      void current.then((count) => schedule(count > 0 ? 0 : pollIntervalMs));
-    }, delayMs);
+    timer = setTimeout(runRound, delayMs);
   }
 
   return {
