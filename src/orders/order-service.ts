@@ -19,7 +19,14 @@ export interface NewOrderLine {
   fulfilmentLocationId: string | null;
 }
 
-export interface NewOrder {
+export interface OrderLine extends NewOrderLine {
+  id: string;
+  lineNumber: number;
+  returnedQuantity: number;
+}
+
+/** What every order has, from any channel, whether about to be written or read back. */
+interface OrderHeader {
   channel: OrderChannel;
   source: OrderSource;
   sourceRef: string;
@@ -35,46 +42,18 @@ export interface NewOrder {
   taxMinor: number;
   totalMinor: number;
   placedAt: string;
+}
+
+export interface NewOrder extends OrderHeader {
   sourceUpdatedAt: string | null;
   lines: NewOrderLine[];
   discounts: { kind: 'promotion' | 'reward' | 'channel'; code: string | null; promotionId: string | null; rewardId: string | null; amountMinor: number }[];
   payments: { method: string; amountMinor: number; sourceRef: string | null }[];
 }
 
-export interface OrderLine {
+export interface Order extends OrderHeader {
   id: string;
-  lineNumber: number;
-  sourceRef: string;
-  variantId: string | null;
-  sku: string | null;
-  title: string;
-  quantity: number;
-  unitPriceMinor: number;
-  discountMinor: number;
-  taxMinor: number;
-  pointsEarned: number;
-  fulfilmentLocationId: string | null;
-  returnedQuantity: number;
-}
-
-export interface Order {
-  id: string;
-  channel: OrderChannel;
-  source: OrderSource;
-  sourceRef: string;
-  orderNumber: string | null;
-  customerId: string | null;
-  locationId: string | null;
-  registerRef: string | null;
-  status: string;
-  currency: string;
-  subtotalMinor: number;
-  discountMinor: number;
-  shippingMinor: number;
-  taxMinor: number;
-  totalMinor: number;
   refundedMinor: number;
-  placedAt: string;
   lines: OrderLine[];
   discounts: { kind: string; code: string | null; amountMinor: number }[];
   payments: { method: string; amountMinor: number }[];
