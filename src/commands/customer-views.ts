@@ -1,12 +1,13 @@
-import { getCustomerIdentities, lookupCustomerIds, type CustomerIdentity } from '../customers/index.ts';
+import { getCustomerContactDetails, getCustomerIdentities, lookupCustomerIds, type CustomerIdentity } from '../customers/index.ts';
 import type { Queryable } from '../db/index.ts';
 import { getLoyaltyBalances, listLoyaltyHistory, listLots, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { listRecentOrders, type OrderSummary } from '../orders/index.ts';
 import { AppError } from '../shared/app-error.ts';
+import { identityRulesOf } from './resolve-order-customer.ts';
 
 const lookupOrdersPerCustomer = 5;
-const profileOrdersMax = 50;
+const profileOrdersMax = 500;
 
 function orderView(order: OrderSummary) {
   return {
@@ -33,7 +34,7 @@ export type CustomerSummaryView = ReturnType<typeof summaryView>;
 
 /** What the register shows for a search: ranked profiles with points and recent orders from every channel. */
 export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
-  const ids = await lookupCustomerIds(db, merchant.id, merchant.defaultCountry, query);
+  const ids = await lookupCustomerIds(db, merchant.id, identityRulesOf(merchant), query);
   const identities = await getCustomerIdentities(db, merchant.id, ids);
   const balances = await getLoyaltyBalances(db, merchant.id, ids, merchant.settings.loyalty.baseTier);
   const orders = await listRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer);
@@ -46,11 +47,19 @@ export async function describeCustomer(db: Queryable, merchant: Merchant, custom
   if (!identity) throw new AppError('customers.not_found', `No customer ${customerId}`, { customer_id: customerId });
   const balances = await getLoyaltyBalances(db, merchant.id, [customerId], merchant.settings.loyalty.baseTier);
   const orders = await listRecentOrders(db, merchant.id, [customerId], profileOrdersMax);
+  const contact = await getCustomerContactDetails(db, merchant.id, customerId);
   return {
     ...summaryView(identity, balances.get(customerId), orders.get(customerId) ?? []),
+    state: identity.state,
+    merged_into: identity.mergedInto,
     first_name: identity.firstName,
     last_name: identity.lastName,
     channel_ids: identity.channelIds,
+    identifiers: identity.identifiers,
+    addresses: contact.addresses,
+    consents: contact.consents,
+    note: identity.note,
+    preferences: identity.preferences,
     created_at: identity.createdAt,
   };
 }

@@ -9,3 +9,7 @@ export * from './announce-changes.ts';
 export * from './resolve-order-customer.ts';
 export * from './customer-views.ts';
 export * from './adjust-stock.ts';
+export * from './merge-customers.ts';
+export * from './scan-duplicates.ts';
+export * from './enroll-customer.ts';
+export * from './exception-actions.ts';

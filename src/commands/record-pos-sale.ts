@@ -58,7 +58,10 @@ async function resolveSaleCustomer(tx: Tx, merchant: Merchant, command: PosSaleC
 /** Promotions first, each on what is left of the subtotal, then rewards; never below zero. */
 async function priceDiscounts(tx: Tx, merchant: Merchant, command: PosSaleCommand, subtotalMinor: number, at: string): Promise<PricedDiscounts> {
   const priced: PricedDiscounts = { promotions: [], rewards: [], totalMinor: 0 };
-  for (const code of command.promotionCodes) {
+  const codes = command.promotionCodes.map((code) => code.trim().toUpperCase());
+  const repeated = codes.find((code, index) => codes.indexOf(code) !== index);
+  if (repeated) throw new AppError('promotions.code_repeated', `Promotion ${repeated} is given more than once`, { field: 'promotion_codes', code: repeated });
+  for (const code of codes) {
     const result = await evaluatePromotionCode(tx, merchant.id, { code, channel: 'store', subtotalMinor: subtotalMinor - priced.totalMinor, at });
     priced.promotions.push(result);
     priced.totalMinor += result.amountMinor;
@@ -66,6 +69,8 @@ async function priceDiscounts(tx: Tx, merchant: Merchant, command: PosSaleComman
   for (const rewardRef of command.rewards) {
     const reward = await findActiveReward(tx, merchant.id, rewardRef);
     const amountMinor = Math.min(reward.amountOffMinor, subtotalMinor - priced.totalMinor);
+    // A reward with nothing left to take off would cost points for nothing.
+    if (amountMinor <= 0) throw new AppError('loyalty.reward_not_applicable', `Nothing is left of the sale for reward ${reward.code} to take off`, { field: 'rewards', reward: reward.code });
     priced.rewards.push({ reward, amountMinor });
     priced.totalMinor += amountMinor;
   }

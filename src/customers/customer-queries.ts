@@ -1,16 +1,23 @@
 import type { Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
-import { normalizeEmail, normalizePhone } from './normalize-identifier.ts';
+import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier } from './customer-service.ts';
+import { normalizeEmail, normalizePhone, type IdentityRules } from './normalize-identifier.ts';
 
 export interface CustomerIdentity {
   id: string;
+  state: string;
+  mergedInto: string | null;
   name: string;
   firstName: string | null;
   lastName: string | null;
+  /** Linkable emails and phones; flagged ones are in `identifiers` only. */
   emails: string[];
   phones: string[];
   loyaltyCode: string | null;
   channelIds: { kind: string; value: string }[];
+  identifiers: { kind: string; value: string; original: string; flag: string | null; verified: boolean }[];
+  note: string | null;
+  preferences: Record<string, unknown>;
   createdAt: string;
 }
 
@@ -22,21 +29,27 @@ const queryLengthMax = 200;
 export async function getCustomerIdentities(db: Queryable, merchantId: string, customerIds: string[]): Promise<CustomerIdentity[]> {
   if (customerIds.length === 0) return [];
   const customers = await db.selectFrom('customers').selectAll().where('merchant_id', '=', merchantId).where('id', 'in', customerIds).execute();
-  const identifiers = await db.selectFrom('customer_identifiers').selectAll().where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds).orderBy('created_at').execute();
+  const identifiers = await db.selectFrom('customer_identifiers').selectAll().where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds).orderBy('created_at').orderBy('id').execute();
   const byId = new Map(customers.map((customer) => [customer.id, customer]));
   return customerIds.flatMap((id) => {
     const customer = byId.get(id);
     if (!customer) return [];
     const own = identifiers.filter((identifier) => identifier.customer_id === id);
+    const linkable = (kind: string) => own.filter((identifier) => identifier.kind === kind && identifier.flag === null).map((identifier) => identifier.value_normalized);
     return [{
       id,
+      state: customer.state,
+      mergedInto: customer.merged_into,
       name: [customer.first_name, customer.last_name].filter(Boolean).join(' '),
       firstName: customer.first_name,
       lastName: customer.last_name,
-      emails: own.filter((identifier) => identifier.kind === 'email').map((identifier) => identifier.value_normalized),
-      phones: own.filter((identifier) => identifier.kind === 'phone').map((identifier) => identifier.value_normalized),
+      emails: linkable('email'),
+      phones: linkable('phone'),
       loyaltyCode: customer.loyalty_code,
       channelIds: own.filter((identifier) => identifier.kind.endsWith('_id')).map((identifier) => ({ kind: identifier.kind, value: identifier.value_normalized })),
+      identifiers: own.map((identifier) => ({ kind: identifier.kind, value: identifier.value_normalized, original: identifier.value_original, flag: identifier.flag, verified: identifier.verified === 1 })),
+      note: customer.note,
+      preferences: JSON.parse(customer.preferences_json) as Record<string, unknown>,
       createdAt: customer.created_at,
     }];
   });
@@ -48,41 +61,51 @@ export async function getCustomerIdentity(db: Queryable, merchantId: string, cus
   return identity;
 }
 
+/** The addresses and marketing consent of a profile. */
+export async function getCustomerContactDetails(db: Queryable, merchantId: string, customerId: string) {
+  const addresses = await db.selectFrom('customer_addresses').selectAll().where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('is_default', 'desc').orderBy('created_at').execute();
+  const consents = await db.selectFrom('customer_consents').selectAll().where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('topic').execute();
+  return {
+    addresses: addresses.map((address) => ({ id: address.id, line1: address.line1, line2: address.line2, city: address.city, region: address.region, postal_code: address.postal_code, country_code: address.country_code, phone: address.phone, is_default: address.is_default === 1, source: address.source })),
+    consents: consents.map((consent) => ({ topic: consent.topic, state: consent.state, source: consent.source, updated_at: consent.updated_at })),
+  };
+}
+
 /** Finds a customer's channel id (e.g. her Shopify customer id) if she has one. */
 export async function findChannelId(db: Queryable, merchantId: string, customerId: string, kind: 'shopify_id' | 'square_id' | 'pos_id'): Promise<string | undefined> {
-  const row = await db.selectFrom('customer_identifiers').select('value_normalized').where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).where('kind', '=', kind).executeTakeFirst();
+  const row = await db.selectFrom('customer_identifiers').select('value_normalized').where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).where('kind', '=', kind).orderBy('created_at').executeTakeFirst();
   return row?.value_normalized;
 }
 
-async function idsByIdentifier(db: Queryable, merchantId: string, kind: string, value: string): Promise<string[]> {
-  const rows = await db.selectFrom('customer_identifiers').select('customer_id').where('merchant_id', '=', merchantId).where('kind', '=', kind).where('value_normalized', '=', value).limit(lookupResultsMax).execute();
-  return [...new Set(rows.map((row) => row.customer_id))];
+function looksLikePhone(query: string): boolean {
+  return query.replace(/\D/g, '').length >= 7 && /^[\d\s().+\-]+$/.test(query);
 }
 
 /**
- * Finds profiles for what an associate types at the register: an email in any case, a phone as
- * typed, a loyalty code, or a name prefix. Exact identifier matches rank before name matches.
+ * Finds active profiles for what an associate types at the register: an email in any case, a
+ * phone as typed, a loyalty code, or a name prefix. Exact identifier matches rank first, in that
+ * order, then name matches alphabetically.
  */
-export async function lookupCustomerIds(db: Queryable, merchantId: string, defaultCountry: string, rawQuery: string): Promise<string[]> {
+export async function lookupCustomerIds(db: Queryable, merchantId: string, rules: Pick<IdentityRules, 'defaultCountry' | 'foldGmailAddresses'>, rawQuery: string): Promise<string[]> {
   const query = rawQuery.trim();
   if (query.length < queryLengthMin || query.length > queryLengthMax) {
     throw new AppError('customers.invalid_query', `q must be ${queryLengthMin} to ${queryLengthMax} characters`, { field: 'q', min: queryLengthMin, max: queryLengthMax });
   }
   const found: string[] = [];
   const add = (ids: string[]) => ids.forEach((id) => !found.includes(id) && found.push(id));
-  if (query.includes('@')) add(await idsByIdentifier(db, merchantId, 'email', normalizeEmail(query).normalized));
-  const digits = query.replace(/\D/g, '');
-  if (digits.length >= 7 && /^[\d\s().+\-]+$/.test(query)) {
-    const phone = normalizePhone(query, defaultCountry);
-    if (phone.valid) add(await idsByIdentifier(db, merchantId, 'phone', phone.normalized));
+  if (query.includes('@')) {
+    add(await findCustomerIdsByIdentifier(db, merchantId, 'email', normalizeEmail(query, rules.foldGmailAddresses).normalized, lookupResultsMax));
+    return found;
   }
-  if (/^[A-Za-z0-9-]{4,20}$/.test(query)) {
-    const rows = await db.selectFrom('customers').select('id').where('merchant_id', '=', merchantId).where('loyalty_code', '=', query.toUpperCase()).execute();
-    add(rows.map((row) => row.id));
+  if (looksLikePhone(query)) {
+    const phone = normalizePhone(query, rules.defaultCountry);
+    if (phone.valid) add(await findCustomerIdsByIdentifier(db, merchantId, 'phone', phone.normalized, lookupResultsMax));
   }
-  if (!query.includes('@') && /[a-z]/i.test(query)) {
-    const prefix = query.toLowerCase().replace(/[%_]/g, '');
-    const rows = await db.selectFrom('customers').select('id').where('merchant_id', '=', merchantId).where('name_search', '>=', prefix).where('name_search', '<', `${prefix}\uffff`).orderBy('name_search').limit(lookupResultsMax).execute();
+  const byCode = await findCustomerIdByLoyaltyCode(db, merchantId, query);
+  if (byCode) add([byCode]);
+  if (/[a-z]/i.test(query)) {
+    const prefix = query.toLowerCase().replace(/\s+/g, ' ');
+    const rows = await db.selectFrom('customers').select('id').where('merchant_id', '=', merchantId).where('state', '=', 'active').where('name_search', '>=', prefix).where('name_search', '<', `${prefix}\uffff`).orderBy('name_search').limit(lookupResultsMax).execute();
     add(rows.map((row) => row.id));
   }
   return found.slice(0, lookupResultsMax);

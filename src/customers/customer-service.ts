@@ -1,16 +1,42 @@
+import { createHash } from 'node:crypto';
 import type { Queryable, Tx } from '../db/index.ts';
+import { assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
-import { normalizeChannelId, normalizeEmail, normalizePhone, toNameSearch, type IdentifierKind, type NormalizedIdentifier } from './normalize-identifier.ts';
+import { generateLoyaltyCode, parseLoyaltyCode } from './loyalty-code.ts';
+import {
+  isBlockedIdentifier, normalizeChannelId, normalizeEmail, normalizePhone, toNameSearch,
+  type IdentifierFlag, type IdentifierKind, type IdentityRules, type NormalizedIdentifier,
+} from './normalize-identifier.ts';
+
+export interface AddressInput {
+  line1?: string | null;
+  line2?: string | null;
+  city?: string | null;
+  region?: string | null;
+  postalCode?: string | null;
+  countryCode?: string | null;
+  phone?: string | null;
+  isDefault?: boolean;
+}
+
+export type ConsentTopic = 'email_marketing' | 'sms_marketing';
+export type ConsentState = 'subscribed' | 'unsubscribed' | 'not_subscribed' | 'pending';
 
 /** What an event says about the customer it names, in canonical form. */
 export interface CustomerClaim {
   channelIds?: { kind: 'shopify_id' | 'square_id' | 'pos_id'; value: string }[];
   loyaltyCode?: string | null;
   email?: string | null;
+  emailVerified?: boolean;
   phone?: string | null;
   firstName?: string | null;
   lastName?: string | null;
+  addresses?: AddressInput[];
+  consents?: { topic: ConsentTopic; state: ConsentState }[];
+  note?: string | null;
+  /** Where the claim came from (`shopify`, `pos`, `import:shopify-csv`), kept on addresses and consent. */
+  source?: string;
 }
 
 export interface CustomerResolution {
@@ -18,85 +44,128 @@ export interface CustomerResolution {
   created: boolean;
   /** Other profiles that a weaker identifier of the claim pointed at: possible duplicates for a person. */
   conflictingCustomerIds: string[];
+  /** Identifiers of the claim that matched a profile by a verified value (an automatic merge may rely on them). */
+  verifiedMatch: boolean;
+}
+
+interface ClaimedIdentifier extends NormalizedIdentifier {
+  flag: IdentifierFlag | null;
 }
 
 // Matching priority: the strongest identifier decides which profile an event belongs to.
 const matchPriority: IdentifierKind[] = ['shopify_id', 'square_id', 'pos_id', 'loyalty_code', 'email', 'phone'];
 
-function claimIdentifiers(claim: CustomerClaim, defaultCountry: string): NormalizedIdentifier[] {
+function claimIdentifiers(claim: CustomerClaim, rules: IdentityRules): ClaimedIdentifier[] {
   const identifiers: NormalizedIdentifier[] = [];
   for (const channelId of claim.channelIds ?? []) identifiers.push(normalizeChannelId(channelId.kind, channelId.value));
-  if (claim.loyaltyCode) identifiers.push({ kind: 'loyalty_code', original: claim.loyaltyCode, normalized: claim.loyaltyCode.trim().toUpperCase(), valid: true });
-  if (claim.email) identifiers.push(normalizeEmail(claim.email));
-  if (claim.phone) identifiers.push(normalizePhone(claim.phone, defaultCountry));
-  return identifiers.sort((a, b) => matchPriority.indexOf(a.kind) - matchPriority.indexOf(b.kind));
+  if (claim.email?.trim()) identifiers.push({ ...normalizeEmail(claim.email, rules.foldGmailAddresses), verified: claim.emailVerified === true });
+  if (claim.phone?.trim()) identifiers.push(normalizePhone(claim.phone, rules.defaultCountry));
+  return identifiers
+    .map((identifier) => ({ ...identifier, flag: !identifier.valid ? 'invalid' as const : isBlockedIdentifier(identifier, rules) ? 'blocked' as const : null }))
+    .sort((a, b) => matchPriority.indexOf(a.kind) - matchPriority.indexOf(b.kind));
 }
 
-async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, identifier: NormalizedIdentifier): Promise<string[]> {
+/** Active profiles that hold a linkable identifier, oldest first. */
+export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
   const rows = await db
     .selectFrom('customer_identifiers')
-    .select('customer_id')
-    .where('merchant_id', '=', merchantId)
-    .where('kind', '=', identifier.kind)
-    .where('value_normalized', '=', identifier.normalized)
-    .where('is_valid', '=', 1)
-    .orderBy('created_at')
+    .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
+    .select('customer_identifiers.customer_id')
+    .where('customer_identifiers.merchant_id', '=', merchantId)
+    .where('customer_identifiers.kind', '=', kind)
+    .where('customer_identifiers.value_normalized', '=', normalized)
+    .where('customer_identifiers.is_valid', '=', 1)
+    .where('customers.state', '=', 'active')
+    .orderBy('customers.created_at')
+    .limit(limit)
     .execute();
   return [...new Set(rows.map((row) => row.customer_id))];
 }
 
-async function addIdentifiers(tx: Tx, merchantId: string, customerId: string, identifiers: NormalizedIdentifier[]): Promise<void> {
-  for (const identifier of identifiers) {
-    await tx
-      .insertInto('customer_identifiers')
-      .values({ id: newId('cid'), merchant_id: merchantId, customer_id: customerId, kind: identifier.kind, value_original: identifier.original, value_normalized: identifier.normalized, is_valid: identifier.valid ? 1 : 0, created_at: nowIso() })
-      .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'kind', 'value_normalized']).doNothing())
-      .execute();
+/** The active profile a loyalty code names, following merges to the surviving profile. */
+export async function findCustomerIdByLoyaltyCode(db: Queryable, merchantId: string, typed: string): Promise<string | undefined> {
+  const code = parseLoyaltyCode(typed);
+  if (!code) return undefined;
+  let row = await db.selectFrom('customers').select(['id', 'state', 'merged_into']).where('merchant_id', '=', merchantId).where('loyalty_code', '=', code).executeTakeFirst();
+  for (let hops = 0; row && row.state === 'merged' && row.merged_into && hops < 10; hops += 1) {
+    row = await db.selectFrom('customers').select(['id', 'state', 'merged_into']).where('merchant_id', '=', merchantId).where('id', '=', row.merged_into).executeTakeFirst();
   }
+  return row?.state === 'active' ? row.id : undefined;
 }
 
 /**
  * Resolves the customer an event names to one profile, by the fixed priority channel id, loyalty
- * code, email, phone; unknown → a new profile. Identifiers that point at another profile are never
- * linked to this one: they are returned as conflicts so the caller raises a possible duplicate.
+ * code, email, phone; unknown → a new profile with its loyalty code. Guard rails: invalid and
+ * blocked values, and values already shared by `maxProfilesPerIdentifier` profiles, are kept
+ * flagged and never link. Identifiers that point at another profile are never linked to this one:
+ * they come back as conflicts so the caller raises a possible duplicate.
  */
-export async function resolveCustomer(tx: Tx, merchantId: string, defaultCountry: string, claim: CustomerClaim): Promise<CustomerResolution | undefined> {
-  const identifiers = claimIdentifiers(claim, defaultCountry);
-  const linkable = identifiers.filter((identifier) => identifier.valid);
-  if (linkable.length === 0 && !claim.firstName && !claim.lastName) return undefined;
+export async function resolveCustomer(tx: Tx, merchantId: string, rules: IdentityRules, claim: CustomerClaim): Promise<CustomerResolution | undefined> {
+  const identifiers = claimIdentifiers(claim, rules);
+  const codeMatch = claim.loyaltyCode ? await findCustomerIdByLoyaltyCode(tx, merchantId, claim.loyaltyCode) : undefined;
+  const hasAnything = identifiers.some((identifier) => identifier.flag === null) || codeMatch || claim.firstName || claim.lastName;
+  if (!hasAnything) return undefined;
 
-  let customerId: string | undefined;
-  const matchesByIdentifier = new Map<NormalizedIdentifier, string[]>();
-  for (const identifier of linkable) {
-    const matches = await findCustomerIdsByIdentifier(tx, merchantId, identifier);
-    matchesByIdentifier.set(identifier, matches);
-    if (!customerId && matches[0]) customerId = matches[0];
+  const matches = new Map<ClaimedIdentifier, string[]>();
+  for (const identifier of identifiers.filter((candidate) => candidate.flag === null)) {
+    const found = await findCustomerIdsByIdentifier(tx, merchantId, identifier.kind, identifier.normalized, rules.maxProfilesPerIdentifier + 1);
+    if (found.length >= rules.maxProfilesPerIdentifier) identifier.flag = 'over_limit';
+    else matches.set(identifier, found);
   }
-
+  const byPriority = (kinds: IdentifierKind[]) => identifiers.find((identifier) => kinds.includes(identifier.kind) && (matches.get(identifier)?.length ?? 0) > 0);
+  const strongest = byPriority(['shopify_id', 'square_id', 'pos_id']);
+  const weaker = byPriority(['email', 'phone']);
+  let customerId = strongest ? matches.get(strongest)![0] : codeMatch ?? (weaker ? matches.get(weaker)![0] : undefined);
   const created = customerId === undefined;
   if (!customerId) customerId = await createCustomerRow(tx, merchantId, claim);
   else await fillMissingName(tx, merchantId, customerId, claim);
 
   const conflicting = new Set<string>();
-  const toAdd: NormalizedIdentifier[] = [];
+  let verifiedMatch = false;
+  const toAdd: ClaimedIdentifier[] = [];
   for (const identifier of identifiers) {
-    const others = (matchesByIdentifier.get(identifier) ?? []).filter((id) => id !== customerId);
-    const alreadyOurs = (matchesByIdentifier.get(identifier) ?? []).includes(customerId);
-    if (others.length > 0) others.forEach((id) => conflicting.add(id));
-    else if (!alreadyOurs) toAdd.push(identifier);
+    const found = matches.get(identifier) ?? [];
+    const others = found.filter((id) => id !== customerId);
+    if (others.length > 0) {
+      others.forEach((id) => conflicting.add(id));
+      if (identifier.verified) verifiedMatch = true;
+    } else if (!found.includes(customerId)) toAdd.push(identifier);
   }
+  if (codeMatch && codeMatch !== customerId) conflicting.add(codeMatch);
   await addIdentifiers(tx, merchantId, customerId, toAdd);
-  return { customerId, created, conflictingCustomerIds: [...conflicting] };
+  await recordProfileDetails(tx, merchantId, customerId, claim);
+  return { customerId, created, conflictingCustomerIds: [...conflicting], verifiedMatch };
 }
+
+async function addIdentifiers(tx: Tx, merchantId: string, customerId: string, identifiers: ClaimedIdentifier[]): Promise<void> {
+  for (const identifier of identifiers) {
+    await tx
+      .insertInto('customer_identifiers')
+      .values({
+        id: newId('cid'), merchant_id: merchantId, customer_id: customerId, kind: identifier.kind, value_original: identifier.original, value_normalized: identifier.normalized,
+        is_valid: identifier.flag === null ? 1 : 0, flag: identifier.flag, verified: identifier.verified ? 1 : 0, created_at: nowIso(),
+      })
+      .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'kind', 'value_normalized']).doNothing())
+      .execute();
+  }
+}
+
+const loyaltyCodeAttemptsMax = 5;
 
 async function createCustomerRow(tx: Tx, merchantId: string, claim: CustomerClaim): Promise<string> {
   const id = newId('cus');
   const now = nowIso();
-  await tx
-    .insertInto('customers')
-    .values({ id, merchant_id: merchantId, first_name: claim.firstName ?? null, last_name: claim.lastName ?? null, name_search: toNameSearch(claim.firstName, claim.lastName), loyalty_code: null, source_updated_at: null, created_at: now, updated_at: now })
-    .execute();
-  return id;
+  for (let attempt = 1; attempt <= loyaltyCodeAttemptsMax; attempt += 1) {
+    const code = generateLoyaltyCode();
+    const taken = await tx.selectFrom('customers').select('id').where('merchant_id', '=', merchantId).where('loyalty_code', '=', code).executeTakeFirst();
+    if (taken) continue;
+    await tx
+      .insertInto('customers')
+      .values({ id, merchant_id: merchantId, first_name: claim.firstName ?? null, last_name: claim.lastName ?? null, name_search: toNameSearch(claim.firstName, claim.lastName), loyalty_code: code, source_updated_at: null, created_at: now, updated_at: now, merged_into: null, note: claim.note ?? null })
+      .execute();
+    return id;
+  }
+  assert(false, 'a free loyalty code within the attempts allowed');
 }
 
 async function fillMissingName(tx: Tx, merchantId: string, customerId: string, claim: CustomerClaim): Promise<void> {
@@ -109,4 +178,32 @@ async function fillMissingName(tx: Tx, merchantId: string, customerId: string, c
     .where('merchant_id', '=', merchantId)
     .where('id', '=', customerId)
     .execute();
+}
+
+function addressFingerprint(address: AddressInput): string {
+  const parts = [address.line1, address.line2, address.city, address.region, address.postalCode, address.countryCode].map((part) => (part ?? '').trim().toLowerCase().replace(/\s+/g, ' '));
+  return createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 32);
+}
+
+/** Keeps every address and the latest consent the channels told us, and a note if there was none. */
+async function recordProfileDetails(tx: Tx, merchantId: string, customerId: string, claim: CustomerClaim): Promise<void> {
+  const source = claim.source ?? 'unknown';
+  for (const address of claim.addresses ?? []) {
+    if (!address.line1 && !address.city && !address.postalCode) continue;
+    await tx
+      .insertInto('customer_addresses')
+      .values({ merchant_id: merchantId, id: newId('adr'), customer_id: customerId, fingerprint: addressFingerprint(address), line1: address.line1 ?? null, line2: address.line2 ?? null, city: address.city ?? null, region: address.region ?? null, postal_code: address.postalCode ?? null, country_code: address.countryCode ?? null, phone: address.phone ?? null, is_default: address.isDefault ? 1 : 0, source, created_at: nowIso() })
+      .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'fingerprint']).doNothing())
+      .execute();
+  }
+  for (const consent of claim.consents ?? []) {
+    await tx
+      .insertInto('customer_consents')
+      .values({ merchant_id: merchantId, customer_id: customerId, topic: consent.topic, state: consent.state, source, updated_at: nowIso() })
+      .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'topic']).doUpdateSet({ state: consent.state, source, updated_at: nowIso() }))
+      .execute();
+  }
+  if (claim.note) {
+    await tx.updateTable('customers').set({ note: claim.note }).where('merchant_id', '=', merchantId).where('id', '=', customerId).where('note', 'is', null).execute();
+  }
 }

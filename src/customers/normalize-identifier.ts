@@ -2,20 +2,42 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/
 
 export type IdentifierKind = 'email' | 'phone' | 'loyalty_code' | 'shopify_id' | 'square_id' | 'pos_id';
 
+/** Why an identifier is kept for the record but never used to link profiles. */
+export type IdentifierFlag = 'invalid' | 'blocked' | 'over_limit';
+
 export interface NormalizedIdentifier {
   kind: IdentifierKind;
   original: string;
   normalized: string;
   /** Invalid values are kept as given for the record but never used to link profiles. */
   valid: boolean;
+  /** The channel verified it (Shopify's `verified_email`): the basis for automatic merges. */
+  verified?: boolean;
+}
+
+export interface IdentityRules {
+  defaultCountry: string;
+  foldGmailAddresses: boolean;
+  blockedEmails: string[];
+  blockedPhones: string[];
+  maxProfilesPerIdentifier: number;
 }
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const gmailDomains = new Set(['gmail.com', 'googlemail.com']);
 
-/** Trims and lowercases an email; the original is kept beside it. */
-export function normalizeEmail(raw: string): NormalizedIdentifier {
-  const normalized = raw.trim().toLowerCase();
-  return { kind: 'email', original: raw, normalized, valid: emailPattern.test(normalized) };
+/**
+ * Trims and lowercases an email; with `foldGmail`, also drops dots and a +tag from a Gmail local
+ * part, since Gmail delivers all of them to one inbox. The original is kept beside it.
+ */
+export function normalizeEmail(raw: string, foldGmail = false): NormalizedIdentifier {
+  let normalized = raw.trim().toLowerCase();
+  const valid = emailPattern.test(normalized);
+  if (valid && foldGmail) {
+    const [local = '', domain = ''] = normalized.split('@');
+    if (gmailDomains.has(domain)) normalized = `${local.split('+')[0]!.replaceAll('.', '')}@gmail.com`;
+  }
+  return { kind: 'email', original: raw, normalized, valid };
 }
 
 /**
@@ -36,4 +58,29 @@ export function normalizeChannelId(kind: 'shopify_id' | 'square_id' | 'pos_id', 
 /** Lowercased "first last" used for name-prefix lookup. */
 export function toNameSearch(firstName: string | null | undefined, lastName: string | null | undefined): string {
   return [firstName, lastName].filter((part) => part && part.trim()).join(' ').trim().toLowerCase();
+}
+
+// Placeholders people type when a shopper won't give a real value; they would otherwise join
+// every such shopper into one profile.
+const placeholderEmailLocals = new Set(['noemail', 'no-email', 'none', 'no', 'na', 'n/a', 'test', 'walkin', 'walk-in', 'customer', 'nobody', 'noreply', 'no-reply']);
+
+function isPlaceholderPhone(e164: string): boolean {
+  const digits = e164.replace(/\D/g, '');
+  const national = digits.length > 10 ? digits.slice(-10) : digits;
+  return /^(\d)\1+$/.test(national) || national === '1234567890';
+}
+
+/** True when a value must never link profiles: placeholders and the merchant's blocked list. */
+export function isBlockedIdentifier(identifier: NormalizedIdentifier, rules: IdentityRules): boolean {
+  if (!identifier.valid) return false;
+  if (identifier.kind === 'email') {
+    const local = identifier.normalized.split('@')[0] ?? '';
+    if (placeholderEmailLocals.has(local)) return true;
+    return rules.blockedEmails.some((blocked) => normalizeEmail(blocked, rules.foldGmailAddresses).normalized === identifier.normalized);
+  }
+  if (identifier.kind === 'phone') {
+    if (isPlaceholderPhone(identifier.normalized)) return true;
+    return rules.blockedPhones.some((blocked) => normalizePhone(blocked, rules.defaultCountry).normalized === identifier.normalized);
+  }
+  return false;
 }

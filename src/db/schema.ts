@@ -1,3 +1,5 @@
+import type { ColumnType } from 'kysely';
+
 // Row types of every table, as Kysely sees them. Integers arrive as JS numbers on both dialects
 // (see `database.ts` for PostgreSQL's BIGINT parsing); timestamps are ISO-8601 UTC strings.
 
@@ -5,8 +7,15 @@ export interface MerchantsTable { id: string; merchant_id: string; name: string;
 export interface ApiKeysTable { id: string; merchant_id: string; name: string; key_hash: string; key_prefix: string; scope: string; created_at: string; expires_at: string | null; revoked_at: string | null }
 export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
 export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string }
-export interface CustomersTable { id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string | null; source_updated_at: string | null; created_at: string; updated_at: string }
-export interface CustomerIdentifiersTable { id: string; merchant_id: string; customer_id: string; kind: string; value_original: string; value_normalized: string; is_valid: number; created_at: string }
+export interface CustomersTable {
+  id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string | null; source_updated_at: string | null; created_at: string; updated_at: string;
+  state: ColumnType<string, string | undefined, string>; merged_into: string | null; note: string | null; preferences_json: ColumnType<string, string | undefined, string>;
+}
+export interface CustomerIdentifiersTable { id: string; merchant_id: string; customer_id: string; kind: string; value_original: string; value_normalized: string; is_valid: number; created_at: string; flag: string | null; verified: number }
+export interface CustomerAddressesTable { merchant_id: string; id: string; customer_id: string; fingerprint: string; line1: string | null; line2: string | null; city: string | null; region: string | null; postal_code: string | null; country_code: string | null; phone: string | null; is_default: number; source: string; created_at: string }
+export interface CustomerConsentsTable { merchant_id: string; customer_id: string; topic: string; state: string; source: string; updated_at: string }
+export interface CustomerMergesTable { merchant_id: string; id: string; survivor_id: string; merged_id: string; state: string; moved_json: string; reason: string; actor: string; created_at: string; unmerged_at: string | null }
+export interface PrivacyRequestsTable { merchant_id: string; id: string; kind: string; customer_id: string | null; channel_ref: string | null; export_json: string | null; created_at: string }
 export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string }
 export interface VariantsTable { id: string; merchant_id: string; product_id: string; sku: string; title: string; price_minor: number; currency: string; created_at: string }
 export interface ExternalRefsTable { merchant_id: string; entity: string; entity_id: string; channel: string; external_id: string }
@@ -55,6 +64,10 @@ export interface Database {
   channel_accounts: ChannelAccountsTable;
   customers: CustomersTable;
   customer_identifiers: CustomerIdentifiersTable;
+  customer_addresses: CustomerAddressesTable;
+  customer_consents: CustomerConsentsTable;
+  customer_merges: CustomerMergesTable;
+  privacy_requests: PrivacyRequestsTable;
   products: ProductsTable;
   variants: VariantsTable;
   external_refs: ExternalRefsTable;

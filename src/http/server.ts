@@ -9,6 +9,7 @@ import { createAuthHook } from './auth.ts';
 import { errorBody, statusForCode } from './error-mapping.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { registerCustomerRoutes } from './routes/customer-routes.ts';
+import { registerIdentityRoutes } from './routes/identity-routes.ts';
 import { registerInventoryRoutes } from './routes/inventory-routes.ts';
 import { registerOrderRoutes } from './routes/order-routes.ts';
 import { registerSetupRoutes } from './routes/setup-routes.ts';
@@ -74,7 +75,8 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
     (request as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
     done();
   });
-  app.addHook('preHandler', createAuthHook(dependencies.database.db));
+  // Authenticate on request, before the body is read or validated: no key learns nothing about the route.
+  app.addHook('onRequest', createAuthHook(dependencies.database.db));
   app.addHook('preHandler', idempotency.claim);
   app.addHook('onSend', (request, reply, payload, done) => {
     idempotency.remember(request, reply, payload).then((result) => done(null, result), (error: Error) => done(error));
@@ -87,6 +89,7 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
 
   registerSystemRoutes(app, dependencies);
   registerCustomerRoutes(app, dependencies);
+  registerIdentityRoutes(app, dependencies);
   registerOrderRoutes(app, dependencies);
   registerInventoryRoutes(app, dependencies);
   registerSetupRoutes(app, dependencies);

@@ -5,7 +5,7 @@ import { newId } from '../shared/ids.ts';
 
 // Double-entry accounts. Customer accounts carry the customer's id; the others are the program's.
 export type LoyaltyAccountName = 'customer_available' | 'customer_pending' | 'issued' | 'redeemed' | 'reversed' | 'expired' | 'adjusted';
-export type LoyaltyTransactionKind = 'earn' | 'redeem' | 'reverse' | 'restore' | 'adjust' | 'expire';
+export type LoyaltyTransactionKind = 'earn' | 'redeem' | 'reverse' | 'restore' | 'adjust' | 'expire' | 'merge' | 'unmerge';
 
 export interface LoyaltyBalance {
   customerId: string;
@@ -27,6 +27,8 @@ export interface LoyaltyPosting {
 interface EntryLine {
   account: LoyaltyAccountName;
   amount: number;
+  /** For customer accounts of someone other than the posting's customer (a merge moves points between two). */
+  customerId?: string;
 }
 
 export async function ensureLoyaltyAccount(db: Queryable, merchantId: string, customerId: string, baseTier: string): Promise<void> {
@@ -51,7 +53,7 @@ async function postTransaction(tx: Tx, merchantId: string, kind: LoyaltyTransact
   if (!inserted) return undefined;
   await tx
     .insertInto('loyalty_entries')
-    .values(lines.map((line) => ({ id: newId('len'), merchant_id: merchantId, transaction_id: transactionId, account: line.account, customer_id: line.account.startsWith('customer_') ? posting.customerId : null, amount: line.amount, created_at: now })))
+    .values(lines.map((line) => ({ id: newId('len'), merchant_id: merchantId, transaction_id: transactionId, account: line.account, customer_id: line.account.startsWith('customer_') ? line.customerId ?? posting.customerId : null, amount: line.amount, created_at: now })))
     .execute();
   return transactionId;
 }
@@ -190,4 +192,37 @@ export async function listLoyaltyHistory(db: Queryable, merchantId: string, cust
 
 export async function listLots(db: Queryable, merchantId: string, customerId: string) {
   return db.selectFrom('loyalty_lots').select(['id', 'points', 'remaining', 'earned_at', 'expires_at']).where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('earned_at').execute();
+}
+
+export interface LoyaltyTransfer {
+  fromCustomerId: string;
+  toCustomerId: string;
+  kind: 'merge' | 'unmerge';
+  idempotencyKey: string;
+  /** The available balance moved (may be negative: a debt moves with the profile). */
+  points: number;
+  lifetimeEarned: number;
+  lotIds: string[];
+}
+
+/**
+ * Moves a balance between two customers as one balanced transaction (the merged profile's account
+ * down, the survivor's up) and hands the lots over with it. Balances are never edited by hand.
+ */
+export async function transferLoyalty(tx: Tx, merchantId: string, baseTier: string, transfer: LoyaltyTransfer): Promise<void> {
+  assert(transfer.fromCustomerId !== transfer.toCustomerId, 'a transfer needs two customers');
+  await ensureLoyaltyAccount(tx, merchantId, transfer.fromCustomerId, baseTier);
+  await ensureLoyaltyAccount(tx, merchantId, transfer.toCustomerId, baseTier);
+  if (transfer.points !== 0) {
+    const transactionId = await postTransaction(tx, merchantId, transfer.kind, { customerId: transfer.toCustomerId, points: transfer.points, idempotencyKey: transfer.idempotencyKey, memo: `${transfer.kind} from ${transfer.fromCustomerId}` }, [
+      { account: 'customer_available', customerId: transfer.fromCustomerId, amount: -transfer.points },
+      { account: 'customer_available', customerId: transfer.toCustomerId, amount: transfer.points },
+    ]);
+    assert(transactionId, `transfer ${transfer.idempotencyKey} is posted once`);
+  }
+  await changeAvailable(tx, merchantId, transfer.fromCustomerId, -transfer.points, { earned: -transfer.lifetimeEarned });
+  await changeAvailable(tx, merchantId, transfer.toCustomerId, transfer.points, { earned: transfer.lifetimeEarned });
+  if (transfer.lotIds.length > 0) {
+    await tx.updateTable('loyalty_lots').set({ customer_id: transfer.toCustomerId }).where('merchant_id', '=', merchantId).where('customer_id', '=', transfer.fromCustomerId).where('id', 'in', transfer.lotIds).execute();
+  }
 }

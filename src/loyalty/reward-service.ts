@@ -31,6 +31,6 @@ export async function listRewards(db: Queryable, merchantId: string): Promise<Re
 /** Finds an active reward by its id or its code. */
 export async function findActiveReward(db: Queryable, merchantId: string, idOrCode: string): Promise<Reward> {
   const row = await db.selectFrom('rewards').selectAll().where('merchant_id', '=', merchantId).where((eb) => eb.or([eb('id', '=', idOrCode), eb('code', '=', idOrCode)])).where('active', '=', 1).executeTakeFirst();
-  if (!row) throw new AppError('loyalty.reward_not_found', `No active reward ${idOrCode}`, { reward: idOrCode });
+  if (!row) throw new AppError('loyalty.unknown_reward', `No active reward ${idOrCode}`, { field: 'rewards', reward: idOrCode });
   return toReward(row);
 }

@@ -1,4 +1,5 @@
 import type { ChannelAccountsTable, Queryable } from '../db/index.ts';
+import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 import type { Channel } from './merchant-service.ts';
@@ -36,6 +37,9 @@ export async function connectChannel(
   merchantId: string,
   input: { channel: Channel; accountRef: string; webhookSecret: string; adminApiUrl?: string | null; accessToken?: string | null; notificationUrl?: string | null },
 ): Promise<ChannelAccount> {
+  if (await findChannelAccount(db, input.channel, input.accountRef)) {
+    throw new AppError('merchants.duplicate_channel_account', `${input.channel} account ${input.accountRef} is already connected`, { field: 'account_ref', value: input.accountRef });
+  }
   const row: ChannelAccountsTable = {
     id: newId('chn'),
     merchant_id: merchantId,

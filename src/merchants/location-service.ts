@@ -37,6 +37,12 @@ function toLocation(row: LocationsTable): Location {
 }
 
 export async function createLocation(db: Queryable, merchantId: string, input: LocationInput): Promise<Location> {
+  for (const channel of ['shopify', 'square'] as const) {
+    const externalId = channel === 'shopify' ? input.shopifyLocationId : input.squareLocationId;
+    if (externalId && (await findLocationByChannelId(db, merchantId, channel, externalId))) {
+      throw new AppError('locations.duplicate_channel_location', `Another location is already mapped to ${channel} location ${externalId}`, { field: `${channel}_location_id`, value: externalId });
+    }
+  }
   const row: LocationsTable = {
     id: newId('loc'),
     merchant_id: merchantId,

@@ -13,6 +13,19 @@ export const merchantSettingsSchema = z.object({
       baseTier: z.string().min(1).max(40).default('Member'),
     })
     .prefault({}),
+  identity: z
+    .object({
+      /** Fold Gmail addresses (dots and +tags in the local part) so j.doe+shop@gmail.com is jdoe@gmail.com. */
+      foldGmailAddresses: z.boolean().default(false),
+      /** Values that never link profiles: a store's own phone, a shared walk-in email. Placeholders such as 0000000000 are always blocked. */
+      blockedEmails: z.array(z.string().max(320)).max(1000).default([]),
+      blockedPhones: z.array(z.string().max(40)).max(1000).default([]),
+      /** An identifier already shared by this many profiles is too common to link another (a shared store tablet). */
+      maxProfilesPerIdentifier: z.number().int().min(1).max(100).default(3),
+      /** Merge two profiles automatically when they share an email the channel verified; otherwise a person reviews. */
+      autoMergeVerifiedEmail: z.boolean().default(false),
+    })
+    .prefault({}),
 });
 
 export type MerchantSettings = z.infer<typeof merchantSettingsSchema>;

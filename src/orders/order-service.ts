@@ -184,3 +184,12 @@ export async function markLineReturned(tx: Tx, merchantId: string, lineId: strin
 export async function addRefundedAmount(tx: Tx, merchantId: string, orderId: string, amountMinor: number): Promise<void> {
   await tx.updateTable('orders').set((eb) => ({ refunded_minor: eb('refunded_minor', '+', amountMinor), updated_at: nowIso() })).where('merchant_id', '=', merchantId).where('id', '=', orderId).execute();
 }
+
+/** Moves orders from one customer to another (a merge); returns the ids moved so an unmerge can move them back. */
+export async function reassignCustomerOrders(tx: Tx, merchantId: string, fromCustomerId: string, toCustomerId: string, orderIds?: string[]): Promise<string[]> {
+  let query = tx.selectFrom('orders').select('id').where('merchant_id', '=', merchantId).where('customer_id', '=', fromCustomerId);
+  if (orderIds) query = query.where('id', 'in', ['', ...orderIds]);
+  const ids = (await query.execute()).map((row) => row.id);
+  if (ids.length > 0) await tx.updateTable('orders').set({ customer_id: toCustomerId, updated_at: nowIso() }).where('merchant_id', '=', merchantId).where('id', 'in', ids).execute();
+  return ids;
+}

@@ -95,3 +95,9 @@ export async function countPromotionRedemptions(db: Queryable, merchantId: strin
   const byChannel = Object.fromEntries(rows.map((row) => [row.channel, Number(row.count)]));
   return { total: Object.values(byChannel).reduce((sum, count) => sum + count, 0), byChannel };
 }
+
+/** Moves promotion uses between customers (a merge), so per-customer limits see one shopper. */
+export async function reassignPromotionRedemptions(db: Queryable, merchantId: string, fromCustomerId: string, toCustomerId: string, orderIds: string[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  await db.updateTable('promotion_redemptions').set({ customer_id: toCustomerId }).where('merchant_id', '=', merchantId).where('customer_id', '=', fromCustomerId).where('order_id', 'in', orderIds).execute();
+}

@@ -33,7 +33,7 @@ export function decimalToMinor(decimal: string | number, currency: string): numb
     throw new AppError('money.invalid_amount', `"${text}" has more decimals than ${currency} allows (${exponent})`, { amount: text, currency });
   }
   const minor = Number(whole) * 10 ** exponent + Number(fraction.padEnd(exponent, '0').slice(0, exponent) || '0');
-  assert(Number.isSafeInteger(minor), `amount ${text} fits a safe integer`);
+  if (!Number.isSafeInteger(minor)) throw new AppError('money.invalid_amount', `"${text}" is too large an amount`, { amount: text });
   return sign === '-' ? -minor : minor;
 }
 

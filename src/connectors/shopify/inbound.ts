@@ -1,15 +1,16 @@
-import { recordChannelOrder, recordChannelRefund, resolveEventCustomer } from '../../commands/index.ts';
+import { mergeCustomers, recordChannelOrder, recordChannelRefund, resolveEventCustomer } from '../../commands/index.ts';
+import { findCustomerIdsByIdentifier } from '../../customers/index.ts';
 import type { Tx } from '../../db/index.ts';
-import { getMerchant } from '../../merchants/index.ts';
+import { getMerchant, type Merchant } from '../../merchants/index.ts';
 import { findOrderBySource } from '../../orders/index.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
 import type { InboxEvent } from '../../sync/index.ts';
-import { translateShopifyCustomer, translateShopifyOrder, translateShopifyRefund } from './translate.ts';
+import { translateShopifyCustomer, translateShopifyCustomerMerge, translateShopifyOrder, translateShopifyRefund } from './translate.ts';
 
 type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
 
 /** Topics Continuum applies; every other topic is kept in the inbox, acknowledged and not applied. */
-export const appliedShopifyTopics = ['orders/create', 'orders/paid', 'orders/updated', 'refunds/create', 'customers/create', 'customers/update'] as const;
+export const appliedShopifyTopics = ['orders/create', 'orders/paid', 'orders/updated', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge'] as const;
 
 /** Applies one stored Shopify webhook inside the worker's transaction. */
 export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outcome> {
@@ -37,7 +38,21 @@ export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outc
     case 'customers/update':
       await resolveEventCustomer(tx, merchant, translateShopifyCustomer(payload), `shopify:customer:${event.delivery_id}`);
       return { outcome: 'processed' };
+    case 'customers/merge':
+      return applyShopifyCustomerMerge(tx, merchant, payload);
     default:
       return { outcome: 'ignored', note: `topic ${event.topic} is kept but not applied` };
   }
+}
+
+/** Shopify merged two of its customers: merge our profiles the same way, the deleted one into the kept one. */
+async function applyShopifyCustomerMerge(tx: Tx, merchant: Merchant, payload: unknown): Promise<Outcome> {
+  const merge = translateShopifyCustomerMerge(payload);
+  if (!merge.completed) return { outcome: 'ignored', note: 'Shopify reports the merge did not complete' };
+  const [keptId] = await findCustomerIdsByIdentifier(tx, merchant.id, 'shopify_id', merge.keptId);
+  const [deletedId] = await findCustomerIdsByIdentifier(tx, merchant.id, 'shopify_id', merge.deletedId);
+  if (!keptId || !deletedId) return { outcome: 'ignored', note: 'one of the merged Shopify customers has no profile here' };
+  if (keptId === deletedId) return { outcome: 'ignored', note: 'both Shopify customers are already one profile' };
+  await mergeCustomers(tx, merchant, { survivorId: keptId, mergedId: deletedId, actor: 'shopify', reason: 'merged in Shopify (customers/merge)' });
+  return { outcome: 'processed' };
 }

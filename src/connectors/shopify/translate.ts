@@ -1,9 +1,9 @@
 import type { RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
-import type { CustomerClaim } from '../../customers/index.ts';
+import type { AddressInput, ConsentState, CustomerClaim } from '../../customers/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { decimalToMinor } from '../../shared/money.ts';
-import { shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, type ShopifyOrder } from './types.ts';
+import { shopifyCustomerMergeSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder } from './types.ts';
 
 function parsePayload<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, payload: unknown, topic: string): T {
   const result = schema.safeParse(payload);
@@ -23,8 +23,9 @@ function customerClaim(order: ShopifyOrder): CustomerClaim | null {
   const email = customer?.email ?? order.email ?? order.contact_email ?? null;
   const phone = customer?.phone ?? order.phone ?? order.billing_address?.phone ?? customer?.default_address?.phone ?? null;
   if (!customer && !email && !phone) return null;
+  const base = customer ? customerObjectClaim(customer) : { channelIds: [], source: 'shopify' };
   return {
-    channelIds: customer ? [{ kind: 'shopify_id', value: customer.id }] : [],
+    ...base,
     email,
     phone,
     firstName: customer?.first_name ?? order.billing_address?.first_name ?? null,
@@ -102,14 +103,47 @@ export function translateShopifyRefund(payload: unknown): RecordRefundCommand {
   return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, lines };
 }
 
-/** `customers/create` and `customers/update` → the claim that resolves her profile. */
-export function translateShopifyCustomer(payload: unknown): CustomerClaim {
-  const customer = parsePayload(shopifyCustomerSchema, payload, 'customer');
+function addressInput(address: ShopifyAddress, isDefault: boolean): AddressInput {
+  return { line1: address.address1 ?? null, line2: address.address2 ?? null, city: address.city ?? null, region: address.province_code ?? address.province ?? null, postalCode: address.zip ?? null, countryCode: address.country_code ?? null, phone: address.phone ?? null, isDefault };
+}
+
+const consentStates = new Set<ConsentState>(['subscribed', 'unsubscribed', 'not_subscribed', 'pending']);
+
+function consentState(value: string | null | undefined): ConsentState | undefined {
+  const state = value?.toLowerCase() as ConsentState | undefined;
+  return state && consentStates.has(state) ? state : undefined;
+}
+
+/** Everything a Shopify customer object says about her profile. */
+function customerObjectClaim(customer: ShopifyCustomer): CustomerClaim {
+  const addresses = [...(customer.addresses ?? []), ...(customer.default_address ? [customer.default_address] : [])];
+  const consents: CustomerClaim['consents'] = [];
+  const email = consentState(customer.email_marketing_consent?.state);
+  const sms = consentState(customer.sms_marketing_consent?.state);
+  if (email) consents.push({ topic: 'email_marketing', state: email });
+  if (sms) consents.push({ topic: 'sms_marketing', state: sms });
   return {
     channelIds: [{ kind: 'shopify_id', value: customer.id }],
     email: customer.email ?? null,
+    emailVerified: customer.verified_email === true,
     phone: customer.phone ?? customer.default_address?.phone ?? null,
     firstName: customer.first_name ?? customer.default_address?.first_name ?? null,
     lastName: customer.last_name ?? customer.default_address?.last_name ?? null,
+    addresses: addresses.map((address) => addressInput(address, address === customer.default_address || address.default === true)),
+    consents,
+    note: customer.note ?? null,
+    source: 'shopify',
   };
+}
+
+/** `customers/create` and `customers/update` → the claim that resolves her profile. */
+export function translateShopifyCustomer(payload: unknown): CustomerClaim {
+  return customerObjectClaim(parsePayload(shopifyCustomerSchema, payload, 'customer'));
+}
+
+/** `customers/merge`: which Shopify customer was kept and which deleted, once Shopify has finished. */
+export function translateShopifyCustomerMerge(payload: unknown): { keptId: string; deletedId: string; completed: boolean } {
+  const merge = parsePayload(shopifyCustomerMergeSchema, payload, 'customer merge');
+  const numericId = (gid: string) => gid.split('/').pop() ?? gid;
+  return { keptId: numericId(merge.admin_graphql_api_customer_kept_id), deletedId: numericId(merge.admin_graphql_api_customer_deleted_id), completed: (merge.status ?? 'completed') === 'completed' };
 }

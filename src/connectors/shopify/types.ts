@@ -7,7 +7,13 @@ import { z } from 'zod';
 const shopifyId = z.union([z.string(), z.number()]).transform((value) => String(value));
 const moneySet = z.object({ shop_money: z.object({ amount: z.union([z.string(), z.number()]), currency_code: z.string() }) });
 
-const address = z.object({ phone: z.string().nullish(), first_name: z.string().nullish(), last_name: z.string().nullish() }).passthrough();
+const address = z
+  .object({
+    phone: z.string().nullish(), first_name: z.string().nullish(), last_name: z.string().nullish(), address1: z.string().nullish(), address2: z.string().nullish(),
+    city: z.string().nullish(), province_code: z.string().nullish(), province: z.string().nullish(), zip: z.string().nullish(), country_code: z.string().nullish(), default: z.boolean().nullish(),
+  })
+  .passthrough();
+const marketingConsent = z.object({ state: z.string().nullish() }).passthrough().nullish();
 
 export const shopifyCustomerSchema = z
   .object({
@@ -17,7 +23,20 @@ export const shopifyCustomerSchema = z
     first_name: z.string().nullish(),
     last_name: z.string().nullish(),
     updated_at: z.string().nullish(),
+    verified_email: z.boolean().nullish(),
+    note: z.string().nullish(),
     default_address: address.nullish(),
+    addresses: z.array(address).nullish(),
+    email_marketing_consent: marketingConsent,
+    sms_marketing_consent: marketingConsent,
+  })
+  .passthrough();
+
+export const shopifyCustomerMergeSchema = z
+  .object({
+    admin_graphql_api_customer_kept_id: z.string(),
+    admin_graphql_api_customer_deleted_id: z.string(),
+    status: z.string().nullish(),
   })
   .passthrough();
 
@@ -99,3 +118,4 @@ export interface ShopifyWebhookHeaders {
   triggeredAt: string | null;
   apiVersion: string | null;
 }
+export type ShopifyAddress = z.infer<typeof address>;

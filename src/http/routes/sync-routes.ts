@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeException, resolveException } from '../../commands/index.ts';
 import { countInboxByStatus, countOutboxByStatus, listExceptions, listOutboxEvents } from '../../sync/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
@@ -14,6 +15,30 @@ export function registerSyncRoutes(app: AppInstance, { database }: RouteDependen
     config: { scope: 'read' },
     schema: { summary: 'Cases a person must decide: possible duplicates, unmapped SKUs, oversells, failed syncs', tags: ['sync'], querystring: z.object({ state: z.enum(['open', 'resolved']).optional(), kind: z.string().max(50).optional() }) },
   }, async (request) => ({ data: await listExceptions(db, merchantOf(request).id, { ...(request.query.state ? { state: request.query.state } : {}), ...(request.query.kind ? { kind: request.query.kind } : {}) }) }));
+
+  app.get('/v1/exceptions/:id', {
+    config: { scope: 'read' },
+    schema: { summary: 'One exception; a possible duplicate shows both profiles side by side', tags: ['sync'], params: z.object({ id: z.string().min(1).max(100) }) },
+  }, async (request) => ({ data: await describeException(db, merchantOf(request), request.params.id) }));
+
+  app.post('/v1/exceptions/:id/resolve', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Settle an exception: merge a duplicate pair, say they are different people, or close it with a note', tags: ['sync'],
+      params: z.object({ id: z.string().min(1).max(100) }),
+      body: z.discriminatedUnion('action', [
+        z.object({ action: z.literal('merge'), survivor_id: z.string().min(1).max(100) }),
+        z.object({ action: z.literal('not_same_person') }),
+        z.object({ action: z.literal('resolve'), note: z.string().min(1).max(1000) }),
+      ]),
+    },
+  }, async (request) => {
+    const merchant = merchantOf(request);
+    const body = request.body;
+    const decision = body.action === 'merge' ? { action: 'merge' as const, survivorId: body.survivor_id } : body.action === 'resolve' ? { action: 'resolve' as const, note: body.note } : { action: 'not_same_person' as const };
+    await db.transaction().execute((tx) => resolveException(tx, merchant, request.params.id, decision, `api:${request.principal?.keyId}`));
+    return { data: await describeException(db, merchant, request.params.id) };
+  });
 
   app.get('/v1/outbox', {
     config: { scope: 'admin' },

@@ -1,0 +1,77 @@
+import { foldProfileInto, unfoldProfile, type MovedProfileRecords } from '../customers/index.ts';
+import type { Queryable, Tx } from '../db/index.ts';
+import { getLoyaltyBalance, listLots, transferLoyalty } from '../loyalty/index.ts';
+import type { Merchant } from '../merchants/index.ts';
+import { reassignCustomerOrders } from '../orders/index.ts';
+import { reassignPromotionRedemptions } from '../promotions/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { newId } from '../shared/ids.ts';
+import { writeAudit } from '../sync/index.ts';
+import { announceCustomerChange } from './announce-changes.ts';
+
+interface MergeRecord extends MovedProfileRecords {
+  orderIds: string[];
+  loyalty: { points: number; lifetimeEarned: number; lotIds: string[] };
+}
+
+export interface MergeResult {
+  mergeId: string;
+  survivorId: string;
+  mergedId: string;
+}
+
+/** Closes the open "possible duplicate" cases of this pair with how they were settled. */
+async function settleDuplicateCases(tx: Tx, merchantId: string, customerIds: [string, string], resolution: string): Promise<void> {
+  const pair = [...customerIds].sort().join(':');
+  await tx.updateTable('exceptions').set({ state: 'resolved', resolution, resolved_at: nowIso() }).where('merchant_id', '=', merchantId).where('dedupe_key', '=', `duplicate:${pair}`).where('state', '=', 'open').execute();
+}
+
+/**
+ * Merges one profile into another in one transaction: identifiers, addresses, consent, orders and
+ * promotion uses move to the survivor; the loyalty balance moves by ledger entries with its lots;
+ * the merged profile stays, marked merged, so its loyalty code still finds the survivor. Records
+ * everything needed to undo it, and tells the channels about the survivor.
+ */
+export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { survivorId: string; mergedId: string; actor: string; reason: string }): Promise<MergeResult> {
+  const mergeId = newId('mrg');
+  const moved = await foldProfileInto(tx, merchant.id, input.mergedId, input.survivorId);
+  const orderIds = await reassignCustomerOrders(tx, merchant.id, input.mergedId, input.survivorId);
+  await reassignPromotionRedemptions(tx, merchant.id, input.mergedId, input.survivorId, orderIds);
+  const baseTier = merchant.settings.loyalty.baseTier;
+  const balance = await getLoyaltyBalance(tx, merchant.id, input.mergedId, baseTier);
+  const lotIds = (await listLots(tx, merchant.id, input.mergedId)).map((lot) => lot.id);
+  const loyalty = { points: balance.available, lifetimeEarned: balance.lifetimeEarned, lotIds };
+  await transferLoyalty(tx, merchant.id, baseTier, { fromCustomerId: input.mergedId, toCustomerId: input.survivorId, kind: 'merge', idempotencyKey: `merge:${mergeId}`, ...loyalty });
+
+  const record: MergeRecord = { ...moved, orderIds, loyalty };
+  await tx.insertInto('customer_merges').values({ merchant_id: merchant.id, id: mergeId, survivor_id: input.survivorId, merged_id: input.mergedId, state: 'merged', moved_json: JSON.stringify(record), reason: input.reason, actor: input.actor, created_at: nowIso(), unmerged_at: null }).execute();
+  await settleDuplicateCases(tx, merchant.id, [input.survivorId, input.mergedId], `merged (${mergeId})`);
+  await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.merge', subject: input.survivorId, details: { merge_id: mergeId, merged_id: input.mergedId, reason: input.reason, orders: orderIds.length, points: loyalty.points } });
+  await announceCustomerChange(tx, merchant.id, input.survivorId);
+  return { mergeId, survivorId: input.survivorId, mergedId: input.mergedId };
+}
+
+/** Undoes a merge exactly: both profiles get back their own identifiers, orders, lots and balance. */
+export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { mergeId: string; actor: string }): Promise<MergeResult> {
+  const merge = await tx.selectFrom('customer_merges').selectAll().where('merchant_id', '=', merchant.id).where('id', '=', input.mergeId).executeTakeFirst();
+  if (!merge) throw new AppError('customers.merge_not_found', `No merge ${input.mergeId}`, { merge_id: input.mergeId });
+  if (merge.state !== 'merged') throw new AppError('customers.merge_conflict', `Merge ${input.mergeId} was already undone`, { merge_id: input.mergeId });
+  const later = await tx.selectFrom('customer_merges').select('id').where('merchant_id', '=', merchant.id).where('merged_id', '=', merge.survivor_id).where('state', '=', 'merged').executeTakeFirst();
+  if (later) throw new AppError('customers.merge_conflict', `The survivor was itself merged later (${later.id}); undo that first`, { merge_id: later.id });
+  const record = JSON.parse(merge.moved_json) as MergeRecord;
+
+  await unfoldProfile(tx, merchant.id, merge.merged_id, merge.survivor_id, record);
+  await reassignCustomerOrders(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
+  await reassignPromotionRedemptions(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
+  await transferLoyalty(tx, merchant.id, merchant.settings.loyalty.baseTier, { fromCustomerId: merge.survivor_id, toCustomerId: merge.merged_id, kind: 'unmerge', idempotencyKey: `unmerge:${merge.id}`, ...record.loyalty });
+  await tx.updateTable('customer_merges').set({ state: 'unmerged', unmerged_at: nowIso() }).where('merchant_id', '=', merchant.id).where('id', '=', merge.id).execute();
+  await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.unmerge', subject: merge.survivor_id, details: { merge_id: merge.id, merged_id: merge.merged_id } });
+  await announceCustomerChange(tx, merchant.id, merge.survivor_id);
+  await announceCustomerChange(tx, merchant.id, merge.merged_id);
+  return { mergeId: merge.id, survivorId: merge.survivor_id, mergedId: merge.merged_id };
+}
+
+export async function listCustomerMerges(db: Queryable, merchantId: string, customerId: string) {
+  return db.selectFrom('customer_merges').select(['id', 'survivor_id', 'merged_id', 'state', 'reason', 'actor', 'created_at', 'unmerged_at']).where('merchant_id', '=', merchantId).where((eb) => eb.or([eb('survivor_id', '=', customerId), eb('merged_id', '=', customerId)])).orderBy('created_at').execute();
+}
