@@ -28,6 +28,8 @@ export async function describeException(db: Queryable, merchant: Merchant, excep
   };
 }
 
+export const notSamePersonResolution = 'not the same person';
+
 export type ExceptionAction = { action: 'merge'; survivorId: string } | { action: 'not_same_person' } | { action: 'resolve'; note: string };
 
 /** Settles an open exception: merge a duplicate pair, declare them different people, or close it with a note. */
@@ -44,7 +46,7 @@ export async function resolveException(tx: Tx, merchant: Merchant, exceptionId: 
     resolution = `merged (${merge.mergeId})`;
   } else if (decision.action === 'not_same_person') {
     if (exception.kind !== 'possible_duplicate') throw new AppError('exceptions.invalid_action', 'Only a possible duplicate can be two different people', { field: 'action' });
-    resolution = 'not the same person';
+    resolution = notSamePersonResolution;
   } else {
     resolution = decision.note;
   }

@@ -1,5 +1,6 @@
 import { normalizeEmail, resolveCustomer, type CustomerClaim, type IdentityRules } from '../customers/index.ts';
 import { mergeCustomers } from './merge-customers.ts';
+import { isDeclaredDistinct } from './scan-duplicates.ts';
 import type { Tx } from '../db/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { raiseException } from '../sync/index.ts';
@@ -16,8 +17,9 @@ export async function raisePossibleDuplicate(tx: Tx, merchantId: string, custome
 }
 
 /** The merchant allows automatic merges, and both sides hold the same email, verified by a channel. */
-async function mayMergeAutomatically(tx: Tx, merchant: Merchant, claim: CustomerClaim, otherId: string): Promise<boolean> {
+async function mayMergeAutomatically(tx: Tx, merchant: Merchant, claim: CustomerClaim, customerId: string, otherId: string): Promise<boolean> {
   if (!merchant.settings.identity.autoMergeVerifiedEmail || !claim.emailVerified || !claim.email) return false;
+  if (await isDeclaredDistinct(tx, merchant.id, [customerId, otherId])) return false;
   const email = normalizeEmail(claim.email, merchant.settings.identity.foldGmailAddresses).normalized;
   const held = await tx.selectFrom('customer_identifiers').select('verified').where('merchant_id', '=', merchant.id).where('customer_id', '=', otherId).where('kind', '=', 'email').where('value_normalized', '=', email).executeTakeFirst();
   return held?.verified === 1;
@@ -29,7 +31,7 @@ export async function resolveEventCustomer(tx: Tx, merchant: Merchant, claim: Cu
   const resolution = await resolveCustomer(tx, merchant.id, identityRulesOf(merchant), claim);
   if (!resolution) return null;
   for (const otherId of resolution.conflictingCustomerIds) {
-    if (await mayMergeAutomatically(tx, merchant, claim, otherId)) {
+    if (await mayMergeAutomatically(tx, merchant, claim, resolution.customerId, otherId)) {
       await mergeCustomers(tx, merchant, { survivorId: resolution.customerId, mergedId: otherId, actor: 'policy', reason: `same verified email (${eventRef})` });
     } else {
       await raisePossibleDuplicate(tx, merchant.id, [resolution.customerId, otherId], { event: eventRef, reason: 'identifiers of one event name two profiles' });

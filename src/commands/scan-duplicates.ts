@@ -1,4 +1,5 @@
-import type { Db } from '../db/index.ts';
+import type { Db, Queryable } from '../db/index.ts';
+import { notSamePersonResolution } from './exception-actions.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { mergeCustomers } from './merge-customers.ts';
 import { raisePossibleDuplicate } from './resolve-order-customer.ts';
@@ -9,6 +10,13 @@ export interface DuplicateScanReport {
   sharedValues: number;
   raised: number;
   merged: number;
+}
+
+/** A person already said these two are different people: no scan or policy may merge them. */
+export async function isDeclaredDistinct(db: Queryable, merchantId: string, customerIds: [string, string]): Promise<boolean> {
+  const pair = [...customerIds].sort().join(':');
+  const decided = await db.selectFrom('exceptions').select('resolution').where('merchant_id', '=', merchantId).where('dedupe_key', '=', `duplicate:${pair}`).where('state', '=', 'resolved').executeTakeFirst();
+  return decided?.resolution === notSamePersonResolution;
 }
 
 /**
@@ -47,6 +55,7 @@ export async function scanForDuplicates(db: Db, merchant: Merchant, actor: strin
       const [oldest, ...others] = holders;
       if (!oldest) return;
       for (const other of others) {
+        if (await isDeclaredDistinct(tx, merchant.id, [oldest.id, other.id])) continue;
         const verifiedPair = value.kind === 'email' && oldest.verified === 1 && other.verified === 1;
         if (verifiedPair && merchant.settings.identity.autoMergeVerifiedEmail) {
           await mergeCustomers(tx, merchant, { survivorId: oldest.id, mergedId: other.id, actor, reason: `same verified email ${value.value_normalized} (scan)` });

@@ -2,12 +2,14 @@ import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Db, DialectName } from './database.ts';
 import * as foundation from './migrations/0001-foundation.ts';
 import * as identity from './migrations/0002-identity.ts';
+import * as privacy from './migrations/0003-privacy.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-identity': identity,
+  '0003-privacy': privacy,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -119,3 +119,34 @@ export interface ShopifyWebhookHeaders {
   apiVersion: string | null;
 }
 export type ShopifyAddress = z.infer<typeof address>;
+
+// The mandatory privacy (compliance) webhooks: customers/data_request, customers/redact and
+// shop/redact. Shapes as Shopify's own app template documents them
+// (Shopify/shopify-app-template-node, web/gdpr.js, which links
+// https://shopify.dev/apps/webhooks/configuration/mandatory-webhooks), topics and rules as
+// https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance gives them. Every field of
+// `customer` may be missing: Shopify's guidance says a record may hold only the email.
+const privacyCustomer = z.object({ id: shopifyId.nullish(), email: z.string().nullish(), phone: z.string().nullish() }).passthrough();
+
+export const shopifyCustomerDataRequestSchema = z
+  .object({
+    shop_id: shopifyId.nullish(),
+    shop_domain: z.string().min(1),
+    orders_requested: z.array(shopifyId).nullish(),
+    customer: privacyCustomer,
+    data_request: z.object({ id: shopifyId }).passthrough(),
+  })
+  .passthrough();
+
+export const shopifyCustomerRedactSchema = z
+  .object({
+    shop_id: shopifyId.nullish(),
+    shop_domain: z.string().min(1),
+    customer: privacyCustomer,
+    orders_to_redact: z.array(shopifyId).nullish(),
+  })
+  .passthrough();
+
+export const shopifyShopRedactSchema = z.object({ shop_id: shopifyId.nullish(), shop_domain: z.string().min(1) }).passthrough();
+
+export type ShopifyPrivacyCustomer = z.infer<typeof privacyCustomer>;
