@@ -13,3 +13,4 @@ export * from './merge-customers.ts';
 export * from './scan-duplicates.ts';
 export * from './enroll-customer.ts';
 export * from './exception-actions.ts';
+export * from './privacy-requests.ts';

@@ -59,6 +59,11 @@ export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { merg
   if (merge.state !== 'merged') throw new AppError('customers.merge_conflict', `Merge ${input.mergeId} was already undone`, { merge_id: input.mergeId });
   const later = await tx.selectFrom('customer_merges').select('id').where('merchant_id', '=', merchant.id).where('merged_id', '=', merge.survivor_id).where('state', '=', 'merged').executeTakeFirst();
   if (later) throw new AppError('customers.merge_conflict', `The survivor was itself merged later (${later.id}); undo that first`, { merge_id: later.id });
+  const states = await tx.selectFrom('customers').select(['id', 'state']).where('merchant_id', '=', merchant.id).where('id', 'in', [merge.survivor_id, merge.merged_id]).execute();
+  const stateOf = (id: string) => states.find((row) => row.id === id)?.state;
+  if (stateOf(merge.survivor_id) !== 'active' || stateOf(merge.merged_id) !== 'merged') {
+    throw new AppError('customers.merge_conflict', 'One of the two profiles is no longer as the merge left it (redacted or merged elsewhere)', { merge_id: merge.id, survivor_state: stateOf(merge.survivor_id), merged_state: stateOf(merge.merged_id) });
+  }
   const record = JSON.parse(merge.moved_json) as MergeRecord;
 
   await unfoldProfile(tx, merchant.id, merge.merged_id, merge.survivor_id, record);

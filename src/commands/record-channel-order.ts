@@ -4,7 +4,7 @@ import type { Tx } from '../db/index.ts';
 import { applyStockMovement } from '../inventory/index.ts';
 import { computeEarnedPoints, earnPoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, findOnlineFulfilmentLocation, type Location, type Merchant } from '../merchants/index.ts';
-import { insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
+import { findOrderBySource, insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
 import { findPromotionByCode, recordPromotionRedemption } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { raiseException } from '../sync/index.ts';
@@ -59,6 +59,10 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
     throw new AppError('orders.currency_mismatch', `Order in ${command.currency}, the merchant keeps ${merchant.currency}`, { currency: command.currency });
   }
   const eventRef = `${command.source}:order:${command.sourceRef}`;
+  // A replay of an order already held changes nothing, not even the profile it would resolve to
+  // (a shopper erased since must not come back from an old order delivered again).
+  const existing = await findOrderBySource(tx, merchant.id, command.source, command.sourceRef);
+  if (existing) return { order: existing, created: false };
   const customerId = await resolveEventCustomer(tx, merchant, command.customer, eventRef);
   const location = await findSellingLocation(tx, merchant, command);
   const earning = computeEarnedPoints(command.lines.map((line) => (line.giftCard ? 0 : line.unitPriceMinor * line.quantity - line.discountMinor)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit);

@@ -24,7 +24,7 @@ const statusByCode: Record<string, number> = {
 };
 
 const statusByRule: [RegExp, number][] = [
-  [/\.not_found$/, 404],
+  [/[._]not_found$/, 404],
   [/\.(insufficient_\w+|duplicate_\w+|\w*conflict)$/, 409],
   [/\.(unknown_\w+|\w*not_applicable|payment_mismatch|customer_required|quantity_exceeds_purchase|invalid_\w+|currency_mismatch|code_repeated)$/, 422],
 ];

@@ -1,16 +1,22 @@
-import { mergeCustomers, recordChannelOrder, recordChannelRefund, resolveEventCustomer } from '../../commands/index.ts';
+import { eraseMerchantData, mergeCustomers, recordChannelOrder, recordChannelRefund, recordCustomerDataRequest, redactCustomer, resolveEventCustomer } from '../../commands/index.ts';
 import { findCustomerIdsByIdentifier } from '../../customers/index.ts';
 import type { Tx } from '../../db/index.ts';
-import { getMerchant, type Merchant } from '../../merchants/index.ts';
+import { getMerchant, listChannelAccounts, type Merchant } from '../../merchants/index.ts';
 import { findOrderBySource } from '../../orders/index.ts';
+import { AppError } from '../../shared/app-error.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
 import type { InboxEvent } from '../../sync/index.ts';
-import { translateShopifyCustomer, translateShopifyCustomerMerge, translateShopifyOrder, translateShopifyRefund } from './translate.ts';
+import {
+  translateShopifyCustomer, translateShopifyCustomerDataRequest, translateShopifyCustomerMerge, translateShopifyCustomerRedact, translateShopifyOrder, translateShopifyRefund, translateShopifyShopRedact,
+} from './translate.ts';
 
 type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
 
 /** Topics Continuum applies; every other topic is kept in the inbox, acknowledged and not applied. */
-export const appliedShopifyTopics = ['orders/create', 'orders/paid', 'orders/updated', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge'] as const;
+export const appliedShopifyTopics = [
+  'orders/create', 'orders/paid', 'orders/updated', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge',
+  'customers/data_request', 'customers/redact', 'shop/redact',
+] as const;
 
 /** Applies one stored Shopify webhook inside the worker's transaction. */
 export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outcome> {
@@ -40,6 +46,27 @@ export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outc
       return { outcome: 'processed' };
     case 'customers/merge':
       return applyShopifyCustomerMerge(tx, merchant, payload);
+    case 'customers/data_request': {
+      const { shopDomain, command } = translateShopifyCustomerDataRequest(payload);
+      await requireConnectedShop(tx, merchant, shopDomain);
+      const { created } = await recordCustomerDataRequest(tx, merchant, command);
+      return created ? { outcome: 'processed' } : { outcome: 'ignored', note: 'this data request was already exported' };
+    }
+    case 'customers/redact': {
+      const { shopDomain, command } = translateShopifyCustomerRedact(payload);
+      await requireConnectedShop(tx, merchant, shopDomain);
+      const { customerIds } = await redactCustomer(tx, merchant, command);
+      return customerIds.length > 0 ? { outcome: 'processed' } : { outcome: 'processed', note: 'no profile holds this customer (never seen, or already redacted)' };
+    }
+    case 'shop/redact': {
+      const { shopDomain } = translateShopifyShopRedact(payload);
+      await requireConnectedShop(tx, merchant, shopDomain);
+      // This event's own inbox row goes with the rest of the merchant's rows. The worker claimed it
+      // earlier in this transaction and updates it afterwards only for a note or `ignored`, so the
+      // outcome carries neither: nothing touches the deleted row, and the commit stands.
+      await eraseMerchantData(tx, merchant.id);
+      return { outcome: 'processed' };
+    }
     default:
       return { outcome: 'ignored', note: `topic ${event.topic} is kept but not applied` };
   }
@@ -55,4 +82,15 @@ async function applyShopifyCustomerMerge(tx: Tx, merchant: Merchant, payload: un
   if (keptId === deletedId) return { outcome: 'ignored', note: 'both Shopify customers are already one profile' };
   await mergeCustomers(tx, merchant, { survivorId: keptId, mergedId: deletedId, actor: 'shopify', reason: 'merged in Shopify (customers/merge)' });
   return { outcome: 'processed' };
+}
+
+/**
+ * Privacy webhooks act on data beyond recall, so the shop the body names must be the shop this
+ * merchant connected (the one whose signature was verified), not merely some shop.
+ */
+async function requireConnectedShop(tx: Tx, merchant: Merchant, shopDomain: string): Promise<void> {
+  const accounts = await listChannelAccounts(tx, merchant.id, 'shopify');
+  if (!accounts.some((account) => account.accountRef.toLowerCase() === shopDomain)) {
+    throw new AppError('connectors.shopify.shop_mismatch', `The payload names shop ${shopDomain}, which this merchant has not connected`, { shop_domain: shopDomain });
+  }
 }

@@ -1,9 +1,12 @@
-import type { RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
+import type { CustomerDataRequestCommand, CustomerRedactCommand, PrivacySubject, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
 import type { AddressInput, ConsentState, CustomerClaim } from '../../customers/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { decimalToMinor } from '../../shared/money.ts';
-import { shopifyCustomerMergeSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder } from './types.ts';
+import {
+  shopifyCustomerDataRequestSchema, shopifyCustomerMergeSchema, shopifyCustomerRedactSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, shopifyShopRedactSchema,
+  type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder, type ShopifyPrivacyCustomer,
+} from './types.ts';
 
 function parsePayload<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, payload: unknown, topic: string): T {
   const result = schema.safeParse(payload);
@@ -146,4 +149,36 @@ export function translateShopifyCustomerMerge(payload: unknown): { keptId: strin
   const merge = parsePayload(shopifyCustomerMergeSchema, payload, 'customer merge');
   const numericId = (gid: string) => gid.split('/').pop() ?? gid;
   return { keptId: numericId(merge.admin_graphql_api_customer_kept_id), deletedId: numericId(merge.admin_graphql_api_customer_deleted_id), completed: (merge.status ?? 'completed') === 'completed' };
+}
+
+// The mandatory privacy webhooks (sources in types.ts). The shop domain comes back beside the
+// command so the connector can check the body names the shop that signed it.
+
+/** Who a privacy webhook is about; a payload naming nobody cannot be applied. */
+function privacySubject(customer: ShopifyPrivacyCustomer, topic: string): PrivacySubject {
+  const subject: PrivacySubject = { channelId: customer.id ? { kind: 'shopify_id', value: customer.id } : null, email: customer.email?.trim() || null, phone: customer.phone?.trim() || null };
+  if (!subject.channelId && !subject.email && !subject.phone) {
+    throw new AppError('connectors.shopify.invalid_payload', `The ${topic} payload names no customer id, email or phone`, { issues: [{ path: 'customer', message: 'needs id, email or phone' }] });
+  }
+  return subject;
+}
+
+/** `customers/data_request` → the export request, once per `data_request.id`. */
+export function translateShopifyCustomerDataRequest(payload: unknown): { shopDomain: string; command: CustomerDataRequestCommand } {
+  const request = parsePayload(shopifyCustomerDataRequestSchema, payload, 'customers/data_request');
+  return {
+    shopDomain: request.shop_domain.toLowerCase(),
+    command: { source: 'shopify', requestRef: request.data_request.id, subject: privacySubject(request.customer, 'customers/data_request'), ordersRequested: request.orders_requested ?? [] },
+  };
+}
+
+/** `customers/redact` → forget the shopper. */
+export function translateShopifyCustomerRedact(payload: unknown): { shopDomain: string; command: CustomerRedactCommand } {
+  const request = parsePayload(shopifyCustomerRedactSchema, payload, 'customers/redact');
+  return { shopDomain: request.shop_domain.toLowerCase(), command: { source: 'shopify', subject: privacySubject(request.customer, 'customers/redact'), ordersToRedact: request.orders_to_redact ?? [] } };
+}
+
+/** `shop/redact` (48 hours after the merchant uninstalls the app) → the shop whose data must go. */
+export function translateShopifyShopRedact(payload: unknown): { shopDomain: string } {
+  return { shopDomain: parsePayload(shopifyShopRedactSchema, payload, 'shop/redact').shop_domain.toLowerCase() };
 }

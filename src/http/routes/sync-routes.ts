@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeException, resolveException } from '../../commands/index.ts';
+import { describeException, getPrivacyRequest, listPrivacyRequests, resolveException } from '../../commands/index.ts';
 import { countInboxByStatus, countOutboxByStatus, listExceptions, listOutboxEvents } from '../../sync/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
@@ -47,4 +47,14 @@ export function registerSyncRoutes(app: AppInstance, { database }: RouteDependen
     const rows = await listOutboxEvents(db, merchantOf(request).id, { ...(request.query.status ? { status: request.query.status } : {}), ...(request.query.destination ? { destination: request.query.destination } : {}) });
     return { data: rows.map((row) => ({ id: row.id, destination: row.destination, kind: row.kind, payload: JSON.parse(row.payload) as unknown, status: row.status, attempts: row.attempts, next_attempt_at: row.next_attempt_at, last_error: row.last_error, created_at: row.created_at, delivered_at: row.delivered_at })) };
   });
+
+  app.get('/v1/privacy/requests', {
+    config: { scope: 'admin' },
+    schema: { summary: 'Privacy requests from the channels (data requests, redactions), newest first, without their bodies', tags: ['privacy'], querystring: z.object({ kind: z.enum(['data_request', 'customer_redact']).optional() }) },
+  }, async (request) => ({ data: await listPrivacyRequests(db, merchantOf(request).id, request.query.kind ? { kind: request.query.kind } : {}) }));
+
+  app.get('/v1/privacy/requests/:id', {
+    config: { scope: 'admin' },
+    schema: { summary: 'One privacy request: a data request with the export to hand to the shopper, a redaction with what was erased', tags: ['privacy'], params: z.object({ id: z.string().min(1).max(100) }) },
+  }, async (request) => ({ data: await getPrivacyRequest(db, merchantOf(request).id, request.params.id) }));
 }

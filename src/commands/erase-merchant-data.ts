@@ -1,0 +1,33 @@
+import type { Database, Tx } from '../db/index.ts';
+import { assert } from '../shared/app-error.ts';
+
+// Every table of the schema, each holding `merchant_id` (migrations 0001-0003). Typed against the
+// schema, so a table added to `db/schema.ts` without being added here does not compile: a shop
+// erasure can never silently leave a new table's rows behind. `merchants` goes last.
+const merchantTables = {
+  idempotency_keys: true, audit_log: true, exceptions: true, channel_stock_mirror: true, outbox_events: true, inbox_events: true,
+  loyalty_lot_spends: true, loyalty_lots: true, loyalty_entries: true, loyalty_transactions: true, loyalty_accounts: true, rewards: true,
+  promotion_redemptions: true, promotions: true, return_lines: true, returns: true, payments: true, order_discounts: true, order_lines: true, orders: true,
+  stock_movements: true, stock_levels: true, external_refs: true, variants: true, products: true,
+  privacy_requests: true, customer_merges: true, customer_consents: true, customer_addresses: true, customer_identifiers: true, customers: true,
+  channel_accounts: true, locations: true, api_keys: true, merchants: true,
+} as const satisfies Record<keyof Database, true>;
+
+/** The tables a shop erasure empties of the merchant's rows, in the order it empties them. */
+export const merchantTableNames = Object.keys(merchantTables) as (keyof Database)[];
+
+/**
+ * Erases a merchant completely, in the caller's transaction: every row of every table, the
+ * merchant itself, its API keys (so its keys stop working) and its channel accounts (so the
+ * channels' later webhooks are refused as from an unknown shop). Other merchants' rows are not
+ * touched: every statement filters by `merchant_id`. Returns the rows deleted per table.
+ */
+export async function eraseMerchantData(tx: Tx, merchantId: string): Promise<Record<string, number>> {
+  const deleted: Record<string, number> = {};
+  for (const table of merchantTableNames) {
+    const result = await tx.deleteFrom(table).where('merchant_id', '=', merchantId).executeTakeFirst();
+    deleted[table] = Number(result.numDeletedRows);
+  }
+  assert(deleted['merchants'] === 1, `merchant ${merchantId} existed and was erased`);
+  return deleted;
+}
