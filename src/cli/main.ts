@@ -3,6 +3,7 @@ import { readConfig } from '../config.ts';
 import { migrateToLatest, openDatabase } from '../db/index.ts';
 import { createMerchant, issueApiKey, type ApiKeyScope } from '../merchants/index.ts';
 import { runDemo } from './demo.ts';
+import { registerImportCommands } from './import-customers.ts';
 import { serveEngine } from './serve.ts';
 import { sendShopifyWebhook } from './send-webhook.ts';
 
@@ -69,5 +70,7 @@ program
     if (channel !== 'shopify') throw new Error('only shopify webhooks can be sent by hand yet');
     await sendShopifyWebhook(topic, file, options);
   });
+
+registerImportCommands(program);
 
 await program.parseAsync(process.argv);

@@ -196,11 +196,17 @@ async function recordProfileDetails(tx: Tx, merchantId: string, customerId: stri
       .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'fingerprint']).doNothing())
       .execute();
   }
+  // A file export is a snapshot of the past: it fills consent we lack but never overrides what a
+  // channel told us since (someone who unsubscribed stays unsubscribed).
+  const fromSnapshot = source.startsWith('import:');
   for (const consent of claim.consents ?? []) {
     await tx
       .insertInto('customer_consents')
       .values({ merchant_id: merchantId, customer_id: customerId, topic: consent.topic, state: consent.state, source, updated_at: nowIso() })
-      .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'topic']).doUpdateSet({ state: consent.state, source, updated_at: nowIso() }))
+      .onConflict((conflict) => {
+        const target = conflict.columns(['merchant_id', 'customer_id', 'topic']);
+        return fromSnapshot ? target.doNothing() : target.doUpdateSet({ state: consent.state, source, updated_at: nowIso() });
+      })
       .execute();
   }
   if (claim.note) {
