@@ -14,3 +14,4 @@ export * from './scan-duplicates.ts';
 export * from './enroll-customer.ts';
 export * from './exception-actions.ts';
 export * from './privacy-requests.ts';
+export * from './record-channel-stock.ts';

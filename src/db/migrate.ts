@@ -3,6 +3,7 @@ import type { Db, DialectName } from './database.ts';
 import * as foundation from './migrations/0001-foundation.ts';
 import * as identity from './migrations/0002-identity.ts';
 import * as privacy from './migrations/0003-privacy.ts';
+import * as stock from './migrations/0005-stock.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-identity': identity,
   '0003-privacy': privacy,
+  '0005-stock': stock,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -26,6 +26,7 @@ export interface OrdersTable {
   customer_id: string | null; location_id: string | null; register_ref: string | null; status: string; currency: string;
   subtotal_minor: number; discount_minor: number; shipping_minor: number; tax_minor: number; total_minor: number; refunded_minor: number;
   placed_at: string; source_updated_at: string | null; created_at: string; updated_at: string;
+  fulfilment_status: string | null; cancelled_at: string | null;
 }
 export interface OrderLinesTable {
   id: string; merchant_id: string; order_id: string; line_number: number; source_ref: string; variant_id: string | null; sku: string | null;
@@ -52,7 +53,10 @@ export interface OutboxEventsTable {
   id: string; merchant_id: string; destination: string; kind: string; coalesce_key: string | null; payload: string; status: string;
   attempts: number; next_attempt_at: string; last_error: string | null; created_at: string; delivered_at: string | null;
 }
-export interface ChannelStockMirrorTable { merchant_id: string; channel: string; location_id: string; variant_id: string; last_pushed_available: number | null; updated_at: string }
+export interface ChannelStockMirrorTable { merchant_id: string; channel: string; location_id: string; variant_id: string; last_pushed_available: number | null; updated_at: string; last_seen_at: string | null }
+export interface ReservationsTable { merchant_id: string; id: string; location_id: string; variant_id: string; quantity: number; kind: string; state: string; order_id: string | null; pickup_id: string | null; expires_at: string | null; created_at: string; updated_at: string }
+export interface PickupsTable { merchant_id: string; id: string; order_id: string; location_id: string; state: string; expires_at: string | null; created_at: string; updated_at: string; ready_at: string | null; picked_up_at: string | null; closed_at: string | null }
+export interface StockBuffersTable { merchant_id: string; channel: string; location_id: string; units: number; updated_at: string }
 export interface ExceptionsTable { id: string; merchant_id: string; kind: string; dedupe_key: string; subject: string; state: string; details_json: string; resolution: string | null; created_at: string; resolved_at: string | null }
 export interface AuditLogTable { id: string; merchant_id: string; actor: string; action: string; subject: string; details_json: string; created_at: string }
 export interface IdempotencyKeysTable { merchant_id: string; key: string; request_hash: string; state: string; response_status: number | null; response_body: string | null; created_at: string }
@@ -90,6 +94,9 @@ export interface Database {
   inbox_events: InboxEventsTable;
   outbox_events: OutboxEventsTable;
   channel_stock_mirror: ChannelStockMirrorTable;
+  reservations: ReservationsTable;
+  pickups: PickupsTable;
+  stock_buffers: StockBuffersTable;
   exceptions: ExceptionsTable;
   audit_log: AuditLogTable;
   idempotency_keys: IdempotencyKeysTable;

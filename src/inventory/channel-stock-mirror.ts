@@ -13,7 +13,26 @@ export async function findLastPushedAvailable(db: Queryable, merchantId: string,
 export async function recordPushedAvailable(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number): Promise<void> {
   await db
     .insertInto('channel_stock_mirror')
-    .values({ merchant_id: merchantId, channel, location_id: locationId, variant_id: variantId, last_pushed_available: available, updated_at: nowIso() })
+    .values({ merchant_id: merchantId, channel, location_id: locationId, variant_id: variantId, last_pushed_available: available, updated_at: nowIso(), last_seen_at: null })
     .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'location_id', 'variant_id']).doUpdateSet({ last_pushed_available: available, updated_at: nowIso() }))
+    .execute();
+}
+
+export interface ChannelStockReport {
+  lastPushedAvailable: number | null;
+  lastSeenAt: string | null;
+}
+
+export async function getChannelStockMirror(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string): Promise<ChannelStockReport> {
+  const row = await db.selectFrom('channel_stock_mirror').select(['last_pushed_available', 'last_seen_at']).where('merchant_id', '=', merchantId).where('channel', '=', channel).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  return { lastPushedAvailable: row?.last_pushed_available ?? null, lastSeenAt: row?.last_seen_at ?? null };
+}
+
+/** Remembers the channel's own figure and when the channel reported it, so older reports are recognised. */
+export async function recordChannelReport(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number, reportedAt: string): Promise<void> {
+  await db
+    .insertInto('channel_stock_mirror')
+    .values({ merchant_id: merchantId, channel, location_id: locationId, variant_id: variantId, last_pushed_available: available, updated_at: nowIso(), last_seen_at: reportedAt })
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'location_id', 'variant_id']).doUpdateSet({ last_pushed_available: available, updated_at: nowIso(), last_seen_at: reportedAt }))
     .execute();
 }

@@ -87,10 +87,25 @@ export async function applyStockMovement(db: Queryable, merchantId: string, inpu
   const result = await update.executeTakeFirst();
   if (Number(result.numUpdatedRows) !== 1) {
     const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
-    throw new AppError('inventory.insufficient_stock', `Only ${Math.max(level.available, 0)} available at this location`, { location_id: input.locationId, variant_id: input.variantId, available: level.available, requested: -availableDelta });
+    const otherLocations = await listOtherLocationsWithStock(db, merchantId, input.variantId, input.locationId);
+    throw new AppError('inventory.insufficient_stock', `Only ${Math.max(level.available, 0)} available at this location`, { location_id: input.locationId, variant_id: input.variantId, available: level.available, requested: -availableDelta, other_locations: otherLocations });
   }
   const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
   return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };
+}
+
+/** Where else a variant can be had: for the 409 that turns a shopper away, so she is not turned away empty-handed. */
+export async function listOtherLocationsWithStock(db: Queryable, merchantId: string, variantId: string, exceptLocationId: string): Promise<{ location_id: string; available: number }[]> {
+  const rows = await db.selectFrom('stock_levels').select(['location_id', 'on_hand', 'reserved', 'safety']).where('merchant_id', '=', merchantId).where('variant_id', '=', variantId).where('location_id', '!=', exceptLocationId).execute();
+  return rows.map((row) => ({ location_id: row.location_id, available: row.on_hand - row.reserved - row.safety })).filter((row) => row.available > 0).sort((a, b) => b.available - a.available);
+}
+
+/** Sets the safety stock of a level: units kept back from available in every channel. */
+export async function setSafetyStock(db: Queryable, merchantId: string, locationId: string, variantId: string, safety: number): Promise<StockLevel> {
+  assert(Number.isSafeInteger(safety) && safety >= 0, 'safety stock is a non-negative integer');
+  await ensureLevelRow(db, merchantId, locationId, variantId);
+  await db.updateTable('stock_levels').set({ safety, updated_at: nowIso() }).where('merchant_id', '=', merchantId).where('location_id', '=', locationId).where('variant_id', '=', variantId).execute();
+  return getStockLevel(db, merchantId, locationId, variantId);
 }
 
 export interface StockLevelView {

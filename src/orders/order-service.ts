@@ -80,6 +80,7 @@ export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): 
       customer_id: order.customerId, location_id: order.locationId, register_ref: order.registerRef, status: order.status, currency: order.currency,
       subtotal_minor: order.subtotalMinor, discount_minor: order.discountMinor, shipping_minor: order.shippingMinor, tax_minor: order.taxMinor,
       total_minor: order.totalMinor, refunded_minor: 0, placed_at: order.placedAt, source_updated_at: order.sourceUpdatedAt, created_at: now, updated_at: now,
+      fulfilment_status: null, cancelled_at: null,
     })
     .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
     .returning('id')
@@ -149,17 +150,26 @@ export interface OrderSummary {
   currency: string;
 }
 
-/** The most recent orders of each customer, newest first, from every channel. */
+/**
+ * The most recent orders of each customer, newest first, from every channel: at most
+ * `perCustomerMax` each, counted per customer, so one customer's many orders never crowd out
+ * another's (a shared limit over all of them did).
+ */
 export async function listRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax = 10): Promise<Map<string, OrderSummary[]>> {
   const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
   if (customerIds.length === 0) return result;
-  const rows = await db
+  const ranked = db
     .selectFrom('orders')
     .select(['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'])
+    .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
     .where('merchant_id', '=', merchantId)
-    .where('customer_id', 'in', customerIds)
+    .where('customer_id', 'in', customerIds);
+  const rows = await db
+    .selectFrom(ranked.as('ranked'))
+    .selectAll()
+    .where('recency', '<=', perCustomerMax)
     .orderBy('placed_at', 'desc')
-    .limit(customerIds.length * perCustomerMax)
+    .orderBy('id', 'desc')
     .execute();
   for (const row of rows) {
     const list = result.get(row.customer_id ?? '');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { findExternalId } from '../../catalog/index.ts';
 import { findChannelId } from '../../customers/index.ts';
 import type { Db } from '../../db/index.ts';
-import { findLastPushedAvailable, getStockLevel, recordPushedAvailable } from '../../inventory/index.ts';
+import { channelAvailable, findLastPushedAvailable, getChannelBuffer, getStockLevel, recordPushedAvailable } from '../../inventory/index.ts';
 import { getLoyaltyBalance } from '../../loyalty/index.ts';
 import { getLocation, getMerchant, listChannelAccounts, type ChannelAccount } from '../../merchants/index.ts';
 import { AppError } from '../../shared/app-error.ts';
@@ -26,7 +26,7 @@ async function pushInventory(db: Db, client: ShopifyAdminClient, event: OutboxEv
   if (!location.shopifyLocationId || !inventoryItemId) return 'skipped: the location or variant has no Shopify id';
   // Read at delivery time, so a burst of changes coalesced into this message sends the latest figure.
   const level = await getStockLevel(db, merchantId, location.id, payload.variant_id);
-  const quantity = Math.max(0, level.available);
+  const quantity = channelAvailable(level.available, await getChannelBuffer(db, merchantId, 'shopify', location.id));
   const lastKnown = await findLastPushedAvailable(db, merchantId, 'shopify', location.id, payload.variant_id);
   await client.pushAvailable({
     inventoryItemId: shopifyGid('InventoryItem', inventoryItemId),

@@ -1,4 +1,4 @@
-import { eraseMerchantData, mergeCustomers, recordChannelOrder, recordChannelRefund, recordCustomerDataRequest, redactCustomer, resolveEventCustomer } from '../../commands/index.ts';
+import { eraseMerchantData, mergeCustomers, recordChannelOrder, recordChannelStock, recordChannelRefund, recordCustomerDataRequest, redactCustomer, resolveEventCustomer } from '../../commands/index.ts';
 import { findCustomerIdsByIdentifier } from '../../customers/index.ts';
 import type { Tx } from '../../db/index.ts';
 import { getMerchant, listChannelAccounts, type Merchant } from '../../merchants/index.ts';
@@ -7,7 +7,7 @@ import { AppError } from '../../shared/app-error.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
 import type { InboxEvent } from '../../sync/index.ts';
 import {
-  translateShopifyCustomer, translateShopifyCustomerDataRequest, translateShopifyCustomerMerge, translateShopifyCustomerRedact, translateShopifyOrder, translateShopifyRefund, translateShopifyShopRedact,
+  translateShopifyInventoryLevel, translateShopifyCustomer, translateShopifyCustomerDataRequest, translateShopifyCustomerMerge, translateShopifyCustomerRedact, translateShopifyOrder, translateShopifyRefund, translateShopifyShopRedact,
 } from './translate.ts';
 
 type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
@@ -15,7 +15,7 @@ type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
 /** Topics Continuum applies; every other topic is kept in the inbox, acknowledged and not applied. */
 export const appliedShopifyTopics = [
   'orders/create', 'orders/paid', 'orders/updated', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge',
-  'customers/data_request', 'customers/redact', 'shop/redact',
+  'customers/data_request', 'customers/redact', 'shop/redact', 'inventory_levels/update',
 ] as const;
 
 /** Applies one stored Shopify webhook inside the worker's transaction. */
@@ -44,6 +44,12 @@ export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outc
     case 'customers/update':
       await resolveEventCustomer(tx, merchant, translateShopifyCustomer(payload), `shopify:customer:${event.delivery_id}`);
       return { outcome: 'processed' };
+    case 'inventory_levels/update': {
+      const report = translateShopifyInventoryLevel(payload, `shopify:${event.delivery_id}`);
+      if (!report) return { outcome: 'ignored', note: 'the item is not tracked in Shopify' };
+      const outcome = await recordChannelStock(tx, merchant, report);
+      return outcome === 'applied' ? { outcome: 'processed' } : { outcome: 'ignored', note: outcome === 'echo' ? 'our own push coming back' : outcome };
+    }
     case 'customers/merge':
       return applyShopifyCustomerMerge(tx, merchant, payload);
     case 'customers/data_request': {

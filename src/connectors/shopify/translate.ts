@@ -1,9 +1,10 @@
-import type { CustomerDataRequestCommand, CustomerRedactCommand, PrivacySubject, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
+import type { ChannelStockReportCommand, CustomerDataRequestCommand, CustomerRedactCommand, PrivacySubject, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
 import type { AddressInput, ConsentState, CustomerClaim } from '../../customers/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { decimalToMinor } from '../../shared/money.ts';
 import {
+  shopifyInventoryLevelSchema,
   shopifyCustomerDataRequestSchema, shopifyCustomerMergeSchema, shopifyCustomerRedactSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, shopifyShopRedactSchema,
   type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder, type ShopifyPrivacyCustomer,
 } from './types.ts';
@@ -181,4 +182,11 @@ export function translateShopifyCustomerRedact(payload: unknown): { shopDomain: 
 /** `shop/redact` (48 hours after the merchant uninstalls the app) → the shop whose data must go. */
 export function translateShopifyShopRedact(payload: unknown): { shopDomain: string } {
   return { shopDomain: parsePayload(shopifyShopRedactSchema, payload, 'shop/redact').shop_domain.toLowerCase() };
+}
+
+/** `inventory_levels/update` → a channel stock report; `available: null` (untracked) reports nothing. */
+export function translateShopifyInventoryLevel(payload: unknown, eventRef: string): ChannelStockReportCommand | undefined {
+  const level = parsePayload(shopifyInventoryLevelSchema, payload, 'inventory level');
+  if (level.available === null) return undefined;
+  return { channel: 'shopify', channelItemId: level.inventory_item_id, channelLocationId: level.location_id, available: level.available, reportedAt: toIso(level.updated_at), eventRef };
 }

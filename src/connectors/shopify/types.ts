@@ -150,3 +150,12 @@ export const shopifyCustomerRedactSchema = z
 export const shopifyShopRedactSchema = z.object({ shop_id: shopifyId.nullish(), shop_domain: z.string().min(1) }).passthrough();
 
 export type ShopifyPrivacyCustomer = z.infer<typeof privacyCustomer>;
+
+export const shopifyInventoryLevelSchema = z
+  .object({
+    inventory_item_id: shopifyId,
+    location_id: shopifyId,
+    available: z.number().int().nullable(),
+    updated_at: z.string(),
+  })
+  .passthrough();
