@@ -1,4 +1,4 @@
-import { getCustomerContactDetails, getCustomerIdentities, lookupCustomerIds, type CustomerIdentity } from '../customers/index.ts';
+import { getCustomerContactDetails, getCustomerIdentities, getCustomerSummaries, lookupCustomerIds, type CustomerSummary } from '../customers/index.ts';
 import type { Queryable } from '../db/index.ts';
 import { getLoyaltyBalances, listLoyaltyHistory, listLots, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
@@ -26,7 +26,7 @@ function loyaltyView(balance: LoyaltyBalance | undefined) {
   return { available: balance?.available ?? 0, pending: balance?.pending ?? 0, tier: balance?.tier ?? null };
 }
 
-function summaryView(identity: CustomerIdentity, balance: LoyaltyBalance | undefined, orders: OrderSummary[]) {
+function summaryView(identity: CustomerSummary, balance: LoyaltyBalance | undefined, orders: OrderSummary[]) {
   return { id: identity.id, name: identity.name, emails: identity.emails, phones: identity.phones, loyalty_code: identity.loyaltyCode, loyalty: loyaltyView(balance), orders: orders.map(orderView) };
 }
 
@@ -35,7 +35,7 @@ export type CustomerSummaryView = ReturnType<typeof summaryView>;
 /** What the register shows for a search: ranked profiles with points and recent orders from every channel. */
 export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
   const ids = await lookupCustomerIds(db, merchant.id, identityRulesOf(merchant), query);
-  const identities = await getCustomerIdentities(db, merchant.id, ids);
+  const identities = await getCustomerSummaries(db, merchant.id, ids);
   const balances = await getLoyaltyBalances(db, merchant.id, ids, merchant.settings.loyalty.baseTier);
   const orders = await listRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer);
   return identities.map((identity) => summaryView(identity, balances.get(identity.id), orders.get(identity.id) ?? []));

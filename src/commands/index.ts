@@ -15,3 +15,7 @@ export * from './enroll-customer.ts';
 export * from './exception-actions.ts';
 export * from './privacy-requests.ts';
 export * from './record-channel-stock.ts';
+export * from './cancel-order.ts';
+export * from './pickups.ts';
+export * from './holds.ts';
+export * from './order-views.ts';

@@ -7,6 +7,8 @@ import { findLocationByChannelId, findOnlineFulfilmentLocation, type Location, t
 import { findOrderBySource, insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
 import { findPromotionByCode, recordPromotionRedemption } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { cancelOrderEffects } from './cancel-order.ts';
 import { raiseException } from '../sync/index.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
@@ -42,6 +44,10 @@ export interface RecordOrderCommand {
   totalMinor: number;
   discountCodes: { code: string; amountMinor: number }[];
   payments: { method: string; amountMinor: number }[];
+  /** Set when the channel cancelled the order. */
+  cancelledAt?: string | null;
+  /** The channel's fulfilment state (`fulfilled`, `partial`, or null while nothing shipped). */
+  fulfilmentStatus?: string | null;
 }
 
 async function findSellingLocation(tx: Tx, merchant: Merchant, command: RecordOrderCommand): Promise<Location | undefined> {
@@ -112,4 +118,31 @@ async function moveSoldStock(tx: Tx, merchant: Merchant, order: Order, location:
     }
     await announceStockChange(tx, merchant.id, location, line.variantId);
   }
+}
+
+export type OrderUpdateOutcome = 'recorded' | 'updated' | 'cancelled' | 'stale' | 'unchanged';
+
+/**
+ * Applies a channel's later version of an order (Shopify `orders/updated`, `orders/cancelled`):
+ * the record is updated, never duplicated; an older version than the one held is not applied; a
+ * cancellation undoes what the order did. The first sight of an order may be an update.
+ */
+export async function updateChannelOrder(tx: Tx, merchant: Merchant, command: RecordOrderCommand): Promise<OrderUpdateOutcome> {
+  const existing = await findOrderBySource(tx, merchant.id, command.source, command.sourceRef);
+  if (!existing) {
+    const { order } = await recordChannelOrder(tx, merchant, command);
+    if (command.cancelledAt) await cancelOrderEffects(tx, merchant, order, { restockSoldUnits: !command.fulfilmentStatus, actor: `${command.source}:cancel`, cancelledAt: command.cancelledAt });
+    return 'recorded';
+  }
+  const held = await tx.selectFrom('orders').select(['source_updated_at', 'cancelled_at', 'status', 'fulfilment_status']).where('merchant_id', '=', merchant.id).where('id', '=', existing.id).executeTakeFirstOrThrow();
+  if (command.sourceUpdatedAt && held.source_updated_at && command.sourceUpdatedAt < held.source_updated_at) return 'stale';
+  if (command.cancelledAt && !held.cancelled_at) {
+    await cancelOrderEffects(tx, merchant, existing, { restockSoldUnits: !command.fulfilmentStatus, actor: `${command.source}:cancel`, cancelledAt: command.cancelledAt });
+    await tx.updateTable('orders').set({ source_updated_at: command.sourceUpdatedAt, fulfilment_status: command.fulfilmentStatus ?? null }).where('merchant_id', '=', merchant.id).where('id', '=', existing.id).execute();
+    return 'cancelled';
+  }
+  const status = held.cancelled_at ? 'cancelled' : command.status;
+  if (status === held.status && (command.fulfilmentStatus ?? null) === held.fulfilment_status && command.sourceUpdatedAt === held.source_updated_at) return 'unchanged';
+  await tx.updateTable('orders').set({ status, fulfilment_status: command.fulfilmentStatus ?? null, source_updated_at: command.sourceUpdatedAt, updated_at: nowIso() }).where('merchant_id', '=', merchant.id).where('id', '=', existing.id).execute();
+  return 'updated';
 }

@@ -1,7 +1,8 @@
 import { findVariantBySku, type Variant } from '../catalog/index.ts';
 import { getCustomerIdentity, type CustomerClaim } from '../customers/index.ts';
 import type { Tx } from '../db/index.ts';
-import { applyStockMovement } from '../inventory/index.ts';
+import { applyStockMovement, reserveStock } from '../inventory/index.ts';
+import { createPickup } from './pickups.ts';
 import { computeEarnedPoints, earnPoints, findActiveReward, getLoyaltyBalance, redeemPoints, type LoyaltyBalance, type Reward } from '../loyalty/index.ts';
 import { getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { insertOrder, type NewOrder, type Order } from '../orders/index.ts';
@@ -23,6 +24,11 @@ export interface PosSaleCommand {
   promotionCodes: string[];
   rewards: string[];
   payments: { method: string; amountMinor: number }[] | null;
+  /**
+   * `sale`: rung up at the register, the goods leave now. `pickup`: ordered online for pickup at
+   * the location, the units are reserved there in the same transaction until handed over.
+   */
+  fulfilment?: 'sale' | 'pickup';
 }
 
 export interface PosSaleResult {
@@ -57,12 +63,13 @@ async function resolveSaleCustomer(tx: Tx, merchant: Merchant, command: PosSaleC
 
 /** Promotions first, each on what is left of the subtotal, then rewards; never below zero. */
 async function priceDiscounts(tx: Tx, merchant: Merchant, command: PosSaleCommand, subtotalMinor: number, at: string): Promise<PricedDiscounts> {
+  const channel = command.fulfilment === 'pickup' ? 'online' : 'store';
   const priced: PricedDiscounts = { promotions: [], rewards: [], totalMinor: 0 };
   const codes = command.promotionCodes.map((code) => code.trim().toUpperCase());
   const repeated = codes.find((code, index) => codes.indexOf(code) !== index);
   if (repeated) throw new AppError('promotions.code_repeated', `Promotion ${repeated} is given more than once`, { field: 'promotion_codes', code: repeated });
   for (const code of codes) {
-    const result = await evaluatePromotionCode(tx, merchant.id, { code, channel: 'store', subtotalMinor: subtotalMinor - priced.totalMinor, at });
+    const result = await evaluatePromotionCode(tx, merchant.id, { code, channel, subtotalMinor: subtotalMinor - priced.totalMinor, at });
     priced.promotions.push(result);
     priced.totalMinor += result.amountMinor;
   }
@@ -89,9 +96,10 @@ function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Locat
   const payments = command.payments ?? [{ method: 'unspecified', amountMinor: totalMinor }];
   const paid = payments.reduce((sum, payment) => sum + payment.amountMinor, 0);
   if (paid !== totalMinor) throw new AppError('orders.payment_mismatch', `Payments add up to ${paid}, the sale totals ${totalMinor}`, { field: 'payments', paid_minor: paid, total_minor: totalMinor });
+  const pickup = command.fulfilment === 'pickup';
   return {
-    channel: 'store', source: 'pos', sourceRef: `${command.registerId ?? 'register'}:${command.saleId}`, orderNumber: command.saleId, customerId, locationId: location.id,
-    registerRef: command.registerId, status: 'completed', currency: merchant.currency, subtotalMinor, discountMinor: discounts.totalMinor, shippingMinor: 0, taxMinor, totalMinor, placedAt, sourceUpdatedAt: null,
+    channel: pickup ? 'online' : 'store', source: pickup ? 'api' : 'pos', sourceRef: pickup ? `pickup:${command.saleId}` : `${command.registerId ?? 'register'}:${command.saleId}`,
+    orderNumber: command.saleId, customerId, locationId: location.id, registerRef: command.registerId, status: pickup ? 'open' : 'completed', currency: merchant.currency, subtotalMinor, discountMinor: discounts.totalMinor, shippingMinor: 0, taxMinor, totalMinor, placedAt, sourceUpdatedAt: null,
     lines: command.lines.map((line, index) => ({ sourceRef: String(index + 1), variantId: variants[index]!.id, sku: line.sku, title: variants[index]!.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor ?? variants[index]!.priceMinor, discountMinor: lineDiscounts[index]!, taxMinor: lineTax[index]!, pointsEarned: points[index]!, fulfilmentLocationId: location.id })),
     discounts: [
       ...discounts.promotions.map((applied) => ({ kind: 'promotion' as const, code: applied.promotion.code, promotionId: applied.promotion.id, rewardId: null, amountMinor: applied.amountMinor })),
@@ -123,13 +131,28 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
     await redeemPoints(tx, merchant.id, baseTier, { customerId: customerId!, points: applied.reward.pointsCost, idempotencyKey: `order:${order.id}:reward:${index}`, orderId: order.id, memo: `Redeemed ${applied.reward.name} at ${location.name}` });
     pointsRedeemed += applied.reward.pointsCost;
   }
-  for (const line of order.lines) {
-    await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: true, reason: `Store sale ${command.saleId}` });
-    await announceStockChange(tx, merchant.id, location, line.variantId!);
-  }
+  if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location);
+  else await sellAtRegister(tx, merchant.id, order, location, command);
   const pointsEarned = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && pointsEarned > 0) await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` });
-  for (const applied of discounts.promotions) await recordPromotionRedemption(tx, merchant.id, { promotionId: applied.promotion.id, orderId: order.id, customerId, channel: 'store', amountMinor: applied.amountMinor });
+  for (const applied of discounts.promotions) await recordPromotionRedemption(tx, merchant.id, { promotionId: applied.promotion.id, orderId: order.id, customerId, channel: order.channel, amountMinor: applied.amountMinor });
   if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
   return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
+}
+
+/** The goods leave with the shopper: a sale movement per line, refused (409) if the shelf is empty. */
+async function sellAtRegister(tx: Tx, merchantId: string, order: Order, location: Location, command: PosSaleCommand): Promise<void> {
+  for (const line of order.lines) {
+    await applyStockMovement(tx, merchantId, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: true, reason: `Store sale ${command.saleId}` });
+    await announceStockChange(tx, merchantId, location, line.variantId!);
+  }
+}
+
+/** The shopper collects later: the pickup is placed and every line reserved at the store, or nothing is. */
+async function reserveForPickup(tx: Tx, merchantId: string, order: Order, location: Location): Promise<void> {
+  const pickupId = await createPickup(tx, merchantId, order.id, location.id);
+  for (const line of order.lines) {
+    await reserveStock(tx, merchantId, { locationId: location.id, variantId: line.variantId!, quantity: line.quantity, kind: 'pickup', orderId: order.id, pickupId, actor: 'api:pickup' });
+    await announceStockChange(tx, merchantId, location, line.variantId!);
+  }
 }

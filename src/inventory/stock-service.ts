@@ -32,6 +32,8 @@ export interface StockMovementInput {
    * already happened elsewhere (a web order, an offline sale), which are recorded as they are.
    */
   requireAvailable: boolean;
+  /** Compare-and-swap on on hand: the change applies only if on hand is still this (a count). */
+  expectedOnHand?: number;
 }
 
 export interface StockMovementResult {
@@ -65,14 +67,11 @@ export async function getStockLevel(db: Queryable, merchantId: string, locationI
 export async function applyStockMovement(db: Queryable, merchantId: string, input: StockMovementInput): Promise<StockMovementResult> {
   const reservedDelta = input.reservedDelta ?? 0;
   assert(Number.isSafeInteger(input.onHandDelta) && Number.isSafeInteger(reservedDelta), 'stock deltas are integers');
-  const inserted = await db
-    .insertInto('stock_movements')
-    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso() })
-    .onConflict((conflict) => conflict.columns(['merchant_id', 'source_key']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  if (!inserted) return { applied: false, level: await getStockLevel(db, merchantId, input.locationId, input.variantId), oversold: false };
+  const replay = await db.selectFrom('stock_movements').select('id').where('merchant_id', '=', merchantId).where('source_key', '=', input.sourceKey).executeTakeFirst();
+  if (replay) return { applied: false, level: await getStockLevel(db, merchantId, input.locationId, input.variantId), oversold: false };
 
+  // The level changes first, by one conditional UPDATE; the movement is appended after it. A
+  // concurrent writer of the same source key fails on the movement's unique key and rolls back.
   await ensureLevelRow(db, merchantId, input.locationId, input.variantId);
   const availableDelta = input.onHandDelta - reservedDelta;
   let update = db
@@ -84,14 +83,25 @@ export async function applyStockMovement(db: Queryable, merchantId: string, inpu
   if (input.requireAvailable && availableDelta < 0) {
     update = update.where((eb) => eb(eb(eb('on_hand', '-', eb.ref('reserved')), '-', eb.ref('safety')), '>=', -availableDelta));
   }
+  if (input.expectedOnHand !== undefined) update = update.where('on_hand', '=', input.expectedOnHand);
   const result = await update.executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) {
-    const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
-    const otherLocations = await listOtherLocationsWithStock(db, merchantId, input.variantId, input.locationId);
-    throw new AppError('inventory.insufficient_stock', `Only ${Math.max(level.available, 0)} available at this location`, { location_id: input.locationId, variant_id: input.variantId, available: level.available, requested: -availableDelta, other_locations: otherLocations });
-  }
+  if (Number(result.numUpdatedRows) !== 1) await refuseMovement(db, merchantId, input, availableDelta);
+
+  await db
+    .insertInto('stock_movements')
+    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso() })
+    .execute();
   const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
   return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };
+}
+
+async function refuseMovement(db: Queryable, merchantId: string, input: StockMovementInput, availableDelta: number): Promise<never> {
+  if (input.expectedOnHand !== undefined) {
+    throw new AppError('inventory.concurrent_change', 'On hand changed while the count was being recorded', { location_id: input.locationId, variant_id: input.variantId });
+  }
+  const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
+  const otherLocations = await listOtherLocationsWithStock(db, merchantId, input.variantId, input.locationId);
+  throw new AppError('inventory.insufficient_stock', `Only ${Math.max(level.available, 0)} available at this location`, { location_id: input.locationId, variant_id: input.variantId, available: level.available, requested: -availableDelta, other_locations: otherLocations });
 }
 
 /** Where else a variant can be had: for the 409 that turns a shopper away, so she is not turned away empty-handed. */

@@ -13,6 +13,12 @@ export const merchantSettingsSchema = z.object({
       baseTier: z.string().min(1).max(40).default('Member'),
     })
     .prefault({}),
+  pickup: z
+    .object({
+      /** Days a ready pickup is held for the shopper before it expires and its units are released. */
+      holdDays: z.number().int().min(1).max(90).default(7),
+    })
+    .prefault({}),
   identity: z
     .object({
       /** Fold Gmail addresses (dots and +tags in the local part) so j.doe+shop@gmail.com is jdoe@gmail.com. */

@@ -4,7 +4,7 @@ import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
 export type OrderChannel = 'online' | 'store';
-export type OrderSource = 'shopify' | 'square' | 'pos';
+export type OrderSource = 'shopify' | 'square' | 'pos' | 'api';
 
 export interface NewOrderLine {
   sourceRef: string;

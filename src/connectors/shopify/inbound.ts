@@ -1,4 +1,4 @@
-import { eraseMerchantData, mergeCustomers, recordChannelOrder, recordChannelStock, recordChannelRefund, recordCustomerDataRequest, redactCustomer, resolveEventCustomer } from '../../commands/index.ts';
+import { eraseMerchantData, mergeCustomers, recordChannelOrder, updateChannelOrder, recordChannelStock, recordChannelRefund, recordCustomerDataRequest, redactCustomer, resolveEventCustomer } from '../../commands/index.ts';
 import { findCustomerIdsByIdentifier } from '../../customers/index.ts';
 import type { Tx } from '../../db/index.ts';
 import { getMerchant, listChannelAccounts, type Merchant } from '../../merchants/index.ts';
@@ -14,7 +14,7 @@ type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
 
 /** Topics Continuum applies; every other topic is kept in the inbox, acknowledged and not applied. */
 export const appliedShopifyTopics = [
-  'orders/create', 'orders/paid', 'orders/updated', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge',
+  'orders/create', 'orders/paid', 'orders/updated', 'orders/cancelled', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge',
   'customers/data_request', 'customers/redact', 'shop/redact', 'inventory_levels/update',
 ] as const;
 
@@ -28,13 +28,10 @@ export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outc
       const { created } = await recordChannelOrder(tx, merchant, translateShopifyOrder(payload));
       return created ? { outcome: 'processed' } : { outcome: 'ignored', note: 'order already recorded' };
     }
-    case 'orders/updated': {
-      // The first sight of an order may be an update (its create was lost or arrives late).
-      // Changes to an order already held are applied by the orders work of issue #5.
-      const command = translateShopifyOrder(payload);
-      if (await findOrderBySource(tx, merchant.id, 'shopify', command.sourceRef)) return { outcome: 'ignored', note: 'updates to recorded orders are not applied yet (issue #5)' };
-      await recordChannelOrder(tx, merchant, command);
-      return { outcome: 'processed' };
+    case 'orders/updated':
+    case 'orders/cancelled': {
+      const outcome = await updateChannelOrder(tx, merchant, translateShopifyOrder(payload));
+      return outcome === 'stale' || outcome === 'unchanged' ? { outcome: 'ignored', note: outcome === 'stale' ? 'older than the version held (stale), recorded and not applied' : 'nothing changed' } : { outcome: 'processed' };
     }
     case 'refunds/create': {
       const { created } = await recordChannelRefund(tx, merchant, translateShopifyRefund(payload));

@@ -80,6 +80,8 @@ export function translateShopifyOrder(payload: unknown): RecordOrderCommand {
     totalMinor,
     discountCodes: order.discount_codes.map((code) => ({ code: code.code, amountMinor: decimalToMinor(code.amount, currency) })),
     payments: order.financial_status === 'paid' ? [{ method: order.payment_gateway_names.join(',') || 'unknown', amountMinor: totalMinor }] : [],
+    cancelledAt: order.cancelled_at ? toIso(order.cancelled_at) : null,
+    fulfilmentStatus: order.fulfillment_status ?? null,
   };
 }
 

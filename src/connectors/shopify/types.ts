@@ -64,6 +64,7 @@ export const shopifyOrderSchema = z
     processed_at: z.string().nullish(),
     updated_at: z.string().nullish(),
     cancelled_at: z.string().nullish(),
+    fulfillment_status: z.string().nullish(),
     email: z.string().nullish(),
     contact_email: z.string().nullish(),
     phone: z.string().nullish(),
