@@ -103,6 +103,11 @@ export async function describePickup(db: Queryable, merchantId: string, pickupId
   return { ...pickup, reservations: reservations.map((reservation) => ({ id: reservation.id, variant_id: reservation.variantId, quantity: reservation.quantity, state: reservation.state })) };
 }
 
+export async function findPickupIdByOrder(db: Queryable, merchantId: string, orderId: string): Promise<string | null> {
+  const row = await db.selectFrom('pickups').select('id').where('merchant_id', '=', merchantId).where('order_id', '=', orderId).executeTakeFirst();
+  return row?.id ?? null;
+}
+
 export const expiryBatchMax = 200;
 
 /** Ready pickups past their hold, across merchants, in a bounded batch. */

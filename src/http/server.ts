@@ -10,6 +10,7 @@ import { errorBody, statusForCode } from './error-mapping.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { registerCustomerRoutes } from './routes/customer-routes.ts';
 import { registerIdentityRoutes } from './routes/identity-routes.ts';
+import { registerFulfilmentRoutes } from './routes/fulfilment-routes.ts';
 import { registerInventoryRoutes } from './routes/inventory-routes.ts';
 import { registerOrderRoutes } from './routes/order-routes.ts';
 import { registerSetupRoutes } from './routes/setup-routes.ts';
@@ -92,6 +93,7 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerIdentityRoutes(app, dependencies);
   registerOrderRoutes(app, dependencies);
   registerInventoryRoutes(app, dependencies);
+  registerFulfilmentRoutes(app, dependencies);
   registerSetupRoutes(app, dependencies);
   registerSyncRoutes(app, dependencies);
   await app.register(async (scope) => registerWebhookRoutes(scope, dependencies));
