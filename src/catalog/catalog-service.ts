@@ -99,3 +99,61 @@ export async function listProducts(db: Queryable, merchantId: string): Promise<{
   const variants = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).orderBy('sku').execute();
   return products.map((product) => ({ id: product.id, title: product.title, variants: variants.filter((variant) => variant.product_id === product.id).map(toVariant) }));
 }
+
+export interface MirroredProduct {
+  channel: ExternalChannel;
+  productRef: string;
+  title: string;
+  updatedAt: string | null;
+  variants: { variantRef: string; inventoryItemRef: string | null; sku: string | null; title: string; priceMinor: number }[];
+}
+
+export interface MirrorResult {
+  productId: string;
+  created: number;
+  updated: number;
+  /** Variants without a SKU: they cannot be matched to a register's catalog. */
+  skippedWithoutSku: string[];
+  stale: boolean;
+}
+
+/**
+ * Mirrors a product from the channel that owns the catalogue (Shopify by default): creates or
+ * updates its variants by the channel's variant id, then by SKU, with title and price. An older
+ * version than the one held changes nothing.
+ */
+export async function mirrorProduct(db: Queryable, merchantId: string, currency: string, product: MirroredProduct): Promise<MirrorResult> {
+  let productId = await findEntityIdByExternalId(db, merchantId, 'product', product.channel, product.productRef);
+  if (productId) {
+    const held = await db.selectFrom('products').select('source_updated_at').where('merchant_id', '=', merchantId).where('id', '=', productId).executeTakeFirstOrThrow();
+    if (product.updatedAt && held.source_updated_at && product.updatedAt < held.source_updated_at) return { productId, created: 0, updated: 0, skippedWithoutSku: [], stale: true };
+    await db.updateTable('products').set({ title: product.title, source_updated_at: product.updatedAt }).where('merchant_id', '=', merchantId).where('id', '=', productId).execute();
+  } else {
+    productId = newId('prod');
+    await db.insertInto('products').values({ id: productId, merchant_id: merchantId, title: product.title, created_at: nowIso(), source_updated_at: product.updatedAt }).execute();
+    await linkExternalRef(db, merchantId, 'product', productId, product.channel, product.productRef);
+  }
+  const result: MirrorResult = { productId, created: 0, updated: 0, skippedWithoutSku: [], stale: false };
+  for (const variant of product.variants) {
+    const existing = await findVariantForChannelLine(db, merchantId, product.channel, { externalVariantId: variant.variantRef, sku: variant.sku });
+    if (existing) {
+      await db.updateTable('variants').set({ title: variant.title, price_minor: variant.priceMinor, ...(variant.sku ? { sku: variant.sku } : {}) }).where('merchant_id', '=', merchantId).where('id', '=', existing.id).execute();
+      result.updated += 1;
+    } else if (variant.sku) {
+      const created = await createVariant(db, merchantId, currency, productId, { sku: variant.sku, title: variant.title, priceMinor: variant.priceMinor });
+      result.created += 1;
+      await linkVariantRefs(db, merchantId, created.id, product.channel, variant);
+      continue;
+    } else {
+      result.skippedWithoutSku.push(variant.variantRef);
+      continue;
+    }
+    await linkVariantRefs(db, merchantId, existing.id, product.channel, variant);
+  }
+  return result;
+}
+
+async function linkVariantRefs(db: Queryable, merchantId: string, variantId: string, channel: ExternalChannel, variant: MirroredProduct['variants'][number]): Promise<void> {
+  await linkExternalRef(db, merchantId, 'variant', variantId, channel, variant.variantRef);
+  if (variant.inventoryItemRef) await linkExternalRef(db, merchantId, 'inventory_item', variantId, channel, variant.inventoryItemRef);
+}

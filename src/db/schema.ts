@@ -16,7 +16,7 @@ export interface CustomerAddressesTable { merchant_id: string; id: string; custo
 export interface CustomerConsentsTable { merchant_id: string; customer_id: string; topic: string; state: string; source: string; updated_at: string }
 export interface CustomerMergesTable { merchant_id: string; id: string; survivor_id: string; merged_id: string; state: string; moved_json: string; reason: string; actor: string; created_at: string; unmerged_at: string | null }
 export interface PrivacyRequestsTable { merchant_id: string; id: string; kind: string; customer_id: string | null; channel_ref: string | null; export_json: string | null; created_at: string }
-export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string }
+export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string; source_updated_at: ColumnType<string | null, string | null | undefined, string | null> }
 export interface VariantsTable { id: string; merchant_id: string; product_id: string; sku: string; title: string; price_minor: number; currency: string; created_at: string }
 export interface ExternalRefsTable { merchant_id: string; entity: string; entity_id: string; channel: string; external_id: string }
 export interface StockLevelsTable { merchant_id: string; location_id: string; variant_id: string; on_hand: number; reserved: number; safety: number; updated_at: string }

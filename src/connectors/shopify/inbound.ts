@@ -1,4 +1,5 @@
 import { eraseMerchantData, mergeCustomers, recordChannelOrder, updateChannelOrder, recordChannelStock, recordChannelRefund, recordCustomerDataRequest, redactCustomer, resolveEventCustomer } from '../../commands/index.ts';
+import { mirrorProduct } from '../../catalog/index.ts';
 import { findCustomerIdsByIdentifier } from '../../customers/index.ts';
 import type { Tx } from '../../db/index.ts';
 import { getMerchant, listChannelAccounts, type Merchant } from '../../merchants/index.ts';
@@ -7,7 +8,7 @@ import { AppError } from '../../shared/app-error.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
 import type { InboxEvent } from '../../sync/index.ts';
 import {
-  translateShopifyInventoryLevel, translateShopifyCustomer, translateShopifyCustomerDataRequest, translateShopifyCustomerMerge, translateShopifyCustomerRedact, translateShopifyOrder, translateShopifyRefund, translateShopifyShopRedact,
+  translateShopifyInventoryLevel, translateShopifyProduct, translateShopifyCustomer, translateShopifyCustomerDataRequest, translateShopifyCustomerMerge, translateShopifyCustomerRedact, translateShopifyOrder, translateShopifyRefund, translateShopifyShopRedact,
 } from './translate.ts';
 
 type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
@@ -15,7 +16,7 @@ type Outcome = { outcome: 'processed' | 'ignored'; note?: string };
 /** Topics Continuum applies; every other topic is kept in the inbox, acknowledged and not applied. */
 export const appliedShopifyTopics = [
   'orders/create', 'orders/paid', 'orders/updated', 'orders/cancelled', 'refunds/create', 'customers/create', 'customers/update', 'customers/merge',
-  'customers/data_request', 'customers/redact', 'shop/redact', 'inventory_levels/update',
+  'customers/data_request', 'customers/redact', 'shop/redact', 'inventory_levels/update', 'products/create', 'products/update',
 ] as const;
 
 /** Applies one stored Shopify webhook inside the worker's transaction. */
@@ -46,6 +47,12 @@ export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outc
       if (!report) return { outcome: 'ignored', note: 'the item is not tracked in Shopify' };
       const outcome = await recordChannelStock(tx, merchant, report);
       return outcome === 'applied' ? { outcome: 'processed' } : { outcome: 'ignored', note: outcome === 'echo' ? 'our own push coming back' : outcome };
+    }
+    case 'products/create':
+    case 'products/update': {
+      const result = await mirrorProduct(tx, merchant.id, merchant.currency, translateShopifyProduct(payload, merchant.currency));
+      if (result.stale) return { outcome: 'ignored', note: 'older than the version held (stale), recorded and not applied' };
+      return result.skippedWithoutSku.length > 0 ? { outcome: 'processed', note: `variants without a SKU were not mirrored: ${result.skippedWithoutSku.join(', ')}` } : { outcome: 'processed' };
     }
     case 'customers/merge':
       return applyShopifyCustomerMerge(tx, merchant, payload);

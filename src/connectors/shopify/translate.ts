@@ -1,9 +1,11 @@
 import type { ChannelStockReportCommand, CustomerDataRequestCommand, CustomerRedactCommand, PrivacySubject, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
 import type { AddressInput, ConsentState, CustomerClaim } from '../../customers/index.ts';
+import type { MirroredProduct } from '../../catalog/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { decimalToMinor } from '../../shared/money.ts';
 import {
+  shopifyProductSchema,
   shopifyInventoryLevelSchema,
   shopifyCustomerDataRequestSchema, shopifyCustomerMergeSchema, shopifyCustomerRedactSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, shopifyShopRedactSchema,
   type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder, type ShopifyPrivacyCustomer,
@@ -191,4 +193,22 @@ export function translateShopifyInventoryLevel(payload: unknown, eventRef: strin
   const level = parsePayload(shopifyInventoryLevelSchema, payload, 'inventory level');
   if (level.available === null) return undefined;
   return { channel: 'shopify', channelItemId: level.inventory_item_id, channelLocationId: level.location_id, available: level.available, reportedAt: toIso(level.updated_at), eventRef };
+}
+
+/** `products/create` and `products/update` → the product as Shopify, the catalogue's owner, has it. Prices are in the shop's currency. */
+export function translateShopifyProduct(payload: unknown, shopCurrency: string): MirroredProduct {
+  const product = parsePayload(shopifyProductSchema, payload, 'product');
+  return {
+    channel: 'shopify',
+    productRef: product.id,
+    title: product.title,
+    updatedAt: product.updated_at ? toIso(product.updated_at) : null,
+    variants: product.variants.map((variant) => ({
+      variantRef: variant.id,
+      inventoryItemRef: variant.inventory_item_id ?? null,
+      sku: variant.sku?.trim() || null,
+      title: variant.title && variant.title !== 'Default Title' ? `${product.title} - ${variant.title}` : product.title,
+      priceMinor: decimalToMinor(variant.price, shopCurrency),
+    })),
+  };
 }

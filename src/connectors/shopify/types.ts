@@ -160,3 +160,12 @@ export const shopifyInventoryLevelSchema = z
     updated_at: z.string(),
   })
   .passthrough();
+
+export const shopifyProductSchema = z
+  .object({
+    id: shopifyId,
+    title: z.string(),
+    updated_at: z.string().nullish(),
+    variants: z.array(z.object({ id: shopifyId, sku: z.string().nullish(), title: z.string().nullish(), price: z.union([z.string(), z.number()]), inventory_item_id: shopifyId.nullish() }).passthrough()).default([]),
+  })
+  .passthrough();

@@ -57,6 +57,7 @@ export async function up(db: Db): Promise<void> {
     .execute();
 
   await db.schema.alterTable('channel_stock_mirror').addColumn('last_seen_at', 'text').execute();
+  await db.schema.alterTable('products').addColumn('source_updated_at', 'text').execute();
   await db.schema.alterTable('orders').addColumn('fulfilment_status', 'text').execute();
   await db.schema.alterTable('orders').addColumn('cancelled_at', 'text').execute();
   await db.schema.createIndex('orders_by_number').on('orders').columns(['merchant_id', 'order_number']).execute();
@@ -67,5 +68,6 @@ export async function down(db: Db): Promise<void> {
   await db.schema.alterTable('orders').dropColumn('cancelled_at').execute();
   await db.schema.alterTable('orders').dropColumn('fulfilment_status').execute();
   await db.schema.alterTable('channel_stock_mirror').dropColumn('last_seen_at').execute();
+  await db.schema.alterTable('products').dropColumn('source_updated_at').execute();
   for (const table of ['stock_buffers', 'pickups', 'reservations']) await db.schema.dropTable(table).execute();
 }
