@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { applyShopifyEvent, createShopifyDeliverer, type ShopifyClientFactory } from './connectors/shopify/index.ts';
+import { applySquareEvent, createSquareEventPreparer, type PreparedSquareEvent, type SquareClientFactory } from './connectors/square/index.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type Tx } from './db/index.ts';
 import { buildServer } from './http/server.ts';
 import type { AppInstance } from './http/app-instance.ts';
@@ -13,6 +14,8 @@ export interface EngineOptions {
   startWorker?: boolean;
   workerPollIntervalMs?: number;
   shopifyClientFactory?: ShopifyClientFactory;
+  /** How the worker reaches a merchant's Square API (RetrieveOrder for register sales); tests inject one. */
+  squareClientFactory?: SquareClientFactory;
 }
 
 export interface Engine {
@@ -24,11 +27,16 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** What a connector fetched for an event before its transaction; only Square needs anything yet. */
+type PreparedInboxEvent = PreparedSquareEvent;
+
 /** Routes a stored inbound event to the connector that speaks its channel. */
-async function applyInboxEvent(tx: Tx, event: InboxEvent) {
+async function applyInboxEvent(tx: Tx, event: InboxEvent, prepared: PreparedInboxEvent | undefined) {
   switch (event.source) {
     case 'shopify':
       return applyShopifyEvent(tx, event);
+    case 'square':
+      return applySquareEvent(tx, event, prepared);
     default:
       return { outcome: 'ignored' as const, note: `${event.source} events are kept but not applied yet (issue #7)` };
   }
@@ -43,8 +51,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const database = openDatabase(options.databaseUrl, options.postgresSchema ? { postgresSchema: options.postgresSchema } : {});
   await migrateToLatest(database.db, database.dialect);
   const metrics = createMetrics();
-  const worker = createSyncWorker({
+  const prepareSquareEvent = createSquareEventPreparer(database.db, options.squareClientFactory);
+  const worker = createSyncWorker<PreparedInboxEvent>({
     db: database.db, logger, metrics, handleInboxEvent: applyInboxEvent,
+    prepareInboxEvent: async (event) => (event.source === 'square' ? prepareSquareEvent(event) : undefined),
     deliverers: { shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory) },
     ...(options.workerPollIntervalMs !== undefined ? { pollIntervalMs: options.workerPollIntervalMs } : {}),
   });

@@ -1,12 +1,14 @@
 import { startFakeShopify } from '../../fakes/fake-shopify.ts';
+import { buildSquareOrder, startFakeSquare } from '../../fakes/fake-square.ts';
 import { readConfig } from '../config.ts';
-import { demoProducts, demoShopifyIds, seedDemoMerchant } from '../demo/demo-merchant.ts';
+import { demoProducts, demoShopifyIds, demoSquareIds, seedDemoMerchant } from '../demo/demo-merchant.ts';
 import { serveEngine } from './serve.ts';
 
 /**
  * `npm start`: the engine with its embedded database, the seeded demo merchant, and — unless a
  * real shop is configured — a local stand-in for the Shopify Admin API, so the outbox has
- * somewhere to push stock and points and you can watch it happen.
+ * somewhere to push stock and points and you can watch it happen. Likewise a stand-in for the
+ * Square API (unless SQUARE_API_URL is set), which the worker reads register sales from.
  */
 export async function runDemo(): Promise<void> {
   const config = readConfig();
@@ -27,10 +29,22 @@ export async function runDemo(): Promise<void> {
     accessToken = fake.token;
     standInNote = `a local stand-in at ${fake.url} (set SHOPIFY_ADMIN_API_URL and SHOPIFY_ACCESS_TOKEN for a real shop)`;
   }
+  let squareApiUrl = env['SQUARE_API_URL'] || null;
+  let squareAccessToken = env['SQUARE_ACCESS_TOKEN'] || null;
+  let squareNote = 'the Square API at SQUARE_API_URL';
+  if (!squareApiUrl) {
+    const fakeSquare = await startFakeSquare();
+    squareApiUrl = fakeSquare.url;
+    squareAccessToken = fakeSquare.token;
+    squareNote = `a local stand-in at ${fakeSquare.url} (set SQUARE_API_URL and SQUARE_ACCESS_TOKEN for a real seller)`;
+    // The register sale test/fixtures/square/payment.updated.json pays for: a beanie at the store.
+    fakeSquare.setOrder(buildSquareOrder({ id: '03O3USaPaAaFnI6kkwB1JxGgBsUZY', locationId: demoSquareIds.storeLocation, lines: [{ uid: 'demo-beanie', name: 'Wool beanie', catalogObjectId: 'SQ-BEANIE', quantity: 1, unitAmount: 2499, taxAmount: 325 }] }));
+  }
   const engine = await serveEngine(config);
   const demo = await seedDemoMerchant(engine.database.db, {
     shopDomain: 'demo-outfitters.myshopify.com', shopifySecret: secrets.shopifySecret, shopifyAdminApiUrl: adminApiUrl, shopifyAccessToken: accessToken,
     squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: secrets.squareKey, squareNotificationUrl: `${base}/webhooks/square`,
+    squareApiUrl, squareAccessToken,
     adminApiKey: secrets.adminKey, posApiKey: secrets.posKey,
   });
   engine.worker.wake();
@@ -42,7 +56,8 @@ Demo merchant "${demo.merchant.name}"${demo.created ? ' was created' : ' is read
   Shopify shop    demo-outfitters.myshopify.com, webhook secret "${secrets.shopifySecret}"
   Shopify Admin   ${standInNote}
   Square seller   6SSW7HV8K2ST5, signature key "${secrets.squareKey}", notification URL ${base}/webhooks/square
-  store           ${demo.store.name}  ${demo.store.id}  (Shopify location ${demoShopifyIds.storeLocation}, 13 % tax)
+  Square API      ${squareNote}
+  store           ${demo.store.name}  ${demo.store.id}  (Shopify location ${demoShopifyIds.storeLocation}, Square location ${demoSquareIds.storeLocation}, 13 % tax)
   warehouse       ${demo.warehouse.name}  ${demo.warehouse.id}  (Shopify location ${demoShopifyIds.warehouseLocation}, ships online orders)
   products        ${demoProducts.map((product) => product.sku).join(', ')}; promotion SUMMER10; reward 5-OFF (100 points)
 

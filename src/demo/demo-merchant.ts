@@ -15,6 +15,9 @@ export interface DemoOptions {
   squareMerchantRef: string;
   squareSignatureKey: string;
   squareNotificationUrl: string;
+  /** The Square API base URL the worker reads register sales from (a real seller's, or the fake's). */
+  squareApiUrl?: string | null;
+  squareAccessToken?: string | null;
   adminApiKey: string;
   posApiKey?: string;
 }
@@ -32,11 +35,17 @@ export const demoShopifyIds = {
   storeLocation: '24826419',
 };
 
+// The store's Square location is the one in the Square payment fixture; the catalog object ids
+// (Square item variations) are the demo's own, readable rather than Square-shaped.
+export const demoSquareIds = {
+  storeLocation: 'S8GWD5R9QB376',
+};
+
 export const demoProducts = [
-  { title: 'Aviator sunglasses', sku: 'SKU2006-001', variantTitle: 'Gold', priceMinor: 8999, shopifyProductId: '788032119674292922', shopifyVariantId: '642667041472713922', shopifyInventoryItemId: '271878346596884015', warehouse: 10, store: 4 },
-  { title: 'Mid-century lounger', sku: 'SKU2006-020', variantTitle: 'Walnut', priceMinor: 15999, shopifyProductId: '788032119674292923', shopifyVariantId: '757650484644203962', shopifyInventoryItemId: '271878346596884016', warehouse: 5, store: 1 },
-  { title: 'Leather card wallet', sku: 'SKU-WALLET-01', variantTitle: 'Tan', priceMinor: 5000, shopifyProductId: '788032119674292924', shopifyVariantId: '642667041472713999', shopifyInventoryItemId: '271878346596884017', warehouse: 20, store: 8 },
-  { title: 'Wool beanie', sku: 'SKU-BEANIE-01', variantTitle: 'Charcoal', priceMinor: 2499, shopifyProductId: '788032119674292925', shopifyVariantId: '642667041472714000', shopifyInventoryItemId: '271878346596884018', warehouse: 30, store: 12 },
+  { title: 'Aviator sunglasses', sku: 'SKU2006-001', variantTitle: 'Gold', priceMinor: 8999, shopifyProductId: '788032119674292922', shopifyVariantId: '642667041472713922', shopifyInventoryItemId: '271878346596884015', squareCatalogObjectId: 'SQ-AVIATOR', warehouse: 10, store: 4 },
+  { title: 'Mid-century lounger', sku: 'SKU2006-020', variantTitle: 'Walnut', priceMinor: 15999, shopifyProductId: '788032119674292923', shopifyVariantId: '757650484644203962', shopifyInventoryItemId: '271878346596884016', squareCatalogObjectId: 'SQ-LOUNGER', warehouse: 5, store: 1 },
+  { title: 'Leather card wallet', sku: 'SKU-WALLET-01', variantTitle: 'Tan', priceMinor: 5000, shopifyProductId: '788032119674292924', shopifyVariantId: '642667041472713999', shopifyInventoryItemId: '271878346596884017', squareCatalogObjectId: 'SQ-WALLET', warehouse: 20, store: 8 },
+  { title: 'Wool beanie', sku: 'SKU-BEANIE-01', variantTitle: 'Charcoal', priceMinor: 2499, shopifyProductId: '788032119674292925', shopifyVariantId: '642667041472714000', shopifyInventoryItemId: '271878346596884018', squareCatalogObjectId: 'SQ-BEANIE', warehouse: 30, store: 12 },
 ] as const;
 
 async function ensureKey(db: Db, merchantId: string, key: string, scope: 'admin' | 'pos'): Promise<void> {
@@ -58,12 +67,12 @@ export async function seedDemoMerchant(db: Db, options: DemoOptions): Promise<De
     await issueApiKey(tx, created.id, { name: 'demo admin key', scope: 'admin', plainKey: options.adminApiKey });
     if (options.posApiKey) await issueApiKey(tx, created.id, { name: 'demo pos key', scope: 'pos', plainKey: options.posApiKey });
     const warehouse = await createLocation(tx, created.id, { name: 'Ottawa Warehouse', kind: 'warehouse', shopifyLocationId: demoShopifyIds.warehouseLocation, fulfilsOnline: true, taxRateBps: 0 });
-    const store = await createLocation(tx, created.id, { name: 'Rideau Street Store', kind: 'store', shopifyLocationId: demoShopifyIds.storeLocation, squareLocationId: 'S8GWD5R9QB376', taxRateBps: 1300 });
+    const store = await createLocation(tx, created.id, { name: 'Rideau Street Store', kind: 'store', shopifyLocationId: demoShopifyIds.storeLocation, squareLocationId: demoSquareIds.storeLocation, taxRateBps: 1300 });
     await connectChannel(tx, created.id, { channel: 'shopify', accountRef: options.shopDomain, webhookSecret: options.shopifySecret, adminApiUrl: options.shopifyAdminApiUrl, accessToken: options.shopifyAccessToken });
-    await connectChannel(tx, created.id, { channel: 'square', accountRef: options.squareMerchantRef, webhookSecret: options.squareSignatureKey, notificationUrl: options.squareNotificationUrl });
+    await connectChannel(tx, created.id, { channel: 'square', accountRef: options.squareMerchantRef, webhookSecret: options.squareSignatureKey, notificationUrl: options.squareNotificationUrl, adminApiUrl: options.squareApiUrl ?? null, accessToken: options.squareAccessToken ?? null });
     const merchant = await getMerchant(tx, created.id);
     for (const product of demoProducts) {
-      await createProduct(tx, merchant.id, merchant.currency, { title: product.title, shopifyProductId: product.shopifyProductId, variants: [{ sku: product.sku, title: `${product.title} - ${product.variantTitle}`, priceMinor: product.priceMinor, shopifyVariantId: product.shopifyVariantId, shopifyInventoryItemId: product.shopifyInventoryItemId }] });
+      await createProduct(tx, merchant.id, merchant.currency, { title: product.title, shopifyProductId: product.shopifyProductId, variants: [{ sku: product.sku, title: `${product.title} - ${product.variantTitle}`, priceMinor: product.priceMinor, shopifyVariantId: product.shopifyVariantId, shopifyInventoryItemId: product.shopifyInventoryItemId, squareCatalogObjectId: product.squareCatalogObjectId }] });
       const variant = await findVariantBySku(tx, merchant.id, product.sku);
       if (!variant) throw new Error(`demo variant ${product.sku} was not created`);
       await changeStock(tx, merchant, { kind: 'receive', locationId: warehouse.id, sku: product.sku, delta: product.warehouse, reason: 'Demo opening stock', reference: `demo-opening-${product.sku}`, actor: 'demo' });

@@ -6,16 +6,26 @@ import { raiseException } from './exceptions.ts';
 import { claimInboxEvent, listDueInboxEvents, recordInboxFailure, type InboxEvent } from './inbox.ts';
 import { leaseOutboxEvent, listDueOutboxEvents, markOutboxDelivered, recordOutboxFailure, type OutboxEvent } from './outbox.ts';
 
-/** Applies one inbound event inside the given transaction; says whether it was applied or only kept. */
-export type InboxHandler = (tx: Tx, event: InboxEvent) => Promise<{ outcome: 'processed' | 'ignored'; note?: string }>;
+/**
+ * Applies one inbound event inside the given transaction; says whether it was applied or only kept.
+ * `prepared` is what the preparer fetched for it before the transaction (undefined without one).
+ */
+export type InboxHandler<Prepared = undefined> = (tx: Tx, event: InboxEvent, prepared: Prepared | undefined) => Promise<{ outcome: 'processed' | 'ignored'; note?: string }>;
+/**
+ * Fetches what applying an event needs from outside (a channel's API) before its transaction opens:
+ * a network call inside the transaction would hold it open, and on SQLite block every writer. A
+ * throw counts as a failed attempt of the event, retried with backoff like any other.
+ */
+export type InboxPreparer<Prepared> = (event: InboxEvent) => Promise<Prepared | undefined>;
 /** Delivers one outbound message to its destination; throws to retry. May return a note to keep. */
 export type OutboxDeliverer = (event: OutboxEvent) => Promise<string | void>;
 
-export interface SyncWorkerOptions {
+export interface SyncWorkerOptions<Prepared = undefined> {
   db: Db;
   logger: Logger;
   metrics: Metrics;
-  handleInboxEvent: InboxHandler;
+  prepareInboxEvent?: InboxPreparer<Prepared>;
+  handleInboxEvent: InboxHandler<Prepared>;
   deliverers: Record<string, OutboxDeliverer>;
   pollIntervalMs?: number;
 }
@@ -27,7 +37,7 @@ const drainRoundsMax = 1_000;
  * The in-process worker: processes the inbox and delivers the outbox in bounded batches, at its own
  * pace. `wake()` shortens the wait after new work is committed; `drain()` runs until nothing is due.
  */
-export function createSyncWorker(options: SyncWorkerOptions) {
+export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOptions<Prepared>) {
   const { db, logger, metrics } = options;
   const pollIntervalMs = options.pollIntervalMs ?? defaultPollIntervalMs;
   let running = false;
@@ -36,9 +46,10 @@ export function createSyncWorker(options: SyncWorkerOptions) {
 
   async function processInboxEvent(event: InboxEvent): Promise<void> {
     try {
+      const prepared = options.prepareInboxEvent ? await options.prepareInboxEvent(event) : undefined;
       await db.transaction().execute(async (tx) => {
         if (!(await claimInboxEvent(tx, event.id, 'processed'))) return;
-        const result = await options.handleInboxEvent(tx, event);
+        const result = await options.handleInboxEvent(tx, event, prepared);
         if (result.outcome === 'ignored' || result.note) {
           await tx.updateTable('inbox_events').set({ status: result.outcome, error: result.note ?? null }).where('id', '=', event.id).execute();
         }

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startFakeShopify, type FakeShopify } from '../../fakes/fake-shopify.ts';
+import { startFakeSquare, type FakeSquare } from '../../fakes/fake-square.ts';
 import { signShopifyBody } from '../../src/connectors/shopify/index.ts';
+import { signSquareBody } from '../../src/connectors/square/index.ts';
 import type { DialectName } from '../../src/db/index.ts';
 import { seedDemoMerchant, type DemoMerchant } from '../../src/demo/demo-merchant.ts';
 import { createEngine, type Engine } from '../../src/engine.ts';
@@ -13,6 +15,10 @@ export const testShopDomain = 'jsmith.myshopify.com';
 export const testShopifySecret = 'merchant-own-shopify-secret';
 export const testAdminKey = 'ck_admin_test_key_for_the_journey';
 export const testPosKey = 'ck_pos_test_key_for_the_journey';
+// The Square seller, key and URL the Square fixtures were signed with (test/fixtures/headers.json).
+export const testSquareMerchantRef = '6SSW7HV8K2ST5';
+export const testSquareSignatureKey = 'TEST_ONLY_square_signature_key';
+export const testSquareNotificationUrl = 'https://example.com/webhooks/square';
 
 /** A fixture's exact bytes, trailing newline included, as the channel sent them. */
 export function readFixture(path: string): Buffer {
@@ -29,11 +35,15 @@ export function fixtureHeaders(path: string): Record<string, string> {
 export interface TestEngine {
   engine: Engine;
   fake: FakeShopify;
+  /** The fake Square API the demo merchant's Square account reads register sales from. */
+  fakeSquare: FakeSquare;
   demo: DemoMerchant;
   /** Sends a request through the server without opening a port. */
   request(method: 'GET' | 'POST', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /** Posts a Shopify fixture re-signed with the test merchant's own secret, headers as Shopify sent them. */
   deliverShopifyFixture(path: string, overrides?: Record<string, string>, body?: Buffer): Promise<{ status: number; body: any }>;
+  /** Posts a Square notification signed with the demo's key over the notification URL and the exact bytes. */
+  deliverSquareEvent(body: Buffer | object, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   dispose(): Promise<void>;
 }
 
@@ -41,10 +51,12 @@ export interface TestEngine {
 export async function startTestEngine(dialect: DialectName): Promise<TestEngine> {
   const database = await openTestDatabase(dialect);
   const fake = await startFakeShopify();
+  const fakeSquare = await startFakeSquare();
   const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
   const demo = await seedDemoMerchant(engine.database.db, {
     shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: fake.url, shopifyAccessToken: fake.token,
-    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
+    squareMerchantRef: testSquareMerchantRef, squareSignatureKey: testSquareSignatureKey, squareNotificationUrl: testSquareNotificationUrl,
+    squareApiUrl: fakeSquare.url, squareAccessToken: fakeSquare.token,
     adminApiKey: testAdminKey, posApiKey: testPosKey,
   });
 
@@ -64,11 +76,19 @@ export async function startTestEngine(dialect: DialectName): Promise<TestEngine>
     return { status: response.statusCode, body: JSON.parse(response.body) };
   };
 
+  const deliverSquareEvent: TestEngine['deliverSquareEvent'] = async (body, headers = {}) => {
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    const signed = { 'content-type': 'application/json', 'x-square-hmacsha256-signature': signSquareBody(testSquareSignatureKey, testSquareNotificationUrl, bytes), ...headers };
+    const response = await engine.server.inject({ method: 'POST', url: '/webhooks/square', headers: signed, payload: bytes });
+    return { status: response.statusCode, body: JSON.parse(response.body) };
+  };
+
   return {
-    engine, fake, demo, request, deliverShopifyFixture,
+    engine, fake, fakeSquare, demo, request, deliverShopifyFixture, deliverSquareEvent,
     async dispose() {
       await engine.close();
       await fake.close();
+      await fakeSquare.close();
       await database.dispose();
     },
   };

@@ -1,5 +1,7 @@
 /**
- * The Square connector. Notifications are verified, deduplicated on `event_id` and kept in the
- * inbox; applying them (register sales through RetrieveOrder, refunds, stock counts) is issue #7.
+ * The Square connector: notifications in (verify, store, prepare through the Square API outside the
+ * transaction, translate, apply), the Square API client for reads and inventory changes.
  */
 export * from './webhook.ts';
+export * from './inbound.ts';
+export { createSquareClient, computeBackoffMs, SQUARE_API_VERSION, type SquareClient, type SquareClientOptions, type BatchChangeInventoryInput, type InventoryChangeInput } from './client.ts';

@@ -1,0 +1,542 @@
+/**
+ * A fake Square API server for tests and the demo: node:http on 127.0.0.1, an ephemeral port, and
+ * only the endpoints Continuum's client calls. It follows shared/reference/protocols.md section C and
+ * Square's API reference:
+ *
+ * - RetrieveOrder `GET /v2/orders/{order_id}` → `{ order }`:
+ *   https://developer.squareup.com/reference/square/orders-api/retrieve-order
+ * - RetrieveCustomer `GET /v2/customers/{customer_id}` → `{ customer }`:
+ *   https://developer.squareup.com/reference/square/customers-api/retrieve-customer
+ * - BatchChangeInventory `POST /v2/inventory/changes/batch-create` (protocols.md C7): required
+ *   `idempotency_key`, at most 100 changes, quantities as decimal strings, answers `counts[]`:
+ *   https://developer.squareup.com/reference/square/inventory/batch-change-inventory
+ * - BatchRetrieveInventoryCounts `POST /v2/inventory/counts/batch-retrieve`:
+ *   https://developer.squareup.com/reference/square/inventory-api/batch-retrieve-inventory-counts
+ * - Idempotency (protocols.md C6): the same key with the same request returns the original response;
+ *   the same key with another request is an error: https://developer.squareup.com/docs/working-with-apis/idempotency
+ * - Rate limits (protocols.md C8): HTTP 429, `category: RATE_LIMIT_ERROR`, `code: RATE_LIMITED`:
+ *   https://developer.squareup.com/reference/square/objects/ErrorCategory
+ * - Errors are `{ errors: [{ category, code, detail }] }`:
+ *   https://developer.squareup.com/docs/build-basics/handling-errors
+ *
+ * Where the fake departs from Square or invents, it says so: it requires `Square-Version` (Square
+ * falls back to the application's pinned version; the fake is stricter so the client is proven to
+ * pin one); `IDEMPOTENCY_KEY_REUSED` is the believed, unverified code (protocols.md C6); the 5xx
+ * bodies are invented; quantities are whole numbers only (Square allows up to 5 decimals); changes
+ * are applied in `occurred_at` order and a physical count older than the last one held for its item,
+ * location and state is ignored, a simplification of Square's timeline.
+ * Test code may rely on these; production code must not.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeSquareOptions {
+  /** The access token the fake accepts as `Authorization: Bearer TOKEN`. */
+  token?: string;
+}
+
+export type FakeSquareOutcome = 'executed' | 'replayed' | 'rate_limited' | 'failed' | 'unauthorized' | 'rejected' | 'not_found';
+
+export interface FakeSquareRequest {
+  method: string;
+  path: string;
+  squareVersion: string | null;
+  idempotencyKey: string | null;
+  status: number;
+  outcome: FakeSquareOutcome;
+}
+
+export interface SquareMoneyJson {
+  amount: number;
+  currency: string;
+}
+
+/** A Square Order as RetrieveOrder returns it; the fake stores whatever the test gives it. */
+export type SquareOrderJson = Record<string, unknown> & { id: string };
+export type SquareCustomerJson = Record<string, unknown> & { id: string };
+
+export interface FakeSquare {
+  /** The API base URL, `http://127.0.0.1:<port>`; paths start with `/v2/`. */
+  url: string;
+  token: string;
+  /** Every request received, in order, including failed, rate-limited and unauthorized ones. */
+  requests: FakeSquareRequest[];
+  setOrder(order: SquareOrderJson): void;
+  setCustomer(customer: SquareCustomerJson): void;
+  /** Sets the IN_STOCK count of a catalog object (item variation) at a location. */
+  setCount(catalogObjectId: string, locationId: string, quantity: number, state?: string): void;
+  count(catalogObjectId: string, locationId: string, state?: string): number;
+  /** The next `count` requests answer `status` (500 or 503) without being executed. */
+  failNext(count: number, status?: number): void;
+  /** The next `count` requests answer 429 RATE_LIMITED without being executed. */
+  rateLimitNext(count: number): void;
+  /** The next `count` requests are delayed by `delayMs` before being handled (and still executed). */
+  slowNext(count: number, delayMs: number): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TOKEN = 'EAAA_TEST_ONLY_fake_square_token';
+const REQUEST_BODY_BYTES_MAX = 1_000_000;
+/** protocols.md C7: a BatchChangeInventory request holds at most 100 changes. */
+const INVENTORY_CHANGES_MAX = 100;
+/** protocols.md C6 believes 128 for BatchChangeInventory [unverified]. */
+const IDEMPOTENCY_KEY_LENGTH_MAX = 128;
+const RETRIEVE_COUNTS_LIMIT_DEFAULT = 100;
+const RETRIEVE_COUNTS_LIMIT_MAX = 1000;
+const SQUARE_VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const WHOLE_QUANTITY_PATTERN = /^-?\d+$/;
+const INVENTORY_STATES = new Set(['IN_STOCK', 'SOLD', 'RETURNED_BY_CUSTOMER', 'RESERVED_FOR_SALE', 'SOLD_ONLINE', 'ORDERED_FROM_VENDOR', 'RECEIVED_FROM_VENDOR', 'IN_TRANSIT_TO', 'NONE', 'WASTE', 'UNLINKED_RETURN', 'COMPOSED', 'DECOMPOSED', 'SUPPORTED_BY_NEWER_VERSION', 'IN_TRANSIT']);
+
+interface SquareErrorJson {
+  category: string;
+  code: string;
+  detail?: string;
+  field?: string;
+}
+
+interface HeldCount {
+  catalogObjectId: string;
+  locationId: string;
+  state: string;
+  quantity: number;
+  calculatedAt: string;
+  /** The occurred_at of the last physical count applied, to ignore older ones. */
+  lastPhysicalCountAt: string | null;
+}
+
+interface FakeState {
+  orders: Map<string, SquareOrderJson>;
+  customers: Map<string, SquareCustomerJson>;
+  counts: Map<string, HeldCount>;
+  idempotentResponses: Map<string, { fingerprint: string; reply: Reply }>;
+  sequence: number;
+}
+
+interface Injections {
+  failures: { count: number; status: number };
+  rateLimits: number;
+  delays: { count: number; delayMs: number };
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+  outcome: FakeSquareOutcome;
+}
+
+interface HandlerContext {
+  token: string;
+  state: FakeState;
+  injections: Injections;
+  requests: FakeSquareRequest[];
+}
+
+export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<FakeSquare> {
+  const token = options.token ?? DEFAULT_TOKEN;
+  const state: FakeState = { orders: new Map(), customers: new Map(), counts: new Map(), idempotentResponses: new Map(), sequence: 0 };
+  const injections: Injections = { failures: { count: 0, status: 500 }, rateLimits: 0, delays: { count: 0, delayMs: 0 } };
+  const requests: FakeSquareRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const context: HandlerContext = { token, state, injections, requests };
+
+  const server = createServer((request, response) => {
+    void handleHttpRequest(context, request, response, timers).catch((error: unknown) => {
+      if (!response.headersSent) sendJson(response, 500, { errors: [{ category: 'API_ERROR', code: 'INTERNAL_SERVER_ERROR', detail: String(error) }] });
+    });
+  });
+  const port = await listen(server);
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    requests,
+    setOrder: (order) => {
+      state.orders.set(order.id, structuredClone(order));
+    },
+    setCustomer: (customer) => {
+      state.customers.set(customer.id, structuredClone(customer));
+    },
+    setCount: (catalogObjectId, locationId, quantity, countState = 'IN_STOCK') => {
+      const held = heldCount(state, catalogObjectId, locationId, countState);
+      held.quantity = quantity;
+      held.calculatedAt = new Date().toISOString();
+    },
+    count: (catalogObjectId, locationId, countState = 'IN_STOCK') => state.counts.get(countKey(catalogObjectId, locationId, countState))?.quantity ?? 0,
+    failNext: (count, status = 500) => {
+      injections.failures = { count, status };
+    },
+    rateLimitNext: (count) => {
+      injections.rateLimits = count;
+    },
+    slowNext: (count, delayMs) => {
+      injections.delays = { count, delayMs };
+    },
+    close: () => closeServer(server, timers),
+  };
+}
+
+async function handleHttpRequest(context: HandlerContext, request: IncomingMessage, response: ServerResponse, timers: Set<NodeJS.Timeout>): Promise<void> {
+  const bodyText = await readBody(request);
+  const { delays } = context.injections;
+  if (delays.count > 0) {
+    delays.count -= 1;
+    await delay(delays.delayMs, timers);
+  }
+  const path = new URL(request.url ?? '/', 'http://fake').pathname;
+  const record: FakeSquareRequest = { method: request.method ?? 'GET', path, squareVersion: headerOf(request, 'square-version'), idempotencyKey: null, status: 0, outcome: 'rejected' };
+  context.requests.push(record);
+  const reply = decideReply(context, request, path, bodyText, record);
+  record.status = reply.status;
+  record.outcome = reply.outcome;
+  if (!response.destroyed) sendJson(response, reply.status, reply.body);
+}
+
+/** The order of checks mirrors what a client can observe: injected faults, auth, version, route. */
+function decideReply(context: HandlerContext, request: IncomingMessage, path: string, bodyText: string, record: FakeSquareRequest): Reply {
+  const { failures } = context.injections;
+  if (failures.count > 0) {
+    failures.count -= 1;
+    // Square's 5xx bodies were not retrieved; these are invented in Square's error shape.
+    const code = failures.status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
+    return errorReply(failures.status, 'failed', { category: 'API_ERROR', code, detail: 'Injected failure' });
+  }
+  if (context.injections.rateLimits > 0) {
+    context.injections.rateLimits -= 1;
+    return errorReply(429, 'rate_limited', { category: 'RATE_LIMIT_ERROR', code: 'RATE_LIMITED', detail: 'Rate limit exceeded.' });
+  }
+  if (headerOf(request, 'authorization') !== `Bearer ${context.token}`) {
+    return errorReply(401, 'unauthorized', { category: 'AUTHENTICATION_ERROR', code: 'UNAUTHORIZED', detail: 'This request could not be authorized.' });
+  }
+  const version = record.squareVersion;
+  if (version === null || !SQUARE_VERSION_PATTERN.test(version)) {
+    return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'INVALID_VALUE', field: 'Square-Version', detail: 'The fake requires a Square-Version header (YYYY-MM-DD).' });
+  }
+  return route(context, request.method ?? 'GET', path, bodyText, record);
+}
+
+function route(context: HandlerContext, method: string, path: string, bodyText: string, record: FakeSquareRequest): Reply {
+  const orderMatch = /^\/v2\/orders\/([^/]+)$/.exec(path);
+  if (method === 'GET' && orderMatch?.[1] !== undefined) return retrieveOrder(context.state, decodeURIComponent(orderMatch[1]));
+  const customerMatch = /^\/v2\/customers\/([^/]+)$/.exec(path);
+  if (method === 'GET' && customerMatch?.[1] !== undefined) return retrieveCustomer(context.state, decodeURIComponent(customerMatch[1]));
+  if (method === 'POST' && path === '/v2/inventory/changes/batch-create') return withJsonBody(bodyText, (body) => batchChangeInventory(context.state, body, record));
+  if (method === 'POST' && path === '/v2/inventory/counts/batch-retrieve') return withJsonBody(bodyText, (body) => batchRetrieveCounts(context.state, body));
+  return errorReply(404, 'not_found', { category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: `API endpoint for URL path \`${path}\` and HTTP method \`${method}\` is not found.` });
+}
+
+function retrieveOrder(state: FakeState, orderId: string): Reply {
+  const order = state.orders.get(orderId);
+  if (order === undefined) return errorReply(404, 'not_found', { category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: `Could not find order with id \`${orderId}\`.` });
+  return { status: 200, body: { order }, outcome: 'executed' };
+}
+
+function retrieveCustomer(state: FakeState, customerId: string): Reply {
+  const customer = state.customers.get(customerId);
+  if (customer === undefined) return errorReply(404, 'not_found', { category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: `Customer with ID \`${customerId}\` not found.` });
+  return { status: 200, body: { customer }, outcome: 'executed' };
+}
+
+function withJsonBody(bodyText: string, handle: (body: Record<string, unknown>) => Reply): Reply {
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'INVALID_CONTENT_TYPE', detail: 'The request body is not valid JSON.' });
+  }
+  if (!isRecord(body)) return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'EXPECTED_OBJECT', detail: 'The request body must be a JSON object.' });
+  return handle(body);
+}
+
+/** A change validated and ready to apply; validation of the whole batch comes first, so a bad change applies nothing. */
+interface ValidChange {
+  type: 'PHYSICAL_COUNT' | 'ADJUSTMENT';
+  catalogObjectId: string;
+  locationId: string;
+  fromState: string | null;
+  toState: string;
+  quantity: number;
+  occurredAt: string;
+  raw: Record<string, unknown>;
+}
+
+class InvalidRequest extends Error {
+  readonly field: string;
+  readonly code: string;
+  constructor(field: string, detail: string, code = 'INVALID_VALUE') {
+    super(detail);
+    this.field = field;
+    this.code = code;
+  }
+}
+
+function batchChangeInventory(state: FakeState, body: Record<string, unknown>, record: FakeSquareRequest): Reply {
+  const key = body['idempotency_key'];
+  if (typeof key !== 'string' || key.length === 0) return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'MISSING_REQUIRED_PARAMETER', field: 'idempotency_key', detail: 'Field must be set' });
+  record.idempotencyKey = key;
+  if (key.length > IDEMPOTENCY_KEY_LENGTH_MAX) return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'VALUE_TOO_LONG', field: 'idempotency_key', detail: `Must be at most ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.` });
+  const fingerprint = stableStringify(body);
+  const stored = state.idempotentResponses.get(key);
+  if (stored !== undefined) {
+    if (stored.fingerprint !== fingerprint) {
+      // protocols.md C6: "believed to be IDEMPOTENCY_KEY_REUSED" [unverified].
+      return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'IDEMPOTENCY_KEY_REUSED', field: 'idempotency_key', detail: 'The idempotency key was already used with a different request.' });
+    }
+    return { ...stored.reply, outcome: 'replayed' };
+  }
+  let changes: ValidChange[];
+  try {
+    changes = validateChanges(body['changes']);
+  } catch (error) {
+    if (!(error instanceof InvalidRequest)) throw error;
+    return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: error.code, field: error.field, detail: error.message });
+  }
+  const ignoreUnchangedCounts = body['ignore_unchanged_counts'] !== false;
+  const reply = applyChanges(state, changes, ignoreUnchangedCounts);
+  state.idempotentResponses.set(key, { fingerprint, reply });
+  return reply;
+}
+
+function validateChanges(value: unknown): ValidChange[] {
+  if (!Array.isArray(value) || value.length === 0) throw new InvalidRequest('changes', 'At least one change is required.', 'MISSING_REQUIRED_PARAMETER');
+  if (value.length > INVENTORY_CHANGES_MAX) throw new InvalidRequest('changes', `At most ${INVENTORY_CHANGES_MAX} changes per request.`, 'ARRAY_LENGTH_TOO_LONG');
+  return value.map((change, index) => validateChange(change, `changes[${index}]`));
+}
+
+function validateChange(change: unknown, field: string): ValidChange {
+  if (!isRecord(change)) throw new InvalidRequest(field, 'Expected an object.', 'EXPECTED_OBJECT');
+  const type = change['type'];
+  if (type === 'PHYSICAL_COUNT') {
+    const count = requireRecord(change['physical_count'], `${field}.physical_count`);
+    return { type, ...placeOf(count, `${field}.physical_count`), fromState: null, toState: requireState(count['state'], `${field}.physical_count.state`), quantity: requireQuantity(count['quantity'], `${field}.physical_count.quantity`), raw: count };
+  }
+  if (type === 'ADJUSTMENT') {
+    const adjustment = requireRecord(change['adjustment'], `${field}.adjustment`);
+    const fromState = requireState(adjustment['from_state'], `${field}.adjustment.from_state`);
+    const toState = requireState(adjustment['to_state'], `${field}.adjustment.to_state`);
+    const quantity = requireQuantity(adjustment['quantity'], `${field}.adjustment.quantity`);
+    if (quantity <= 0) throw new InvalidRequest(`${field}.adjustment.quantity`, 'An adjustment quantity must be positive.');
+    return { type, ...placeOf(adjustment, `${field}.adjustment`), fromState, toState, quantity, raw: adjustment };
+  }
+  throw new InvalidRequest(`${field}.type`, 'Expected PHYSICAL_COUNT or ADJUSTMENT (the fake supports no other change type).', 'INVALID_ENUM_VALUE');
+}
+
+function placeOf(change: Record<string, unknown>, field: string): { catalogObjectId: string; locationId: string; occurredAt: string } {
+  const occurredAt = requireString(change['occurred_at'], `${field}.occurred_at`);
+  if (Number.isNaN(Date.parse(occurredAt))) throw new InvalidRequest(`${field}.occurred_at`, 'Expected an RFC 3339 timestamp.', 'INVALID_TIME');
+  return { catalogObjectId: requireString(change['catalog_object_id'], `${field}.catalog_object_id`), locationId: requireString(change['location_id'], `${field}.location_id`), occurredAt: new Date(occurredAt).toISOString() };
+}
+
+function applyChanges(state: FakeState, changes: ValidChange[], ignoreUnchangedCounts: boolean): Reply {
+  const touched = new Map<string, HeldCount>();
+  const applied: Record<string, unknown>[] = [];
+  const calculatedAt = new Date().toISOString();
+  const ordered = [...changes].sort((left, right) => left.occurredAt.localeCompare(right.occurredAt));
+  for (const change of ordered) {
+    if (change.type === 'PHYSICAL_COUNT') {
+      const held = heldCount(state, change.catalogObjectId, change.locationId, change.toState);
+      if (held.lastPhysicalCountAt !== null && change.occurredAt < held.lastPhysicalCountAt) continue;
+      if (ignoreUnchangedCounts && held.quantity === change.quantity) continue;
+      held.quantity = change.quantity;
+      held.lastPhysicalCountAt = change.occurredAt;
+      held.calculatedAt = calculatedAt;
+      touched.set(countKey(held.catalogObjectId, held.locationId, held.state), held);
+    } else {
+      for (const [countState, delta] of [[change.fromState ?? 'NONE', -change.quantity], [change.toState, change.quantity]] as const) {
+        if (countState === 'NONE') continue;
+        const held = heldCount(state, change.catalogObjectId, change.locationId, countState);
+        held.quantity += delta;
+        held.calculatedAt = calculatedAt;
+        touched.set(countKey(held.catalogObjectId, held.locationId, held.state), held);
+      }
+    }
+    state.sequence += 1;
+    applied.push({ type: change.type, [change.type === 'PHYSICAL_COUNT' ? 'physical_count' : 'adjustment']: { id: `FAKE-CHANGE-${state.sequence}`, ...change.raw, created_at: calculatedAt } });
+  }
+  return { status: 200, body: { counts: [...touched.values()].map(countJson), changes: applied }, outcome: 'executed' };
+}
+
+function batchRetrieveCounts(state: FakeState, body: Record<string, unknown>): Reply {
+  const catalogObjectIds = optionalStrings(body['catalog_object_ids']);
+  const locationIds = optionalStrings(body['location_ids']);
+  const states = optionalStrings(body['states']);
+  const limit = typeof body['limit'] === 'number' ? body['limit'] : RETRIEVE_COUNTS_LIMIT_DEFAULT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > RETRIEVE_COUNTS_LIMIT_MAX) {
+    return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'INVALID_VALUE', field: 'limit', detail: `Expected 1 to ${RETRIEVE_COUNTS_LIMIT_MAX}.` });
+  }
+  const offset = typeof body['cursor'] === 'string' ? Number(body['cursor']) : 0;
+  const matching = [...state.counts.values()]
+    .filter((held) => (catalogObjectIds === null || catalogObjectIds.includes(held.catalogObjectId)) && (locationIds === null || locationIds.includes(held.locationId)) && (states === null || states.includes(held.state)))
+    .sort((left, right) => countKey(left.catalogObjectId, left.locationId, left.state).localeCompare(countKey(right.catalogObjectId, right.locationId, right.state)));
+  const page = matching.slice(offset, offset + limit);
+  const next = offset + limit < matching.length ? { cursor: String(offset + limit) } : {};
+  return { status: 200, body: { counts: page.map(countJson), ...next }, outcome: 'executed' };
+}
+
+/** An InventoryCount as Square returns it: quantity as a decimal string. */
+function countJson(held: HeldCount): Record<string, unknown> {
+  return { catalog_object_id: held.catalogObjectId, catalog_object_type: 'ITEM_VARIATION', state: held.state, location_id: held.locationId, quantity: String(held.quantity), calculated_at: held.calculatedAt };
+}
+
+function heldCount(state: FakeState, catalogObjectId: string, locationId: string, countState: string): HeldCount {
+  const key = countKey(catalogObjectId, locationId, countState);
+  let held = state.counts.get(key);
+  if (held === undefined) {
+    held = { catalogObjectId, locationId, state: countState, quantity: 0, calculatedAt: new Date().toISOString(), lastPhysicalCountAt: null };
+    state.counts.set(key, held);
+  }
+  return held;
+}
+
+function countKey(catalogObjectId: string, locationId: string, countState: string): string {
+  return `${catalogObjectId}\u0000${locationId}\u0000${countState}`;
+}
+
+export interface FakeOrderLineInput {
+  uid: string;
+  name: string;
+  catalogObjectId: string | null;
+  quantity: number;
+  unitAmount: number;
+  discountAmount?: number;
+  taxAmount?: number;
+}
+
+/**
+ * Builds a Square Order whose amounts add up the way Square computes them for additive taxes:
+ * gross sales = base price × quantity; line total = gross − discounts + taxes; the order's totals are
+ * the sums of its lines. One CARD tender pays the total unless `tenders` says otherwise.
+ */
+export function buildSquareOrder(input: {
+  id: string;
+  locationId: string;
+  currency?: string;
+  customerId?: string | null;
+  lines: FakeOrderLineInput[];
+  tenders?: { type: 'CARD' | 'CASH'; amount: number }[];
+  state?: 'OPEN' | 'COMPLETED' | 'CANCELED';
+  createdAt?: string;
+}): SquareOrderJson {
+  const currency = input.currency ?? 'USD';
+  const money = (amount: number): SquareMoneyJson => ({ amount, currency });
+  const lineItems = input.lines.map((line) => {
+    const gross = line.unitAmount * line.quantity;
+    const discount = line.discountAmount ?? 0;
+    const tax = line.taxAmount ?? 0;
+    return {
+      uid: line.uid, name: line.name, quantity: String(line.quantity), item_type: 'ITEM',
+      ...(line.catalogObjectId ? { catalog_object_id: line.catalogObjectId, catalog_version: 1 } : {}),
+      base_price_money: money(line.unitAmount), variation_total_price_money: money(gross), gross_sales_money: money(gross),
+      total_tax_money: money(tax), total_discount_money: money(discount), total_money: money(gross - discount + tax),
+    };
+  });
+  const sum = (pick: (line: FakeOrderLineInput) => number) => input.lines.reduce((total, line) => total + pick(line), 0);
+  const totalDiscount = sum((line) => line.discountAmount ?? 0);
+  const totalTax = sum((line) => line.taxAmount ?? 0);
+  const total = sum((line) => line.unitAmount * line.quantity) - totalDiscount + totalTax;
+  const createdAt = input.createdAt ?? '2026-11-20T15:04:05.123Z';
+  const tenders = (input.tenders ?? [{ type: 'CARD', amount: total }]).map((tender, index) => ({ id: `${input.id}-T${index + 1}`, location_id: input.locationId, created_at: createdAt, amount_money: money(tender.amount), type: tender.type }));
+  return {
+    id: input.id, location_id: input.locationId, source: { name: 'Square Point of Sale' }, state: input.state ?? 'COMPLETED', version: 4,
+    ...(input.customerId ? { customer_id: input.customerId } : {}),
+    line_items: lineItems,
+    discounts: totalDiscount > 0 ? [{ uid: `${input.id}-D1`, name: 'Store discount', type: 'FIXED_AMOUNT', applied_money: money(totalDiscount), scope: 'LINE_ITEM' }] : [],
+    taxes: totalTax > 0 ? [{ uid: `${input.id}-X1`, name: 'HST', percentage: '13', type: 'ADDITIVE', applied_money: money(totalTax), scope: 'ORDER' }] : [],
+    tenders,
+    total_money: money(total), total_tax_money: money(totalTax), total_discount_money: money(totalDiscount), total_tip_money: money(0), total_service_charge_money: money(0),
+    created_at: createdAt, updated_at: createdAt, closed_at: createdAt,
+  };
+}
+
+function errorReply(status: number, outcome: FakeSquareOutcome, error: SquareErrorJson): Reply {
+  return { status, body: { errors: [error] }, outcome };
+}
+
+function headerOf(request: IncomingMessage, name: string): string | null {
+  const value = request.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+function requireRecord(value: unknown, field: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new InvalidRequest(field, 'Expected an object.', 'EXPECTED_OBJECT');
+  return value;
+}
+
+function requireString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidRequest(field, 'Expected a non-empty string.', 'EXPECTED_STRING');
+  return value;
+}
+
+function requireState(value: unknown, field: string): string {
+  const text = requireString(value, field);
+  if (!INVENTORY_STATES.has(text)) throw new InvalidRequest(field, `Unknown inventory state ${text}.`, 'INVALID_ENUM_VALUE');
+  return text;
+}
+
+/** Square sends quantities as decimal strings; the fake holds whole numbers only (see the header). */
+function requireQuantity(value: unknown, field: string): number {
+  const text = requireString(value, field);
+  if (!WHOLE_QUANTITY_PATTERN.test(text) || !Number.isSafeInteger(Number(text))) throw new InvalidRequest(field, 'Expected a whole-number decimal string.', 'INVALID_VALUE');
+  return Number(text);
+}
+
+function optionalStrings(value: unknown): string[] | null {
+  if (!Array.isArray(value)) return null;
+  return value.filter((item): item is string => typeof item === 'string');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (isRecord(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${stableStringify(value[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    bytes += buffer.length;
+    if (bytes > REQUEST_BODY_BYTES_MAX) throw new Error(`Request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function delay(delayMs: number, timers: Set<NodeJS.Timeout>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      resolve();
+    }, delayMs);
+    timers.add(timer);
+  });
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server, timers: Set<NodeJS.Timeout>): Promise<void> {
+  for (const timer of timers) clearTimeout(timer);
+  timers.clear();
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,252 @@
+/**
+ * The Square API client: reads register sales and customers for the inbox, and changes inventory
+ * for the outbox. Facts it relies on are in shared/reference/protocols.md section C:
+ * - rate limits (C8): HTTP 429 with `RATE_LIMITED`, retried with exponential backoff and jitter, as
+ *   https://developer.squareup.com/reference/square/objects/ErrorCategory asks; the numeric limits
+ *   are not published, so the client cannot compute a wait the way Shopify's bucket allows.
+ * - BatchChangeInventory (C7): `POST /v2/inventory/changes/batch-create`, a required idempotency key,
+ *   at most 100 changes, quantities as decimal strings:
+ *   https://developer.squareup.com/reference/square/inventory/batch-change-inventory
+ * - RetrieveOrder and RetrieveCustomer: https://developer.squareup.com/reference/square/orders-api/retrieve-order,
+ *   https://developer.squareup.com/reference/square/customers-api/retrieve-customer
+ * - Versioning: every request names the API version in `Square-Version`
+ *   (https://developer.squareup.com/docs/build-basics/versioning-overview).
+ *
+ * The client waits out rate limiting itself, a bounded number of times; every other failure is
+ * thrown as an AppError and the inbox or outbox decides whether to retry.
+ */
+import { z } from 'zod';
+import { AppError, assert } from '../../shared/app-error.ts';
+import { parseJsonSafely } from '../../shared/json.ts';
+import { squareCustomerSchema, squareErrorsSchema, squareInventoryCountSchema, squareOrderSchema, type SquareApiError, type SquareCustomer, type SquareInventoryCount, type SquareOrder } from './types.ts';
+
+/**
+ * The Square API version every request pins. 2026-07-15 is the version of the official SDK releases
+ * of that date (https://github.com/square/square-python-sdk/releases/tag/45.0.1.20260715,
+ * changelog https://developer.squareup.com/docs/changelog/connect-logs/2026-07-15).
+ */
+export const SQUARE_API_VERSION = '2026-07-15';
+/** Attempts of one request while Square answers 429, the first included. */
+export const RATE_LIMITED_ATTEMPTS_MAX = 5;
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** The first backoff after a 429; it doubles per attempt up to BACKOFF_MS_MAX. */
+export const BACKOFF_MS_BASE = 500;
+export const BACKOFF_MS_MAX = 8_000;
+/** protocols.md C7: a BatchChangeInventory request holds at most 100 changes. */
+export const INVENTORY_CHANGES_MAX = 100;
+/** Pages of BatchRetrieveInventoryCounts one call reads at most (100 counts a page). */
+export const COUNT_PAGES_MAX = 10;
+const COUNTS_PAGE_LIMIT = 100;
+
+export interface SquareClientOptions {
+  /** The API base URL: `https://connect.squareup.com`, `https://connect.squareupsandbox.com`, or a fake. */
+  apiUrl: string;
+  accessToken: string;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** A number in [0, 1) for the jitter; tests inject one. */
+  random?: () => number;
+  /** Attempts while rate limited; default RATE_LIMITED_ATTEMPTS_MAX. */
+  maxAttempts?: number;
+  /** Per-request timeout; default REQUEST_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+/** One InventoryChange of BatchChangeInventory (protocols.md C7); quantities are whole units here. */
+export type InventoryChangeInput =
+  | { type: 'PHYSICAL_COUNT'; catalogObjectId: string; locationId: string; quantity: number; occurredAt: string; referenceId?: string }
+  | { type: 'ADJUSTMENT'; catalogObjectId: string; locationId: string; fromState: string; toState: string; quantity: number; occurredAt: string; referenceId?: string };
+
+export interface BatchChangeInventoryInput {
+  /** Persist it with the business record before the first attempt and reuse it on retries (protocols.md C6). */
+  idempotencyKey: string;
+  changes: InventoryChangeInput[];
+  /** Square's default is true (protocols.md C7). */
+  ignoreUnchangedCounts?: boolean;
+}
+
+export interface SquareClient {
+  /** RetrieveOrder: the full order with line items, which notifications never carry. */
+  retrieveOrder(orderId: string): Promise<SquareOrder>;
+  /** RetrieveCustomer: the customer's profile (email, phone, names). */
+  retrieveCustomer(customerId: string): Promise<SquareCustomer>;
+  /** BatchChangeInventory: applies up to 100 changes at once; returns the resulting counts. */
+  batchChangeInventory(input: BatchChangeInventoryInput): Promise<{ counts: SquareInventoryCount[] }>;
+  /** BatchRetrieveInventoryCounts: the counts of the given items at the given locations (IN_STOCK by default). */
+  retrieveInventoryCounts(input: { catalogObjectIds: string[]; locationIds: string[]; states?: string[] }): Promise<SquareInventoryCount[]>;
+}
+
+/**
+ * Backoff before attempt `attempt + 1` after a 429: exponential (BACKOFF_MS_BASE × 2^(attempt−1),
+ * at most BACKOFF_MS_MAX) with "equal jitter": half of it fixed, half random, so concurrent clients
+ * spread out and no wait is ever zero.
+ * Example: computeBackoffMs(1, () => 0.5) → 375; computeBackoffMs(10, () => 0.999) ≈ 8000.
+ */
+export function computeBackoffMs(attempt: number, random: () => number = Math.random): number {
+  assert(Number.isSafeInteger(attempt) && attempt >= 1, 'computeBackoffMs: attempt is a positive integer');
+  const ceilingMs = Math.min(BACKOFF_MS_MAX, BACKOFF_MS_BASE * 2 ** Math.min(attempt - 1, 30));
+  const half = ceilingMs / 2;
+  return Math.round(half + random() * half);
+}
+
+export function createSquareClient(options: SquareClientOptions): SquareClient {
+  const maxAttempts = options.maxAttempts ?? RATE_LIMITED_ATTEMPTS_MAX;
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  assert(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1, 'maxAttempts must be a positive integer');
+  assert(Number.isSafeInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs must be a positive integer');
+  assert(options.accessToken.length > 0, 'accessToken must not be empty');
+  assert(/^https?:\/\//.test(options.apiUrl), 'apiUrl must be an http(s) URL');
+  const transport: Transport = { apiUrl: options.apiUrl.replace(/\/+$/, ''), accessToken: options.accessToken, fetch: options.fetch ?? fetch, timeoutMs };
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+
+  async function send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
+    for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+      const answer = await sendOnce(transport, method, path, body);
+      if (answer.status !== 429) return answer;
+      if (attempt < maxAttempts) await sleep(computeBackoffMs(attempt, random));
+    }
+    throw new AppError('connectors.square.rate_limited', `Square still rate limited ${method} ${path} after ${maxAttempts} attempts`, { attempts: maxAttempts, path });
+  }
+
+  return {
+    async retrieveOrder(orderId) {
+      const answer = await send('GET', `/v2/orders/${encodeURIComponent(requireId(orderId, 'orderId'))}`);
+      return parseAnswer(z.object({ order: squareOrderSchema }), answer, 'RetrieveOrder').order;
+    },
+    async retrieveCustomer(customerId) {
+      const answer = await send('GET', `/v2/customers/${encodeURIComponent(requireId(customerId, 'customerId'))}`);
+      return parseAnswer(z.object({ customer: squareCustomerSchema }), answer, 'RetrieveCustomer').customer;
+    },
+    async batchChangeInventory(input) {
+      const answer = await send('POST', '/v2/inventory/changes/batch-create', batchChangeBody(input));
+      return { counts: parseAnswer(z.object({ counts: z.array(squareInventoryCountSchema).default([]) }).passthrough(), answer, 'BatchChangeInventory').counts };
+    },
+    async retrieveInventoryCounts(input) {
+      return retrieveCounts(send, input);
+    },
+  };
+}
+
+interface Transport {
+  apiUrl: string;
+  accessToken: string;
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  path: string;
+}
+
+type Send = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Answer>;
+
+/** One HTTP round trip. Network errors, timeouts and 5xx are `unavailable`: the caller retries them later. */
+async function sendOnce(transport: Transport, method: 'GET' | 'POST', path: string, body: unknown): Promise<Answer> {
+  let response: Response;
+  let text: string;
+  try {
+    response = await transport.fetch(`${transport.apiUrl}${path}`, {
+      method,
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${transport.accessToken}`,
+        'square-version': SQUARE_API_VERSION,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(transport.timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new AppError('connectors.square.unavailable', `Square did not answer ${method} ${path}: ${reason}`, { status: null, path, timeoutMs: transport.timeoutMs });
+  }
+  if (response.status >= 500) {
+    throw new AppError('connectors.square.unavailable', `Square answered HTTP ${response.status} to ${method} ${path}`, { status: response.status, path, errors: readErrors(text) });
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new AppError('connectors.square.unauthorized', `Square refused the access token (HTTP ${response.status})`, { status: response.status, path, errors: readErrors(text) });
+  }
+  return { status: response.status, body: parseBody(text, response.status, path), path };
+}
+
+function parseBody(text: string, status: number, path: string): unknown {
+  if (status === 429) return null;
+  try {
+    return parseJsonSafely(text);
+  } catch {
+    throw new AppError('connectors.square.unexpected_response', `Square answered HTTP ${status} to ${path} with a body that is not JSON`, { status, path });
+  }
+}
+
+function readErrors(text: string): SquareApiError[] {
+  try {
+    const parsed = squareErrorsSchema.safeParse(parseJsonSafely(text));
+    return parsed.success ? parsed.data.errors : [];
+  } catch {
+    return [];
+  }
+}
+
+/** 2xx → the validated body; 404 → not_found; any other 4xx → rejected, with Square's errors. */
+function parseAnswer<S extends z.ZodType>(schema: S, answer: Answer, operation: string): z.infer<S> {
+  if (answer.status === 404) {
+    throw new AppError('connectors.square.not_found', `Square has no such object (${operation} ${answer.path})`, { path: answer.path, errors: errorsOf(answer.body) });
+  }
+  if (answer.status < 200 || answer.status >= 300) {
+    const errors = errorsOf(answer.body);
+    const summary = errors.map((error) => `${error.code}${error.field ? ` (${error.field})` : ''}: ${error.detail ?? ''}`).join('; ');
+    throw new AppError('connectors.square.rejected', `Square rejected ${operation} with HTTP ${answer.status}: ${summary}`, { status: answer.status, path: answer.path, errors });
+  }
+  const parsed = schema.safeParse(answer.body);
+  if (!parsed.success) {
+    throw new AppError('connectors.square.unexpected_response', `Square answered ${operation} with an unexpected shape`, { operation, issues: parsed.error.issues });
+  }
+  return parsed.data;
+}
+
+function errorsOf(body: unknown): SquareApiError[] {
+  const parsed = squareErrorsSchema.safeParse(body);
+  return parsed.success ? parsed.data.errors : [];
+}
+
+function requireId(id: string, name: string): string {
+  if (id.length === 0) throw new AppError('connectors.square.invalid_id', `${name} must not be empty`, { field: name });
+  return id;
+}
+
+function quantityText(quantity: number, field: string): string {
+  assert(Number.isSafeInteger(quantity), `batchChangeInventory: ${field} must be an integer`);
+  return String(quantity);
+}
+
+function batchChangeBody(input: BatchChangeInventoryInput): Record<string, unknown> {
+  assert(input.idempotencyKey.length > 0, 'batchChangeInventory: idempotencyKey must not be empty');
+  assert(input.changes.length >= 1 && input.changes.length <= INVENTORY_CHANGES_MAX, `batchChangeInventory: 1 to ${INVENTORY_CHANGES_MAX} changes per request`);
+  const changes = input.changes.map((change) => {
+    const place = { catalog_object_id: change.catalogObjectId, location_id: change.locationId, occurred_at: change.occurredAt, ...(change.referenceId ? { reference_id: change.referenceId } : {}) };
+    if (change.type === 'PHYSICAL_COUNT') {
+      return { type: 'PHYSICAL_COUNT', physical_count: { ...place, state: 'IN_STOCK', quantity: quantityText(change.quantity, 'quantity') } };
+    }
+    assert(change.quantity > 0, 'batchChangeInventory: an adjustment moves a positive quantity');
+    return { type: 'ADJUSTMENT', adjustment: { ...place, from_state: change.fromState, to_state: change.toState, quantity: quantityText(change.quantity, 'quantity') } };
+  });
+  return { idempotency_key: input.idempotencyKey, changes, ignore_unchanged_counts: input.ignoreUnchangedCounts ?? true };
+}
+
+async function retrieveCounts(send: Send, input: { catalogObjectIds: string[]; locationIds: string[]; states?: string[] }): Promise<SquareInventoryCount[]> {
+  const pageSchema = z.object({ counts: z.array(squareInventoryCountSchema).default([]), cursor: z.string().nullish() }).passthrough();
+  const counts: SquareInventoryCount[] = [];
+  let cursor: string | null | undefined;
+  for (let page = 0; page < COUNT_PAGES_MAX; page += 1) {
+    const body = { catalog_object_ids: input.catalogObjectIds, location_ids: input.locationIds, states: input.states ?? ['IN_STOCK'], limit: COUNTS_PAGE_LIMIT, ...(cursor ? { cursor } : {}) };
+    const answer = parseAnswer(pageSchema, await send('POST', '/v2/inventory/counts/batch-retrieve', body), 'BatchRetrieveInventoryCounts');
+    counts.push(...answer.counts);
+    cursor = answer.cursor;
+    if (!cursor) return counts;
+  }
+  throw new AppError('connectors.square.too_many_pages', `BatchRetrieveInventoryCounts needed more than ${COUNT_PAGES_MAX} pages; ask for fewer items at once`, { pagesMax: COUNT_PAGES_MAX });
+}

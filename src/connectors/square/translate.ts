@@ -1,0 +1,265 @@
+import type { ChannelStockReportCommand, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
+import type { AddressInput, CustomerClaim } from '../../customers/index.ts';
+import { AppError, assert } from '../../shared/app-error.ts';
+import { toIso } from '../../shared/clock.ts';
+import {
+  squareCustomerSchema, squareEnvelopeSchema, squareInventoryCountSchema, squareOrderSummarySchema, squarePaymentSchema, squareRefundSchema,
+  type SquareCustomer, type SquareInventoryCount, type SquareMoney, type SquareOrder, type SquareRefund,
+} from './types.ts';
+
+/** protocols.md C4: an `inventory.count.updated` notification carries at most 100 counts. */
+export const INVENTORY_COUNTS_PER_EVENT_MAX = 100;
+
+/** What one stored notification asks of Continuum, decided from the notification alone. */
+export type SquareEventPlan =
+  | { action: 'record_order'; orderId: string }
+  | { action: 'record_refund'; refund: SquareRefund }
+  | { action: 'record_stock'; counts: SquareInventoryCount[] }
+  | { action: 'resolve_customer'; customer: SquareCustomer }
+  | { action: 'ignore'; note: string };
+
+type SafeParser<T> = { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } };
+
+function parsePayload<T>(schema: SafeParser<T>, payload: unknown, what: string): T {
+  const result = schema.safeParse(payload);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+    throw new AppError('connectors.square.invalid_payload', `The ${what} does not have the expected shape: ${issues[0]?.path} ${issues[0]?.message}`, { issues });
+  }
+  return result.data;
+}
+
+/**
+ * Square quantities are decimal strings ("1", "90.00000", "-2" for an oversold count). Continuum
+ * counts whole units, so a fraction (an item sold by weight) fails loudly rather than being rounded.
+ */
+export function parseSquareQuantity(text: string, field: string): number {
+  const match = /^(-?\d+)(?:\.(0*))?$/.exec(text.trim());
+  const quantity = match?.[1] === undefined ? Number.NaN : Number(match[1]);
+  if (!Number.isSafeInteger(quantity)) {
+    throw new AppError('connectors.square.fractional_quantity', `${field} is "${text}"; Continuum counts whole units only`, { field, quantity: text });
+  }
+  return quantity;
+}
+
+/**
+ * Decides what a notification asks for (protocols.md C4, C5). Register sales come as
+ * `payment.created`/`payment.updated`; POS orders send no order webhooks, so `order.*` covers orders
+ * made through the Orders API. Statuses other than COMPLETED are ignored: a payment or refund is
+ * recorded once, when Square reports it done.
+ */
+export function planSquareEvent(payload: unknown): SquareEventPlan {
+  const envelope = parsePayload(squareEnvelopeSchema, payload, 'notification');
+  const object = envelope.data.object ?? {};
+  switch (envelope.type) {
+    case 'payment.created':
+    case 'payment.updated': {
+      const payment = parsePayload(squarePaymentSchema, object['payment'], `${envelope.type} payment`);
+      if (payment.status !== 'COMPLETED') return { action: 'ignore', note: `payment ${payment.id} is ${payment.status}; a sale is recorded once its payment is COMPLETED` };
+      if (!payment.order_id) return { action: 'ignore', note: `payment ${payment.id} names no order, so it has no lines to record` };
+      return { action: 'record_order', orderId: payment.order_id };
+    }
+    case 'order.created':
+    case 'order.updated': {
+      const summary = parsePayload(squareOrderSummarySchema, object[envelope.type === 'order.created' ? 'order_created' : 'order_updated'], `${envelope.type} summary`);
+      if (summary.state !== 'COMPLETED') return { action: 'ignore', note: `order ${summary.order_id} is ${summary.state ?? 'of unknown state'}; it is recorded when completed or paid` };
+      return { action: 'record_order', orderId: summary.order_id };
+    }
+    case 'refund.created':
+    case 'refund.updated': {
+      const refund = parsePayload(squareRefundSchema, object['refund'], `${envelope.type} refund`);
+      if (refund.status !== 'COMPLETED') return { action: 'ignore', note: `refund ${refund.id} is ${refund.status}; it is recorded once COMPLETED` };
+      if (!refund.order_id) return { action: 'ignore', note: `refund ${refund.id} names no order` };
+      return { action: 'record_refund', refund };
+    }
+    case 'inventory.count.updated':
+      return { action: 'record_stock', counts: readInventoryCounts(object) };
+    case 'customer.created':
+    case 'customer.updated':
+      return { action: 'resolve_customer', customer: parsePayload(squareCustomerSchema, object['customer'], `${envelope.type} customer`) };
+    case 'customer.deleted':
+      // A Square merge sends customer.created for the survivor and customer.deleted for the others
+      // (protocols.md C5); the profile stays ours, with its history and points.
+      return { action: 'ignore', note: 'a customer deleted in Square keeps her profile here' };
+    default:
+      return { action: 'ignore', note: `type ${envelope.type} is kept but not applied` };
+  }
+}
+
+/** `data.type` is not fixed (protocols.md C4), so the counts are read from the object's `inventory_counts`. */
+function readInventoryCounts(object: Record<string, unknown>): SquareInventoryCount[] {
+  const counts = parsePayload(squareInventoryCountSchema.array(), object['inventory_counts'], 'inventory.count.updated counts');
+  if (counts.length > INVENTORY_COUNTS_PER_EVENT_MAX) {
+    throw new AppError('connectors.square.invalid_payload', `An inventory notification carries at most ${INVENTORY_COUNTS_PER_EVENT_MAX} counts; this one has ${counts.length}`, { count: counts.length });
+  }
+  return counts;
+}
+
+/** The amount of a Square Money in the order's currency; a mix of currencies is an invalid order. */
+function amountIn(money: SquareMoney | null | undefined, currency: string, field: string): number {
+  if (!money) return 0;
+  if (money.currency !== currency) throw new AppError('connectors.square.invalid_payload', `${field} is in ${money.currency}, the order in ${currency}`, { field, currency: money.currency });
+  return money.amount;
+}
+
+function lineTitle(line: SquareOrder['line_items'][number]): string {
+  if (line.name && line.variation_name) return `${line.name} - ${line.variation_name}`;
+  return line.name ?? line.variation_name ?? 'Custom amount';
+}
+
+/**
+ * A Square Order read by RetrieveOrder → RecordOrder. Square computes, per line, gross sales = base
+ * price × quantity and total = gross − discounts + additive taxes, and sums the lines into the order
+ * (https://developer.squareup.com/docs/orders-api/how-it-works). Anything that does not add up that
+ * way (modifiers, inclusive taxes, a missing line) fails loudly instead of recording wrong money.
+ */
+export function translateSquareOrder(order: SquareOrder, customer: SquareCustomer | null): RecordOrderCommand {
+  const currency = order.total_money.currency;
+  if (order.line_items.length === 0) throw new AppError('connectors.square.invalid_payload', `Order ${order.id} has no line items`, { order_id: order.id });
+  if (order.taxes.some((tax) => tax.type === 'INCLUSIVE')) {
+    throw new AppError('connectors.square.unsupported_order', `Order ${order.id} has inclusive taxes, which Continuum's order totals do not represent yet`, { order_id: order.id });
+  }
+  const lines = order.line_items.map((line) => {
+    const quantity = parseSquareQuantity(line.quantity, `order ${order.id} line ${line.uid} quantity`);
+    const unitPriceMinor = amountIn(line.base_price_money, currency, 'base_price_money');
+    if (quantity <= 0 || amountIn(line.gross_sales_money, currency, 'gross_sales_money') !== unitPriceMinor * quantity) {
+      throw new AppError('connectors.square.inconsistent_totals', `Order ${order.id} line ${line.uid}: gross sales is not base price × quantity (modifiers are not supported yet)`, { order_id: order.id, line_uid: line.uid });
+    }
+    return {
+      sourceRef: line.uid, channelVariantId: line.catalog_object_id ?? null, sku: null, title: lineTitle(line), quantity, unitPriceMinor,
+      discountMinor: amountIn(line.total_discount_money, currency, 'total_discount_money'), taxMinor: amountIn(line.total_tax_money, currency, 'total_tax_money'), giftCard: line.item_type === 'GIFT_CARD',
+    };
+  });
+  const subtotalMinor = lines.reduce((sum, line) => sum + line.unitPriceMinor * line.quantity, 0);
+  const discountMinor = lines.reduce((sum, line) => sum + line.discountMinor, 0);
+  const taxMinor = lines.reduce((sum, line) => sum + line.taxMinor, 0);
+  const goodsMinor = subtotalMinor - discountMinor + taxMinor;
+  // Tips and service charges are not goods: the unified order records goods, the tenders record
+  // what was paid. Square's reference leaves open whether `total_money` includes the tip, so both
+  // readings are accepted; any other difference is an order Continuum would misrecord.
+  const tipMinor = amountIn(order.total_tip_money, currency, 'total_tip_money');
+  const serviceChargeMinor = amountIn(order.total_service_charge_money, currency, 'total_service_charge_money');
+  const totalMinor = amountIn(order.total_money, currency, 'total_money');
+  const totalsAddUp = totalMinor === goodsMinor + serviceChargeMinor + tipMinor || totalMinor === goodsMinor + serviceChargeMinor;
+  if (discountMinor !== amountIn(order.total_discount_money, currency, 'total_discount_money') || taxMinor !== amountIn(order.total_tax_money, currency, 'total_tax_money') || !totalsAddUp) {
+    throw new AppError('connectors.square.inconsistent_totals', `Order ${order.id}: lines, discounts and tax do not add up to the total`, { subtotal_minor: subtotalMinor, discount_minor: discountMinor, tax_minor: taxMinor, tip_minor: tipMinor, service_charge_minor: serviceChargeMinor, total_minor: totalMinor });
+  }
+  return {
+    source: 'square',
+    sourceRef: order.id,
+    // Square orders come from the register (Point of Sale) here; Square Online is not connected.
+    channel: 'store',
+    orderNumber: order.reference_id ?? null,
+    placedAt: toIso(order.created_at),
+    sourceUpdatedAt: order.updated_at ? toIso(order.updated_at) : null,
+    currency,
+    status: order.state.toLowerCase(),
+    customer: orderCustomerClaim(order, customer),
+    channelLocationId: order.location_id,
+    lines,
+    subtotalMinor,
+    discountMinor,
+    shippingMinor: 0,
+    taxMinor,
+    totalMinor: goodsMinor,
+    // Square discounts are catalog discounts with display names, not codes a shopper typed.
+    discountCodes: [],
+    payments: order.tenders.map((tender) => ({ method: tender.type.toLowerCase(), amountMinor: amountIn(tender.amount_money, currency, 'tender amount_money') })),
+  };
+}
+
+/** The order's buyer: her Square customer id, and what RetrieveCustomer told about her when it could. */
+function orderCustomerClaim(order: SquareOrder, customer: SquareCustomer | null): CustomerClaim | null {
+  if (!order.customer_id) return null;
+  if (customer && customer.id === order.customer_id) return translateSquareCustomer(customer);
+  return { channelIds: [{ kind: 'square_id', value: order.customer_id }], source: 'square' };
+}
+
+function addressInput(address: NonNullable<SquareCustomer['address']>): AddressInput {
+  return {
+    line1: address.address_line_1 ?? null, line2: address.address_line_2 ?? null, city: address.locality ?? null, region: address.administrative_district_level_1 ?? null,
+    postalCode: address.postal_code ?? null, countryCode: address.country ?? null, phone: null, isDefault: true,
+  };
+}
+
+/**
+ * A Square customer → the claim that resolves her profile. Square does not verify emails, so none is
+ * marked verified. `preferences.email_unsubscribed: true` is her choice to stop marketing email;
+ * false says only that she did not unsubscribe, not that she subscribed, so it records nothing.
+ */
+export function translateSquareCustomer(customer: SquareCustomer): CustomerClaim {
+  return {
+    channelIds: [{ kind: 'square_id', value: customer.id }],
+    email: customer.email_address ?? null,
+    emailVerified: false,
+    phone: customer.phone_number ?? null,
+    firstName: customer.given_name ?? null,
+    lastName: customer.family_name ?? null,
+    addresses: customer.address ? [addressInput(customer.address)] : [],
+    consents: customer.preferences?.email_unsubscribed === true ? [{ topic: 'email_marketing', state: 'unsubscribed' }] : [],
+    note: customer.note ?? null,
+    source: 'square',
+  };
+}
+
+/**
+ * `inventory.count.updated` → one stock report per IN_STOCK count. Square sends two counts for a
+ * state change (protocols.md C4), e.g. IN_STOCK and SOLD; only IN_STOCK is what the shelf holds.
+ */
+export function translateSquareInventoryCounts(counts: SquareInventoryCount[], eventRef: string): ChannelStockReportCommand[] {
+  return counts
+    .filter((count) => count.state === 'IN_STOCK')
+    .map((count) => ({
+      channel: 'square' as const,
+      channelItemId: count.catalog_object_id,
+      channelLocationId: count.location_id,
+      available: parseSquareQuantity(count.quantity, `count of ${count.catalog_object_id} at ${count.location_id}`),
+      reportedAt: toIso(count.calculated_at),
+      eventRef,
+    }));
+}
+
+/**
+ * A COMPLETED refund → RecordRefund, or null when the sale it reverses cannot be known.
+ *
+ * A refund's `order_id` names the return order Square created for it; that order's `returns[]` name
+ * the sale (`source_order_id`) and, for an itemized refund, each returned line
+ * (`source_line_item_uid`). Sources: https://developer.squareup.com/docs/orders-api/order-returns-exchanges
+ * and Square's answer in https://developer.squareup.com/forums/t/14485 ("call RetrieveOrder with the
+ * refund order_id … the refunded order will have source_order_id"). `refundOrder` is that order, or
+ * null when it could not be read; without `returns[]` the refund's `order_id` is taken as the sale.
+ *
+ * A custom-amount refund (or one whose return order could not be read) has no line detail: the
+ * amount is refunded without lines, so no points are reversed and nothing is marked returned,
+ * because which units came back is unknown.
+ *
+ * Nothing is restocked here: when the seller returns units to stock at the register, Square moves
+ * its own count and sends `inventory.count.updated`, which adjusts our stock; restocking here too
+ * would count the units twice.
+ */
+export function translateSquareRefund(refund: SquareRefund, refundOrder: SquareOrder | null): RecordRefundCommand | null {
+  const currency = refund.amount_money.currency;
+  const base = { source: 'square' as const, sourceRef: refund.id, amountMinor: refund.amount_money.amount, currency, note: refund.reason ?? null };
+  const returns = refundOrder?.returns ?? [];
+  if (returns.length === 0) {
+    assert(refund.order_id, `refund ${refund.id}: only a refund that names an order is translated`);
+    return { ...base, orderSourceRef: refund.order_id, lines: [] };
+  }
+  const saleIds = new Set(returns.map((entry) => entry.source_order_id ?? null));
+  const [saleId] = saleIds;
+  if (saleIds.size !== 1 || !saleId) return null;
+  const lines = returns.flatMap((entry) => entry.return_line_items)
+    .filter((line) => line.source_line_item_uid && line.item_type !== 'CUSTOM_AMOUNT')
+    .map((line) => {
+      const taxMinor = amountIn(line.total_tax_money, currency, 'total_tax_money');
+      return {
+        lineSourceRef: line.source_line_item_uid ?? '',
+        quantity: parseSquareQuantity(line.quantity, `return line ${line.uid ?? line.source_line_item_uid} quantity`),
+        amountMinor: amountIn(line.total_money, currency, 'total_money') - taxMinor,
+        taxMinor,
+        restock: false,
+        channelLocationId: refundOrder?.location_id ?? null,
+      };
+    });
+  return { ...base, orderSourceRef: saleId, lines };
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+
+// The parts of Square's notifications and API objects Continuum reads. Shapes as Square's API
+// reference gives them (https://developer.squareup.com/reference/square): Money is
+// `{ amount, currency }` with `amount` in the currency's smallest unit, quantities are decimal
+// strings, timestamps RFC 3339. Unknown fields pass through; a missing field Continuum needs fails.
+
+const money = z.object({ amount: z.number().int().refine(Number.isSafeInteger, 'amount must be a safe integer'), currency: z.string() }).passthrough();
+const zeroable = money.nullish();
+
+/** protocols.md C4: `{ merchant_id, type, event_id, created_at, data: { type, id, object } }`; `data.type` is not fixed. */
+export const squareEnvelopeSchema = z
+  .object({
+    merchant_id: z.string(),
+    type: z.string(),
+    event_id: z.string(),
+    created_at: z.string().nullish(),
+    data: z.object({ type: z.string().nullish(), id: z.string().nullish(), object: z.record(z.string(), z.unknown()).nullish() }).passthrough(),
+  })
+  .passthrough();
+
+/** Payment (https://developer.squareup.com/reference/square/objects/Payment): status APPROVED, PENDING, COMPLETED, CANCELED or FAILED. */
+export const squarePaymentSchema = z
+  .object({
+    id: z.string(),
+    status: z.string(),
+    order_id: z.string().nullish(),
+    location_id: z.string().nullish(),
+    customer_id: z.string().nullish(),
+    amount_money: money.nullish(),
+    created_at: z.string().nullish(),
+    updated_at: z.string().nullish(),
+  })
+  .passthrough();
+
+/** PaymentRefund (https://developer.squareup.com/reference/square/objects/PaymentRefund): status PENDING, COMPLETED, REJECTED or FAILED. */
+export const squareRefundSchema = z
+  .object({
+    id: z.string(),
+    status: z.string(),
+    amount_money: money,
+    order_id: z.string().nullish(),
+    payment_id: z.string().nullish(),
+    location_id: z.string().nullish(),
+    reason: z.string().nullish(),
+    created_at: z.string().nullish(),
+    updated_at: z.string().nullish(),
+  })
+  .passthrough();
+
+/** `order.created` / `order.updated` carry only this summary (protocols.md C4). */
+export const squareOrderSummarySchema = z
+  .object({ order_id: z.string(), location_id: z.string().nullish(), state: z.string().nullish(), version: z.number().nullish() })
+  .passthrough();
+
+/** InventoryCount (https://developer.squareup.com/reference/square/objects/InventoryCount). */
+export const squareInventoryCountSchema = z
+  .object({
+    catalog_object_id: z.string(),
+    catalog_object_type: z.string().nullish(),
+    state: z.string(),
+    location_id: z.string(),
+    quantity: z.string(),
+    calculated_at: z.string(),
+  })
+  .passthrough();
+
+const address = z
+  .object({
+    address_line_1: z.string().nullish(), address_line_2: z.string().nullish(), locality: z.string().nullish(),
+    administrative_district_level_1: z.string().nullish(), postal_code: z.string().nullish(), country: z.string().nullish(),
+  })
+  .passthrough();
+
+/** Customer (https://developer.squareup.com/reference/square/objects/Customer). */
+export const squareCustomerSchema = z
+  .object({
+    id: z.string(),
+    given_name: z.string().nullish(),
+    family_name: z.string().nullish(),
+    email_address: z.string().nullish(),
+    phone_number: z.string().nullish(),
+    address: address.nullish(),
+    note: z.string().nullish(),
+    preferences: z.object({ email_unsubscribed: z.boolean().nullish() }).passthrough().nullish(),
+    updated_at: z.string().nullish(),
+    version: z.number().nullish(),
+  })
+  .passthrough();
+
+/** OrderLineItem (https://developer.squareup.com/reference/square/objects/OrderLineItem). */
+export const squareLineItemSchema = z
+  .object({
+    uid: z.string(),
+    name: z.string().nullish(),
+    variation_name: z.string().nullish(),
+    quantity: z.string(),
+    catalog_object_id: z.string().nullish(),
+    item_type: z.string().nullish(),
+    base_price_money: money,
+    gross_sales_money: money,
+    total_tax_money: money,
+    total_discount_money: money,
+    total_money: money,
+  })
+  .passthrough();
+
+/** OrderReturnLineItem (https://developer.squareup.com/reference/square/objects/OrderReturnLineItem). */
+export const squareReturnLineItemSchema = z
+  .object({
+    uid: z.string().nullish(),
+    source_line_item_uid: z.string().nullish(),
+    name: z.string().nullish(),
+    quantity: z.string(),
+    catalog_object_id: z.string().nullish(),
+    item_type: z.string().nullish(),
+    total_tax_money: zeroable,
+    total_money: money,
+  })
+  .passthrough();
+
+/** Order (https://developer.squareup.com/reference/square/objects/Order), as RetrieveOrder answers it. */
+export const squareOrderSchema = z
+  .object({
+    id: z.string(),
+    location_id: z.string(),
+    state: z.string(),
+    version: z.number().nullish(),
+    customer_id: z.string().nullish(),
+    reference_id: z.string().nullish(),
+    line_items: z.array(squareLineItemSchema).default([]),
+    discounts: z.array(z.object({ uid: z.string().nullish(), name: z.string().nullish(), type: z.string().nullish(), applied_money: zeroable }).passthrough()).default([]),
+    taxes: z.array(z.object({ uid: z.string().nullish(), name: z.string().nullish(), type: z.string().nullish(), applied_money: zeroable }).passthrough()).default([]),
+    tenders: z.array(z.object({ id: z.string().nullish(), type: z.string(), amount_money: money }).passthrough()).default([]),
+    returns: z.array(z.object({ source_order_id: z.string().nullish(), return_line_items: z.array(squareReturnLineItemSchema).default([]) }).passthrough()).default([]),
+    total_money: money,
+    total_tax_money: money,
+    total_discount_money: money,
+    total_tip_money: zeroable,
+    total_service_charge_money: zeroable,
+    created_at: z.string(),
+    updated_at: z.string().nullish(),
+    closed_at: z.string().nullish(),
+  })
+  .passthrough();
+
+export type SquareEnvelope = z.infer<typeof squareEnvelopeSchema>;
+export type SquarePayment = z.infer<typeof squarePaymentSchema>;
+export type SquareRefund = z.infer<typeof squareRefundSchema>;
+export type SquareOrderSummary = z.infer<typeof squareOrderSummarySchema>;
+export type SquareInventoryCount = z.infer<typeof squareInventoryCountSchema>;
+export type SquareCustomer = z.infer<typeof squareCustomerSchema>;
+export type SquareOrder = z.infer<typeof squareOrderSchema>;
+export type SquareMoney = z.infer<typeof money>;
+
+/** An error in Square's answer body (https://developer.squareup.com/docs/build-basics/handling-errors). */
+export const squareErrorsSchema = z.object({
+  errors: z.array(z.object({ category: z.string(), code: z.string(), detail: z.string().nullish(), field: z.string().nullish() }).passthrough()).default([]),
+}).passthrough();
+
+export type SquareApiError = z.infer<typeof squareErrorsSchema>['errors'][number];

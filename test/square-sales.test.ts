@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildSquareOrder } from '../fakes/fake-square.ts';
+import { findOrderBySource } from '../src/orders/index.ts';
+import { DIALECTS } from './support/databases.ts';
+import { fixtureHeaders, readFixture, startTestEngine, testSquareMerchantRef, type TestEngine } from './support/engine-harness.ts';
+
+// The payment fixture pays for this order at the demo store (its order_id and location_id).
+const FIXTURE_ORDER_ID = '03O3USaPaAaFnI6kkwB1JxGgBsUZY';
+const STORE_SQUARE_LOCATION = 'S8GWD5R9QB376';
+const ANA = { id: 'SQ-CUST-ANA', given_name: 'Ana', family_name: 'Lima', email_address: 'Ana.Lima@Example.com', phone_number: '+1 613 555 0199' };
+
+/** Aviator (8999, $9 off, HST) and two beanies (2499 each, HST), bought by Ana. */
+function registerSale(id = FIXTURE_ORDER_ID, customerId: string | null = ANA.id) {
+  return buildSquareOrder({
+    id, locationId: STORE_SQUARE_LOCATION, customerId,
+    lines: [
+      { uid: 'line-aviator', name: 'Aviator sunglasses', catalogObjectId: 'SQ-AVIATOR', quantity: 1, unitAmount: 8999, discountAmount: 900, taxAmount: 1053 },
+      { uid: 'line-beanie', name: 'Wool beanie', catalogObjectId: 'SQ-BEANIE', quantity: 2, unitAmount: 2499, taxAmount: 650 },
+    ],
+  });
+}
+
+function paymentEvent(type: 'payment.created' | 'payment.updated', eventId: string, status: string, orderId = FIXTURE_ORDER_ID) {
+  const fixture = JSON.parse(readFixture('square/payment.updated.json').toString('utf8')) as { data: { object: { payment: Record<string, unknown> } } };
+  return { ...fixture, type, event_id: eventId, data: { ...fixture.data, object: { payment: { ...fixture.data.object.payment, status, order_id: orderId } } } };
+}
+
+function countsEvent(eventId: string, catalogObjectId: string, quantity: string) {
+  const fixture = JSON.parse(readFixture('square/inventory.count.updated.json').toString('utf8')) as { data: { object: { inventory_counts: Record<string, unknown>[] } } };
+  const [count] = fixture.data.object.inventory_counts;
+  return { ...fixture, event_id: eventId, data: { ...fixture.data, object: { inventory_counts: [{ ...count, catalog_object_id: catalogObjectId, location_id: STORE_SQUARE_LOCATION, quantity, calculated_at: '2030-01-01T12:00:00.000Z' }] } } };
+}
+
+async function storeLevel(harness: TestEngine, sku: string): Promise<{ on_hand: number }> {
+  const rows = (await harness.request('GET', `/v1/inventory?sku=${sku}`)).body.data;
+  return rows.find((row: { location_id: string }) => row.location_id === harness.demo.store.id);
+}
+
+async function squareOrderCount(harness: TestEngine): Promise<number> {
+  const rows = await harness.engine.database.db.selectFrom('orders').select('id').where('merchant_id', '=', harness.demo.merchant.id).where('source', '=', 'square').execute();
+  return rows.length;
+}
+
+async function inboxRows(harness: TestEngine) {
+  return harness.engine.database.db.selectFrom('inbox_events').select(['delivery_id', 'status', 'attempts', 'error']).where('source', '=', 'square').orderBy('received_at').execute();
+}
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] a Square register sale (payment.updated COMPLETED) becomes one store order at the store, moves its stock and earns the buyer points`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    harness.fakeSquare.setOrder(registerSale());
+    harness.fakeSquare.setCustomer(ANA);
+    // The fixture's exact bytes, signed with the test key over the notification URL, as Square sent it.
+    const response = await harness.deliverSquareEvent(readFixture('square/payment.updated.json'), fixtureHeaders('square/payment.updated.json'));
+    assert.equal(response.status, 200);
+    await harness.engine.worker.drain();
+
+    const order = await findOrderBySource(harness.engine.database.db, harness.demo.merchant.id, 'square', FIXTURE_ORDER_ID);
+    assert.ok(order, 'the sale is in the one order history');
+    assert.equal(order.channel, 'store');
+    assert.equal(order.locationId, harness.demo.store.id);
+    assert.deepEqual([order.subtotalMinor, order.discountMinor, order.taxMinor, order.totalMinor], [13997, 900, 1703, 14800]);
+    assert.deepEqual(order.lines.map((line) => [line.sourceRef, line.sku, line.quantity, line.fulfilmentLocationId]), [['line-aviator', null, 1, harness.demo.store.id], ['line-beanie', null, 2, harness.demo.store.id]]);
+    assert.ok(order.lines.every((line) => line.variantId !== null), 'both lines found their variant by the Square catalog id');
+    assert.equal((await storeLevel(harness, 'SKU2006-001')).on_hand, 3);
+    assert.equal((await storeLevel(harness, 'SKU-BEANIE-01')).on_hand, 10);
+
+    const [ana] = (await harness.request('GET', '/v1/customers/lookup?q=ana.lima@example.com')).body.data;
+    assert.ok(ana, 'the buyer Square named has a profile found by her email');
+    assert.equal(ana.loyalty.available, 130, 'floor((8099 + 4998) / 100) points');
+    assert.equal(ana.orders[0].source, 'square');
+    assert.deepEqual(harness.fakeSquare.requests.map((request) => request.path), [`/v2/orders/${FIXTURE_ORDER_ID}`, `/v2/customers/${ANA.id}`]);
+    assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['processed']);
+  });
+
+  test(`[${dialect}] the same payment delivered as payment.created and payment.updated (two event ids) records one order and reads Square once`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    harness.fakeSquare.setOrder(registerSale(FIXTURE_ORDER_ID, null));
+    assert.equal((await harness.deliverSquareEvent(paymentEvent('payment.created', 'evt-created', 'COMPLETED'))).status, 200);
+    assert.equal((await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-updated', 'COMPLETED'))).status, 200);
+    const replay = await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-updated', 'COMPLETED'));
+    assert.equal(replay.body.duplicate, true, 'the same event_id again is a duplicate delivery');
+    await harness.engine.worker.drain();
+
+    assert.equal(await squareOrderCount(harness), 1);
+    assert.equal((await storeLevel(harness, 'SKU2006-001')).on_hand, 3, 'stock moved once');
+    assert.deepEqual((await inboxRows(harness)).map((row) => [row.delivery_id, row.status]), [['evt-created', 'processed'], ['evt-updated', 'ignored']]);
+    assert.equal(harness.fakeSquare.requests.length, 1, 'the second event found the order recorded and did not call RetrieveOrder');
+  });
+
+  test(`[${dialect}] a payment that is not COMPLETED records nothing and calls nothing`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    harness.fakeSquare.setOrder(registerSale());
+    for (const [eventId, status] of [['evt-approved', 'APPROVED'], ['evt-pending', 'PENDING'], ['evt-failed', 'FAILED']] as const) {
+      assert.equal((await harness.deliverSquareEvent(paymentEvent('payment.updated', eventId, status))).status, 200);
+    }
+    await harness.engine.worker.drain();
+    assert.equal(await squareOrderCount(harness), 0);
+    assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['ignored', 'ignored', 'ignored']);
+    assert.equal(harness.fakeSquare.requests.length, 0);
+    assert.equal((await storeLevel(harness, 'SKU2006-001')).on_hand, 4);
+  });
+
+  test(`[${dialect}] when Square answers 5xx the event is retried later, then applied`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    harness.fakeSquare.setOrder(registerSale(FIXTURE_ORDER_ID, null));
+    harness.fakeSquare.failNext(1, 500);
+    await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-retry', 'COMPLETED'));
+    await harness.engine.worker.drain();
+    const [failed] = await inboxRows(harness);
+    assert.equal(failed?.status, 'received', 'kept for another attempt');
+    assert.equal(failed?.attempts, 1);
+    assert.match(failed?.error ?? '', /connectors\.square\.unavailable/);
+    assert.equal(await squareOrderCount(harness), 0, 'nothing was written by the failed attempt');
+
+    // Time passes: the retry is due.
+    await harness.engine.database.db.updateTable('inbox_events').set({ available_at: '2000-01-01T00:00:00.000Z' }).where('delivery_id', '=', 'evt-retry').execute();
+    await harness.engine.worker.drain();
+    assert.equal(await squareOrderCount(harness), 1);
+    assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['processed']);
+  });
+
+  test(`[${dialect}] a Square account without API access fails the sale with connectors.square.not_configured, to retry`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    await harness.engine.database.db.updateTable('channel_accounts').set({ access_token: null }).where('channel', '=', 'square').where('account_ref', '=', testSquareMerchantRef).execute();
+    await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-unconfigured', 'COMPLETED'));
+    await harness.engine.worker.drain();
+    const [row] = await inboxRows(harness);
+    assert.equal(row?.status, 'received');
+    assert.match(row?.error ?? '', /connectors\.square\.not_configured/);
+    assert.equal(harness.fakeSquare.requests.length, 0);
+  });
+
+  test(`[${dialect}] a Square stock edit (inventory.count.updated) becomes an adjustment; an unknown catalog id raises unmapped_sku`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    assert.equal((await harness.deliverSquareEvent(countsEvent('evt-count-wallet', 'SQ-WALLET', '5'))).status, 200);
+    // The fixture as Square sent it: a catalog object and location this merchant never mapped.
+    assert.equal((await harness.deliverSquareEvent(readFixture('square/inventory.count.updated.json'), fixtureHeaders('square/inventory.count.updated.json'))).status, 200);
+    await harness.engine.worker.drain();
+
+    assert.equal((await storeLevel(harness, 'SKU-WALLET-01')).on_hand, 5);
+    const movements = (await harness.request('GET', `/v1/inventory/movements?sku=SKU-WALLET-01&location_id=${harness.demo.store.id}`)).body.data;
+    assert.deepEqual(movements.map((movement: { kind: string; on_hand_delta: number; actor: string }) => [movement.kind, movement.on_hand_delta, movement.actor]), [['receive', 8, 'demo'], ['adjust', -3, 'square']]);
+    const exceptions = (await harness.request('GET', '/v1/exceptions?kind=unmapped_sku')).body.data;
+    assert.equal(exceptions.length, 1);
+    assert.equal(exceptions[0].subject, '6F4K33KPNUVDWKZ43KUIFH6K');
+    assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['processed', 'ignored']);
+  });
+
+  test(`[${dialect}] a COMPLETED itemized refund of a register sale records the return and takes back the line's points; PENDING does nothing`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    harness.fakeSquare.setOrder(registerSale());
+    harness.fakeSquare.setCustomer(ANA);
+    await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-sale', 'COMPLETED'));
+    await harness.engine.worker.drain();
+    harness.fakeSquare.setOrder({
+      ...buildSquareOrder({ id: 'RETURN-ORDER-1', locationId: STORE_SQUARE_LOCATION, lines: [{ uid: 'unused', name: 'unused', catalogObjectId: null, quantity: 1, unitAmount: 0 }] }),
+      line_items: [],
+      returns: [{ source_order_id: FIXTURE_ORDER_ID, return_line_items: [{ uid: 'R1', source_line_item_uid: 'line-aviator', quantity: '1', item_type: 'ITEM', catalog_object_id: 'SQ-AVIATOR', total_tax_money: { amount: 1053, currency: 'USD' }, total_money: { amount: 9152, currency: 'USD' } }] }],
+    });
+    const refund = (eventId: string, type: string, status: string) => ({
+      merchant_id: testSquareMerchantRef, type, event_id: eventId, created_at: '2026-11-21T10:00:00Z',
+      data: { type: 'refund', id: 'REFUND-1', object: { refund: { id: 'REFUND-1', status, order_id: 'RETURN-ORDER-1', payment_id: 'hYy9pRFVxpDsO1FB05SunFWUe9JZY', location_id: STORE_SQUARE_LOCATION, amount_money: { amount: 9152, currency: 'USD' }, reason: 'Scratched lens' } } },
+    });
+    await harness.deliverSquareEvent(refund('evt-refund-created', 'refund.created', 'PENDING'));
+    await harness.deliverSquareEvent(refund('evt-refund-updated', 'refund.updated', 'COMPLETED'));
+    await harness.engine.worker.drain();
+
+    const order = await findOrderBySource(harness.engine.database.db, harness.demo.merchant.id, 'square', FIXTURE_ORDER_ID);
+    assert.equal(order?.refundedMinor, 9152);
+    assert.equal(order?.lines.find((line) => line.sourceRef === 'line-aviator')?.returnedQuantity, 1);
+    const [ana] = (await harness.request('GET', '/v1/customers/lookup?q=ana.lima@example.com')).body.data;
+    assert.equal(ana.loyalty.available, 130 - 80, 'the aviator line earned 80 of the 130 points');
+    assert.equal((await storeLevel(harness, 'SKU2006-001')).on_hand, 3, 'not restocked here: Square reports a restock through inventory.count.updated');
+    assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['processed', 'ignored', 'processed']);
+  });
+
+  test(`[${dialect}] a Square customer.created resolves a profile by her Square id and email`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    await harness.deliverSquareEvent({ merchant_id: testSquareMerchantRef, type: 'customer.created', event_id: 'evt-customer', created_at: '2026-11-21T10:00:00Z', data: { type: 'customer', id: ANA.id, object: { customer: ANA } } });
+    await harness.engine.worker.drain();
+    const found = (await harness.request('GET', '/v1/customers/lookup?q=6135550199')).body.data;
+    assert.equal(found.length, 1);
+    assert.deepEqual(found[0].emails, ['ana.lima@example.com']);
+  });
+}
