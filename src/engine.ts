@@ -5,7 +5,8 @@ import { migrateToLatest, openDatabase, type DatabaseHandle, type Tx } from './d
 import { buildServer } from './http/server.ts';
 import type { AppInstance } from './http/app-instance.ts';
 import { createMetrics, type Metrics } from './shared/metrics.ts';
-import { createSyncWorker, type InboxEvent, type SyncWorker } from './sync/index.ts';
+import { createScheduler, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
+import { expireDueReservations } from './commands/index.ts';
 
 export interface EngineOptions {
   databaseUrl: string;
@@ -22,6 +23,8 @@ export interface Engine {
   database: DatabaseHandle;
   metrics: Metrics;
   worker: SyncWorker;
+  /** Expiry of holds and uncollected pickups; more jobs join it as the program grows. */
+  scheduler: Scheduler;
   server: AppInstance;
   logger: Logger;
   close(): Promise<void>;
@@ -42,6 +45,9 @@ async function applyInboxEvent(tx: Tx, event: InboxEvent, prepared: PreparedInbo
   }
 }
 
+// How often scheduled jobs (expiries) look for due work: holds are minutes long, so seconds suffice.
+const scheduledJobIntervalMs = 5_000;
+
 /**
  * Wires the engine: database (migrated), metrics, the sync worker and the HTTP server. The caller
  * listens on a port or injects requests; `close()` stops the worker, the server and the database.
@@ -60,10 +66,17 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   });
   const server = await buildServer({ database, metrics, worker }, logger);
   await server.ready();
-  if (options.startWorker) worker.start();
+  const scheduler = createScheduler([
+    { name: 'expire-reservations', intervalMs: scheduledJobIntervalMs, run: () => expireDueReservations(database.db) },
+  ], logger);
+  if (options.startWorker) {
+    worker.start();
+    scheduler.start();
+  }
   return {
-    database, metrics, worker, server, logger,
+    database, metrics, worker, scheduler, server, logger,
     async close() {
+      await scheduler.stop();
       await worker.stop();
       await server.close();
       await database.close();

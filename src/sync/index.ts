@@ -7,3 +7,4 @@ export * from './exceptions.ts';
 export * from './inbox.ts';
 export * from './outbox.ts';
 export * from './sync-worker.ts';
+export * from './scheduler.ts';
