@@ -23,9 +23,25 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
  * fails once a second schema of the same database holds its own.
  */
 export async function migrateToLatest(db: Db, dialect: DialectName): Promise<string[]> {
+  if (await isUpToDate(db)) return [];
   const migrationTableSchema = dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
   const migrator = new Migrator({ db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+}
+
+/**
+ * True when every migration is already recorded. Checked first because it is one read of our own
+ * table, where the migrator would introspect every schema of the database (slow with many, and
+ * fragile while another process drops one), on every start of every engine process.
+ */
+async function isUpToDate(db: Db): Promise<boolean> {
+  try {
+    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    const names = new Set(applied.rows.map((row) => row.name));
+    return Object.keys(migrations).every((name) => names.has(name));
+  } catch {
+    return false;
+  }
 }

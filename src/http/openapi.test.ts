@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIALECTS } from '../../test/support/databases.ts';
-import { startTestEngine, type TestEngine } from '../../test/support/engine-harness.ts';
+import type { TestEngine } from '../../test/support/engine-harness.ts';
+import { startLockedTestEngine } from '../../test/support/postgres-schema-lock.ts';
 
 // The self-description an integrator starts from: /openapi.json documents every route the server
 // answers, /docs renders it, and /healthz and /metrics answer without a key.
@@ -48,7 +49,7 @@ function documentedRoutes(spec: { paths: Record<string, Record<string, unknown>>
 
 for (const dialect of DIALECTS) {
   test(`[${dialect}] /openapi.json documents every route the server answers, and no other`, async (t) => {
-    const harness = await startTestEngine(dialect);
+    const harness = await startLockedTestEngine(dialect);
     t.after(() => harness.dispose());
 
     const response = await harness.request('GET', '/openapi.json', { key: '' });
@@ -70,7 +71,7 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] /docs serves the interactive API documentation as an HTML page`, async (t) => {
-    const harness = await startTestEngine(dialect);
+    const harness = await startLockedTestEngine(dialect);
     t.after(() => harness.dispose());
 
     let response = await harness.engine.server.inject({ method: 'GET', url: '/docs' });
@@ -86,7 +87,7 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] /healthz answers 200 {status: "ok"} with the database dialect, without a key`, async (t) => {
-    const harness = await startTestEngine(dialect);
+    const harness = await startLockedTestEngine(dialect);
     t.after(() => harness.dispose());
 
     const response = await harness.request('GET', '/healthz', { key: '' });
@@ -96,7 +97,7 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] /metrics exposes continuum_http_request_duration_seconds in the Prometheus text format, labelled by route`, async (t) => {
-    const harness = await startTestEngine(dialect);
+    const harness = await startLockedTestEngine(dialect);
     t.after(() => harness.dispose());
     assert.equal((await harness.request('GET', '/healthz', { key: '' })).status, 200);
 

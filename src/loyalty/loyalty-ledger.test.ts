@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import fc from 'fast-check';
-import { DIALECTS, openTestDatabase } from '../../test/support/databases.ts';
+import { DIALECTS } from '../../test/support/databases.ts';
+import { openLockedTestDatabase } from '../../test/support/postgres-schema-lock.ts';
 import type { Db } from '../db/index.ts';
 import { createMerchant } from '../merchants/index.ts';
 import { AppError } from '../shared/app-error.ts';
@@ -40,7 +41,7 @@ interface LedgerFixture {
 }
 
 async function openLedger(t: TestContext, dialect: (typeof DIALECTS)[number]): Promise<LedgerFixture> {
-  const database = await openTestDatabase(dialect);
+  const database = await openLockedTestDatabase(dialect);
   t.after(() => database.dispose());
   const db = database.handle.db;
   const merchant = await createMerchant(db, { name: 'Ledger Test Merchant', currency: 'USD', defaultCountry: 'CA' });

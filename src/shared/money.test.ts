@@ -133,8 +133,11 @@ describe('decimalToMinor and minorToDecimal', () => {
     throwsAppError(() => minorToDecimal(100, ''), 'money.invalid_currency');
   });
 
-  test('an amount too large for a safe integer is refused as bad input (money.invalid_amount), not an assertion failure', { todo: 'bug (minor): money.ts decimalToMinor checks the size with assert(), so a Shopify payload carrying "100000000000000000.00" fails its inbox event with "Assertion failed: amount … fits a safe integer" (a bug, by the house rules) instead of AppError money.invalid_amount' }, () => {
+  test('an amount too large for a safe integer is refused as bad input (money.invalid_amount), not an assertion failure', () => {
+    // Regression: a channel sending "100000000000000000.00" failed with "Assertion failed", which marks a bug, not bad input.
     throwsAppError(() => decimalToMinor('100000000000000000.00', 'USD'), 'money.invalid_amount');
+    throwsAppError(() => decimalToMinor('-90071992547409.92', 'USD'), 'money.invalid_amount');
+    assert.equal(decimalToMinor('90071992547409.91', 'USD'), Number.MAX_SAFE_INTEGER, 'the largest safe amount still converts');
   });
 
   for (const currency of ['USD', 'JPY', 'KWD']) {

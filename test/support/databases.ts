@@ -78,16 +78,29 @@ async function openSqliteTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+// Kysely's migrator introspects every schema of the database; a schema dropped by another test
+// file meanwhile makes it fail. Creating-and-migrating and dropping are therefore done under one
+// PostgreSQL advisory lock, shared by every test process (any fixed 64-bit number names it).
+const schemaLockKey = 4_242_001_2026;
+
+async function withSchemaLock<T>(url: string, action: () => Promise<T>): Promise<T> {
+  return withAdminClient(url, async (client) => {
+    await client.query('select pg_advisory_lock($1)', [schemaLockKey]);
+    // Ending the session (withAdminClient does) releases the lock, whatever happens in between.
+    return action();
+  });
+}
+
 async function openPostgresTestDatabase(): Promise<TestDatabase> {
   const url = process.env['TEST_POSTGRES_URL'] || defaultPostgresUrl;
   const schema = `t_${randomBytes(8).toString('hex')}`;
-  await withAdminClient(url, async (client) => {
-    await client.query(`create schema ${schema}`);
-  });
-  const dropSchema = () => withAdminClient(url, (client) => client.query(`drop schema if exists ${schema} cascade`));
+  const dropSchema = () => withSchemaLock(url, () => withAdminClient(url, (client) => client.query(`drop schema if exists ${schema} cascade`)));
   const handle = openDatabase(url, { postgresSchema: schema });
   try {
-    await migrateToLatest(handle.db, handle.dialect);
+    await withSchemaLock(url, async () => {
+      await withAdminClient(url, (client) => client.query(`create schema ${schema}`));
+      await migrateToLatest(handle.db, handle.dialect);
+    });
   } catch (error) {
     await handle.close();
     await dropSchema();
