@@ -63,7 +63,7 @@ export async function seedDemoMerchant(db: Db, options: DemoOptions): Promise<De
     return { merchant: existing, store: locations.find((location) => location.kind === 'store')!, warehouse: locations.find((location) => location.kind === 'warehouse')!, created: false };
   }
   return db.transaction().execute(async (tx) => {
-    const created = await createMerchant(tx, { name, currency: 'USD', defaultCountry: 'CA', settings: { loyalty: { pointsPerCurrencyUnit: 1, baseTier: 'Member' } } });
+    const created = await createMerchant(tx, { name, currency: 'USD', defaultCountry: 'CA', settings: { loyalty: { pointsPerCurrencyUnit: 1, baseTier: 'Member', pendingDays: 0, lotExpiryMonths: 12 } } });
     await issueApiKey(tx, created.id, { name: 'demo admin key', scope: 'admin', plainKey: options.adminApiKey });
     if (options.posApiKey) await issueApiKey(tx, created.id, { name: 'demo pos key', scope: 'pos', plainKey: options.posApiKey });
     const warehouse = await createLocation(tx, created.id, { name: 'Ottawa Warehouse', kind: 'warehouse', shopifyLocationId: demoShopifyIds.warehouseLocation, fulfilsOnline: true, taxRateBps: 0 });

@@ -11,6 +11,39 @@ export const merchantSettingsSchema = z.object({
       pointsPerCurrencyUnit: z.number().int().min(0).max(1000).default(1),
       /** Name of the tier every member starts in. */
       baseTier: z.string().min(1).max(40).default('Member'),
+      /** Days earned points stay pending (the return window) before they can be spent; 0 = at once. */
+      pendingDays: z.number().int().min(0).max(365).default(30),
+      /** Months after which each lot of earned points expires; 0 = never. */
+      lotExpiryMonths: z.number().int().min(0).max(120).default(12),
+      /** Months without activity after which the whole balance expires; 0 = never. */
+      inactivityExpiryMonths: z.number().int().min(0).max(120).default(0),
+      /** SKUs that never earn points (gift cards never do). */
+      excludedSkus: z.array(z.string().max(200)).max(10_000).default([]),
+      /** A reversal of points already spent may take the balance below zero (the debt stays on the account). */
+      allowNegativeBalance: z.boolean().default(true),
+      /** Points for actions: joining, a birthday, the first visit to a store. */
+      bonuses: z.object({ signUp: z.number().int().min(0).max(1_000_000).default(0), birthday: z.number().int().min(0).max(1_000_000).default(0), firstStoreVisit: z.number().int().min(0).max(1_000_000).default(0) }).prefault({}),
+      /** Tiers by qualifying spend (minor units) or points; the base tier has threshold 0. */
+      tiers: z.array(z.object({ name: z.string().min(1).max(40), threshold: z.number().int().min(0), earnMultiplierBps: z.number().int().min(0).max(100_000).default(10_000) })).max(20).default([]),
+      tierQualification: z
+        .object({
+          metric: z.enum(['spend', 'points']).default('spend'),
+          period: z.enum(['rolling_12_months', 'calendar_year']).default('rolling_12_months'),
+          downgrade: z.enum(['never', 'period_end', 'after_days']).default('period_end'),
+          downgradeAfterDays: z.number().int().min(1).max(730).default(30),
+        })
+        .prefault({}),
+      referral: z
+        .object({
+          /** Points the referrer gets once the friend's first order clears its return window. */
+          referrerPoints: z.number().int().min(0).max(1_000_000).default(0),
+          /** Points the friend gets on her first order. */
+          friendPoints: z.number().int().min(0).max(1_000_000).default(0),
+          /** More referrals than this by one member within the window go to review. */
+          velocityMax: z.number().int().min(1).max(1000).default(5),
+          velocityWindowDays: z.number().int().min(1).max(365).default(30),
+        })
+        .prefault({}),
     })
     .prefault({}),
   pickup: z
