@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Transaction } from 'kysely';
 import pg from 'pg';
 import { assert } from '../shared/app-error.ts';
 import type { Database } from './schema.ts';
@@ -29,6 +29,29 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => {
 const postgresPoolMax = 10;
 
 /**
+ * SQLite transactions begin IMMEDIATE: they take the write lock up front, so a second process
+ * writing the same file (a CLI import beside `serve`) waits for it (up to busy_timeout) instead of
+ * failing with SQLITE_BUSY when a transaction that read first tries to write. Within one process
+ * Kysely already runs one transaction at a time on the single connection.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+/**
  * Opens the database named by a URL: `sqlite:PATH` (or `sqlite::memory:`) for the embedded default,
  * `postgres://...` for PostgreSQL. Only this folder knows which dialect is in use.
  */
@@ -53,7 +76,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url}")`);

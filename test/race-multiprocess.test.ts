@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { DialectName } from '../src/db/index.ts';
+import { seedDemoMerchant, type DemoMerchant } from '../src/demo/demo-merchant.ts';
+import { DIALECTS, openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { testAdminKey, testPosKey, testShopDomain, testShopifySecret } from './support/engine-harness.ts';
+import { withPostgresSchemaLock } from './support/postgres-schema-lock.ts';
+
+// Issue #5's proof that stock is never oversold when the buyers reach different engine processes.
+// The in-process race in pickup-and-stock.test.ts shares one connection pool (on SQLite, one
+// connection), so it cannot show that the conditional UPDATE holds between processes. Here real
+// `continuum serve` processes share one database, and 200 buyers, half at the register and half
+// online for pickup, reach them round-robin at the same moment for the last 10 units.
+//
+// Starting several engines takes seconds, so this file runs only when PostgreSQL is among the test
+// dialects (the full matrix); its SQLite pass then runs the same race against a real process.
+
+const binPath = join(import.meta.dirname, '..', 'bin', 'continuum.mjs');
+const sku = 'SKU-BEANIE-01';
+const unitsOnHand = 10;
+const buyerCount = 200;
+const postgresProcessCount = 4;
+const sqliteProcessCountMax = 8;
+// Two engines share one SQLite file: its transactions begin IMMEDIATE (src/db/database.ts), so a
+// second process waits for the write lock instead of failing with SQLITE_BUSY. Regression: with a
+// deferred BEGIN, 52 to 82 of the 200 buyers got 500 here. TEST_RACE_SQLITE_PROCESSES overrides it.
+const sqliteProcessCount = readProcessCount(process.env['TEST_RACE_SQLITE_PROCESSES'], 2);
+const startupWaitMsMax = 30_000;
+const healthPollIntervalMs = 100;
+const requestTimeoutMs = 20_000;
+const stopWaitMsMax = 5_000;
+const outputKeptCharsMax = 16_000;
+const testTimeoutMs = 60_000;
+const failuresShownMax = 3;
+const failureOutputCharsMax = 2_000;
+
+function readProcessCount(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1 || value > sqliteProcessCountMax) {
+    throw new Error(`TEST_RACE_SQLITE_PROCESSES must be an integer from 1 to ${sqliteProcessCountMax} (got "${raw}")`);
+  }
+  return value;
+}
+
+interface EngineProcess {
+  index: number;
+  baseUrl: string;
+  child: ChildProcess;
+  /** The last outputKeptCharsMax characters the process wrote to stdout and stderr. */
+  output(): string;
+  /** Resolves when the process has exited (at once if it already has). */
+  exited: Promise<void>;
+}
+
+/** A port nobody listens on now: the OS picks one for a throwaway server, which then closes. */
+async function findFreePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.ok(address && typeof address === 'object', 'a listening server has an address');
+  return address.port;
+}
+
+/** The DATABASE_URL an engine process needs to see the test's database (PostgreSQL: its schema). */
+function engineDatabaseUrl(database: TestDatabase): string {
+  if (!database.postgresSchema) return database.url;
+  // pg reads libpq's `options` parameter from the connection string and sends it at connect time,
+  // so every pooled connection of the engine starts with the test schema as its search_path.
+  const url = new URL(database.url);
+  url.searchParams.set('options', `-c search_path=${database.postgresSchema}`);
+  return url.toString();
+}
+
+function spawnEngine(index: number, databaseUrl: string, port: number): EngineProcess {
+  const child = spawn(process.execPath, [binPath, 'serve'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER: 'on' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-outputKeptCharsMax);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return { index, baseUrl: `http://127.0.0.1:${port}`, child, output: () => output, exited };
+}
+
+function hasExited(engine: EngineProcess): boolean {
+  return engine.child.exitCode !== null || engine.child.signalCode !== null;
+}
+
+/** Waits until every engine answers GET /healthz; fails with the output of one that does not. */
+async function waitUntilHealthy(engines: EngineProcess[]): Promise<void> {
+  const deadline = Date.now() + startupWaitMsMax;
+  const pending = new Set(engines);
+  while (pending.size > 0) {
+    for (const engine of pending) {
+      if (hasExited(engine)) {
+        assert.fail(`engine ${engine.index} exited (code ${engine.child.exitCode}, signal ${engine.child.signalCode}) before it was healthy; its output:\n${engine.output()}`);
+      }
+      const healthy = await fetch(`${engine.baseUrl}/healthz`, { signal: AbortSignal.timeout(healthPollIntervalMs * 10) }).then((response) => response.ok, () => false);
+      if (healthy) pending.delete(engine);
+    }
+    if (pending.size === 0) return;
+    if (Date.now() > deadline) {
+      const first = [...pending][0]!;
+      assert.fail(`engine ${first.index} (of ${pending.size} not up) did not answer /healthz within ${startupWaitMsMax} ms; its output:\n${first.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, healthPollIntervalMs));
+  }
+}
+
+/** SIGTERM (the engine's clean stop), then SIGKILL for any process still running after stopWaitMsMax. */
+async function stopEngines(engines: EngineProcess[]): Promise<void> {
+  for (const engine of engines) if (!hasExited(engine)) engine.child.kill('SIGTERM');
+  const allExited = Promise.all(engines.map((engine) => engine.exited));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), stopWaitMsMax); });
+  const outcome = await Promise.race([allExited.then(() => 'exited' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'exited') return;
+  for (const engine of engines) if (!hasExited(engine)) engine.child.kill('SIGKILL');
+  await allExited;
+}
+
+interface Answer {
+  buyer: number;
+  kind: 'register' | 'pickup';
+  saleId: string;
+  engine: number;
+  status: number;
+  body: any;
+}
+
+async function send(engine: EngineProcess, method: 'GET' | 'POST', path: string, key: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${engine.baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(requestTimeoutMs),
+  });
+  const text = await response.text();
+  return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+/**
+ * One buyer, at the store's register or online for pickup at the same store. Buyers go to the engines
+ * round-robin, and the kind flips every round, so each engine serves as many of one kind as the other.
+ */
+async function buy(engines: EngineProcess[], buyer: number, runId: string, storeId: string): Promise<Answer> {
+  const engine = engines[buyer % engines.length]!;
+  const kind = Math.floor(buyer / engines.length) % 2 === 0 ? 'register' : 'pickup';
+  const saleId = `RACE-${runId}-${buyer}`;
+  const body = { sale_id: saleId, location_id: storeId, lines: [{ sku, quantity: 1 }] };
+  const answer = await send(engine, 'POST', kind === 'register' ? '/v1/pos/sales' : '/v1/pickups', testPosKey, body);
+  return { buyer, kind, saleId, engine: engine.index, ...answer };
+}
+
+/** `201×10, 409×190`: how many answers had each status. */
+function describeStatuses(answers: Answer[]): string {
+  const counts = new Map<number, number>();
+  for (const answer of answers) counts.set(answer.status, (counts.get(answer.status) ?? 0) + 1);
+  return [...counts].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(', ');
+}
+
+/** The lines an engine logged at pino's error level or above (50 error, 60 fatal). */
+function errorLines(engine: EngineProcess): string[] {
+  return engine.output().split('\n').filter((line) => /"level":\s*(5|6)0\b/.test(line));
+}
+
+/** The orders row a buyer's sale makes: register sales and pickups are keyed apart (record-pos-sale.ts). */
+function sourceRefOf(answer: Answer): string {
+  return `${answer.kind}:${answer.saleId}`;
+}
+
+/** Spawns the engines and waits until all answer; they are pushed into `engines` as they start, for the caller's cleanup. */
+async function startEngines(dialect: DialectName, databaseUrl: string, processCount: number, engines: EngineProcess[]): Promise<void> {
+  // Every engine migrates on start, which on PostgreSQL reads the catalog of every schema; under the
+  // schema lock no other test file drops its schema meanwhile (see postgres-schema-lock.ts).
+  await withPostgresSchemaLock(dialect, async () => {
+    for (let index = 0; index < processCount; index += 1) engines.push(spawnEngine(index, databaseUrl, await findFreePort()));
+    await waitUntilHealthy(engines);
+  });
+  for (const engine of engines) {
+    const health = await send(engine, 'GET', '/healthz', testAdminKey);
+    assert.equal(health.body.database, dialect, `engine ${engine.index} uses the test's ${dialect} database`);
+  }
+}
+
+/** After the race: the figures every engine serves and the rows underneath agree with the 10 sales made. */
+async function assertStockAndOrders(database: TestDatabase, engines: EngineProcess[], demo: DemoMerchant, answers: Answer[]): Promise<void> {
+  const storeId = demo.store.id;
+  const sold = answers.filter((answer) => answer.status === 201);
+  const levels = await send(engines[engines.length - 1]!, 'GET', `/v1/inventory?sku=${sku}`, testAdminKey);
+  assert.equal(levels.status, 200, JSON.stringify(levels.body));
+  const level = levels.body.data.find((row: { location_id: string }) => row.location_id === storeId);
+  assert.equal(level.available, 0);
+  assert.equal(level.on_hand - level.reserved, 0, 'every unit left on the shelf is reserved for a pickup');
+  const pickupsSold = sold.filter((answer) => answer.kind === 'pickup').length;
+  assert.deepEqual([level.on_hand, level.reserved], [pickupsSold, pickupsSold], 'register sales took units off the shelf; pickups reserved theirs');
+
+  // The cached level is the sum of the append-only movements: no update was lost between processes.
+  const db = database.handle.db;
+  const variant = await db.selectFrom('variants').select('id').where('merchant_id', '=', demo.merchant.id).where('sku', '=', sku).executeTakeFirstOrThrow();
+  const movements = await db.selectFrom('stock_movements').select(['on_hand_delta', 'reserved_delta'])
+    .where('merchant_id', '=', demo.merchant.id).where('location_id', '=', storeId).where('variant_id', '=', variant.id).execute();
+  assert.equal(movements.reduce((sum, movement) => sum + movement.on_hand_delta, 0), level.on_hand, 'on hand is the sum of its movements');
+  assert.equal(movements.reduce((sum, movement) => sum + movement.reserved_delta, 0), level.reserved, 'reserved is the sum of its movements');
+
+  const orders = await db.selectFrom('orders').select('source_ref').where('merchant_id', '=', demo.merchant.id).where('source_ref', 'in', answers.map(sourceRefOf)).execute();
+  assert.deepEqual(orders.map((order) => order.source_ref).sort(), sold.map(sourceRefOf).sort(), 'an order for each sale made, none for a refused one');
+}
+
+async function runRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
+  const database = await withPostgresSchemaLock(dialect, () => openTestDatabase(dialect));
+  const engines: EngineProcess[] = [];
+  // One hook, so the engines are always stopped before their database is dropped.
+  t.after(async () => {
+    await stopEngines(engines);
+    await withPostgresSchemaLock(dialect, () => database.dispose());
+  });
+  const demo = await seedDemoMerchant(database.handle.db, {
+    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: null, shopifyAccessToken: null,
+    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
+    adminApiKey: testAdminKey, posApiKey: testPosKey,
+  });
+  const startedAt = Date.now();
+  await startEngines(dialect, engineDatabaseUrl(database), processCount, engines);
+  const count = await send(engines[0]!, 'POST', '/v1/inventory/count', testAdminKey, { location_id: demo.store.id, sku, on_hand: unitsOnHand, reference: 'race-multiprocess' });
+  assert.equal(count.status, 200, JSON.stringify(count.body));
+  assert.deepEqual([count.body.data.on_hand, count.body.data.reserved], [unitsOnHand, 0]);
+
+  const raceStartedAt = Date.now();
+  const runId = raceStartedAt.toString(36);
+  const answers = await Promise.all(Array.from({ length: buyerCount }, (_, buyer) => buy(engines, buyer, runId, demo.store.id)));
+  const soldPickups = answers.filter((answer) => answer.status === 201 && answer.kind === 'pickup').length;
+  t.diagnostic(`${processCount} engine(s) up in ${raceStartedAt - startedAt} ms; ${buyerCount} buyers answered in ${Date.now() - raceStartedAt} ms: ${describeStatuses(answers)}; ${soldPickups} of the sales were pickups`);
+
+  const failed = answers.filter((answer) => answer.status !== 201 && answer.status !== 409);
+  assert.deepEqual(failed.slice(0, failuresShownMax), [], `${failed.length} buyer(s) got neither 201 nor 409 (${describeStatuses(answers)}); the end of each engine's output:\n${engines.map((engine) => `--- engine ${engine.index}\n${engine.output().slice(-failureOutputCharsMax)}`).join('\n')}`);
+  assert.equal(answers.filter((answer) => answer.status === 201).length, unitsOnHand, `exactly the units on hand are sold (${describeStatuses(answers)})`);
+  const refused = answers.filter((answer) => answer.status === 409);
+  assert.equal(refused.length, buyerCount - unitsOnHand);
+  assert.deepEqual([...new Set(refused.map((answer) => answer.body.error?.code))], ['inventory.insufficient_stock']);
+  await assertStockAndOrders(database, engines, demo, answers);
+  for (const engine of engines) assert.deepEqual(errorLines(engine).slice(0, failuresShownMax), [], `engine ${engine.index} logged errors`);
+}
+
+for (const dialect of DIALECTS) {
+  const processCount = dialect === 'postgres' ? postgresProcessCount : sqliteProcessCount;
+  test(
+    `[${dialect}] 200 buyers at once across the register and online, spread over ${processCount} engine process(es) sharing one database, for 10 units: exactly 10 sold`,
+    { timeout: testTimeoutMs },
+    async (t) => runRace(dialect, processCount, t),
+  );
+}
