@@ -12,6 +12,11 @@
  *   https://developer.squareup.com/reference/square/inventory/batch-change-inventory
  * - BatchRetrieveInventoryCounts `POST /v2/inventory/counts/batch-retrieve`:
  *   https://developer.squareup.com/reference/square/inventory-api/batch-retrieve-inventory-counts
+ * - BatchRetrieveInventoryChanges `POST /v2/inventory/changes/batch-retrieve`: filters
+ *   `catalog_object_ids`, `location_ids`, `types` (default PHYSICAL_COUNT and ADJUSTMENT; TRANSFER is
+ *   "not supported as a filter"), `updated_after`/`updated_before` against each change's `created_at`;
+ *   sorted by `occurred_at`, oldest first; `cursor` pagination, `limit` 1 to 1000:
+ *   https://developer.squareup.com/reference/square/inventory-api/batch-retrieve-inventory-changes
  * - Idempotency (protocols.md C6): the same key with the same request returns the original response;
  *   the same key with another request is an error: https://developer.squareup.com/docs/working-with-apis/idempotency
  * - Rate limits (protocols.md C8): HTTP 429, `category: RATE_LIMIT_ERROR`, `code: RATE_LIMITED`:
@@ -24,7 +29,11 @@
  * pin one); `IDEMPOTENCY_KEY_REUSED` is the believed, unverified code (protocols.md C6); the 5xx
  * bodies are invented; quantities are whole numbers only (Square allows up to 5 decimals); changes
  * are applied in `occurred_at` order and a physical count older than the last one held for its item,
- * location and state is ignored, a simplification of Square's timeline.
+ * location and state is ignored, a simplification of Square's timeline. The change log keeps every
+ * change applied (BatchChangeInventory, `setCount`, `recordChange`, `recordRegisterSale`) with an id
+ * `FAKE-CHANGE-n`; Square's ids look different. BatchRetrieveInventoryChanges' default `limit` is not
+ * documented (the fake uses 100), and its `states` filter, whose meaning for adjustments the reference
+ * leaves open, is refused rather than guessed.
  * Test code may rely on these; production code must not.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -55,6 +64,20 @@ export interface SquareMoneyJson {
 export type SquareOrderJson = Record<string, unknown> & { id: string };
 export type SquareCustomerJson = Record<string, unknown> & { id: string };
 
+/** An InventoryChange as Square returns it: `{ type, physical_count | adjustment }`. */
+export type SquareInventoryChangeJson = { type: 'PHYSICAL_COUNT' | 'ADJUSTMENT' } & Record<string, unknown>;
+
+export type FakeInventoryChangeInput = {
+  catalog_object_id: string;
+  location_id: string;
+  quantity: number;
+  /** Default now. */
+  occurred_at?: string;
+  /** When Square received it; default now. A test may set it to place the change in time. */
+  created_at?: string;
+  reference_id?: string;
+} & ({ type: 'PHYSICAL_COUNT'; state?: string } | { type: 'ADJUSTMENT'; from_state: string; to_state: string });
+
 export interface FakeSquare {
   /** The API base URL, `http://127.0.0.1:<port>`; paths start with `/v2/`. */
   url: string;
@@ -63,8 +86,27 @@ export interface FakeSquare {
   requests: FakeSquareRequest[];
   setOrder(order: SquareOrderJson): void;
   setCustomer(customer: SquareCustomerJson): void;
-  /** Sets the IN_STOCK count of a catalog object (item variation) at a location. */
+  /** Sets the count of a catalog object (item variation) at a location, IN_STOCK by default: a physical count in the change log. */
   setCount(catalogObjectId: string, locationId: string, quantity: number, state?: string): void;
+  /**
+   * A change made in Square (a count in the Dashboard, damage written off, a sale at the register):
+   * applied to the counts and appended to the change log, as BatchChangeInventory would. Returns the
+   * InventoryChange as BatchRetrieveInventoryChanges answers it. A physical count older than the last
+   * one is refused (the fake would ignore it).
+   */
+  recordChange(change: FakeInventoryChangeInput): SquareInventoryChangeJson;
+  /**
+   * A sale at the register: the order (RetrieveOrder finds it) and one ADJUSTMENT IN_STOCK → SOLD per
+   * line with a catalog object. The payment and inventory notifications are the test's to deliver.
+   */
+  recordRegisterSale(order: SquareOrderJson): SquareInventoryChangeJson[];
+  /** The change log, oldest first. */
+  changes(): SquareInventoryChangeJson[];
+  /**
+   * An `inventory.count.updated` notification (protocols.md C4) with the counts held for these items at
+   * this location, in every state held (a state change sends two counts).
+   */
+  countUpdatedNotification(input: { merchantId: string; eventId: string; catalogObjectIds: string[]; locationId: string }): Record<string, unknown>;
   count(catalogObjectId: string, locationId: string, state?: string): number;
   /** The next `count` requests answer `status` (500 or 503) without being executed. */
   failNext(count: number, status?: number): void;
@@ -83,6 +125,10 @@ const INVENTORY_CHANGES_MAX = 100;
 const IDEMPOTENCY_KEY_LENGTH_MAX = 128;
 const RETRIEVE_COUNTS_LIMIT_DEFAULT = 100;
 const RETRIEVE_COUNTS_LIMIT_MAX = 1000;
+/** BatchRetrieveInventoryChanges: `limit` 1 to 1000; the default is not documented, the fake's is 100. */
+const RETRIEVE_CHANGES_LIMIT_DEFAULT = 100;
+const RETRIEVE_CHANGES_LIMIT_MAX = 1000;
+const RETRIEVABLE_CHANGE_TYPES = new Set(['PHYSICAL_COUNT', 'ADJUSTMENT']);
 const SQUARE_VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const WHOLE_QUANTITY_PATTERN = /^-?\d+$/;
 const INVENTORY_STATES = new Set(['IN_STOCK', 'SOLD', 'RETURNED_BY_CUSTOMER', 'RESERVED_FOR_SALE', 'SOLD_ONLINE', 'ORDERED_FROM_VENDOR', 'RECEIVED_FROM_VENDOR', 'IN_TRANSIT_TO', 'NONE', 'WASTE', 'UNLINKED_RETURN', 'COMPOSED', 'DECOMPOSED', 'SUPPORTED_BY_NEWER_VERSION', 'IN_TRANSIT']);
@@ -110,6 +156,18 @@ interface FakeState {
   counts: Map<string, HeldCount>;
   idempotentResponses: Map<string, { fingerprint: string; reply: Reply }>;
   sequence: number;
+  /** Every change applied, in the order applied. */
+  changeLog: LoggedChange[];
+}
+
+interface LoggedChange {
+  type: 'PHYSICAL_COUNT' | 'ADJUSTMENT';
+  catalogObjectId: string;
+  locationId: string;
+  occurredAt: string;
+  createdAt: string;
+  sequence: number;
+  json: SquareInventoryChangeJson;
 }
 
 interface Injections {
@@ -133,7 +191,7 @@ interface HandlerContext {
 
 export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<FakeSquare> {
   const token = options.token ?? DEFAULT_TOKEN;
-  const state: FakeState = { orders: new Map(), customers: new Map(), counts: new Map(), idempotentResponses: new Map(), sequence: 0 };
+  const state: FakeState = { orders: new Map(), customers: new Map(), counts: new Map(), idempotentResponses: new Map(), sequence: 0, changeLog: [] };
   const injections: Injections = { failures: { count: 0, status: 500 }, rateLimits: 0, delays: { count: 0, delayMs: 0 } };
   const requests: FakeSquareRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -157,9 +215,22 @@ export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<
       state.customers.set(customer.id, structuredClone(customer));
     },
     setCount: (catalogObjectId, locationId, quantity, countState = 'IN_STOCK') => {
-      const held = heldCount(state, catalogObjectId, locationId, countState);
-      held.quantity = quantity;
-      held.calculatedAt = new Date().toISOString();
+      // A count set in the Dashboard is a physical count in Square's log; it is recorded even when unchanged.
+      recordTestChange(state, { type: 'PHYSICAL_COUNT', catalog_object_id: catalogObjectId, location_id: locationId, quantity, state: countState }, false);
+    },
+    recordChange: (change) => recordTestChange(state, change, false),
+    recordRegisterSale: (order) => {
+      state.orders.set(order.id, structuredClone(order));
+      const lines = Array.isArray(order['line_items']) ? (order['line_items'] as Record<string, unknown>[]) : [];
+      const locationId = String(order['location_id']);
+      return lines
+        .filter((line) => typeof line['catalog_object_id'] === 'string')
+        .map((line) => recordTestChange(state, { type: 'ADJUSTMENT', from_state: 'IN_STOCK', to_state: 'SOLD', catalog_object_id: String(line['catalog_object_id']), location_id: locationId, quantity: Number(line['quantity']) }, false));
+    },
+    changes: () => state.changeLog.map((logged) => structuredClone(logged.json)),
+    countUpdatedNotification: ({ merchantId, eventId, catalogObjectIds, locationId }) => {
+      const counts = [...state.counts.values()].filter((held) => held.locationId === locationId && catalogObjectIds.includes(held.catalogObjectId)).map(countJson);
+      return { merchant_id: merchantId, type: 'inventory.count.updated', event_id: eventId, created_at: new Date().toISOString(), data: { type: 'inventory', id: eventId, object: { inventory_counts: counts } } };
     },
     count: (catalogObjectId, locationId, countState = 'IN_STOCK') => state.counts.get(countKey(catalogObjectId, locationId, countState))?.quantity ?? 0,
     failNext: (count, status = 500) => {
@@ -221,6 +292,7 @@ function route(context: HandlerContext, method: string, path: string, bodyText: 
   if (method === 'GET' && customerMatch?.[1] !== undefined) return retrieveCustomer(context.state, decodeURIComponent(customerMatch[1]));
   if (method === 'POST' && path === '/v2/inventory/changes/batch-create') return withJsonBody(bodyText, (body) => batchChangeInventory(context.state, body, record));
   if (method === 'POST' && path === '/v2/inventory/counts/batch-retrieve') return withJsonBody(bodyText, (body) => batchRetrieveCounts(context.state, body));
+  if (method === 'POST' && path === '/v2/inventory/changes/batch-retrieve') return withJsonBody(bodyText, (body) => batchRetrieveChanges(context.state, body));
   return errorReply(404, 'not_found', { category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: `API endpoint for URL path \`${path}\` and HTTP method \`${method}\` is not found.` });
 }
 
@@ -332,27 +404,79 @@ function applyChanges(state: FakeState, changes: ValidChange[], ignoreUnchangedC
   const calculatedAt = new Date().toISOString();
   const ordered = [...changes].sort((left, right) => left.occurredAt.localeCompare(right.occurredAt));
   for (const change of ordered) {
-    if (change.type === 'PHYSICAL_COUNT') {
-      const held = heldCount(state, change.catalogObjectId, change.locationId, change.toState);
-      if (held.lastPhysicalCountAt !== null && change.occurredAt < held.lastPhysicalCountAt) continue;
-      if (ignoreUnchangedCounts && held.quantity === change.quantity) continue;
-      held.quantity = change.quantity;
-      held.lastPhysicalCountAt = change.occurredAt;
-      held.calculatedAt = calculatedAt;
-      touched.set(countKey(held.catalogObjectId, held.locationId, held.state), held);
-    } else {
-      for (const [countState, delta] of [[change.fromState ?? 'NONE', -change.quantity], [change.toState, change.quantity]] as const) {
-        if (countState === 'NONE') continue;
-        const held = heldCount(state, change.catalogObjectId, change.locationId, countState);
-        held.quantity += delta;
-        held.calculatedAt = calculatedAt;
-        touched.set(countKey(held.catalogObjectId, held.locationId, held.state), held);
-      }
-    }
-    state.sequence += 1;
-    applied.push({ type: change.type, [change.type === 'PHYSICAL_COUNT' ? 'physical_count' : 'adjustment']: { id: `FAKE-CHANGE-${state.sequence}`, ...change.raw, created_at: calculatedAt } });
+    const logged = applyChange(state, change, { ignoreUnchangedCounts, calculatedAt, createdAt: calculatedAt, touched });
+    if (logged) applied.push(logged.json);
   }
   return { status: 200, body: { counts: [...touched.values()].map(countJson), changes: applied }, outcome: 'executed' };
+}
+
+/** Applies one change to the held counts and appends it to the change log; null when the fake ignores it. */
+function applyChange(state: FakeState, change: ValidChange, options: { ignoreUnchangedCounts: boolean; calculatedAt: string; createdAt: string; touched?: Map<string, HeldCount> }): LoggedChange | null {
+  const touch = (held: HeldCount) => {
+    held.calculatedAt = options.calculatedAt;
+    options.touched?.set(countKey(held.catalogObjectId, held.locationId, held.state), held);
+  };
+  if (change.type === 'PHYSICAL_COUNT') {
+    const held = heldCount(state, change.catalogObjectId, change.locationId, change.toState);
+    if (held.lastPhysicalCountAt !== null && change.occurredAt < held.lastPhysicalCountAt) return null;
+    if (options.ignoreUnchangedCounts && held.quantity === change.quantity) return null;
+    held.quantity = change.quantity;
+    held.lastPhysicalCountAt = change.occurredAt;
+    touch(held);
+  } else {
+    for (const [countState, delta] of [[change.fromState ?? 'NONE', -change.quantity], [change.toState, change.quantity]] as const) {
+      if (countState === 'NONE') continue;
+      const held = heldCount(state, change.catalogObjectId, change.locationId, countState);
+      held.quantity += delta;
+      touch(held);
+    }
+  }
+  state.sequence += 1;
+  const key = change.type === 'PHYSICAL_COUNT' ? 'physical_count' : 'adjustment';
+  const json: SquareInventoryChangeJson = { type: change.type, [key]: { id: `FAKE-CHANGE-${state.sequence}`, ...change.raw, catalog_object_type: 'ITEM_VARIATION', occurred_at: change.occurredAt, created_at: options.createdAt } };
+  const logged: LoggedChange = { type: change.type, catalogObjectId: change.catalogObjectId, locationId: change.locationId, occurredAt: change.occurredAt, createdAt: options.createdAt, sequence: state.sequence, json };
+  state.changeLog.push(logged);
+  return logged;
+}
+
+/** A test's change, validated like a BatchChangeInventory change, then applied and logged. */
+function recordTestChange(state: FakeState, input: FakeInventoryChangeInput, ignoreUnchangedCounts: boolean): SquareInventoryChangeJson {
+  const now = new Date().toISOString();
+  const place = { catalog_object_id: input.catalog_object_id, location_id: input.location_id, quantity: String(input.quantity), occurred_at: input.occurred_at ?? now, ...(input.reference_id ? { reference_id: input.reference_id } : {}) };
+  const raw = input.type === 'PHYSICAL_COUNT'
+    ? { type: 'PHYSICAL_COUNT', physical_count: { ...place, state: input.state ?? 'IN_STOCK' } }
+    : { type: 'ADJUSTMENT', adjustment: { ...place, from_state: input.from_state, to_state: input.to_state } };
+  const logged = applyChange(state, validateChange(raw, 'change'), { ignoreUnchangedCounts, calculatedAt: now, createdAt: input.created_at ? new Date(input.created_at).toISOString() : now });
+  if (logged === null) throw new Error(`fake Square: the physical count of ${input.catalog_object_id} at ${input.occurred_at} is older than the last one and would be ignored`);
+  return structuredClone(logged.json);
+}
+
+/** BatchRetrieveInventoryChanges: the logged changes matching the filters, oldest occurred_at first. */
+function batchRetrieveChanges(state: FakeState, body: Record<string, unknown>): Reply {
+  const invalid = (field: string, detail: string, code = 'INVALID_VALUE') => errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code, field, detail });
+  const catalogObjectIds = optionalStrings(body['catalog_object_ids']);
+  const locationIds = optionalStrings(body['location_ids']);
+  const types = optionalStrings(body['types']) ?? ['PHYSICAL_COUNT', 'ADJUSTMENT'];
+  if (!types.every((type) => RETRIEVABLE_CHANGE_TYPES.has(type))) return invalid('types', 'Only PHYSICAL_COUNT and ADJUSTMENT can be a filter (TRANSFER is not supported as a filter).', 'INVALID_ENUM_VALUE');
+  if (body['states'] !== undefined && body['states'] !== null) return invalid('states', 'The fake does not implement the states filter (see its header).');
+  const limit = typeof body['limit'] === 'number' ? body['limit'] : RETRIEVE_CHANGES_LIMIT_DEFAULT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > RETRIEVE_CHANGES_LIMIT_MAX) return invalid('limit', `Expected 1 to ${RETRIEVE_CHANGES_LIMIT_MAX}.`);
+  const bounds: { after: string | null; before: string | null } = { after: null, before: null };
+  for (const [field, bound] of [['updated_after', 'after'], ['updated_before', 'before']] as const) {
+    const value = body[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) return invalid(field, 'Expected an RFC 3339 timestamp.', 'INVALID_TIME');
+    bounds[bound] = new Date(value).toISOString();
+  }
+  const offset = typeof body['cursor'] === 'string' ? Number(body['cursor']) : 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) return invalid('cursor', 'Invalid cursor.', 'INVALID_CURSOR');
+  const matching = state.changeLog
+    .filter((change) => (catalogObjectIds === null || catalogObjectIds.includes(change.catalogObjectId)) && (locationIds === null || locationIds.includes(change.locationId)) && types.includes(change.type))
+    .filter((change) => (bounds.after === null || change.createdAt > bounds.after) && (bounds.before === null || change.createdAt < bounds.before))
+    .sort((left, right) => left.occurredAt.localeCompare(right.occurredAt) || left.sequence - right.sequence);
+  const page = matching.slice(offset, offset + limit);
+  const next = offset + limit < matching.length ? { cursor: String(offset + limit) } : {};
+  return { status: 200, body: { changes: page.map((change) => structuredClone(change.json)), ...next }, outcome: 'executed' };
 }
 
 function batchRetrieveCounts(state: FakeState, body: Record<string, unknown>): Reply {

@@ -7,6 +7,12 @@
  * - BatchChangeInventory (C7): `POST /v2/inventory/changes/batch-create`, a required idempotency key,
  *   at most 100 changes, quantities as decimal strings:
  *   https://developer.squareup.com/reference/square/inventory/batch-change-inventory
+ * - BatchRetrieveInventoryChanges: `POST /v2/inventory/changes/batch-retrieve`, filtered by
+ *   `catalog_object_ids`, `location_ids`, `types` (PHYSICAL_COUNT and ADJUSTMENT; TRANSFER cannot be
+ *   a filter) and `updated_after` (changes whose `created_at` is after it), sorted by `occurred_at`
+ *   oldest first, paginated by `cursor`, `limit` 1 to 1000:
+ *   https://developer.squareup.com/reference/square/inventory-api/batch-retrieve-inventory-changes
+ *   (field descriptions as in the SDKs' BatchRetrieveInventoryChangesRequest).
  * - RetrieveOrder and RetrieveCustomer: https://developer.squareup.com/reference/square/orders-api/retrieve-order,
  *   https://developer.squareup.com/reference/square/customers-api/retrieve-customer
  * - Versioning: every request names the API version in `Square-Version`
@@ -18,7 +24,10 @@
 import { z } from 'zod';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
-import { squareCustomerSchema, squareErrorsSchema, squareInventoryCountSchema, squareOrderSchema, type SquareApiError, type SquareCustomer, type SquareInventoryCount, type SquareOrder } from './types.ts';
+import {
+  squareCustomerSchema, squareErrorsSchema, squareInventoryChangeSchema, squareInventoryCountSchema, squareOrderSchema,
+  type SquareApiError, type SquareCustomer, type SquareInventoryChange, type SquareInventoryCount, type SquareOrder,
+} from './types.ts';
 
 /**
  * The Square API version every request pins. 2026-07-15 is the version of the official SDK releases
@@ -37,6 +46,12 @@ export const INVENTORY_CHANGES_MAX = 100;
 /** Pages of BatchRetrieveInventoryCounts one call reads at most (100 counts a page). */
 export const COUNT_PAGES_MAX = 10;
 const COUNTS_PAGE_LIMIT = 100;
+/** Pages of BatchRetrieveInventoryChanges one call reads at most (CHANGES_PAGE_LIMIT changes a page). */
+export const CHANGE_PAGES_MAX = 20;
+/** Changes asked for per page; Square allows 1 to 1000. */
+export const CHANGES_PAGE_LIMIT = 100;
+/** Catalog objects or locations one BatchRetrieveInventoryChanges filter names at most (our bound, not Square's). */
+export const CHANGE_FILTER_IDS_MAX = 100;
 
 export interface SquareClientOptions {
   /** The API base URL: `https://connect.squareup.com`, `https://connect.squareupsandbox.com`, or a fake. */
@@ -74,6 +89,17 @@ export interface SquareClient {
   batchChangeInventory(input: BatchChangeInventoryInput): Promise<{ counts: SquareInventoryCount[] }>;
   /** BatchRetrieveInventoryCounts: the counts of the given items at the given locations (IN_STOCK by default). */
   retrieveInventoryCounts(input: { catalogObjectIds: string[]; locationIds: string[]; states?: string[] }): Promise<SquareInventoryCount[]>;
+  /** BatchRetrieveInventoryChanges: the physical counts and adjustments Square received after `updatedAfter`, oldest `occurred_at` first. */
+  retrieveInventoryChanges(input: RetrieveInventoryChangesInput): Promise<SquareInventoryChange[]>;
+}
+
+export interface RetrieveInventoryChangesInput {
+  catalogObjectIds: string[];
+  locationIds: string[];
+  /** RFC 3339; Square returns changes whose `created_at` is after it. */
+  updatedAfter: string;
+  /** Default PHYSICAL_COUNT and ADJUSTMENT, Square's own default. */
+  types?: ('PHYSICAL_COUNT' | 'ADJUSTMENT')[];
 }
 
 /**
@@ -124,6 +150,9 @@ export function createSquareClient(options: SquareClientOptions): SquareClient {
     },
     async retrieveInventoryCounts(input) {
       return retrieveCounts(send, input);
+    },
+    async retrieveInventoryChanges(input) {
+      return retrieveChanges(send, input);
     },
   };
 }
@@ -237,16 +266,40 @@ function batchChangeBody(input: BatchChangeInventoryInput): Record<string, unkno
   return { idempotency_key: input.idempotencyKey, changes, ignore_unchanged_counts: input.ignoreUnchangedCounts ?? true };
 }
 
+/**
+ * Reads the pages of a cursor-paginated POST (https://developer.squareup.com/docs/working-with-apis/pagination)
+ * until Square sends no cursor, at most `pagesMax` pages; more is an operating error the caller sees.
+ */
+async function readPages<T>(send: Send, request: { path: string; operation: string; body: Record<string, unknown>; pagesMax: number }, readPage: (answer: Answer) => { items: T[]; cursor: string | null | undefined }): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null | undefined;
+  for (let page = 0; page < request.pagesMax; page += 1) {
+    const answer = readPage(await send('POST', request.path, { ...request.body, ...(cursor ? { cursor } : {}) }));
+    items.push(...answer.items);
+    cursor = answer.cursor;
+    if (!cursor) return items;
+  }
+  throw new AppError('connectors.square.too_many_pages', `${request.operation} needed more than ${request.pagesMax} pages; ask for fewer items at once`, { pagesMax: request.pagesMax, operation: request.operation });
+}
+
 async function retrieveCounts(send: Send, input: { catalogObjectIds: string[]; locationIds: string[]; states?: string[] }): Promise<SquareInventoryCount[]> {
   const pageSchema = z.object({ counts: z.array(squareInventoryCountSchema).default([]), cursor: z.string().nullish() }).passthrough();
-  const counts: SquareInventoryCount[] = [];
-  let cursor: string | null | undefined;
-  for (let page = 0; page < COUNT_PAGES_MAX; page += 1) {
-    const body = { catalog_object_ids: input.catalogObjectIds, location_ids: input.locationIds, states: input.states ?? ['IN_STOCK'], limit: COUNTS_PAGE_LIMIT, ...(cursor ? { cursor } : {}) };
-    const answer = parseAnswer(pageSchema, await send('POST', '/v2/inventory/counts/batch-retrieve', body), 'BatchRetrieveInventoryCounts');
-    counts.push(...answer.counts);
-    cursor = answer.cursor;
-    if (!cursor) return counts;
+  const body = { catalog_object_ids: input.catalogObjectIds, location_ids: input.locationIds, states: input.states ?? ['IN_STOCK'], limit: COUNTS_PAGE_LIMIT };
+  return readPages(send, { path: '/v2/inventory/counts/batch-retrieve', operation: 'BatchRetrieveInventoryCounts', body, pagesMax: COUNT_PAGES_MAX }, (answer) => {
+    const page = parseAnswer(pageSchema, answer, 'BatchRetrieveInventoryCounts');
+    return { items: page.counts, cursor: page.cursor };
+  });
+}
+
+async function retrieveChanges(send: Send, input: RetrieveInventoryChangesInput): Promise<SquareInventoryChange[]> {
+  for (const [field, ids] of [['catalogObjectIds', input.catalogObjectIds], ['locationIds', input.locationIds]] as const) {
+    assert(ids.length >= 1 && ids.length <= CHANGE_FILTER_IDS_MAX && ids.every((id) => id.length > 0), `retrieveInventoryChanges: 1 to ${CHANGE_FILTER_IDS_MAX} non-empty ${field}`);
   }
-  throw new AppError('connectors.square.too_many_pages', `BatchRetrieveInventoryCounts needed more than ${COUNT_PAGES_MAX} pages; ask for fewer items at once`, { pagesMax: COUNT_PAGES_MAX });
+  assert(!Number.isNaN(Date.parse(input.updatedAfter)), 'retrieveInventoryChanges: updatedAfter is an RFC 3339 timestamp');
+  const pageSchema = z.object({ changes: z.array(squareInventoryChangeSchema).default([]), cursor: z.string().nullish() }).passthrough();
+  const body = { catalog_object_ids: input.catalogObjectIds, location_ids: input.locationIds, types: input.types ?? ['PHYSICAL_COUNT', 'ADJUSTMENT'], updated_after: input.updatedAfter, limit: CHANGES_PAGE_LIMIT };
+  return readPages(send, { path: '/v2/inventory/changes/batch-retrieve', operation: 'BatchRetrieveInventoryChanges', body, pagesMax: CHANGE_PAGES_MAX }, (answer) => {
+    const page = parseAnswer(pageSchema, answer, 'BatchRetrieveInventoryChanges');
+    return { items: page.changes, cursor: page.cursor };
+  });
 }

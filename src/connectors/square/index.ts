@@ -4,4 +4,4 @@
  */
 export * from './webhook.ts';
 export * from './inbound.ts';
-export { createSquareClient, computeBackoffMs, SQUARE_API_VERSION, type SquareClient, type SquareClientOptions, type BatchChangeInventoryInput, type InventoryChangeInput } from './client.ts';
+export { createSquareClient, computeBackoffMs, SQUARE_API_VERSION, type SquareClient, type SquareClientOptions, type BatchChangeInventoryInput, type InventoryChangeInput, type RetrieveInventoryChangesInput } from './client.ts';

@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { buildSquareOrder, startFakeSquare, type FakeSquare } from '../../../fakes/fake-square.ts';
 import { AppError } from '../../shared/app-error.ts';
-import { BACKOFF_MS_BASE, BACKOFF_MS_MAX, computeBackoffMs, createSquareClient, RATE_LIMITED_ATTEMPTS_MAX, SQUARE_API_VERSION, type SquareClientOptions } from './client.ts';
-import { planSquareEvent, translateSquareInventoryCounts, translateSquareOrder, translateSquareRefund } from './translate.ts';
-import { squareOrderSchema, squareRefundSchema } from './types.ts';
+import { BACKOFF_MS_BASE, BACKOFF_MS_MAX, CHANGE_PAGES_MAX, CHANGES_PAGE_LIMIT, computeBackoffMs, createSquareClient, RATE_LIMITED_ATTEMPTS_MAX, SQUARE_API_VERSION, type SquareClientOptions } from './client.ts';
+import { CHANGES_LOOKBACK_MS, CHANGES_LOOKBACK_MS_MAX, CHANGES_OVERLAP_MS, computeChangesReadStart, planChangeReads } from './inbound.ts';
+import { classifySquareInventoryChange, planSquareEvent, translateSquareOrder, translateSquareRefund, translateSquareStockChanges } from './translate.ts';
+import { squareInventoryChangeSchema, squareOrderSchema, squareRefundSchema } from './types.ts';
 
 const LOCATION = 'S8GWD5R9QB376';
 const OCCURRED_AT = '2026-11-20T15:00:00.000Z';
@@ -210,7 +211,7 @@ test('inventory counts: IN_STOCK only, decimal strings to whole units, reportedA
   const plan = planSquareEvent({ ...envelope('inventory.count.updated', { inventory_counts: counts }), data: { type: 'inventory_counts', id: 'x', object: { inventory_counts: counts } } });
   assert.equal(plan.action, 'record_stock');
   if (plan.action !== 'record_stock') return;
-  assert.deepEqual(translateSquareInventoryCounts(plan.counts, 'square:evt'), [{ channel: 'square', channelItemId: 'SQ-AVIATOR', channelLocationId: LOCATION, available: 90, reportedAt: '2020-12-29T18:38:45.102Z', eventRef: 'square:evt' }]);
+  assert.deepEqual(translateSquareStockChanges(plan.counts, [], 'square:evt'), [{ channel: 'square', channelItemId: 'SQ-AVIATOR', channelLocationId: LOCATION, changes: [], reported: { available: 90, reportedAt: '2020-12-29T18:38:45.102Z' }, eventRef: 'square:evt' }]);
   const tooMany = Array.from({ length: 101 }, () => counts[0]);
   assert.throws(() => planSquareEvent(envelope('inventory.count.updated', { inventory_counts: tooMany })), (error: unknown) => error instanceof AppError && error.code === 'connectors.square.invalid_payload');
 });
@@ -234,4 +235,101 @@ test('refunds: PENDING ignored; itemized refunds name the sale lines; custom-amo
   assert.equal(translateSquareRefund(parsedRefund, null)?.orderSourceRef, 'RETURN-ORDER-1', 'without a return order, the refund\'s order is taken as the sale');
   const unlinked = squareOrderSchema.parse({ ...returnOrder, returns: [{ return_line_items: [] }] });
   assert.equal(translateSquareRefund(parsedRefund, unlinked), null);
+});
+
+function adjustment(id: string, fromState: string, toState: string, quantity: string, extra: Record<string, unknown> = {}) {
+  return squareInventoryChangeSchema.parse({ type: 'ADJUSTMENT', adjustment: { id, from_state: fromState, to_state: toState, catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity, occurred_at: OCCURRED_AT, created_at: OCCURRED_AT, ...extra } });
+}
+
+function physicalCount(id: string, quantity: string, extra: Record<string, unknown> = {}) {
+  return squareInventoryChangeSchema.parse({ type: 'PHYSICAL_COUNT', physical_count: { id, state: 'IN_STOCK', catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity, occurred_at: OCCURRED_AT, created_at: OCCURRED_AT, ...extra } });
+}
+
+test('inventory changes: counts set on hand, shelf adjustments move it, sales and our own pushes move nothing', () => {
+  const verdict = (change: ReturnType<typeof adjustment>) => {
+    const classified = classifySquareInventoryChange(change);
+    return classified.action === 'skip' ? ['skip', classified.why] : classified.action === 'count' ? ['count', classified.onHand] : [classified.kind, classified.onHandDelta];
+  };
+  assert.deepEqual(verdict(physicalCount('C1', '53.00000')), ['count', 53]);
+  assert.deepEqual(verdict(physicalCount('C2', '7', { state: 'WASTE' })), ['skip', 'off_shelf']);
+  assert.deepEqual(verdict(physicalCount('C3', '9', { reference_id: 'continuum:push:42' })), ['skip', 'echo']);
+  assert.deepEqual(verdict(adjustment('A1', 'IN_STOCK', 'SOLD', '2')), ['skip', 'order'], 'a register sale arrives as its order');
+  assert.deepEqual(verdict(adjustment('A2', 'IN_STOCK', 'RESERVED_FOR_SALE', '1')), ['skip', 'order']);
+  assert.deepEqual(verdict(adjustment('A3', 'IN_STOCK', 'WASTE', '1')), ['adjust', -1], 'damage, theft and loss are written off to WASTE');
+  assert.deepEqual(verdict(adjustment('A4', 'NONE', 'IN_STOCK', '6')), ['receive', 6]);
+  assert.deepEqual(verdict(adjustment('A5', 'RECEIVED_FROM_VENDOR', 'IN_STOCK', '6')), ['receive', 6]);
+  assert.deepEqual(verdict(adjustment('A6', 'RETURNED_BY_CUSTOMER', 'IN_STOCK', '1')), ['return', 1], 'the refund does not restock, this change does');
+  assert.deepEqual(verdict(adjustment('A7', 'UNLINKED_RETURN', 'IN_STOCK', '1')), ['return', 1]);
+  assert.deepEqual(verdict(adjustment('A8', 'SOLD', 'RETURNED_BY_CUSTOMER', '1')), ['skip', 'off_shelf']);
+  assert.deepEqual(verdict(adjustment('A9', 'IN_STOCK', 'WASTE', '1', { reference_id: 'continuum:adj:1' })), ['skip', 'echo']);
+  assert.deepEqual(verdict(adjustment('A10', 'IN_STOCK', 'WASTE', '1', { reference_id: 'shopify-order-1042' })), ['adjust', -1], 'only our own prefix is an echo');
+  assert.throws(() => classifySquareInventoryChange(adjustment('A11', 'IN_STOCK', 'WASTE', '0.5')), (error: unknown) => error instanceof AppError && error.code === 'connectors.square.fractional_quantity');
+  assert.throws(() => squareInventoryChangeSchema.parse({ type: 'ADJUSTMENT', physical_count: physicalCount('C4', '1').physical_count }), /carries the object its type names/);
+});
+
+test('the changes of a notification are grouped per IN_STOCK count, oldest first, and other places are left out', () => {
+  const counts = [
+    { catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity: '3', state: 'IN_STOCK', calculated_at: '2026-11-20T15:05:00Z' },
+    { catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity: '1', state: 'WASTE', calculated_at: '2026-11-20T15:05:00Z' },
+  ];
+  const later = adjustment('LATER', 'IN_STOCK', 'WASTE', '1', { occurred_at: '2026-11-20T15:04:00Z' });
+  const earlier = physicalCount('EARLIER', '4', { occurred_at: '2026-11-20T15:01:00Z' });
+  const elsewhere = adjustment('ELSEWHERE', 'IN_STOCK', 'WASTE', '1', { location_id: 'OTHER-LOCATION' });
+  const [command, ...rest] = translateSquareStockChanges(counts.map((count) => ({ ...count, catalog_object_type: 'ITEM_VARIATION' })), [later, elsewhere, earlier], 'square:evt');
+  assert.equal(rest.length, 0, 'one command per IN_STOCK count');
+  assert.deepEqual(command?.changes.map((change) => change.changeId), ['EARLIER', 'LATER']);
+  assert.deepEqual(command?.reported, { available: 3, reportedAt: '2026-11-20T15:05:00.000Z' });
+});
+
+test('the changes behind a count are read from the last count seen, at least a short window before the count, at most 72 h', () => {
+  const count = '2030-01-01T12:00:00.000Z';
+  const minus = (ms: number) => new Date(Date.parse(count) - ms).toISOString();
+  assert.equal(computeChangesReadStart(count, null), minus(CHANGES_LOOKBACK_MS), 'a first count: a short window before it');
+  assert.equal(computeChangesReadStart(count, minus(3_600_000)), minus(3_600_000 + CHANGES_OVERLAP_MS), 'since the last count seen, with an overlap');
+  assert.equal(computeChangesReadStart(count, minus(-60_000)), minus(CHANGES_LOOKBACK_MS), 'a newer count seen first (a retry): still the count\'s own window');
+  assert.equal(computeChangesReadStart(count, minus(30 * 24 * 3_600_000)), minus(CHANGES_LOOKBACK_MS_MAX), 'never further back than Square retries');
+  fc.assert(fc.property(fc.integer({ min: -CHANGES_LOOKBACK_MS_MAX * 2, max: CHANGES_LOOKBACK_MS_MAX * 2 }), (offsetMs) => {
+    const start = Date.parse(computeChangesReadStart(count, minus(offsetMs)));
+    return start <= Date.parse(minus(CHANGES_LOOKBACK_MS)) && start >= Date.parse(minus(CHANGES_LOOKBACK_MS_MAX));
+  }));
+});
+
+test('places whose reads start close together share one request; a place last seen long ago reads alone', () => {
+  const reads = planChangeReads([
+    { catalogObjectId: 'SQ-AVIATOR', locationId: LOCATION, updatedAfter: '2030-01-01T11:50:00.000Z' },
+    { catalogObjectId: 'SQ-WALLET', locationId: LOCATION, updatedAfter: '2029-12-31T09:00:00.000Z' },
+    { catalogObjectId: 'SQ-BEANIE', locationId: LOCATION, updatedAfter: '2030-01-01T11:45:00.000Z' },
+  ]);
+  assert.deepEqual(reads, [
+    { catalogObjectIds: ['SQ-WALLET'], locationIds: [LOCATION], updatedAfter: '2029-12-31T09:00:00.000Z' },
+    { catalogObjectIds: ['SQ-BEANIE', 'SQ-AVIATOR'], locationIds: [LOCATION], updatedAfter: '2030-01-01T11:45:00.000Z' },
+  ]);
+  assert.deepEqual(planChangeReads([]), []);
+});
+
+test('BatchRetrieveInventoryChanges filters by item, location, type and created_at, and reads every page', async () => {
+  await withFake(async (fake) => {
+    const before = fake.recordChange({ type: 'PHYSICAL_COUNT', catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity: 10, created_at: '2000-01-01T00:00:00Z' });
+    const total = CHANGES_PAGE_LIMIT * 2 + 5;
+    for (let index = 0; index < total; index += 1) fake.recordChange({ type: 'ADJUSTMENT', from_state: 'IN_STOCK', to_state: 'WASTE', catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity: 1 });
+    fake.recordChange({ type: 'ADJUSTMENT', from_state: 'NONE', to_state: 'IN_STOCK', catalog_object_id: 'SQ-BEANIE', location_id: LOCATION, quantity: 1 });
+    fake.recordChange({ type: 'ADJUSTMENT', from_state: 'NONE', to_state: 'IN_STOCK', catalog_object_id: 'SQ-AVIATOR', location_id: 'OTHER', quantity: 1 });
+    const changes = await clientFor(fake).retrieveInventoryChanges({ catalogObjectIds: ['SQ-AVIATOR'], locationIds: [LOCATION], updatedAfter: '2020-01-01T00:00:00Z' });
+    assert.equal(changes.length, total, 'the count created before updated_after, the other item and the other location are left out');
+    assert.ok(!changes.some((change) => change.physical_count?.id === (before['physical_count'] as { id: string }).id));
+    assert.equal(fake.requests.length, 3, 'three pages of 100');
+    assert.equal(fake.count('SQ-AVIATOR', LOCATION), 10 - total, 'the fake applied the adjustments to its count');
+  });
+});
+
+test('more changes than the pages a read may take is connectors.square.too_many_pages; the fake refuses TRANSFER and states filters', async () => {
+  await withFake(async (fake) => {
+    for (let index = 0; index <= CHANGE_PAGES_MAX * CHANGES_PAGE_LIMIT; index += 1) fake.recordChange({ type: 'ADJUSTMENT', from_state: 'NONE', to_state: 'IN_STOCK', catalog_object_id: 'SQ-AVIATOR', location_id: LOCATION, quantity: 1 });
+    await rejectsWithCode(clientFor(fake).retrieveInventoryChanges({ catalogObjectIds: ['SQ-AVIATOR'], locationIds: [LOCATION], updatedAfter: '2020-01-01T00:00:00Z' }), 'connectors.square.too_many_pages');
+    assert.equal(fake.requests.length, CHANGE_PAGES_MAX);
+    const post = (body: unknown) => fetch(`${fake.url}/v2/inventory/changes/batch-retrieve`, { method: 'POST', headers: { authorization: `Bearer ${fake.token}`, 'square-version': SQUARE_API_VERSION, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await post({ types: ['TRANSFER'] })).status, 400);
+    assert.equal((await post({ states: ['IN_STOCK'] })).status, 400);
+    assert.equal((await post({ updated_after: 'yesterday' })).status, 400);
+  });
 });

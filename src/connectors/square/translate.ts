@@ -1,10 +1,10 @@
-import type { ChannelStockReportCommand, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
+import type { ChannelStockChange, ChannelStockChangesCommand, RecordOrderCommand, RecordRefundCommand } from '../../commands/index.ts';
 import type { AddressInput, CustomerClaim } from '../../customers/index.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import {
   squareCustomerSchema, squareEnvelopeSchema, squareInventoryCountSchema, squareOrderSummarySchema, squarePaymentSchema, squareRefundSchema,
-  type SquareCustomer, type SquareInventoryCount, type SquareMoney, type SquareOrder, type SquareRefund,
+  type SquareCustomer, type SquareInventoryChange, type SquareInventoryCount, type SquareMoney, type SquareOrder, type SquareRefund,
 } from './types.ts';
 
 /** protocols.md C4: an `inventory.count.updated` notification carries at most 100 counts. */
@@ -203,20 +203,100 @@ export function translateSquareCustomer(customer: SquareCustomer): CustomerClaim
 }
 
 /**
- * `inventory.count.updated` → one stock report per IN_STOCK count. Square sends two counts for a
- * state change (protocols.md C4), e.g. IN_STOCK and SOLD; only IN_STOCK is what the shelf holds.
+ * Continuum's pushes to Square (BatchChangeInventory) carry a `reference_id` starting with this, so
+ * a change with it, read back from Square, is recognised as our own echo and not applied again.
  */
-export function translateSquareInventoryCounts(counts: SquareInventoryCount[], eventRef: string): ChannelStockReportCommand[] {
-  return counts
-    .filter((count) => count.state === 'IN_STOCK')
-    .map((count) => ({
-      channel: 'square' as const,
-      channelItemId: count.catalog_object_id,
-      channelLocationId: count.location_id,
-      available: parseSquareQuantity(count.quantity, `count of ${count.catalog_object_id} at ${count.location_id}`),
-      reportedAt: toIso(count.calculated_at),
-      eventRef,
-    }));
+export const CONTINUUM_REFERENCE_PREFIX = 'continuum:';
+
+/** The state of units on the shelf (https://developer.squareup.com/reference/square/objects/InventoryState). */
+const ON_SHELF = 'IN_STOCK';
+/**
+ * Moves to or from these states are sales, or Square holding units for a sale; the sale arrives as
+ * its order (payment → RetrieveOrder), which moves our stock. Applying them too would count it twice.
+ */
+const ORDER_STATES = new Set(['SOLD', 'SOLD_ONLINE', 'RESERVED_FOR_SALE']);
+/** Units coming onto the shelf from these states were received (stock added, a vendor delivery). */
+const RECEIVED_STATES = new Set(['NONE', 'RECEIVED_FROM_VENDOR', 'ORDERED_FROM_VENDOR']);
+/**
+ * Units a customer returned at the register, put back on the shelf. The refund records the return
+ * without restocking it (translateSquareRefund), because only this change says the units went
+ * back on the shelf; so it is applied here, once.
+ */
+const RETURNED_STATES = new Set(['RETURNED_BY_CUSTOMER', 'UNLINKED_RETURN']);
+
+/** The place and time of a classified Square change. */
+export type SquareStockChange = ChannelStockChange & { catalogObjectId: string; locationId: string; createdAt: string | null };
+
+/**
+ * How one Square InventoryChange moves our on hand at its location:
+ * - a reference_id starting `continuum:` is our own push: skipped as an echo;
+ * - PHYSICAL_COUNT of IN_STOCK: on hand was counted (other states are not the shelf);
+ * - ADJUSTMENT between IN_STOCK and SOLD, SOLD_ONLINE or RESERVED_FOR_SALE: skipped, the order records it;
+ * - any other ADJUSTMENT to or from IN_STOCK (WASTE for damage, theft or loss; NONE or
+ *   RECEIVED_FROM_VENDOR for received stock; RETURNED_BY_CUSTOMER for a restocked return; IN_TRANSIT…):
+ *   on hand goes up or down by its quantity;
+ * - an adjustment between two other states does not touch the shelf.
+ * Quantities are whole units (parseSquareQuantity); an adjustment moves a positive quantity.
+ */
+export function classifySquareInventoryChange(change: SquareInventoryChange): SquareStockChange {
+  const record = change.physical_count ?? change.adjustment;
+  if (!record || (change.type !== 'PHYSICAL_COUNT' && change.type !== 'ADJUSTMENT')) {
+    throw new AppError('connectors.square.invalid_payload', `Inventory change of type ${change.type} is not a physical count or an adjustment`, { type: change.type });
+  }
+  const base = { changeId: record.id, occurredAt: toIso(record.occurred_at), catalogObjectId: record.catalog_object_id, locationId: record.location_id, createdAt: record.created_at ? toIso(record.created_at) : null };
+  const quantity = parseSquareQuantity(record.quantity, `inventory change ${record.id} quantity`);
+  if (record.reference_id?.startsWith(CONTINUUM_REFERENCE_PREFIX)) return { ...base, action: 'skip', why: 'echo' };
+  if (change.physical_count) {
+    if (change.physical_count.state !== ON_SHELF) return { ...base, action: 'skip', why: 'off_shelf' };
+    return { ...base, action: 'count', onHand: quantity, reason: `Counted ${quantity} in Square` };
+  }
+  const adjustment = change.adjustment;
+  assert(adjustment, 'an ADJUSTMENT change carries its adjustment (squareInventoryChangeSchema)');
+  if (quantity <= 0) throw new AppError('connectors.square.invalid_payload', `Inventory adjustment ${adjustment.id} moves ${adjustment.quantity} units; an adjustment moves a positive quantity`, { change_id: adjustment.id });
+  const leaving = adjustment.from_state === ON_SHELF;
+  const other = leaving ? adjustment.to_state : adjustment.from_state;
+  if (leaving === (adjustment.to_state === ON_SHELF)) return { ...base, action: 'skip', why: 'off_shelf' };
+  if (ORDER_STATES.has(other)) return { ...base, action: 'skip', why: 'order' };
+  const kind = leaving ? 'adjust' : RECEIVED_STATES.has(other) ? 'receive' : RETURNED_STATES.has(other) ? 'return' : 'adjust';
+  return { ...base, action: 'move', kind, onHandDelta: leaving ? -quantity : quantity, reason: `Square ${adjustment.from_state} → ${adjustment.to_state}, ${quantity} unit${quantity === 1 ? '' : 's'}` };
+}
+
+/**
+ * `inventory.count.updated` plus the changes read behind it → one command per item and location
+ * with an IN_STOCK count (a state change sends two counts, protocols.md C4; only IN_STOCK is the
+ * shelf). Each command holds that place's changes, oldest first, and the count Square reported.
+ * Changes of places the notification does not name are left out: their own notification brings them.
+ */
+export function translateSquareStockChanges(counts: SquareInventoryCount[], changes: SquareInventoryChange[], eventRef: string): ChannelStockChangesCommand[] {
+  const classified = changes.map(classifySquareInventoryChange);
+  return readInStockCounts(counts).map((count) => ({
+    channel: 'square' as const,
+    channelItemId: count.catalog_object_id,
+    channelLocationId: count.location_id,
+    changes: classified
+      .filter((change) => change.catalogObjectId === count.catalog_object_id && change.locationId === count.location_id)
+      .sort(compareChanges)
+      .map(({ catalogObjectId: _item, locationId: _location, createdAt: _created, ...change }) => change),
+    reported: { available: parseSquareQuantity(count.quantity, `count of ${count.catalog_object_id} at ${count.location_id}`), reportedAt: toIso(count.calculated_at) },
+    eventRef,
+  }));
+}
+
+/** The IN_STOCK count of each item and location a notification names, the newest when one is named twice. */
+export function readInStockCounts(counts: SquareInventoryCount[]): SquareInventoryCount[] {
+  const byPlace = new Map<string, SquareInventoryCount>();
+  for (const count of counts) {
+    if (count.state !== ON_SHELF) continue;
+    const key = `${count.catalog_object_id}\u0000${count.location_id}`;
+    const held = byPlace.get(key);
+    if (!held || toIso(held.calculated_at) < toIso(count.calculated_at)) byPlace.set(key, count);
+  }
+  return [...byPlace.values()];
+}
+
+/** As they happened: `occurred_at`, then as Square received them, then by id so the order is total. */
+function compareChanges(left: SquareStockChange, right: SquareStockChange): number {
+  return left.occurredAt.localeCompare(right.occurredAt) || (left.createdAt ?? '').localeCompare(right.createdAt ?? '') || left.changeId.localeCompare(right.changeId);
 }
 
 /**
@@ -233,9 +313,10 @@ export function translateSquareInventoryCounts(counts: SquareInventoryCount[], e
  * amount is refunded without lines, so no points are reversed and nothing is marked returned,
  * because which units came back is unknown.
  *
- * Nothing is restocked here: when the seller returns units to stock at the register, Square moves
- * its own count and sends `inventory.count.updated`, which adjusts our stock; restocking here too
- * would count the units twice.
+ * Nothing is restocked here: when the seller returns units to stock at the register, Square records
+ * an adjustment RETURNED_BY_CUSTOMER → IN_STOCK and sends `inventory.count.updated`; that change,
+ * read behind the count (classifySquareInventoryChange), restocks our shelf. Restocking here too
+ * would count the units twice, and the refund alone cannot say whether the units went back on sale.
  */
 export function translateSquareRefund(refund: SquareRefund, refundOrder: SquareOrder | null): RecordRefundCommand | null {
   const currency = refund.amount_money.currency;

@@ -65,6 +65,51 @@ export const squareInventoryCountSchema = z
   })
   .passthrough();
 
+/**
+ * InventoryPhysicalCount (https://developer.squareup.com/reference/square/objects/InventoryPhysicalCount):
+ * "the quantity is Q" at `occurred_at`; `created_at` is when Square received it.
+ */
+export const squarePhysicalCountSchema = z
+  .object({
+    id: z.string().min(1),
+    reference_id: z.string().nullish(),
+    catalog_object_id: z.string(),
+    state: z.string(),
+    location_id: z.string(),
+    quantity: z.string(),
+    occurred_at: z.string(),
+    created_at: z.string().nullish(),
+  })
+  .passthrough();
+
+/**
+ * InventoryAdjustment (https://developer.squareup.com/reference/square/objects/InventoryAdjustment):
+ * `quantity` units moved from `from_state` to `to_state`; `reference_id` is the application's own id
+ * for it ("to tie the InventoryAdjustment to an external system").
+ */
+export const squareAdjustmentSchema = z
+  .object({
+    id: z.string().min(1),
+    reference_id: z.string().nullish(),
+    from_state: z.string(),
+    to_state: z.string(),
+    catalog_object_id: z.string(),
+    location_id: z.string(),
+    quantity: z.string(),
+    occurred_at: z.string(),
+    created_at: z.string().nullish(),
+  })
+  .passthrough();
+
+/**
+ * InventoryChange (https://developer.squareup.com/reference/square/objects/InventoryChange): `type`
+ * says which of `physical_count`, `adjustment` (or `transfer`, which Continuum does not read) is set.
+ */
+export const squareInventoryChangeSchema = z
+  .object({ type: z.string(), physical_count: squarePhysicalCountSchema.nullish(), adjustment: squareAdjustmentSchema.nullish() })
+  .passthrough()
+  .refine((change) => (change.type !== 'PHYSICAL_COUNT' || change.physical_count) && (change.type !== 'ADJUSTMENT' || change.adjustment), { message: 'an InventoryChange carries the object its type names' });
+
 const address = z
   .object({
     address_line_1: z.string().nullish(), address_line_2: z.string().nullish(), locality: z.string().nullish(),
@@ -149,6 +194,9 @@ export type SquarePayment = z.infer<typeof squarePaymentSchema>;
 export type SquareRefund = z.infer<typeof squareRefundSchema>;
 export type SquareOrderSummary = z.infer<typeof squareOrderSummarySchema>;
 export type SquareInventoryCount = z.infer<typeof squareInventoryCountSchema>;
+export type SquareInventoryChange = z.infer<typeof squareInventoryChangeSchema>;
+export type SquarePhysicalCount = z.infer<typeof squarePhysicalCountSchema>;
+export type SquareAdjustment = z.infer<typeof squareAdjustmentSchema>;
 export type SquareCustomer = z.infer<typeof squareCustomerSchema>;
 export type SquareOrder = z.infer<typeof squareOrderSchema>;
 export type SquareMoney = z.infer<typeof money>;
