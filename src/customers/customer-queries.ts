@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier } from './customer-service.ts';
@@ -53,6 +54,54 @@ export async function getCustomerIdentities(db: Queryable, merchantId: string, c
       createdAt: customer.created_at,
     }];
   });
+}
+
+/** What a register's search result shows of a profile: a subset of `CustomerIdentity`. */
+export interface CustomerSummary {
+  id: string;
+  name: string;
+  /** Linkable emails and phones, oldest first. */
+  emails: string[];
+  phones: string[];
+  loyaltyCode: string | null;
+}
+
+/**
+ * Reads search results in one query, in the order of `customerIds`: only the columns shown, the
+ * profile joined to its linkable emails and phones. The lookup runs on every register search, so
+ * it reads what `getCustomerIdentities` would in half the round trips.
+ */
+export async function getCustomerSummaries(db: Queryable, merchantId: string, customerIds: string[]): Promise<CustomerSummary[]> {
+  if (customerIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('customers')
+    .leftJoin('customer_identifiers', (join) => join
+      .onRef('customer_identifiers.merchant_id', '=', 'customers.merchant_id')
+      .onRef('customer_identifiers.customer_id', '=', 'customers.id')
+      .on('customer_identifiers.kind', 'in', ['email', 'phone'])
+      .on('customer_identifiers.flag', 'is', null))
+    .select(['customers.id', 'customers.first_name', 'customers.last_name', 'customers.loyalty_code', 'customer_identifiers.kind', 'customer_identifiers.value_normalized'])
+    // The merchant is compared through an expression on purpose: given `merchant_id = ?` and
+    // `id in (...)`, SQLite's planner (without ANALYZE statistics, as the engine runs) takes the
+    // loyalty-code index for the merchant alone and reads every profile of the merchant (0.1 s of
+    // CPU per name search at 100k customers, growing with them); through the expression it looks
+    // up each id by primary key. PostgreSQL plans it the same way either way.
+    .where(sql<string>`(${sql.ref('customers.merchant_id')} || '')`, '=', merchantId)
+    .where('customers.id', 'in', customerIds)
+    .orderBy('customer_identifiers.created_at')
+    .orderBy('customer_identifiers.id')
+    .execute();
+  const byId = new Map<string, CustomerSummary>();
+  for (const row of rows) {
+    let summary = byId.get(row.id);
+    if (!summary) {
+      summary = { id: row.id, name: [row.first_name, row.last_name].filter(Boolean).join(' '), emails: [], phones: [], loyaltyCode: row.loyalty_code };
+      byId.set(row.id, summary);
+    }
+    if (row.kind === 'email' && row.value_normalized !== null) summary.emails.push(row.value_normalized);
+    if (row.kind === 'phone' && row.value_normalized !== null) summary.phones.push(row.value_normalized);
+  }
+  return customerIds.flatMap((id) => byId.get(id) ?? []);
 }
 
 export async function getCustomerIdentity(db: Queryable, merchantId: string, customerId: string): Promise<CustomerIdentity> {

@@ -160,7 +160,7 @@ async function takeFromLots(tx: Tx, merchantId: string, customerId: string, poin
 export async function getLoyaltyBalances(db: Queryable, merchantId: string, customerIds: string[], baseTier: string): Promise<Map<string, LoyaltyBalance>> {
   const balances = new Map<string, LoyaltyBalance>(customerIds.map((customerId) => [customerId, { customerId, available: 0, pending: 0, lifetimeEarned: 0, tier: baseTier }]));
   if (customerIds.length === 0) return balances;
-  const rows = await db.selectFrom('loyalty_accounts').selectAll().where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds).execute();
+  const rows = await db.selectFrom('loyalty_accounts').select(['customer_id', 'available', 'pending', 'lifetime_earned', 'tier']).where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds).execute();
   for (const row of rows) balances.set(row.customer_id, { customerId: row.customer_id, available: row.available, pending: row.pending, lifetimeEarned: row.lifetime_earned, tier: row.tier });
   return balances;
 }

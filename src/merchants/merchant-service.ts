@@ -40,7 +40,7 @@ export async function createMerchant(
 export async function getMerchant(db: Queryable, merchantId: string): Promise<Merchant> {
   const row = await db.selectFrom('merchants').selectAll().where('merchant_id', '=', merchantId).executeTakeFirst();
   if (!row) throw new AppError('merchants.not_found', `No merchant ${merchantId}`, { merchant_id: merchantId });
-  return { id: row.id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseMerchantSettings(row.settings_json) };
+  return { id: row.id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseStoredSettings(row.settings_json) };
 }
 
 export async function findMerchantByName(db: Queryable, name: string): Promise<Merchant | undefined> {
@@ -73,8 +73,54 @@ export async function revokeApiKey(db: Queryable, merchantId: string, keyId: str
 
 /** Resolves a bearer key to its merchant and scope; revoked and expired keys resolve to nothing. */
 export async function authenticateApiKey(db: Queryable, key: string): Promise<ApiKeyPrincipal | undefined> {
-  const row = await db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashApiKey(key)).executeTakeFirst();
+  return (await authenticateApiKeyWithMerchant(db, key))?.principal;
+}
+
+export interface AuthenticatedKey {
+  principal: ApiKeyPrincipal;
+  merchant: Merchant;
+}
+
+/**
+ * Resolves a bearer key to its principal and its merchant in one query, as every API request
+ * needs both; revoked, expired and unknown keys resolve to nothing. Nothing is remembered between
+ * calls, so a revocation, an erasure or a settings change applies to the very next request.
+ */
+export async function authenticateApiKeyWithMerchant(db: Queryable, key: string): Promise<AuthenticatedKey | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('merchants', 'merchants.id', 'api_keys.merchant_id')
+    .select(['api_keys.id as key_id', 'api_keys.scope', 'api_keys.expires_at', 'api_keys.revoked_at', 'merchants.id as merchant_id', 'merchants.name', 'merchants.currency', 'merchants.default_country', 'merchants.settings_json'])
+    .where('api_keys.key_hash', '=', hashApiKey(key))
+    .executeTakeFirst();
   if (!row || row.revoked_at) return undefined;
   if (row.expires_at && row.expires_at <= nowIso()) return undefined;
-  return { merchantId: row.merchant_id, keyId: row.id, scope: row.scope as ApiKeyScope };
+  return {
+    principal: { merchantId: row.merchant_id, keyId: row.key_id, scope: row.scope as ApiKeyScope },
+    merchant: { id: row.merchant_id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseStoredSettings(row.settings_json) },
+  };
+}
+
+// Parsed settings by the JSON text they were parsed from: every API request reads its merchant,
+// and the same text always parses to the same settings, so one frozen copy per text is shared
+// instead of validating through zod each time (a change to the settings is a new text, parsed anew).
+const parsedSettingsMax = 1_000;
+const parsedSettings = new Map<string, MerchantSettings>();
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+function parseStoredSettings(json: string): MerchantSettings {
+  let settings = parsedSettings.get(json);
+  if (!settings) {
+    settings = deepFreeze(parseMerchantSettings(json));
+    if (parsedSettings.size >= parsedSettingsMax) parsedSettings.delete(parsedSettings.keys().next().value!);
+    parsedSettings.set(json, settings);
+  }
+  return settings;
 }

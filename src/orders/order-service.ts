@@ -158,19 +158,20 @@ export interface OrderSummary {
 export async function listRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax = 10): Promise<Map<string, OrderSummary[]>> {
   const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
   if (customerIds.length === 0) return result;
-  const ranked = db
-    .selectFrom('orders')
-    .select(['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'])
-    .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
-    .where('merchant_id', '=', merchantId)
-    .where('customer_id', 'in', customerIds);
-  const rows = await db
-    .selectFrom(ranked.as('ranked'))
-    .selectAll()
-    .where('recency', '<=', perCustomerMax)
-    .orderBy('placed_at', 'desc')
-    .orderBy('id', 'desc')
-    .execute();
+  const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
+  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds);
+  // One customer (a profile, or a search that found one) needs no ranking: a plain limit is exact.
+  const rows = customerIds.length === 1
+    ? await ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax).execute()
+    : await db
+      .selectFrom(ofCustomers
+        .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
+        .as('ranked'))
+      .select(columns)
+      .where('recency', '<=', perCustomerMax)
+      .orderBy('placed_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
   for (const row of rows) {
     const list = result.get(row.customer_id ?? '');
     if (!list || list.length >= perCustomerMax) continue;

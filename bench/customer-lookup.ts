@@ -1,0 +1,256 @@
+import { fork } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { migrateToLatest, openDatabase } from '../src/db/index.ts';
+import { createEngine } from '../src/engine.ts';
+import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
+import { loadCustomers, lookupKinds, type LookupKind, type LookupQueries } from './customer-lookup-data.ts';
+import type { LoadPlan, LoadResult } from './lookup-load.ts';
+import { createRawLookup, type RawLookupFigures } from './raw-lookup.ts';
+
+// Issue #3's speed target: customer lookup by phone, email and name over HTTP at 10k, 100k and 1M
+// customers. For each size: a fresh database loaded in bulk, the raw storage limit measured on it
+// (the same lookups as prepared SELECTs), then the engine on loopback under autocannon from a
+// child process. Prints p50/p99 and throughput per kind, engine/raw as a ratio, and how p99 and
+// throughput grow from the smallest size to the largest.
+//
+//   node --import tsx bench/customer-lookup.ts [--quick] [--sizes=10000,100000] [--duration=5]
+//        [--connections=32] [--postgres=postgres://...] [--keep]
+
+interface BenchOptions {
+  quick: boolean;
+  sizes: number[];
+  durationSeconds: number;
+  warmupSeconds: number;
+  rawSeconds: number;
+  connections: number;
+  postgresUrl: string | undefined;
+  keep: boolean;
+}
+
+interface SizeFigures {
+  size: number;
+  orderCount: number;
+  loadMs: number;
+  engine: Record<LookupKind, EngineFigures>;
+  loadAverage: number;
+  raw: Record<LookupKind, RawLookupFigures> | undefined;
+}
+
+const fullSizes = [10_000, 100_000, 1_000_000];
+const quickSizes = [2_000, 10_000];
+const sizeMax = 2_000_000;
+const connectionsMax = 256;
+const durationSecondsMax = 60;
+const verifyQueriesPerKind = 5;
+const target = { p99MsMax: 5, requestsPerSecondMin: 10_000, growthMax: 1.5, atSize: 1_000_000 };
+
+function parseOptions(argv: string[]): BenchOptions {
+  const value = (name: string) => argv.find((argument) => argument.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const quick = argv.includes('--quick');
+  const known = ['--quick', '--keep', '--sizes=', '--duration=', '--connections=', '--postgres='];
+  const unknown = argv.filter((argument) => !known.some((option) => (option.endsWith('=') ? argument.startsWith(option) : argument === option)));
+  if (unknown.length > 0) throw new Error(`unknown option(s) ${unknown.join(' ')}; known: ${known.join(' ')}`);
+  const sizes = value('sizes')?.split(',').map((size) => Number(size.replace(/_/g, ''))) ?? (quick ? quickSizes : fullSizes);
+  if (sizes.some((size) => !Number.isInteger(size) || size < 100 || size > sizeMax)) throw new Error(`--sizes must be integers from 100 to ${sizeMax}`);
+  const durationSeconds = Number(value('duration') ?? (quick ? 1 : 5));
+  if (!(durationSeconds > 0 && durationSeconds <= durationSecondsMax)) throw new Error(`--duration must be 0 to ${durationSecondsMax} seconds`);
+  const connections = Number(value('connections') ?? 32);
+  if (!Number.isInteger(connections) || connections < 1 || connections > connectionsMax) throw new Error(`--connections must be 1 to ${connectionsMax}`);
+  return { quick, sizes, durationSeconds, warmupSeconds: quick ? 0.3 : 1, rawSeconds: quick ? 0.5 : 2, connections, postgresUrl: value('postgres'), keep: argv.includes('--keep') };
+}
+
+interface BenchDatabase {
+  url: string;
+  postgresSchema?: string;
+  sqlitePath?: string;
+  dispose(): Promise<void>;
+}
+
+async function createBenchDatabase(options: BenchOptions, size: number): Promise<BenchDatabase> {
+  if (options.postgresUrl) {
+    const schema = `bench_lookup_${size}_${process.pid}`;
+    const run = async (statement: string) => {
+      const client = new pg.Client({ connectionString: options.postgresUrl });
+      await client.connect();
+      try { await client.query(statement); } finally { await client.end(); }
+    };
+    await run(`create schema ${schema}`);
+    return { url: options.postgresUrl, postgresSchema: schema, dispose: () => (options.keep ? Promise.resolve() : run(`drop schema ${schema} cascade`)) };
+  }
+  const sqlitePath = join(tmpdir(), `continuum-bench-lookup-${size}-${process.pid}.sqlite`);
+  const remove = () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(`${sqlitePath}${suffix}`, { force: true }));
+  remove();
+  return { url: `sqlite:${sqlitePath}`, sqlitePath, dispose: async () => { if (!options.keep) remove(); } };
+}
+
+async function seed(database: BenchDatabase, size: number) {
+  const handle = openDatabase(database.url, database.postgresSchema ? { postgresSchema: database.postgresSchema } : {});
+  try {
+    await migrateToLatest(handle.db, handle.dialect);
+    const merchant = await createMerchant(handle.db, { name: 'Bench Outfitters', currency: 'CAD', defaultCountry: 'CA' });
+    const { key } = await issueApiKey(handle.db, merchant.id, { name: 'bench register', scope: 'read' });
+    const loaded = await loadCustomers(handle.db, handle.dialect, merchant.id, size);
+    return { merchantId: merchant.id, apiKey: key, ...loaded };
+  } finally {
+    await handle.close();
+  }
+}
+
+function measureRaw(options: BenchOptions, database: BenchDatabase, merchantId: string, queries: LookupQueries): Record<LookupKind, RawLookupFigures> | undefined {
+  if (!database.sqlitePath) return undefined;
+  const raw = createRawLookup(database.sqlitePath, merchantId);
+  try {
+    const figures = {} as Record<LookupKind, RawLookupFigures>;
+    for (const kind of lookupKinds) {
+      raw.measure(kind, queries[kind], options.rawSeconds * 250); // warm-up, not counted
+      figures[kind] = raw.measure(kind, queries[kind], options.rawSeconds * 1000);
+    }
+    return figures;
+  } finally {
+    raw.close();
+  }
+}
+
+function lookupPath(typed: string): string {
+  return `/v1/customers/lookup?q=${encodeURIComponent(typed)}`;
+}
+
+/** A few lookups through HTTP before the load, so a run never measures fast wrong answers. */
+async function verifyAnswers(baseUrl: string, apiKey: string, queries: LookupQueries): Promise<void> {
+  for (const kind of lookupKinds) {
+    for (const query of queries[kind].slice(0, verifyQueriesPerKind)) {
+      const response = await fetch(`${baseUrl}${lookupPath(query.typed)}`, { headers: { authorization: `Bearer ${apiKey}` } });
+      const body = (await response.json()) as { data?: { id: string; name: string }[] };
+      if (response.status !== 200 || !body.data) throw new Error(`${kind} lookup "${query.typed}" answered ${response.status}: ${JSON.stringify(body)}`);
+      if (query.expectedCustomerId && body.data[0]?.id !== query.expectedCustomerId) throw new Error(`${kind} lookup "${query.typed}" found ${JSON.stringify(body.data.map((found) => found.id))}, expected ${query.expectedCustomerId}`);
+      if (!query.expectedCustomerId && (body.data.length === 0 || !body.data.every((found) => found.name.toLowerCase().startsWith(query.stored)))) throw new Error(`name lookup "${query.typed}" found ${JSON.stringify(body.data.map((found) => found.name))}`);
+    }
+  }
+}
+
+/** An engine figure: what the load generator saw, and the engine process's CPU time over the counted run. */
+interface EngineFigures extends LoadResult {
+  /** Process CPU time (all threads: JavaScript, SQLite, garbage collection) per answered request, in microseconds. */
+  cpuMicrosPerRequest: number;
+}
+
+function runLoadGenerator(plan: LoadPlan): Promise<EngineFigures[]> {
+  const child = fork(join(import.meta.dirname, 'lookup-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const results: EngineFigures[] = [];
+  let cpuAtStart = process.cpuUsage();
+  type Message = { type: 'measuring'; kind: string } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };
+  return new Promise((resolve, reject) => {
+    child.on('message', (message: Message) => {
+      if (message.type === 'measuring') cpuAtStart = process.cpuUsage();
+      else if (message.type === 'result') {
+        const cpu = process.cpuUsage(cpuAtStart);
+        results.push({ ...message.result, cpuMicrosPerRequest: (cpu.user + cpu.system) / Math.max(1, message.result.responses) });
+      } else reject(new Error(`load generator failed: ${message.message}`));
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 && results.length === plan.runs.length ? resolve(results) : reject(new Error(`load generator exited with ${code} after ${results.length} of ${plan.runs.length} runs`))));
+    child.send(plan);
+  });
+}
+
+async function measureEngine(options: BenchOptions, database: BenchDatabase, apiKey: string, queries: LookupQueries): Promise<Record<LookupKind, EngineFigures>> {
+  const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
+  try {
+    await engine.server.listen({ host: '127.0.0.1', port: 0 });
+    const baseUrl = `http://127.0.0.1:${(engine.server.server.address() as AddressInfo).port}`;
+    await verifyAnswers(baseUrl, apiKey, queries);
+    const results = await runLoadGenerator({
+      baseUrl, apiKey, connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
+      runs: lookupKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)) })),
+    });
+    return Object.fromEntries(results.map((result) => [result.kind, result])) as Record<LookupKind, EngineFigures>;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function benchmarkSize(options: BenchOptions, size: number): Promise<SizeFigures> {
+  const database = await createBenchDatabase(options, size);
+  try {
+    const seeded = await seed(database, size);
+    const raw = measureRaw(options, database, seeded.merchantId, seeded.queries);
+    const engine = await measureEngine(options, database, seeded.apiKey, seeded.queries);
+    return { size, orderCount: seeded.orderCount, loadMs: seeded.loadMs, engine, raw, loadAverage: loadavg()[0] ?? Number.NaN };
+  } finally {
+    await database.dispose();
+  }
+}
+
+const count = (value: number) => Math.round(value).toLocaleString('en-US');
+const ms = (value: number | null) => (value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(2));
+const ratio = (value: number) => (Number.isFinite(value) && value > 0 ? `${value.toFixed(2)}×` : 'n/a');
+
+function printSize(figures: SizeFigures): void {
+  console.log(`\n${count(figures.size)} customers, ${count(figures.orderCount)} orders, loaded in ${(figures.loadMs / 1000).toFixed(1)} s; machine load average ${figures.loadAverage.toFixed(1)} after the runs`);
+  console.table(lookupKinds.map((kind) => {
+    const engine = figures.engine[kind];
+    const raw = figures.raw?.[kind];
+    return {
+      kind,
+      'p50 ms': ms(engine.p50Ms), 'p99 ms': ms(engine.p99Ms), 'req/s': count(engine.requestsPerSecond), 'CPU µs/req': count(engine.cpuMicrosPerRequest),
+      'non-2xx': engine.non2xx, errors: engine.errors + engine.timeouts,
+      'raw p50 ms': raw ? ms(raw.p50Ms) : 'n/a', 'raw p99 ms': raw ? ms(raw.p99Ms) : 'n/a', 'raw lookups/s': raw ? count(raw.lookupsPerSecond) : 'n/a', 'raw CPU µs': raw ? count(raw.cpuMicrosPerLookup) : 'n/a',
+      'engine/raw req/s': raw ? ratio(engine.requestsPerSecond / raw.lookupsPerSecond) : 'n/a',
+      'raw/engine CPU': raw ? ratio(raw.cpuMicrosPerLookup / engine.cpuMicrosPerRequest) : 'n/a',
+    };
+  }));
+}
+
+function printGrowth(all: SizeFigures[]): void {
+  const smallest = all[0];
+  const largest = all[all.length - 1];
+  if (!smallest || !largest || smallest === largest) return;
+  console.log(`\nGrowth from ${count(smallest.size)} to ${count(largest.size)} customers (target ≤ ${target.growthMax}×):`);
+  console.table(lookupKinds.map((kind) => ({
+    kind,
+    'p99 growth': ratio(largest.engine[kind].p99Ms / smallest.engine[kind].p99Ms),
+    'throughput drop': ratio(smallest.engine[kind].requestsPerSecond / largest.engine[kind].requestsPerSecond),
+    'CPU/req growth': ratio(largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest),
+  })));
+}
+
+function printTargets(all: SizeFigures[]): void {
+  const atTarget = all.find((figures) => figures.size === target.atSize);
+  if (!atTarget) return;
+  console.log(`\nIssue #3 target at ${count(target.atSize)} customers: p99 ≤ ${target.p99MsMax} ms and ≥ ${count(target.requestsPerSecondMin)} lookups/s`);
+  for (const kind of lookupKinds) {
+    const result = atTarget.engine[kind];
+    const met = result.p99Ms <= target.p99MsMax && result.requestsPerSecond >= target.requestsPerSecondMin;
+    console.log(`  ${kind.padEnd(5)} p99 ${ms(result.p99Ms)} ms, ${count(result.requestsPerSecond)}/s: ${met ? 'met' : 'NOT met'}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, synchronous=FULL)';
+  console.log(`customer-lookup: ${storage}; sizes ${options.sizes.map(count).join(', ')}; ${options.durationSeconds} s per kind, ${options.connections} connections, pipelining 1`);
+  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
+  const all: SizeFigures[] = [];
+  for (const size of options.sizes) {
+    const figures = await benchmarkSize(options, size);
+    printSize(figures);
+    all.push(figures);
+  }
+  printGrowth(all);
+  printTargets(all);
+  const failed = all.flatMap((figures) => lookupKinds.filter((kind) => {
+    const engine = figures.engine[kind];
+    return engine.responses === 0 || engine.non2xx + engine.errors + engine.timeouts > 0;
+  }).map((kind) => `${count(figures.size)} ${kind}`));
+  if (failed.length > 0) {
+    console.error(`\ncustomer-lookup: no answers, non-2xx answers or errors in ${failed.join(', ')}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

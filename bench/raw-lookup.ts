@@ -1,0 +1,98 @@
+import SqliteDatabase, { type Statement } from 'better-sqlite3';
+import type { LookupKind, LookupQuery } from './customer-lookup-data.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
+
+// The raw storage limit: the same lookups as the engine answers, with the same SELECTs (find the
+// customers; read their profiles with emails and phones, their loyalty accounts and their five
+// latest orders, each for all of them at once), as better-sqlite3 statements prepared once, on the
+// same database file. No HTTP, no JSON, no Kysely, no normalization of what was typed: what one
+// core can get out of SQLite for this work.
+
+const lookupResultsMax = 20;
+const ordersPerCustomer = 5;
+
+export interface RawLookupFigures {
+  lookups: number;
+  lookupsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Process CPU time (all threads) per lookup, in microseconds. */
+  cpuMicrosPerLookup: number;
+}
+
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
+
+export function createRawLookup(path: string, merchantId: string) {
+  const database = new SqliteDatabase(path, { fileMustExist: true });
+  const byIdentifier = database.prepare<unknown[], string>(`
+    select ci.customer_id from customer_identifiers ci
+    join customers c on c.id = ci.customer_id and c.merchant_id = ci.merchant_id
+    where ci.merchant_id = ? and ci.kind = ? and ci.value_normalized = ? and ci.is_valid = 1 and c.state = 'active'
+    order by c.created_at limit ${lookupResultsMax}`).pluck();
+  const byNamePrefix = database.prepare<unknown[], string>(`
+    select id from customers where merchant_id = ? and state = 'active' and name_search >= ? and name_search < ?
+    order by name_search limit ${lookupResultsMax}`).pluck();
+  // One statement per count of ids (1 to lookupResultsMax), prepared on first use.
+  const byCount = new Map<number, { profiles: Statement; accounts: Statement; orders: Statement }>();
+  function statementsFor(count: number) {
+    let statements = byCount.get(count);
+    if (!statements) {
+      statements = {
+        profiles: database.prepare(`
+          select c.id, c.first_name, c.last_name, c.loyalty_code, ci.kind, ci.value_normalized from customers c
+          left join customer_identifiers ci on ci.merchant_id = c.merchant_id and ci.customer_id = c.id and ci.kind in ('email', 'phone') and ci.flag is null
+          where (c.merchant_id || '') = ? and c.id in (${placeholders(count)}) order by ci.created_at, ci.id`),
+        accounts: database.prepare(`select customer_id, available, pending, lifetime_earned, tier from loyalty_accounts where merchant_id = ? and customer_id in (${placeholders(count)})`),
+        // As the engine: a plain limit for one customer, a ranking per customer for several.
+        orders: database.prepare(count === 1
+          ? `select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency
+             from orders where merchant_id = ? and customer_id in (?) order by placed_at desc, id desc limit ${ordersPerCustomer}`
+          : `select * from (
+               select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency,
+                 row_number() over (partition by customer_id order by placed_at desc, id desc) as recency
+               from orders where merchant_id = ? and customer_id in (${placeholders(count)})
+             ) where recency <= ${ordersPerCustomer} order by placed_at desc, id desc`),
+      };
+      byCount.set(count, statements);
+    }
+    return statements;
+  }
+
+  /** Runs one lookup; returns how many customers it found. */
+  function lookup(kind: LookupKind, stored: string): number {
+    const ids = kind === 'name' ? byNamePrefix.all(merchantId, stored, `${stored}\uffff`) : byIdentifier.all(merchantId, kind, stored);
+    if (ids.length === 0) return 0;
+    const statements = statementsFor(ids.length);
+    statements.profiles.all(merchantId, ...ids);
+    statements.accounts.all(merchantId, ...ids);
+    statements.orders.all(merchantId, ...ids);
+    return ids.length;
+  }
+
+  /** Runs random lookups of one kind for `durationMs`, one after another, and times each. */
+  function measure(kind: LookupKind, queries: LookupQuery[], durationMs: number): RawLookupFigures {
+    if (queries.length === 0) throw new Error(`no ${kind} queries to run`);
+    const histogram = new LatencyHistogram();
+    const cpuAtStart = process.cpuUsage();
+    const startedAt = performance.now();
+    const endsAt = startedAt + durationMs;
+    let now = startedAt;
+    while (now < endsAt) {
+      const query = queries[Math.floor(Math.random() * queries.length)]!;
+      const found = lookup(kind, query.stored);
+      if (kind !== 'name' && found !== 1) throw new Error(`raw ${kind} lookup of ${query.stored} found ${found} customers, expected 1`);
+      const finishedAt = performance.now();
+      histogram.record(finishedAt - now);
+      now = finishedAt;
+    }
+    const cpu = process.cpuUsage(cpuAtStart);
+    return {
+      lookups: histogram.count, lookupsPerSecond: histogram.count / ((now - startedAt) / 1000),
+      p50Ms: histogram.percentileMs(50), p99Ms: histogram.percentileMs(99), cpuMicrosPerLookup: (cpu.user + cpu.system) / histogram.count,
+    };
+  }
+
+  return { lookup, measure, close: () => database.close() };
+}
