@@ -124,7 +124,7 @@ for (const dialect of DIALECTS) {
     const ownSale = await asOther('/v1/pos/sales', { sale_id: 'R1-0001', location_id: other.locationId, customer: { email: 'jane.doe@example.com' }, lines: wallet }, { 'idempotency-key': 'shared-key-1' });
     assert.equal(ownSale.status, 201, JSON.stringify(ownSale.body));
     assert.notEqual(ownSale.body.data.order.customer_id, jane.customerId);
-    assert.equal(ownSale.body.data.loyalty.available, 10, 'its own program: 10.00 earns 10 points, not added to Jane at the demo');
+    assert.deepEqual([ownSale.body.data.loyalty.available, ownSale.body.data.loyalty.pending], [0, 10], 'its own program (default: 30 days pending): 10.00 earns 10 pending points, not added to Jane at the demo');
 
     // The same Idempotency-Key at the demo merchant is the demo's own key: a new sale, not a replay.
     const demoSale = await harness.request('POST', '/v1/pos/sales', { key: testPosKey, headers: { 'idempotency-key': 'shared-key-1' }, body: { sale_id: 'R1-0002', location_id: harness.demo.store.id, lines: wallet } });

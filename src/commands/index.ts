@@ -19,3 +19,4 @@ export * from './cancel-order.ts';
 export * from './pickups.ts';
 export * from './holds.ts';
 export * from './order-views.ts';
+export * from './loyalty-options.ts';

@@ -9,6 +9,7 @@ import { findPromotionByCode, recordPromotionRedemption } from '../promotions/in
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { cancelOrderEffects } from './cancel-order.ts';
+import { earnOptionsOf, lineEarns } from './loyalty-options.ts';
 import { raiseException } from '../sync/index.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
@@ -71,7 +72,7 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   if (existing) return { order: existing, created: false };
   const customerId = await resolveEventCustomer(tx, merchant, command.customer, eventRef);
   const location = await findSellingLocation(tx, merchant, command);
-  const earning = computeEarnedPoints(command.lines.map((line) => (line.giftCard ? 0 : line.unitPriceMinor * line.quantity - line.discountMinor)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit);
+  const earning = computeEarnedPoints(command.lines.map((line) => (lineEarns(merchant, line) ? line.unitPriceMinor * line.quantity - line.discountMinor : 0)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit);
   const pointsPerLine = customerId ? earning.perLine : command.lines.map(() => 0);
 
   const lines: NewOrderLine[] = [];
@@ -91,7 +92,7 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   await moveSoldStock(tx, merchant, order, location, eventRef);
   const totalPoints = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && totalPoints > 0) {
-    await earnPoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId, points: totalPoints, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on ${command.source} order ${command.orderNumber ?? command.sourceRef}` });
+    await earnPoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId, points: totalPoints, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on ${command.source} order ${command.orderNumber ?? command.sourceRef}` }, earnOptionsOf(merchant));
   }
   for (const code of command.discountCodes) {
     const promotion = await findPromotionByCode(tx, merchant.id, code.code);

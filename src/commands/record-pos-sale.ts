@@ -3,6 +3,7 @@ import { getCustomerIdentity, type CustomerClaim } from '../customers/index.ts';
 import type { Tx } from '../db/index.ts';
 import { applyStockMovement, reserveStock } from '../inventory/index.ts';
 import { createPickup } from './pickups.ts';
+import { earnOptionsOf, lineEarns } from './loyalty-options.ts';
 import { computeEarnedPoints, earnPoints, findActiveReward, getLoyaltyBalance, redeemPoints, type LoyaltyBalance, type Reward } from '../loyalty/index.ts';
 import { getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { insertOrder, type NewOrder, type Order } from '../orders/index.ts';
@@ -92,7 +93,7 @@ function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Locat
   const lineTax = lineNet.map((amount) => applyBasisPoints(amount, location.taxRateBps));
   const taxMinor = lineTax.reduce((sum, amount) => sum + amount, 0);
   const totalMinor = subtotalMinor - discounts.totalMinor + taxMinor;
-  const points = customerId ? computeEarnedPoints(lineNet, merchant.currency, merchant.settings.loyalty.pointsPerCurrencyUnit).perLine : lineNet.map(() => 0);
+  const points = customerId ? computeEarnedPoints(lineNet.map((amount, index) => (lineEarns(merchant, { sku: command.lines[index]!.sku }) ? amount : 0)), merchant.currency, merchant.settings.loyalty.pointsPerCurrencyUnit).perLine : lineNet.map(() => 0);
   const payments = command.payments ?? [{ method: 'unspecified', amountMinor: totalMinor }];
   const paid = payments.reduce((sum, payment) => sum + payment.amountMinor, 0);
   if (paid !== totalMinor) throw new AppError('orders.payment_mismatch', `Payments add up to ${paid}, the sale totals ${totalMinor}`, { field: 'payments', paid_minor: paid, total_minor: totalMinor });
@@ -134,7 +135,7 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location);
   else await sellAtRegister(tx, merchant.id, order, location, command);
   const pointsEarned = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
-  if (customerId && pointsEarned > 0) await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` });
+  if (customerId && pointsEarned > 0) await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` }, earnOptionsOf(merchant));
   for (const applied of discounts.promotions) await recordPromotionRedemption(tx, merchant.id, { promotionId: applied.promotion.id, orderId: order.id, customerId, channel: order.channel, amountMinor: applied.amountMinor });
   if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
   return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };

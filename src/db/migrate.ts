@@ -4,6 +4,7 @@ import * as foundation from './migrations/0001-foundation.ts';
 import * as identity from './migrations/0002-identity.ts';
 import * as privacy from './migrations/0003-privacy.ts';
 import * as stock from './migrations/0005-stock.ts';
+import * as loyalty from './migrations/0006-loyalty.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0002-identity': identity,
   '0003-privacy': privacy,
   '0005-stock': stock,
+  '0006-loyalty': loyalty,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

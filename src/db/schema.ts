@@ -8,6 +8,7 @@ export interface ApiKeysTable { id: string; merchant_id: string; name: string; k
 export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
 export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string }
 export interface CustomersTable {
+  birthday: ColumnType<string | null, string | null | undefined, string | null>;
   id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string | null; source_updated_at: string | null; created_at: string; updated_at: string;
   state: ColumnType<string, string | undefined, string>; merged_into: string | null; note: string | null; preferences_json: ColumnType<string, string | undefined, string>;
 }
@@ -39,11 +40,15 @@ export interface ReturnsTable { id: string; merchant_id: string; order_id: strin
 export interface ReturnLinesTable { id: string; merchant_id: string; return_id: string; order_line_id: string; quantity: number; amount_minor: number; tax_minor: number; restock: string; restock_location_id: string | null; points_reversed: number }
 export interface PromotionsTable { id: string; merchant_id: string; code: string; name: string; kind: string; value: number; channels: string; active: number; starts_at: string | null; ends_at: string | null; created_at: string }
 export interface PromotionRedemptionsTable { id: string; merchant_id: string; promotion_id: string; order_id: string; customer_id: string | null; channel: string; amount_minor: number; created_at: string }
-export interface RewardsTable { id: string; merchant_id: string; code: string; name: string; points_cost: number; amount_off_minor: number; active: number; created_at: string }
-export interface LoyaltyAccountsTable { merchant_id: string; customer_id: string; available: number; pending: number; lifetime_earned: number; tier: string; updated_at: string }
+export interface RewardsTable { id: string; merchant_id: string; code: string; name: string; points_cost: number; amount_off_minor: number; active: number; created_at: string; kind: string; percent_off_bps: number | null; free_sku: string | null; per_customer_max: number | null; total_max: number | null }
+export interface RewardCodesTable { merchant_id: string; id: string; customer_id: string; reward_id: string; code: string; state: string; order_id: string | null; created_at: string; closed_at: string | null }
+export interface MembershipsTable { merchant_id: string; id: string; customer_id: string; name: string; kind: string; starts_at: string; ends_at: string | null; perks_json: string; created_at: string }
+export interface ReferralCodesTable { merchant_id: string; customer_id: string; code: string; created_at: string }
+export interface ReferralsTable { merchant_id: string; id: string; referrer_id: string; friend_id: string; state: string; order_id: string | null; reason: string | null; created_at: string; qualifies_at: string | null; closed_at: string | null }
+export interface LoyaltyAccountsTable { merchant_id: string; customer_id: string; available: number; pending: number; lifetime_earned: number; tier: string; updated_at: string; tier_since: ColumnType<string | null, string | null | undefined, string | null>; last_activity_at: ColumnType<string | null, string | null | undefined, string | null> }
 export interface LoyaltyTransactionsTable { id: string; merchant_id: string; customer_id: string; kind: string; idempotency_key: string; points: number; order_id: string | null; memo: string | null; created_at: string }
 export interface LoyaltyEntriesTable { id: string; merchant_id: string; transaction_id: string; account: string; customer_id: string | null; amount: number; created_at: string }
-export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id: string; transaction_id: string; points: number; remaining: number; earned_at: string; expires_at: string | null }
+export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id: string; transaction_id: string; points: number; remaining: number; earned_at: string; expires_at: string | null; pending: number; available_at: string | null }
 export interface LoyaltyLotSpendsTable { merchant_id: string; transaction_id: string; lot_id: string; points: number }
 export interface InboxEventsTable {
   id: string; merchant_id: string; source: string; topic: string; delivery_id: string; event_key: string | null; headers_json: string;
@@ -86,6 +91,10 @@ export interface Database {
   promotions: PromotionsTable;
   promotion_redemptions: PromotionRedemptionsTable;
   rewards: RewardsTable;
+  reward_codes: RewardCodesTable;
+  memberships: MembershipsTable;
+  referral_codes: ReferralCodesTable;
+  referrals: ReferralsTable;
   loyalty_accounts: LoyaltyAccountsTable;
   loyalty_transactions: LoyaltyTransactionsTable;
   loyalty_entries: LoyaltyEntriesTable;

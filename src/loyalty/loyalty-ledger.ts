@@ -1,11 +1,11 @@
-import type { Queryable, Tx } from '../db/index.ts';
+import type { Db, Queryable, Tx } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
 // Double-entry accounts. Customer accounts carry the customer's id; the others are the program's.
 export type LoyaltyAccountName = 'customer_available' | 'customer_pending' | 'issued' | 'redeemed' | 'reversed' | 'expired' | 'adjusted';
-export type LoyaltyTransactionKind = 'earn' | 'redeem' | 'reverse' | 'restore' | 'adjust' | 'expire' | 'merge' | 'unmerge';
+export type LoyaltyTransactionKind = 'earn' | 'redeem' | 'reverse' | 'restore' | 'adjust' | 'expire' | 'merge' | 'unmerge' | 'release' | 'bonus';
 
 export interface LoyaltyBalance {
   customerId: string;
@@ -58,43 +58,77 @@ async function postTransaction(tx: Tx, merchantId: string, kind: LoyaltyTransact
   return transactionId;
 }
 
-async function changeAvailable(tx: Tx, merchantId: string, customerId: string, delta: number, options: { earned?: number; requireCovered?: boolean } = {}): Promise<boolean> {
+async function changeAccount(tx: Tx, merchantId: string, customerId: string, change: { available?: number; pending?: number; earned?: number; requireCovered?: boolean; activity?: boolean }): Promise<boolean> {
+  const availableDelta = change.available ?? 0;
   let update = tx
     .updateTable('loyalty_accounts')
-    .set((eb) => ({ available: eb('available', '+', delta), lifetime_earned: eb('lifetime_earned', '+', options.earned ?? 0), updated_at: nowIso() }))
+    .set((eb) => ({
+      available: eb('available', '+', availableDelta),
+      pending: eb('pending', '+', change.pending ?? 0),
+      lifetime_earned: eb('lifetime_earned', '+', change.earned ?? 0),
+      updated_at: nowIso(),
+      ...(change.activity ? { last_activity_at: nowIso() } : {}),
+    }))
     .where('merchant_id', '=', merchantId)
     .where('customer_id', '=', customerId);
   // Redemption is one conditional update: two registers spending the same points cannot both pass.
-  if (options.requireCovered) update = update.where('available', '>=', -delta);
+  if (change.requireCovered) update = update.where('available', '>=', -availableDelta);
   const result = await update.executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
-async function readAvailable(tx: Tx, merchantId: string, customerId: string): Promise<number> {
-  const row = await tx.selectFrom('loyalty_accounts').select('available').where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).executeTakeFirstOrThrow();
-  return row.available;
+async function readAccount(tx: Tx, merchantId: string, customerId: string): Promise<{ available: number; pending: number }> {
+  return tx.selectFrom('loyalty_accounts').select(['available', 'pending']).where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).executeTakeFirstOrThrow();
+}
+
+/** Points credited while the account carries a debt pay the debt first; only the rest is spendable in lots. */
+function spendablePart(points: number, availableBefore: number): number {
+  return Math.min(points, Math.max(0, availableBefore + points));
+}
+
+export interface EarnOptions {
+  /** Days the points stay pending (the return window); 0 = available at once. */
+  pendingDays: number;
+  /** Months until the lot expires, counted from earning; 0 = never. */
+  expiryMonths: number;
+  /** `bonus` for points given for an action (sign-up, birthday) rather than a purchase. */
+  kind?: 'earn' | 'bonus';
+}
+
+function addMonths(date: Date, months: number): Date {
+  const result = new Date(date);
+  result.setUTCMonth(result.getUTCMonth() + months);
+  return result;
 }
 
 /**
- * Earns points, available at once, as a lot. While the account carries a debt (a reversal of points
- * already spent), the new points first pay the debt, so lots always hold exactly the spendable points.
+ * Earns points as a lot with its own expiry. Within the pending period they are pending (a return
+ * in the window cancels them); otherwise available at once. While the account carries a debt (a
+ * reversal of points already spent), available points first pay the debt, so lots always hold
+ * exactly the spendable points.
  */
-export async function earnPoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting): Promise<boolean> {
+export async function earnPoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting, options: EarnOptions = { pendingDays: 0, expiryMonths: 0 }): Promise<boolean> {
   assert(Number.isSafeInteger(posting.points) && posting.points > 0, 'earned points are a positive integer');
   await ensureLoyaltyAccount(tx, merchantId, posting.customerId, baseTier);
-  const transactionId = await postTransaction(tx, merchantId, 'earn', posting, [
+  const pending = options.pendingDays > 0;
+  const transactionId = await postTransaction(tx, merchantId, options.kind ?? 'earn', posting, [
     { account: 'issued', amount: -posting.points },
-    { account: 'customer_available', amount: posting.points },
+    { account: pending ? 'customer_pending' : 'customer_available', amount: posting.points },
   ]);
   if (!transactionId) return false;
-  const before = await readAvailable(tx, merchantId, posting.customerId);
-  await changeAvailable(tx, merchantId, posting.customerId, posting.points, { earned: posting.points });
-  const spendable = Math.min(posting.points, Math.max(0, before + posting.points));
-  await tx.insertInto('loyalty_lots').values({ id: newId('lot'), merchant_id: merchantId, customer_id: posting.customerId, transaction_id: transactionId, points: posting.points, remaining: spendable, earned_at: nowIso(), expires_at: null }).execute();
+  const now = new Date();
+  const before = await readAccount(tx, merchantId, posting.customerId);
+  await changeAccount(tx, merchantId, posting.customerId, pending ? { pending: posting.points, earned: posting.points, activity: true } : { available: posting.points, earned: posting.points, activity: true });
+  await tx.insertInto('loyalty_lots').values({
+    id: newId('lot'), merchant_id: merchantId, customer_id: posting.customerId, transaction_id: transactionId, points: posting.points,
+    remaining: pending ? posting.points : spendablePart(posting.points, before.available), earned_at: now.toISOString(),
+    expires_at: options.expiryMonths > 0 ? addMonths(now, options.expiryMonths).toISOString() : null,
+    pending: pending ? 1 : 0, available_at: pending ? new Date(now.getTime() + options.pendingDays * 86_400_000).toISOString() : now.toISOString(),
+  }).execute();
   return true;
 }
 
-/** Spends points, soonest-expiring lots first, recording which lots paid. Never spends what is not there. */
+/** Spends available points, soonest-expiring lots first, recording which lots paid. Never spends what is not there. */
 export async function redeemPoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting): Promise<boolean> {
   assert(Number.isSafeInteger(posting.points) && posting.points > 0, 'redeemed points are a positive integer');
   await ensureLoyaltyAccount(tx, merchantId, posting.customerId, baseTier);
@@ -103,58 +137,201 @@ export async function redeemPoints(tx: Tx, merchantId: string, baseTier: string,
     { account: 'redeemed', amount: posting.points },
   ]);
   if (!transactionId) return false;
-  if (!(await changeAvailable(tx, merchantId, posting.customerId, -posting.points, { requireCovered: true }))) {
-    const available = await readAvailable(tx, merchantId, posting.customerId);
+  if (!(await changeAccount(tx, merchantId, posting.customerId, { available: -posting.points, requireCovered: true, activity: true }))) {
+    const { available } = await readAccount(tx, merchantId, posting.customerId);
     throw new AppError('loyalty.insufficient_points', `The customer has ${available} points available, ${posting.points} are needed`, { customer_id: posting.customerId, available, requested: posting.points });
   }
-  const spent = await takeFromLots(tx, merchantId, posting.customerId, posting.points, transactionId);
-  assert(spent === posting.points, 'lots cover every available point');
+  const taken = await takeFromLots(tx, merchantId, posting.customerId, posting.points, transactionId, { includePending: false });
+  assert(taken.total === posting.points, 'lots cover every available point');
   return true;
 }
 
 /**
- * Takes back points a refunded line earned. They may already be spent: then the balance goes below
- * zero and the debt stays on the account (the default program rule), to be paid by future earnings.
+ * Takes back points a refunded or cancelled line earned: first from the order's own lot (pending
+ * points still in the return window are simply cancelled), then from other lots. Points already
+ * spent leave a debt on the account (the default program rule), paid by future earnings.
  */
 export async function reversePoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting): Promise<boolean> {
   assert(Number.isSafeInteger(posting.points) && posting.points > 0, 'reversed points are a positive integer');
   await ensureLoyaltyAccount(tx, merchantId, posting.customerId, baseTier);
+  const plan = await planLotTake(tx, merchantId, posting.customerId, posting.points, { preferOrderId: posting.orderId ?? null, includePending: true });
+  const fromPending = plan.filter((take) => take.pending).reduce((sum, take) => sum + take.points, 0);
+  const fromAvailable = posting.points - fromPending;
   const transactionId = await postTransaction(tx, merchantId, 'reverse', posting, [
-    { account: 'customer_available', amount: -posting.points },
+    ...(fromPending > 0 ? [{ account: 'customer_pending' as const, amount: -fromPending }] : []),
+    ...(fromAvailable > 0 ? [{ account: 'customer_available' as const, amount: -fromAvailable }] : []),
     { account: 'reversed', amount: posting.points },
   ]);
   if (!transactionId) return false;
-  await changeAvailable(tx, merchantId, posting.customerId, -posting.points, { earned: -posting.points });
-  await takeFromLots(tx, merchantId, posting.customerId, posting.points, transactionId, posting.orderId ?? null);
+  await changeAccount(tx, merchantId, posting.customerId, { available: -fromAvailable, pending: -fromPending, earned: -posting.points });
+  await applyLotTakes(tx, merchantId, transactionId, plan);
   return true;
 }
 
-/** Reduces lots, the order's own lot first when given, then soonest expiry, then oldest. */
-async function takeFromLots(tx: Tx, merchantId: string, customerId: string, points: number, transactionId: string, preferOrderId: string | null = null): Promise<number> {
-  const lots = await tx
+/**
+ * Gives back redeemed points when what they paid for is refunded, into the lots that paid for the
+ * redemption (so they keep their expiry), as far as those lots were spent by it.
+ */
+export async function restorePoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting & { redemptionKey: string }): Promise<boolean> {
+  assert(Number.isSafeInteger(posting.points) && posting.points > 0, 'restored points are a positive integer');
+  await ensureLoyaltyAccount(tx, merchantId, posting.customerId, baseTier);
+  const redemption = await tx.selectFrom('loyalty_transactions').select('id').where('merchant_id', '=', merchantId).where('idempotency_key', '=', posting.redemptionKey).executeTakeFirst();
+  if (!redemption) throw new AppError('loyalty.redemption_not_found', `No redemption ${posting.redemptionKey}`, { redemption: posting.redemptionKey });
+  const transactionId = await postTransaction(tx, merchantId, 'restore', posting, [
+    { account: 'redeemed', amount: -posting.points },
+    { account: 'customer_available', amount: posting.points },
+  ]);
+  if (!transactionId) return false;
+  const before = await readAccount(tx, merchantId, posting.customerId);
+  await changeAccount(tx, merchantId, posting.customerId, { available: posting.points, activity: true });
+  let left = spendablePart(posting.points, before.available);
+  const paid = await tx.selectFrom('loyalty_lot_spends').select(['lot_id', 'points']).where('merchant_id', '=', merchantId).where('transaction_id', '=', redemption.id).execute();
+  for (const spend of paid) {
+    if (left === 0) break;
+    const back = Math.min(spend.points, left);
+    await tx.updateTable('loyalty_lots').set((eb) => ({ remaining: eb('remaining', '+', back) })).where('id', '=', spend.lot_id).execute();
+    await tx.insertInto('loyalty_lot_spends').values({ merchant_id: merchantId, transaction_id: transactionId, lot_id: spend.lot_id, points: -back }).execute();
+    left -= back;
+  }
+  assert(left === 0, 'a restore never gives back more than the redemption took');
+  return true;
+}
+
+/** A person's correction, with a reason: positive adds a lot, negative takes from lots and never below zero. */
+export async function adjustPoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting, expiryMonths: number): Promise<boolean> {
+  assert(Number.isSafeInteger(posting.points) && posting.points !== 0, 'an adjustment is a non-zero integer');
+  await ensureLoyaltyAccount(tx, merchantId, posting.customerId, baseTier);
+  const transactionId = await postTransaction(tx, merchantId, 'adjust', posting, [
+    { account: 'adjusted', amount: -posting.points },
+    { account: 'customer_available', amount: posting.points },
+  ]);
+  if (!transactionId) return false;
+  if (posting.points > 0) {
+    const before = await readAccount(tx, merchantId, posting.customerId);
+    await changeAccount(tx, merchantId, posting.customerId, { available: posting.points, activity: true });
+    const now = new Date();
+    await tx.insertInto('loyalty_lots').values({ id: newId('lot'), merchant_id: merchantId, customer_id: posting.customerId, transaction_id: transactionId, points: posting.points, remaining: spendablePart(posting.points, before.available), earned_at: now.toISOString(), expires_at: expiryMonths > 0 ? addMonths(now, expiryMonths).toISOString() : null, pending: 0, available_at: now.toISOString() }).execute();
+    return true;
+  }
+  if (!(await changeAccount(tx, merchantId, posting.customerId, { available: posting.points, requireCovered: true }))) {
+    const { available } = await readAccount(tx, merchantId, posting.customerId);
+    throw new AppError('loyalty.insufficient_points', `An adjustment of ${posting.points} would take the balance of ${available} below zero`, { customer_id: posting.customerId, available, requested: -posting.points });
+  }
+  await takeFromLots(tx, merchantId, posting.customerId, -posting.points, transactionId, { includePending: false });
+  return true;
+}
+
+export const lotBatchSizeMax = 200;
+
+/** Pending lots whose return window has closed become available (the scheduled release job). */
+export async function releaseDuePendingLots(db: Db, now = nowIso()): Promise<number> {
+  const due = await db.selectFrom('loyalty_lots').select(['merchant_id', 'id', 'customer_id']).where('pending', '=', 1).where('available_at', '<=', now).orderBy('available_at').limit(lotBatchSizeMax).execute();
+  for (const lot of due) {
+    await db.transaction().execute(async (tx) => {
+      const current = await tx.selectFrom('loyalty_lots').select(['remaining', 'pending']).where('id', '=', lot.id).executeTakeFirstOrThrow();
+      if (current.pending !== 1) return;
+      if (current.remaining > 0) {
+        const transactionId = await postTransaction(tx, lot.merchant_id, 'release', { customerId: lot.customer_id, points: current.remaining, idempotencyKey: `lot:${lot.id}:release`, memo: 'Return window closed' }, [
+          { account: 'customer_pending', amount: -current.remaining },
+          { account: 'customer_available', amount: current.remaining },
+        ]);
+        assert(transactionId, 'a lot is released once');
+        const before = await readAccount(tx, lot.merchant_id, lot.customer_id);
+        await changeAccount(tx, lot.merchant_id, lot.customer_id, { available: current.remaining, pending: -current.remaining });
+        await tx.updateTable('loyalty_lots').set({ remaining: spendablePart(current.remaining, before.available) }).where('id', '=', lot.id).execute();
+      }
+      await tx.updateTable('loyalty_lots').set({ pending: 0 }).where('id', '=', lot.id).execute();
+    });
+  }
+  return due.length;
+}
+
+/** Available lots past their expiry lose what they still hold (the scheduled expiry job). */
+export async function expireDueLots(db: Db, now = nowIso()): Promise<number> {
+  const due = await db.selectFrom('loyalty_lots').select(['merchant_id', 'id', 'customer_id', 'remaining']).where('pending', '=', 0).where('remaining', '>', 0).where('expires_at', '<=', now).orderBy('expires_at').limit(lotBatchSizeMax).execute();
+  for (const lot of due) await db.transaction().execute((tx) => expireLot(tx, lot.merchant_id, lot.customer_id, lot.id, 'Expired'));
+  return due.length;
+}
+
+/** Balances untouched for the inactivity period expire whole (when the program has such a rule). */
+export async function expireInactiveBalances(db: Db, merchantId: string, inactiveSince: string): Promise<number> {
+  const lots = await db
+    .selectFrom('loyalty_lots')
+    .innerJoin('loyalty_accounts', (join) => join.onRef('loyalty_accounts.customer_id', '=', 'loyalty_lots.customer_id').onRef('loyalty_accounts.merchant_id', '=', 'loyalty_lots.merchant_id'))
+    .select(['loyalty_lots.id', 'loyalty_lots.customer_id'])
+    .where('loyalty_lots.merchant_id', '=', merchantId)
+    .where('loyalty_lots.pending', '=', 0)
+    .where('loyalty_lots.remaining', '>', 0)
+    .where('loyalty_accounts.last_activity_at', '<', inactiveSince)
+    .limit(lotBatchSizeMax)
+    .execute();
+  for (const lot of lots) await db.transaction().execute((tx) => expireLot(tx, merchantId, lot.customer_id, lot.id, 'Expired after inactivity'));
+  return lots.length;
+}
+
+async function expireLot(tx: Tx, merchantId: string, customerId: string, lotId: string, memo: string): Promise<void> {
+  const lot = await tx.selectFrom('loyalty_lots').select(['remaining', 'pending']).where('id', '=', lotId).executeTakeFirstOrThrow();
+  if (lot.remaining <= 0 || lot.pending === 1) return;
+  const transactionId = await postTransaction(tx, merchantId, 'expire', { customerId, points: lot.remaining, idempotencyKey: `lot:${lotId}:expire:${lot.remaining}`, memo }, [
+    { account: 'customer_available', amount: -lot.remaining },
+    { account: 'expired', amount: lot.remaining },
+  ]);
+  if (!transactionId) return;
+  await changeAccount(tx, merchantId, customerId, { available: -lot.remaining });
+  await tx.insertInto('loyalty_lot_spends').values({ merchant_id: merchantId, transaction_id: transactionId, lot_id: lotId, points: lot.remaining }).execute();
+  await tx.updateTable('loyalty_lots').set({ remaining: 0 }).where('id', '=', lotId).execute();
+}
+
+interface LotTake {
+  lotId: string;
+  points: number;
+  pending: boolean;
+}
+
+/** Which lots a debit takes from: the order's own lots first when given, then soonest expiry, then oldest. */
+async function planLotTake(tx: Tx, merchantId: string, customerId: string, points: number, options: { preferOrderId?: string | null; includePending: boolean }): Promise<LotTake[]> {
+  let query = tx
     .selectFrom('loyalty_lots')
     .innerJoin('loyalty_transactions', 'loyalty_transactions.id', 'loyalty_lots.transaction_id')
-    .select(['loyalty_lots.id', 'loyalty_lots.remaining', 'loyalty_lots.expires_at', 'loyalty_lots.earned_at', 'loyalty_transactions.order_id'])
+    .select(['loyalty_lots.id', 'loyalty_lots.remaining', 'loyalty_lots.expires_at', 'loyalty_lots.earned_at', 'loyalty_lots.pending', 'loyalty_transactions.order_id'])
     .where('loyalty_lots.merchant_id', '=', merchantId)
     .where('loyalty_lots.customer_id', '=', customerId)
-    .where('loyalty_lots.remaining', '>', 0)
-    .execute();
+    .where('loyalty_lots.remaining', '>', 0);
+  if (!options.includePending) query = query.where('loyalty_lots.pending', '=', 0);
+  const lots = await query.execute();
+  const preferOrderId = options.preferOrderId ?? null;
+  const own = (lot: (typeof lots)[number]) => Number(preferOrderId !== null && lot.order_id === preferOrderId);
   lots.sort((a, b) => {
-    const preferred = Number(b.order_id === preferOrderId && preferOrderId !== null) - Number(a.order_id === preferOrderId && preferOrderId !== null);
-    if (preferred !== 0) return preferred;
+    if (own(a) !== own(b)) return own(b) - own(a);
+    if (a.pending !== b.pending) return a.pending - b.pending;
     const expiryA = a.expires_at ?? '9999';
     const expiryB = b.expires_at ?? '9999';
     return expiryA === expiryB ? a.earned_at.localeCompare(b.earned_at) || a.id.localeCompare(b.id) : expiryA.localeCompare(expiryB);
   });
+  const plan: LotTake[] = [];
   let left = points;
   for (const lot of lots) {
     if (left === 0) break;
+    // Another order's pending points are not this reversal's to cancel.
+    if (lot.pending === 1 && own(lot) === 0) continue;
     const take = Math.min(lot.remaining, left);
-    await tx.updateTable('loyalty_lots').set((eb) => ({ remaining: eb('remaining', '-', take) })).where('id', '=', lot.id).where('remaining', '>=', take).execute();
-    await tx.insertInto('loyalty_lot_spends').values({ merchant_id: merchantId, transaction_id: transactionId, lot_id: lot.id, points: take }).execute();
+    plan.push({ lotId: lot.id, points: take, pending: lot.pending === 1 });
     left -= take;
   }
-  return points - left;
+  return plan;
+}
+
+async function applyLotTakes(tx: Tx, merchantId: string, transactionId: string, plan: LotTake[]): Promise<void> {
+  for (const take of plan) {
+    await tx.updateTable('loyalty_lots').set((eb) => ({ remaining: eb('remaining', '-', take.points) })).where('id', '=', take.lotId).where('remaining', '>=', take.points).execute();
+    await tx.insertInto('loyalty_lot_spends').values({ merchant_id: merchantId, transaction_id: transactionId, lot_id: take.lotId, points: take.points }).execute();
+  }
+}
+
+async function takeFromLots(tx: Tx, merchantId: string, customerId: string, points: number, transactionId: string, options: { includePending: boolean }): Promise<{ total: number }> {
+  const plan = await planLotTake(tx, merchantId, customerId, points, options);
+  await applyLotTakes(tx, merchantId, transactionId, plan);
+  return { total: plan.reduce((sum, take) => sum + take.points, 0) };
 }
 
 export async function getLoyaltyBalances(db: Queryable, merchantId: string, customerIds: string[], baseTier: string): Promise<Map<string, LoyaltyBalance>> {
@@ -191,7 +368,7 @@ export async function listLoyaltyHistory(db: Queryable, merchantId: string, cust
 }
 
 export async function listLots(db: Queryable, merchantId: string, customerId: string) {
-  return db.selectFrom('loyalty_lots').select(['id', 'points', 'remaining', 'earned_at', 'expires_at']).where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('earned_at').execute();
+  return db.selectFrom('loyalty_lots').select(['id', 'points', 'remaining', 'earned_at', 'expires_at', 'pending', 'available_at']).where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('earned_at').execute();
 }
 
 export interface LoyaltyTransfer {
@@ -201,6 +378,8 @@ export interface LoyaltyTransfer {
   idempotencyKey: string;
   /** The available balance moved (may be negative: a debt moves with the profile). */
   points: number;
+  /** Pending points moved with their lots. */
+  pendingPoints?: number;
   lifetimeEarned: number;
   lotIds: string[];
 }
@@ -213,15 +392,22 @@ export async function transferLoyalty(tx: Tx, merchantId: string, baseTier: stri
   assert(transfer.fromCustomerId !== transfer.toCustomerId, 'a transfer needs two customers');
   await ensureLoyaltyAccount(tx, merchantId, transfer.fromCustomerId, baseTier);
   await ensureLoyaltyAccount(tx, merchantId, transfer.toCustomerId, baseTier);
-  if (transfer.points !== 0) {
+  const pendingPoints = transfer.pendingPoints ?? 0;
+  if (transfer.points !== 0 || pendingPoints !== 0) {
     const transactionId = await postTransaction(tx, merchantId, transfer.kind, { customerId: transfer.toCustomerId, points: transfer.points, idempotencyKey: transfer.idempotencyKey, memo: `${transfer.kind} from ${transfer.fromCustomerId}` }, [
-      { account: 'customer_available', customerId: transfer.fromCustomerId, amount: -transfer.points },
-      { account: 'customer_available', customerId: transfer.toCustomerId, amount: transfer.points },
+      ...(transfer.points !== 0 ? [
+        { account: 'customer_available' as const, customerId: transfer.fromCustomerId, amount: -transfer.points },
+        { account: 'customer_available' as const, customerId: transfer.toCustomerId, amount: transfer.points },
+      ] : []),
+      ...(pendingPoints !== 0 ? [
+        { account: 'customer_pending' as const, customerId: transfer.fromCustomerId, amount: -pendingPoints },
+        { account: 'customer_pending' as const, customerId: transfer.toCustomerId, amount: pendingPoints },
+      ] : []),
     ]);
     assert(transactionId, `transfer ${transfer.idempotencyKey} is posted once`);
   }
-  await changeAvailable(tx, merchantId, transfer.fromCustomerId, -transfer.points, { earned: -transfer.lifetimeEarned });
-  await changeAvailable(tx, merchantId, transfer.toCustomerId, transfer.points, { earned: transfer.lifetimeEarned });
+  await changeAccount(tx, merchantId, transfer.fromCustomerId, { available: -transfer.points, pending: -pendingPoints, earned: -transfer.lifetimeEarned });
+  await changeAccount(tx, merchantId, transfer.toCustomerId, { available: transfer.points, pending: pendingPoints, earned: transfer.lifetimeEarned });
   if (transfer.lotIds.length > 0) {
     await tx.updateTable('loyalty_lots').set({ customer_id: transfer.toCustomerId }).where('merchant_id', '=', merchantId).where('customer_id', '=', transfer.fromCustomerId).where('id', 'in', transfer.lotIds).execute();
   }

@@ -19,7 +19,7 @@ function toReward(row: RewardsTable): Reward {
 export async function createReward(db: Queryable, merchantId: string, input: { code: string; name: string; pointsCost: number; amountOffMinor: number }): Promise<Reward> {
   const existing = await db.selectFrom('rewards').select('id').where('merchant_id', '=', merchantId).where('code', '=', input.code).executeTakeFirst();
   if (existing) throw new AppError('loyalty.duplicate_reward', `A reward with code ${input.code} exists`, { field: 'code' });
-  const row: RewardsTable = { id: newId('rwd'), merchant_id: merchantId, code: input.code, name: input.name, points_cost: input.pointsCost, amount_off_minor: input.amountOffMinor, active: 1, created_at: nowIso() };
+  const row: RewardsTable = { id: newId('rwd'), merchant_id: merchantId, code: input.code, name: input.name, points_cost: input.pointsCost, amount_off_minor: input.amountOffMinor, active: 1, created_at: nowIso(), kind: 'amount_off', percent_off_bps: null, free_sku: null, per_customer_max: null, total_max: null };
   await db.insertInto('rewards').values(row).execute();
   return toReward(row);
 }

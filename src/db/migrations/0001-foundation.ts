@@ -288,7 +288,7 @@ export async function up(db: Db): Promise<void> {
     .addColumn('memo', 'text')
     .addColumn('created_at', 'text', (column) => column.notNull())
     .addUniqueConstraint('loyalty_transactions_key_unique', ['merchant_id', 'idempotency_key'])
-    .addCheckConstraint('loyalty_transactions_kind_known', sql`kind in ('earn', 'redeem', 'reverse', 'restore', 'adjust', 'expire', 'merge', 'unmerge')`)
+    .addCheckConstraint('loyalty_transactions_kind_known', sql`kind in ('earn', 'redeem', 'reverse', 'restore', 'adjust', 'expire', 'merge', 'unmerge', 'release', 'bonus')`)
     .execute();
   await db.schema.createIndex('loyalty_transactions_by_customer').on('loyalty_transactions').columns(['merchant_id', 'customer_id', 'created_at']).execute();
 

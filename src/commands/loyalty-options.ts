@@ -1,0 +1,12 @@
+import type { EarnOptions } from '../loyalty/index.ts';
+import type { Merchant } from '../merchants/index.ts';
+
+/** How a purchase's points are earned under the merchant's program: pending period and lot expiry. */
+export function earnOptionsOf(merchant: Merchant): EarnOptions {
+  return { pendingDays: merchant.settings.loyalty.pendingDays, expiryMonths: merchant.settings.loyalty.lotExpiryMonths };
+}
+
+/** A line earns nothing when it is a gift card or its SKU is excluded by the program. */
+export function lineEarns(merchant: Merchant, line: { sku: string | null; giftCard?: boolean }): boolean {
+  return !line.giftCard && !(line.sku && merchant.settings.loyalty.excludedSkus.includes(line.sku));
+}
