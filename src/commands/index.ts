@@ -20,3 +20,4 @@ export * from './pickups.ts';
 export * from './holds.ts';
 export * from './order-views.ts';
 export * from './loyalty-options.ts';
+export * from './restore-redeemed-points.ts';

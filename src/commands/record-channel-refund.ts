@@ -6,6 +6,7 @@ import { addRefundedAmount, findOrderBySource, markLineReturned, type Order, typ
 import { insertReturn, insertReturnLine, pointsToReverse } from '../returns/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
+import { restoreRedeemedPoints } from './restore-redeemed-points.ts';
 
 /** A refund a channel made, in canonical form. */
 export interface RecordRefundCommand {
@@ -58,6 +59,7 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
   if (order.customerId && pointsReversed > 0) {
     await reversePoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId: order.customerId, points: pointsReversed, idempotencyKey: `return:${returnId}:reverse`, orderId: order.id, memo: `Refund ${command.sourceRef} of order ${order.orderNumber ?? order.sourceRef}` });
   }
+  await restoreRedeemedPoints(tx, merchant, order, returnId);
   await addRefundedAmount(tx, merchant.id, order.id, command.amountMinor);
   if (order.customerId) await announceCustomerChange(tx, merchant.id, order.customerId);
   return { returnId, created, pointsReversed };
