@@ -73,6 +73,8 @@ export interface SalesResult {
   planned: number;
   sent: number;
   notSent: number;
+  /** Sales with no answer within the request timeout (the register gave up; the sale may still have been recorded). */
+  timeouts: number;
   errors: number;
   /** The first few error messages, to say why. */
   errorSamples: string[];
@@ -150,7 +152,7 @@ function postJson(agent: Agent, task: TaskTarget, path: string, body: unknown): 
       });
       response.on('error', reject);
     });
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${requestTimeoutMs} ms`)));
+    outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error(`no answer within ${requestTimeoutMs} ms`), { name: 'TimeoutError' })));
     outgoing.on('error', reject);
     outgoing.end(text);
   });
@@ -187,8 +189,10 @@ async function runSales(task: SalesTask): Promise<SalesResult> {
   let sent = 0;
   let notSent = 0;
   let errors = 0;
+  let timeouts = 0;
   const errorSamples: string[] = [];
   let inFlight = 0;
+  let startedAt = performance.now();
   const send = (index: number) => {
     const saleId = `${task.saleIdPrefix}-${index}`;
     const sku = task.skus[index % task.skus.length]!;
@@ -200,12 +204,16 @@ async function runSales(task: SalesTask): Promise<SalesResult> {
       acks.push({ saleId, sku, ackAtMs: performance.timeOrigin + answeredAt, status: answer.status });
       if (answer.status === 201) histogram.record(answeredAt - sentAt);
     }, (error: unknown) => {
+      if (error instanceof Error && error.name === 'TimeoutError') {
+        timeouts += 1;
+        return;
+      }
       errors += 1;
-      if (errorSamples.length < errorSamplesMax) errorSamples.push(error instanceof Error ? error.message : String(error));
+      if (errorSamples.length < errorSamplesMax) errorSamples.push(`${error instanceof Error ? error.message : String(error)} (sent ${Math.round(sentAt - startedAt)} ms into the run)`);
     }).finally(() => { inFlight -= 1; });
   };
   process.send?.({ type: 'measuring' } satisfies StockLoadMessage);
-  const startedAt = performance.now();
+  startedAt = performance.now();
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(planned, Math.floor(((performance.now() - startedAt) / 1000) * task.ratePerSecond) + 1);
@@ -221,7 +229,7 @@ async function runSales(task: SalesTask): Promise<SalesResult> {
   // Every request has a timeout, so this wait is bounded.
   while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   agent.destroy();
-  return { planned, sent, notSent, errors, errorSamples, acks, p50Ms: histogram.percentileMs(50), p99Ms: histogram.percentileMs(99), durationSeconds: (performance.now() - startedAt) / 1000 };
+  return { planned, sent, notSent, timeouts, errors, errorSamples, acks, p50Ms: histogram.percentileMs(50), p99Ms: histogram.percentileMs(99), durationSeconds: (performance.now() - startedAt) / 1000 };
 }
 
 async function runTask(task: StockLoadTask): Promise<HoldsResult | BurstResult | SalesResult> {
