@@ -72,8 +72,25 @@ export async function applyStockMovement(db: Queryable, merchantId: string, inpu
 
   // The level changes first, by one conditional UPDATE; the movement is appended after it. A
   // concurrent writer of the same source key fails on the movement's unique key and rolls back.
-  await ensureLevelRow(db, merchantId, input.locationId, input.variantId);
   const availableDelta = input.onHandDelta - reservedDelta;
+  let row = await updateLevel(db, merchantId, input, reservedDelta, availableDelta);
+  if (!row && !(await levelExists(db, merchantId, input.locationId, input.variantId))) {
+    // The first movement of a variant at a location creates its level row.
+    await ensureLevelRow(db, merchantId, input.locationId, input.variantId);
+    row = await updateLevel(db, merchantId, input, reservedDelta, availableDelta);
+  }
+  if (!row) await refuseMovement(db, merchantId, input, availableDelta);
+  assert(row, 'the level was updated');
+
+  await db
+    .insertInto('stock_movements')
+    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso() })
+    .execute();
+  const level = toLevel({ location_id: input.locationId, variant_id: input.variantId, ...row });
+  return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };
+}
+
+async function updateLevel(db: Queryable, merchantId: string, input: StockMovementInput, reservedDelta: number, availableDelta: number) {
   let update = db
     .updateTable('stock_levels')
     .set((eb) => ({ on_hand: eb('on_hand', '+', input.onHandDelta), reserved: eb('reserved', '+', reservedDelta), updated_at: nowIso() }))
@@ -84,15 +101,12 @@ export async function applyStockMovement(db: Queryable, merchantId: string, inpu
     update = update.where((eb) => eb(eb(eb('on_hand', '-', eb.ref('reserved')), '-', eb.ref('safety')), '>=', -availableDelta));
   }
   if (input.expectedOnHand !== undefined) update = update.where('on_hand', '=', input.expectedOnHand);
-  const result = await update.executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) await refuseMovement(db, merchantId, input, availableDelta);
+  return update.returning(['on_hand', 'reserved', 'safety']).executeTakeFirst();
+}
 
-  await db
-    .insertInto('stock_movements')
-    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso() })
-    .execute();
-  const level = await getStockLevel(db, merchantId, input.locationId, input.variantId);
-  return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };
+async function levelExists(db: Queryable, merchantId: string, locationId: string, variantId: string): Promise<boolean> {
+  const row = await db.selectFrom('stock_levels').select('on_hand').where('merchant_id', '=', merchantId).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  return row !== undefined;
 }
 
 async function refuseMovement(db: Queryable, merchantId: string, input: StockMovementInput, availableDelta: number): Promise<never> {
