@@ -14,6 +14,20 @@
  *   (`@idempotent(key:)` required at runtime from 2026-04; a retry with the same key returns the
  *   original result).
  *
+ * - Code discounts for reward codes (issue #4): discountCodeBasicCreate(basicCodeDiscount:) and
+ *   discountCodeFreeShippingCreate(freeShippingCodeDiscount:) answer {codeDiscountNode {id}, userErrors};
+ *   required on create: code, title, startsAt, and `context` (or the deprecated `customerSelection`);
+ *   a basic one also needs customerGets {value: percentage 0–1 | discountAmount | discountOnQuantity,
+ *   items}: https://shopify.dev/docs/api/admin-graphql/2026-01/input-objects/DiscountCodeBasicInput,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/DiscountCodeFreeShippingInput.md,
+ *   https://shopify.dev/docs/api/admin-graphql/2025-04/input-objects/DiscountCustomerGetsValueInput.
+ *   codeDiscountNodeByCode(code:) finds one case-insensitively; discountCodeDeactivate(id:) ends it and
+ *   keeps it (status EXPIRED); discountCodeDelete(id:) removes it and answers deletedCodeDiscountId:
+ *   https://shopify.dev/docs/api/admin-graphql/2025-10/queries/codeDiscountNodeByCode,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeDeactivate.md,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/payloads/DiscountCodeDeletePayload.md.
+ *   The userError codes (BLANK, TAKEN, INVALID) and the message texts were not retrieved; invented.
+ *
  * Where the reference says a value was not retrieved, the fake invents one and says so in a comment:
  * the idempotency error codes, the metafield and quantity-name userError codes, and the 5xx bodies.
  * Test code may use these; production code must not depend on them.
@@ -70,6 +84,24 @@ export interface FakeMetafield {
   value: string;
 }
 
+/** A code discount as the fake holds it: the create input as sent, plus its id and status. */
+export interface FakeCodeDiscount {
+  id: string;
+  type: 'DiscountCodeBasic' | 'DiscountCodeFreeShipping';
+  code: string;
+  title: string;
+  /** ACTIVE until deactivated, then EXPIRED (Shopify ends a deactivated discount now). */
+  status: 'ACTIVE' | 'EXPIRED';
+  startsAt: string;
+  endsAt: string | null;
+  usageLimit: number | null;
+  appliesOncePerCustomer: boolean;
+  /** `context` or, from older clients, `customerSelection`, as sent. */
+  context: Record<string, unknown>;
+  customerGets: Record<string, unknown> | null;
+  destination: Record<string, unknown> | null;
+}
+
 export interface FakeShopify {
   /** The GraphQL endpoint, `http://127.0.0.1:<port>/admin/api/2026-04/graphql.json`. */
   url: string;
@@ -80,6 +112,9 @@ export interface FakeShopify {
   quantity(inventoryItemId: string, locationId: string, name?: string): number;
   metafields(ownerId: string): FakeMetafield[];
   customer(customerId: string): Record<string, unknown> | undefined;
+  /** The code discount with this code (case-insensitive), unless deleted. */
+  codeDiscount(code: string): FakeCodeDiscount | undefined;
+  codeDiscounts(): FakeCodeDiscount[];
   /** The next `count` requests answer `status` (500 or 503) without being executed. */
   failNext(count: number, status?: number): void;
   /** The next `count` requests answer THROTTLED whatever the bucket holds. */
@@ -121,6 +156,8 @@ interface FakeState {
   metafields: Map<string, FakeMetafield>;
   customers: Map<string, Record<string, unknown>>;
   idempotentResults: Map<string, { fingerprint: string; result: unknown }>;
+  /** By upper-case code: Shopify codes are unique per store and case-insensitive. */
+  codeDiscounts: Map<string, FakeCodeDiscount>;
   sequence: number;
 }
 
@@ -152,7 +189,7 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
   const token = options.token ?? DEFAULT_TOKEN;
   const nowMs = options.nowMs ?? (() => performance.now());
   const bucket = createLeakyBucket(options.maximumAvailable ?? DEFAULT_MAXIMUM_AVAILABLE, options.restoreRate ?? DEFAULT_RESTORE_RATE, nowMs);
-  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), sequence: 0 };
+  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), sequence: 0 };
   const injections: Injections = { failures: { count: 0, status: 503 }, throttles: 0, delays: { count: 0, delayMs: 0 } };
   const requests: FakeShopifyRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -175,6 +212,8 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
     quantity: (inventoryItemId, locationId, name = 'available') => readQuantity(state, inventoryItemId, locationId, name),
     metafields: (ownerId) => [...state.metafields.values()].filter((metafield) => metafield.ownerId === ownerId),
     customer: (customerId) => state.customers.get(customerId),
+    codeDiscount: (code) => state.codeDiscounts.get(code.toUpperCase()),
+    codeDiscounts: () => [...state.codeDiscounts.values()],
     failNext: (count, status = 503) => {
       injections.failures = { count, status };
     },
@@ -381,6 +420,10 @@ function readIdempotencyKey(field: FieldNode, variables: Record<string, unknown>
 
 function queryResolvers(state: FakeState): Record<string, RootResolver> {
   return {
+    codeDiscountNodeByCode: (args) => {
+      const discount = state.codeDiscounts.get(requireString(args.code, 'code').toUpperCase());
+      return discount === undefined ? null : codeDiscountNode(discount);
+    },
     inventoryItem: (args) => {
       const inventoryItemId = requireString(args.id, 'id');
       return {
@@ -410,6 +453,10 @@ function mutationResolvers(state: FakeState): Record<string, RootResolver> {
     inventoryAdjustQuantities: (args) => adjustQuantities(state, requireRecord(args.input, 'input')),
     metafieldsSet: (args) => setMetafields(state, requireArray(args.metafields, 'metafields')),
     customerUpdate: (args) => updateCustomer(state, requireRecord(args.input, 'input')),
+    discountCodeBasicCreate: (args) => createCodeDiscount(state, 'DiscountCodeBasic', requireRecord(args.basicCodeDiscount, 'basicCodeDiscount')),
+    discountCodeFreeShippingCreate: (args) => createCodeDiscount(state, 'DiscountCodeFreeShipping', requireRecord(args.freeShippingCodeDiscount, 'freeShippingCodeDiscount')),
+    discountCodeDeactivate: (args) => deactivateCodeDiscount(state, requireString(args.id, 'id')),
+    discountCodeDelete: (args) => deleteCodeDiscount(state, requireString(args.id, 'id')),
   };
 }
 
@@ -542,6 +589,85 @@ function updateCustomer(state: FakeState, input: Record<string, unknown>) {
   const customer = { ...(state.customers.get(customerId) ?? {}), ...input, id: customerId };
   state.customers.set(customerId, customer);
   return { customer, userErrors: [] };
+}
+
+function codeDiscountNode(discount: FakeCodeDiscount) {
+  return {
+    __typename: 'DiscountCodeNode',
+    id: discount.id,
+    codeDiscount: { __typename: discount.type, title: discount.title, status: discount.status, startsAt: discount.startsAt, endsAt: discount.endsAt, usageLimit: discount.usageLimit, appliesOncePerCustomer: discount.appliesOncePerCustomer },
+  };
+}
+
+type DiscountUserError = { field: string[]; message: string; code: string };
+
+/** The userErrors of a create input; empty when it may be stored. Field paths start at the argument name. */
+function checkCodeDiscountInput(state: FakeState, type: FakeCodeDiscount['type'], argument: string, input: Record<string, unknown>): DiscountUserError[] {
+  const errors: DiscountUserError[] = [];
+  const blank = (field: string) => errors.push({ field: [argument, field], message: `${field} can't be blank.`, code: 'BLANK' });
+  for (const field of ['code', 'title', 'startsAt']) if (typeof input[field] !== 'string' || input[field] === '') blank(field);
+  const hasContext = isRecord(input.context);
+  const hasSelection = isRecord(input.customerSelection);
+  if (!hasContext && !hasSelection) blank('context');
+  if (hasContext && hasSelection) errors.push({ field: [argument, 'context'], message: 'Only one of context or customerSelection can be provided.', code: 'INVALID' });
+  if (typeof input.code === 'string' && state.codeDiscounts.has(input.code.toUpperCase())) errors.push({ field: [argument, 'code'], message: 'Code must be unique. Please try a different code.', code: 'TAKEN' });
+  if (input.usageLimit !== undefined && input.usageLimit !== null && (typeof input.usageLimit !== 'number' || !Number.isSafeInteger(input.usageLimit) || input.usageLimit < 1)) {
+    errors.push({ field: [argument, 'usageLimit'], message: 'Usage limit must be greater than 0.', code: 'INVALID' });
+  }
+  if (type === 'DiscountCodeBasic') errors.push(...checkCustomerGets(argument, input.customerGets));
+  return errors;
+}
+
+/** customerGets needs items and exactly one value: a percentage from 0 to 1, an amount, or an amount on a quantity. */
+function checkCustomerGets(argument: string, customerGets: unknown): DiscountUserError[] {
+  if (!isRecord(customerGets)) return [{ field: [argument, 'customerGets'], message: "customerGets can't be blank.", code: 'BLANK' }];
+  const errors: DiscountUserError[] = [];
+  const value = isRecord(customerGets.value) ? customerGets.value : {};
+  const kinds = ['percentage', 'discountAmount', 'discountOnQuantity'].filter((kind) => value[kind] !== undefined && value[kind] !== null);
+  if (kinds.length !== 1) errors.push({ field: [argument, 'customerGets', 'value'], message: 'Exactly one discount value must be given.', code: 'INVALID' });
+  const percentage = value.percentage;
+  if (percentage !== undefined && percentage !== null && (typeof percentage !== 'number' || percentage < 0 || percentage > 1)) {
+    errors.push({ field: [argument, 'customerGets', 'value', 'percentage'], message: 'Value must be between 0.00 - 1.00.', code: 'INVALID' });
+  }
+  const amount = isRecord(value.discountAmount) ? value.discountAmount.amount : undefined;
+  if (value.discountAmount !== undefined && value.discountAmount !== null && !(typeof amount === 'string' || typeof amount === 'number')) {
+    errors.push({ field: [argument, 'customerGets', 'value', 'discountAmount', 'amount'], message: "Amount can't be blank.", code: 'BLANK' });
+  }
+  if (!isRecord(customerGets.items)) errors.push({ field: [argument, 'customerGets', 'items'], message: "Items can't be blank.", code: 'BLANK' });
+  return errors;
+}
+
+function createCodeDiscount(state: FakeState, type: FakeCodeDiscount['type'], input: Record<string, unknown>) {
+  const argument = type === 'DiscountCodeBasic' ? 'basicCodeDiscount' : 'freeShippingCodeDiscount';
+  const userErrors = checkCodeDiscountInput(state, type, argument, input);
+  if (userErrors.length > 0) return { codeDiscountNode: null, userErrors };
+  state.sequence += 1;
+  const discount: FakeCodeDiscount = {
+    id: `gid://shopify/DiscountCodeNode/${state.sequence}`, type, code: String(input.code), title: String(input.title), status: 'ACTIVE', startsAt: String(input.startsAt),
+    endsAt: typeof input.endsAt === 'string' ? input.endsAt : null, usageLimit: typeof input.usageLimit === 'number' ? input.usageLimit : null, appliesOncePerCustomer: input.appliesOncePerCustomer === true,
+    context: requireRecord(input.context ?? input.customerSelection, 'context'), customerGets: isRecord(input.customerGets) ? input.customerGets : null, destination: isRecord(input.destination) ? input.destination : null,
+  };
+  state.codeDiscounts.set(discount.code.toUpperCase(), discount);
+  return { codeDiscountNode: codeDiscountNode(discount), userErrors: [] };
+}
+
+function findCodeDiscountById(state: FakeState, id: string): FakeCodeDiscount | undefined {
+  return [...state.codeDiscounts.values()].find((discount) => discount.id === id);
+}
+
+function deactivateCodeDiscount(state: FakeState, id: string) {
+  const discount = findCodeDiscountById(state, id);
+  if (discount === undefined) return { codeDiscountNode: null, userErrors: [{ field: ['id'], message: 'Code discount does not exist.', code: 'INVALID' }] };
+  discount.status = 'EXPIRED';
+  discount.endsAt = new Date().toISOString();
+  return { codeDiscountNode: codeDiscountNode(discount), userErrors: [] };
+}
+
+function deleteCodeDiscount(state: FakeState, id: string) {
+  const discount = findCodeDiscountById(state, id);
+  if (discount === undefined) return { deletedCodeDiscountId: null, userErrors: [{ field: ['id'], message: 'Code discount does not exist.', code: 'INVALID' }] };
+  state.codeDiscounts.delete(discount.code.toUpperCase());
+  return { deletedCodeDiscountId: discount.id, userErrors: [] };
 }
 
 /** Keeps only the selected fields (with aliases), calling field resolvers with their arguments. */

@@ -7,6 +7,9 @@ import type { AppInstance } from './http/app-instance.ts';
 import { createMetrics, type Metrics } from './shared/metrics.ts';
 import { createScheduler, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
 import { expireDueReservations } from './commands/index.ts';
+import { payQualifiedReferrals } from './commands/index.ts';
+import { awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
+import { expireDueLots, releaseDuePendingLots } from './loyalty/index.ts';
 
 export interface EngineOptions {
   databaseUrl: string;
@@ -47,6 +50,13 @@ async function applyInboxEvent(tx: Tx, event: InboxEvent, prepared: PreparedInbo
 
 // How often scheduled jobs (expiries) look for due work: holds are minutes long, so seconds suffice.
 const scheduledJobIntervalMs = 5_000;
+// Referrals qualify when a return window of days closes: a minute late is never noticed.
+const referralJobIntervalMs = 60_000;
+// Pending points are released and lots expire to the minute: each run takes a bounded batch.
+const loyaltyLotJobIntervalMs = 60_000;
+// Tier downgrades, birthdays and inactivity are decided by the day; hourly runs are daily enough
+// and give a day's birthdays 24 chances if the engine was down for part of it.
+const loyaltyDailyJobIntervalMs = 3_600_000;
 
 /**
  * Wires the engine: database (migrated), metrics, the sync worker and the HTTP server. The caller
@@ -68,6 +78,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   await server.ready();
   const scheduler = createScheduler([
     { name: 'expire-reservations', intervalMs: scheduledJobIntervalMs, run: () => expireDueReservations(database.db) },
+    { name: 'pay-qualified-referrals', intervalMs: referralJobIntervalMs, run: () => payQualifiedReferrals(database.db) },
+    { name: 'release-pending-points', intervalMs: loyaltyLotJobIntervalMs, run: () => releaseDuePendingLots(database.db) },
+    { name: 'expire-points', intervalMs: loyaltyLotJobIntervalMs, run: () => expireDueLots(database.db) },
+    { name: 'expire-inactive-points', intervalMs: loyaltyDailyJobIntervalMs, run: () => expireInactivePoints(database.db) },
+    { name: 'downgrade-tiers', intervalMs: loyaltyDailyJobIntervalMs, run: () => downgradeDueTiers(database.db) },
+    { name: 'birthday-bonuses', intervalMs: loyaltyDailyJobIntervalMs, run: () => awardDueBirthdayBonuses(database.db) },
   ], logger);
   if (options.startWorker) {
     worker.start();

@@ -1,10 +1,12 @@
 import { getCustomerContactDetails, getCustomerIdentities, getCustomerSummaries, lookupCustomerIds, type CustomerSummary } from '../customers/index.ts';
 import type { Queryable } from '../db/index.ts';
-import { getLoyaltyBalances, listLoyaltyHistory, listLots, type LoyaltyBalance } from '../loyalty/index.ts';
+import { combineEarnMultipliers, getLoyaltyBalances, listActiveMemberships, listLoyaltyHistory, listLots, membershipEarnMultipliers, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { listRecentOrders, type OrderSummary } from '../orders/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { identityRulesOf } from './resolve-order-customer.ts';
+import { readTierProgress } from './customer-tiers.ts';
+import { membershipView } from './customer-memberships.ts';
 
 const lookupOrdersPerCustomer = 5;
 const profileOrdersMax = 500;
@@ -68,11 +70,22 @@ export async function describeLoyalty(db: Queryable, merchant: Merchant, custome
   const [identity] = await getCustomerIdentities(db, merchant.id, [customerId]);
   if (!identity) throw new AppError('customers.not_found', `No customer ${customerId}`, { customer_id: customerId });
   const balance = (await getLoyaltyBalances(db, merchant.id, [customerId], merchant.settings.loyalty.baseTier)).get(customerId);
+  const now = new Date();
+  const tier = await readTierProgress(db, merchant, customerId, now);
+  const memberships = await listActiveMemberships(db, merchant.id, customerId, now.toISOString());
   return {
     customer_id: customerId,
     ...loyaltyView(balance),
     lifetime_earned: balance?.lifetimeEarned ?? 0,
-    lots: (await listLots(db, merchant.id, customerId)).map((lot) => ({ id: lot.id, points: lot.points, remaining: lot.remaining, earned_at: lot.earned_at, expires_at: lot.expires_at })),
+    // Tier progress: qualifying_amount and thresholds are minor units of spend or points, by `metric`.
+    tier: {
+      name: tier.name, since: tier.since, metric: tier.metric, period: tier.period, qualifying_amount: tier.qualifyingAmount, earn_multiplier_bps: tier.earnMultiplierBps,
+      next_tier: tier.nextTier ? { name: tier.nextTier.name, threshold: tier.nextTier.threshold, remaining: tier.nextTier.remaining } : null,
+    },
+    memberships: memberships.map((membership) => membershipView(membership, now.toISOString())),
+    // What her next purchase earns at: the tier's multiplier or an active membership's, the larger.
+    earn_multiplier_bps: combineEarnMultipliers(tier.earnMultiplierBps, membershipEarnMultipliers(memberships)),
+    lots: (await listLots(db, merchant.id, customerId)).map((lot) => ({ id: lot.id, points: lot.points, remaining: lot.remaining, earned_at: lot.earned_at, expires_at: lot.expires_at, pending: lot.pending === 1, available_at: lot.available_at })),
     history: await listLoyaltyHistory(db, merchant.id, customerId),
   };
 }

@@ -2,17 +2,21 @@ import { findVariantForChannelLine } from '../catalog/index.ts';
 import type { CustomerClaim } from '../customers/index.ts';
 import type { Tx } from '../db/index.ts';
 import { applyStockMovement } from '../inventory/index.ts';
-import { computeEarnedPoints, earnPoints } from '../loyalty/index.ts';
+import { baseEarnMultiplierBps, computeMultipliedPoints, earnPoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, findOnlineFulfilmentLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { findOrderBySource, insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
 import { findPromotionByCode, recordPromotionRedemption } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
-import { nowIso } from '../shared/clock.ts';
+import { nowIso, toIso } from '../shared/clock.ts';
 import { cancelOrderEffects } from './cancel-order.ts';
 import { earnOptionsOf, lineEarns } from './loyalty-options.ts';
+import { earnMultiplierFor, raiseTierIfQualified } from './customer-tiers.ts';
+import { awardFirstStoreVisitBonus } from './loyalty-bonuses.ts';
 import { raiseException } from '../sync/index.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
+import { markRewardCodesUsedByOrder } from './online-reward-codes.ts';
+import { applyReferralOnOrder } from './referral-rewards.ts';
 
 /** An order a channel took, in canonical form: no channel field names cross this line. */
 export interface RecordOrderCommand {
@@ -72,7 +76,9 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   if (existing) return { order: existing, created: false };
   const customerId = await resolveEventCustomer(tx, merchant, command.customer, eventRef);
   const location = await findSellingLocation(tx, merchant, command);
-  const earning = computeEarnedPoints(command.lines.map((line) => (lineEarns(merchant, line) ? line.unitPriceMinor * line.quantity - line.discountMinor : 0)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit);
+  // Her tier's (or an active membership's) multiplier as she holds it when the order is recorded.
+  const multiplierBps = customerId ? await earnMultiplierFor(tx, merchant, customerId, toIso(command.placedAt)) : baseEarnMultiplierBps;
+  const earning = computeMultipliedPoints(command.lines.map((line) => (lineEarns(merchant, line) ? line.unitPriceMinor * line.quantity - line.discountMinor : 0)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit, multiplierBps);
   const pointsPerLine = customerId ? earning.perLine : command.lines.map(() => 0);
 
   const lines: NewOrderLine[] = [];
@@ -94,10 +100,17 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   if (customerId && totalPoints > 0) {
     await earnPoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId, points: totalPoints, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on ${command.source} order ${command.orderNumber ?? command.sourceRef}` }, earnOptionsOf(merchant));
   }
+  // An order first seen already cancelled is undone right after; it neither visits nor qualifies.
+  if (customerId && !command.cancelledAt) {
+    if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
+    await raiseTierIfQualified(tx, merchant, customerId);
+  }
   for (const code of command.discountCodes) {
     const promotion = await findPromotionByCode(tx, merchant.id, code.code);
     if (promotion) await recordPromotionRedemption(tx, merchant.id, { promotionId: promotion.id, orderId: order.id, customerId, channel: command.channel, amountMinor: code.amountMinor });
   }
+  await markRewardCodesUsedByOrder(tx, merchant.id, order, command.discountCodes.map((code) => code.code));
+  await applyReferralOnOrder(tx, merchant, order);
   if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
   return { order, created };
 }

@@ -10,11 +10,14 @@ import { errorBody, statusForCode } from './error-mapping.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { registerCustomerRoutes } from './routes/customer-routes.ts';
 import { registerIdentityRoutes } from './routes/identity-routes.ts';
+import { registerLoyaltyProgramRoutes } from './routes/loyalty-program-routes.ts';
 import { registerFulfilmentRoutes } from './routes/fulfilment-routes.ts';
 import { registerInventoryRoutes } from './routes/inventory-routes.ts';
 import { registerOrderRoutes } from './routes/order-routes.ts';
 import { registerSetupRoutes } from './routes/setup-routes.ts';
+import { registerRewardRoutes } from './routes/reward-routes.ts';
 import { registerSyncRoutes } from './routes/sync-routes.ts';
+import { registerReferralRoutes } from './routes/referral-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
 import { registerWebhookRoutes, webhookBodyBytesMax } from './routes/webhook-routes.ts';
 
@@ -91,11 +94,14 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerSystemRoutes(app, dependencies);
   registerCustomerRoutes(app, dependencies);
   registerIdentityRoutes(app, dependencies);
+  registerLoyaltyProgramRoutes(app, dependencies);
   registerOrderRoutes(app, dependencies);
   registerInventoryRoutes(app, dependencies);
   registerFulfilmentRoutes(app, dependencies);
   registerSetupRoutes(app, dependencies);
+  registerRewardRoutes(app, dependencies);
   registerSyncRoutes(app, dependencies);
+  registerReferralRoutes(app, dependencies);
   await app.register(async (scope) => registerWebhookRoutes(scope, dependencies));
   return app;
 }

@@ -7,6 +7,19 @@
  *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities,
  *   https://shopify.dev/changelog/finalizing-compare-and-swap-redesign-for-inventory-set-quantities,
  *   https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations
+ * - single-use reward codes (issue #4): discountCodeBasicCreate / discountCodeFreeShippingCreate take
+ *   `code`, `title`, `startsAt`, `context` (which buyers; it replaces the deprecated
+ *   `customerSelection`), `customerGets` {value: percentage 0–1 | discountAmount {amount,
+ *   appliesOnEachItem}; items: all | products.productVariantsToAdd}, `usageLimit` and
+ *   `appliesOncePerCustomer`, and answer {codeDiscountNode {id}, userErrors}; codeDiscountNodeByCode
+ *   finds a code case-insensitively; discountCodeDeactivate(id) stops it and keeps its history:
+ *   https://shopify.dev/docs/api/admin-graphql/2026-01/input-objects/DiscountCodeBasicInput,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/discountcontextinput,
+ *   https://shopify.dev/docs/api/admin-graphql/2025-10/input-objects/DiscountCustomerGetsInput,
+ *   https://shopify.dev/docs/api/admin-graphql/2025-04/input-objects/DiscountCustomerGetsValueInput,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/DiscountCodeFreeShippingInput.md,
+ *   https://shopify.dev/docs/api/admin-graphql/2025-10/queries/codeDiscountNodeByCode,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeDeactivate.md
  *
  * The client waits out throttling itself, because Shopify says how long to wait; every other failure
  * is thrown as an AppError and the outbox decides whether to retry.
@@ -70,6 +83,26 @@ export interface CustomerMetafieldsInput {
   tier: string;
 }
 
+interface CodeDiscountBase {
+  /** The title merchants see in the Shopify admin. */
+  title: string;
+  /** What the shopper types; Shopify matches it case-insensitively. */
+  code: string;
+  /** ISO-8601; required when creating. */
+  startsAt: string;
+  /** The one customer (id or GID) who may use it, or null for any buyer. */
+  customerId: string | null;
+}
+
+export interface BasicCodeDiscountInput extends CodeDiscountBase {
+  /** A fixed amount (a decimal in the shop's currency, split over the entitled items) or a fraction from 0 to 1. */
+  value: { amount: string } | { percentage: number };
+  /** Product variants (ids or GIDs) the value applies to; empty means every item. */
+  variantIds: string[];
+}
+
+export type FreeShippingCodeDiscountInput = CodeDiscountBase;
+
 export interface ShopifyAdminClient {
   /** Sends one GraphQL operation, waiting out THROTTLED answers; returns `data` and the bucket status. */
   request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined }>;
@@ -81,6 +114,14 @@ export interface ShopifyAdminClient {
   pushAvailable(input: PushAvailableInput): Promise<{ previous: number }>;
   /** Writes the customer's points and tier to `continuum.points` / `continuum.tier` metafields. */
   setCustomerMetafields(input: CustomerMetafieldsInput): Promise<void>;
+  /** Creates a single-use amount-off or percent-off code discount (usage limit 1, once per customer); returns its node id. */
+  createBasicCodeDiscount(input: BasicCodeDiscountInput): Promise<{ id: string }>;
+  /** Creates a single-use free-shipping code discount for every destination; returns its node id. */
+  createFreeShippingCodeDiscount(input: FreeShippingCodeDiscountInput): Promise<{ id: string }>;
+  /** The node id of the code discount with this code, or null when Shopify has none. */
+  findCodeDiscountId(code: string): Promise<string | null>;
+  /** Stops a code discount from being accepted; Shopify keeps it and its history. */
+  deactivateCodeDiscount(id: string): Promise<void>;
   /** The bucket status of the last response that reported one. */
   lastThrottleStatus(): ThrottleStatus | undefined;
 }
@@ -104,6 +145,11 @@ const readAvailableSchema = z.object({
 });
 const setQuantitiesSchema = z.object({ inventorySetQuantities: z.object({ userErrors: z.array(userErrorSchema) }) });
 const metafieldsSetSchema = z.object({ metafieldsSet: z.object({ userErrors: z.array(userErrorSchema) }) });
+const codeDiscountPayloadSchema = z.object({ codeDiscountNode: z.object({ id: z.string() }).nullable(), userErrors: z.array(userErrorSchema) });
+const basicCodeCreateSchema = z.object({ discountCodeBasicCreate: codeDiscountPayloadSchema });
+const freeShippingCodeCreateSchema = z.object({ discountCodeFreeShippingCreate: codeDiscountPayloadSchema });
+const codeDeactivateSchema = z.object({ discountCodeDeactivate: codeDiscountPayloadSchema });
+const codeByCodeSchema = z.object({ codeDiscountNodeByCode: z.object({ id: z.string() }).nullable() });
 
 const READ_AVAILABLE_QUERY = `query ReadAvailable($inventoryItemId: ID!, $locationId: ID!) {
   inventoryItem(id: $inventoryItemId) {
@@ -123,6 +169,31 @@ const SET_AVAILABLE_MUTATION = `mutation SetAvailable($input: InventorySetQuanti
 const SET_METAFIELDS_MUTATION = `mutation SetCustomerMetafields($metafields: [MetafieldsSetInput!]!) {
   metafieldsSet(metafields: $metafields) {
     metafields { key namespace value }
+    userErrors { field message code }
+  }
+}`;
+
+const CREATE_BASIC_CODE_MUTATION = `mutation CreateBasicCodeDiscount($basicCodeDiscount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}`;
+
+const CREATE_FREE_SHIPPING_CODE_MUTATION = `mutation CreateFreeShippingCodeDiscount($freeShippingCodeDiscount: DiscountCodeFreeShippingInput!) {
+  discountCodeFreeShippingCreate(freeShippingCodeDiscount: $freeShippingCodeDiscount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}`;
+
+const FIND_CODE_QUERY = `query FindCodeDiscount($code: String!) {
+  codeDiscountNodeByCode(code: $code) { id }
+}`;
+
+const DEACTIVATE_CODE_MUTATION = `mutation DeactivateCodeDiscount($id: ID!) {
+  discountCodeDeactivate(id: $id) {
+    codeDiscountNode { id }
     userErrors { field message code }
   }
 }`;
@@ -193,6 +264,10 @@ export function createShopifyAdminClient(options: ShopifyAdminClientOptions): Sh
     setAvailable: (input) => setAvailable(request, input),
     pushAvailable: (input) => pushAvailable(client, input),
     setCustomerMetafields: (input) => setCustomerMetafields(request, input),
+    createBasicCodeDiscount: (input) => createBasicCodeDiscount(request, input),
+    createFreeShippingCodeDiscount: (input) => createFreeShippingCodeDiscount(request, input),
+    findCodeDiscountId: (code) => findCodeDiscountId(request, code),
+    deactivateCodeDiscount: (id) => deactivateCodeDiscount(request, id),
     lastThrottleStatus: () => lastStatus,
   };
   return client;
@@ -361,4 +436,44 @@ async function setCustomerMetafields(request: RequestFunction, input: CustomerMe
   if (userErrors.length > 0) {
     throw new AppError('connectors.shopify.user_error', userErrors.map((error) => error.message).join('; '), { userErrors, ownerId });
   }
+}
+
+/** Single-use, for one shopper when she has a Shopify id: the shared fields of every reward code discount. */
+function codeDiscountCommon(input: CodeDiscountBase) {
+  assert(input.code.length > 0 && input.title.length > 0, 'a code discount has a code and a title');
+  const context = input.customerId === null ? { all: 'ALL' } : { customers: { add: [shopifyGid('Customer', input.customerId)] } };
+  return { title: input.title, code: input.code, startsAt: input.startsAt, context, usageLimit: 1, appliesOncePerCustomer: true };
+}
+
+function nodeIdOf(payload: z.infer<typeof codeDiscountPayloadSchema>, operation: string, code: string): string {
+  if (payload.userErrors.length > 0 || payload.codeDiscountNode === null) {
+    throw new AppError('connectors.shopify.user_error', payload.userErrors.map((error) => error.message).join('; ') || `${operation} returned no discount`, { userErrors: payload.userErrors, code });
+  }
+  return payload.codeDiscountNode.id;
+}
+
+async function createBasicCodeDiscount(request: RequestFunction, input: BasicCodeDiscountInput): Promise<{ id: string }> {
+  if ('percentage' in input.value) assert(input.value.percentage > 0 && input.value.percentage <= 1, 'a percentage is a fraction above 0 and at most 1');
+  const value = 'percentage' in input.value ? { percentage: input.value.percentage } : { discountAmount: { amount: input.value.amount, appliesOnEachItem: false } };
+  const items = input.variantIds.length === 0 ? { all: true } : { products: { productVariantsToAdd: input.variantIds.map((id) => shopifyGid('ProductVariant', id)) } };
+  const basicCodeDiscount = { ...codeDiscountCommon(input), customerGets: { value, items } };
+  const { data } = await request<unknown>(CREATE_BASIC_CODE_MUTATION, { basicCodeDiscount });
+  return { id: nodeIdOf(parseData(basicCodeCreateSchema, data, 'discountCodeBasicCreate').discountCodeBasicCreate, 'discountCodeBasicCreate', input.code) };
+}
+
+async function createFreeShippingCodeDiscount(request: RequestFunction, input: FreeShippingCodeDiscountInput): Promise<{ id: string }> {
+  const freeShippingCodeDiscount = { ...codeDiscountCommon(input), destination: { all: true } };
+  const { data } = await request<unknown>(CREATE_FREE_SHIPPING_CODE_MUTATION, { freeShippingCodeDiscount });
+  return { id: nodeIdOf(parseData(freeShippingCodeCreateSchema, data, 'discountCodeFreeShippingCreate').discountCodeFreeShippingCreate, 'discountCodeFreeShippingCreate', input.code) };
+}
+
+async function findCodeDiscountId(request: RequestFunction, code: string): Promise<string | null> {
+  const { data } = await request<unknown>(FIND_CODE_QUERY, { code });
+  return parseData(codeByCodeSchema, data, 'codeDiscountNodeByCode').codeDiscountNodeByCode?.id ?? null;
+}
+
+async function deactivateCodeDiscount(request: RequestFunction, id: string): Promise<void> {
+  assert(id.startsWith('gid://shopify/DiscountCodeNode/'), 'deactivateCodeDiscount takes a DiscountCodeNode GID');
+  const { data } = await request<unknown>(DEACTIVATE_CODE_MUTATION, { id });
+  nodeIdOf(parseData(codeDeactivateSchema, data, 'discountCodeDeactivate').discountCodeDeactivate, 'discountCodeDeactivate', id);
 }

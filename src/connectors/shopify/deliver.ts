@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { findExternalId } from '../../catalog/index.ts';
+import { findExternalId, findVariantBySku } from '../../catalog/index.ts';
 import { findChannelId } from '../../customers/index.ts';
 import type { Db } from '../../db/index.ts';
 import { channelAvailable, findLastPushedAvailable, getChannelBuffer, getStockLevel, recordPushedAvailable } from '../../inventory/index.ts';
-import { getLoyaltyBalance } from '../../loyalty/index.ts';
+import { getLoyaltyBalance, getReward, getRewardCodeById, type Reward } from '../../loyalty/index.ts';
 import { getLocation, getMerchant, listChannelAccounts, type ChannelAccount } from '../../merchants/index.ts';
-import { AppError } from '../../shared/app-error.ts';
+import { AppError, assert } from '../../shared/app-error.ts';
+import { minorToDecimal } from '../../shared/money.ts';
 import type { OutboxDeliverer, OutboxEvent } from '../../sync/index.ts';
-import { createShopifyAdminClient, shopifyGid, type ShopifyAdminClient } from './client.ts';
+import { createShopifyAdminClient, shopifyGid, type BasicCodeDiscountInput, type ShopifyAdminClient } from './client.ts';
 
 export type ShopifyClientFactory = (account: ChannelAccount & { adminApiUrl: string; accessToken: string }) => ShopifyAdminClient;
 
@@ -47,6 +48,53 @@ async function mirrorCustomer(db: Db, client: ShopifyAdminClient, event: OutboxE
   await client.setCustomerMetafields({ customerId: shopifyGid('Customer', shopifyCustomerId), points: balance.available, tier: balance.tier });
 }
 
+/** What a reward's code takes off in Shopify: an amount or a fraction, on every item or on the free product's variant. */
+async function discountValueOf(db: Db, merchantId: string, currency: string, reward: Reward): Promise<Pick<BasicCodeDiscountInput, 'value' | 'variantIds'>> {
+  switch (reward.kind) {
+    case 'amount_off':
+      assert(reward.amountOffMinor !== null, 'an amount-off reward has its amount');
+      return { value: { amount: minorToDecimal(reward.amountOffMinor, currency) }, variantIds: [] };
+    case 'percent_off':
+      assert(reward.percentOffBps !== null, 'a percent-off reward has its basis points');
+      return { value: { percentage: reward.percentOffBps / 10_000 }, variantIds: [] };
+    case 'free_product': {
+      // One unit free: the unit price off, split over the entitled variant's items (appliesOnEachItem false).
+      const variant = reward.freeSku === null ? undefined : await findVariantBySku(db, merchantId, reward.freeSku);
+      const shopifyVariantId = variant ? await findExternalId(db, merchantId, 'variant', variant.id, 'shopify') : undefined;
+      if (!variant || !shopifyVariantId) throw new AppError('connectors.shopify.unmapped_variant', `Reward ${reward.code} gives ${reward.freeSku}, which has no Shopify variant`, { reward: reward.code, sku: reward.freeSku });
+      return { value: { amount: minorToDecimal(variant.priceMinor, currency) }, variantIds: [shopifyGid('ProductVariant', shopifyVariantId)] };
+    }
+    case 'free_shipping':
+      throw new Error('Assertion failed: free shipping is created as a free-shipping code discount');
+  }
+}
+
+/**
+ * Creates the single-use discount for an issued reward code. A code used or cancelled before this
+ * message went out is not created; a code Shopify already holds (an earlier attempt whose answer
+ * was lost) is not created twice.
+ */
+async function createRewardDiscount(db: Db, client: ShopifyAdminClient, event: OutboxEvent, payload: { reward_code_id: string }): Promise<string | void> {
+  const merchant = await getMerchant(db, event.merchant_id);
+  const rewardCode = await getRewardCodeById(db, merchant.id, payload.reward_code_id);
+  if (rewardCode.state !== 'issued') return `skipped: the code is ${rewardCode.state} already`;
+  const existingId = await client.findCodeDiscountId(rewardCode.code);
+  if (existingId) return `skipped: Shopify already holds the code as ${existingId}`;
+  const reward = await getReward(db, merchant.id, rewardCode.rewardId);
+  const shopifyCustomerId = await findChannelId(db, merchant.id, rewardCode.customerId, 'shopify_id');
+  const common = { title: `${reward.name} (${rewardCode.code})`, code: rewardCode.code, startsAt: rewardCode.createdAt, customerId: shopifyCustomerId ? shopifyGid('Customer', shopifyCustomerId) : null };
+  if (reward.kind === 'free_shipping') await client.createFreeShippingCodeDiscount(common);
+  else await client.createBasicCodeDiscount({ ...common, ...(await discountValueOf(db, merchant.id, merchant.currency, reward)) });
+}
+
+/** Deactivates the discount of a code cancelled or used at a register; a code that never reached Shopify has nothing to stop. */
+async function deactivateRewardDiscount(db: Db, client: ShopifyAdminClient, event: OutboxEvent, payload: { reward_code_id: string }): Promise<string | void> {
+  const rewardCode = await getRewardCodeById(db, event.merchant_id, payload.reward_code_id);
+  const discountId = await client.findCodeDiscountId(rewardCode.code);
+  if (!discountId) return 'skipped: Shopify holds no discount with this code';
+  await client.deactivateCodeDiscount(discountId);
+}
+
 /**
  * Delivers outbox messages to the merchant's Shopify store through the Admin GraphQL API. A store
  * connected for webhooks only (no Admin API URL or token) has nothing to push to: the message is
@@ -64,6 +112,10 @@ export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFacto
         return pushInventory(db, client, event, payload as { location_id: string; variant_id: string });
       case 'customer.mirror':
         return mirrorCustomer(db, client, event, payload as { customer_id: string });
+      case 'discount.create':
+        return createRewardDiscount(db, client, event, payload as { reward_code_id: string });
+      case 'discount.deactivate':
+        return deactivateRewardDiscount(db, client, event, payload as { reward_code_id: string });
       default:
         throw new AppError('connectors.shopify.unknown_message', `No Shopify delivery for ${event.kind}`, { kind: event.kind });
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createProduct, listProducts } from '../../catalog/index.ts';
-import { createReward, listRewards } from '../../loyalty/index.ts';
+import { defineReward } from '../../commands/index.ts';
+import { listRewards, percentOffBpsMax, rewardAmountOffMinorMax, rewardPointsCostMax, rewardUsesMax } from '../../loyalty/index.ts';
 import { connectChannel, createLocation, listChannelAccounts, listLocations } from '../../merchants/index.ts';
 import { countPromotionRedemptions, createPromotion, findPromotionByCode, listPromotions } from '../../promotions/index.ts';
 import { AppError } from '../../shared/app-error.ts';
@@ -9,6 +10,26 @@ import { merchantOf } from '../auth.ts';
 
 const name = z.string().trim().min(1).max(200);
 const channelId = z.string().trim().min(1).max(100);
+
+// The value field each reward kind needs; the others' must be absent.
+const rewardValueFields = { amount_off: 'amount_off_minor', percent_off: 'percent_off_bps', free_product: 'free_sku', free_shipping: null } as const;
+const rewardBody = z.object({
+  code: z.string().trim().min(2).max(50),
+  name,
+  points_cost: z.number().int().min(1).max(rewardPointsCostMax),
+  kind: z.enum(['amount_off', 'percent_off', 'free_product', 'free_shipping']).default('amount_off'),
+  amount_off_minor: z.number().int().min(1).max(rewardAmountOffMinorMax).optional().describe('amount_off: minor units taken off'),
+  percent_off_bps: z.number().int().min(1).max(percentOffBpsMax).optional().describe('percent_off: basis points of the merchandise left after promotions (1000 = 10 %)'),
+  free_sku: z.string().trim().min(1).max(200).optional().describe('free_product: the SKU of which one unit is free'),
+  per_customer_max: z.number().int().min(1).max(rewardUsesMax).optional().describe('How many times one customer may redeem it, across channels'),
+  total_max: z.number().int().min(1).max(rewardUsesMax).optional().describe('How many times it may be redeemed in all'),
+}).superRefine((body, context) => {
+  for (const field of ['amount_off_minor', 'percent_off_bps', 'free_sku'] as const) {
+    const needed = rewardValueFields[body.kind] === field;
+    if (needed && body[field] === undefined) context.addIssue({ code: 'custom', path: [field], message: `a ${body.kind} reward needs ${field}` });
+    if (!needed && body[field] !== undefined) context.addIssue({ code: 'custom', path: [field], message: `a ${body.kind} reward takes no ${field}` });
+  }
+});
 
 /** What a merchant's engineers set up: locations, products, promotions, rewards, channels. */
 export function registerSetupRoutes(app: AppInstance, { database }: RouteDependencies): void {
@@ -78,10 +99,13 @@ export function registerSetupRoutes(app: AppInstance, { database }: RouteDepende
     async (request) => ({ data: await listRewards(db, merchantOf(request).id) }));
   app.post('/v1/rewards', {
     config: { scope: 'admin' },
-    schema: { summary: 'Add a reward: an amount off for a points price', tags: ['loyalty'], body: z.object({ code: z.string().trim().min(2).max(50), name, points_cost: z.number().int().min(1).max(10_000_000), amount_off_minor: z.number().int().min(1).max(100_000_000) }) },
+    schema: { summary: 'Add a reward for a points price: an amount off, a percent off, a free product or free shipping, with optional limits', tags: ['loyalty'], body: rewardBody },
   }, async (request, reply) => {
     const body = request.body;
-    const reward = await createReward(db, merchantOf(request).id, { code: body.code, name: body.name, pointsCost: body.points_cost, amountOffMinor: body.amount_off_minor });
+    const reward = await defineReward(db, merchantOf(request).id, {
+      code: body.code, name: body.name, pointsCost: body.points_cost, kind: body.kind, amountOffMinor: body.amount_off_minor ?? null, percentOffBps: body.percent_off_bps ?? null,
+      freeSku: body.free_sku ?? null, perCustomerMax: body.per_customer_max ?? null, totalMax: body.total_max ?? null,
+    });
     return reply.code(201).send({ data: reward });
   });
 
