@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from './shared/metrics.ts';
 import { createScheduler, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
 import { expireDueReservations } from './commands/index.ts';
 import { payQualifiedReferrals } from './commands/index.ts';
-import { awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
+import { announceCustomerChange, awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
 import { expireDueLots, releaseDuePendingLots } from './loyalty/index.ts';
 
 export interface EngineOptions {
@@ -79,8 +79,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const scheduler = createScheduler([
     { name: 'expire-reservations', intervalMs: scheduledJobIntervalMs, run: () => expireDueReservations(database.db) },
     { name: 'pay-qualified-referrals', intervalMs: referralJobIntervalMs, run: () => payQualifiedReferrals(database.db) },
-    { name: 'release-pending-points', intervalMs: loyaltyLotJobIntervalMs, run: () => releaseDuePendingLots(database.db) },
-    { name: 'expire-points', intervalMs: loyaltyLotJobIntervalMs, run: () => expireDueLots(database.db) },
+    { name: 'release-pending-points', intervalMs: loyaltyLotJobIntervalMs, run: () => releaseDuePendingLots(database.db, undefined, announceCustomerChange) },
+    { name: 'expire-points', intervalMs: loyaltyLotJobIntervalMs, run: () => expireDueLots(database.db, undefined, announceCustomerChange) },
     { name: 'expire-inactive-points', intervalMs: loyaltyDailyJobIntervalMs, run: () => expireInactivePoints(database.db) },
     { name: 'downgrade-tiers', intervalMs: loyaltyDailyJobIntervalMs, run: () => downgradeDueTiers(database.db) },
     { name: 'birthday-bonuses', intervalMs: loyaltyDailyJobIntervalMs, run: () => awardDueBirthdayBonuses(database.db) },

@@ -1,6 +1,7 @@
 import type { Db } from '../db/index.ts';
 import { expireInactiveBalances } from '../loyalty/index.ts';
 import { getMerchant, type Merchant } from '../merchants/index.ts';
+import { announceCustomerChange } from './announce-changes.ts';
 
 /** Merchants one run of a per-merchant loyalty job looks at. */
 export const loyaltyJobMerchantsPerRunMax = 10_000;
@@ -29,7 +30,7 @@ export async function expireInactivePoints(db: Db, now = new Date()): Promise<nu
   for (const merchant of await listLoyaltyJobMerchants(db)) {
     const months = merchant.settings.loyalty.inactivityExpiryMonths;
     if (months <= 0) continue;
-    expired += await expireInactiveBalances(db, merchant.id, addMonthsUtc(now, -months).toISOString());
+    expired += await expireInactiveBalances(db, merchant.id, addMonthsUtc(now, -months).toISOString(), announceCustomerChange);
   }
   return expired;
 }

@@ -223,8 +223,11 @@ export async function adjustPoints(tx: Tx, merchantId: string, baseTier: string,
 
 export const lotBatchSizeMax = 200;
 
+/** Called in the transaction that changed a balance, so the caller can tell the channels (the Shopify points mirror). */
+export type BalanceChanged = (tx: Tx, merchantId: string, customerId: string) => Promise<void>;
+
 /** Pending lots whose return window has closed become available (the scheduled release job). */
-export async function releaseDuePendingLots(db: Db, now = nowIso()): Promise<number> {
+export async function releaseDuePendingLots(db: Db, now = nowIso(), onBalanceChanged?: BalanceChanged): Promise<number> {
   const due = await db.selectFrom('loyalty_lots').select(['merchant_id', 'id', 'customer_id']).where('pending', '=', 1).where('available_at', '<=', now).orderBy('available_at').limit(lotBatchSizeMax).execute();
   for (const lot of due) {
     await db.transaction().execute(async (tx) => {
@@ -239,6 +242,7 @@ export async function releaseDuePendingLots(db: Db, now = nowIso()): Promise<num
         const before = await readAccount(tx, lot.merchant_id, lot.customer_id);
         await changeAccount(tx, lot.merchant_id, lot.customer_id, { available: current.remaining, pending: -current.remaining });
         await tx.updateTable('loyalty_lots').set({ remaining: spendablePart(current.remaining, before.available) }).where('id', '=', lot.id).execute();
+        await onBalanceChanged?.(tx, lot.merchant_id, lot.customer_id);
       }
       await tx.updateTable('loyalty_lots').set({ pending: 0 }).where('id', '=', lot.id).execute();
     });
@@ -247,14 +251,14 @@ export async function releaseDuePendingLots(db: Db, now = nowIso()): Promise<num
 }
 
 /** Available lots past their expiry lose what they still hold (the scheduled expiry job). */
-export async function expireDueLots(db: Db, now = nowIso()): Promise<number> {
+export async function expireDueLots(db: Db, now = nowIso(), onBalanceChanged?: BalanceChanged): Promise<number> {
   const due = await db.selectFrom('loyalty_lots').select(['merchant_id', 'id', 'customer_id', 'remaining']).where('pending', '=', 0).where('remaining', '>', 0).where('expires_at', '<=', now).orderBy('expires_at').limit(lotBatchSizeMax).execute();
-  for (const lot of due) await db.transaction().execute((tx) => expireLot(tx, lot.merchant_id, lot.customer_id, lot.id, 'Expired'));
+  for (const lot of due) await db.transaction().execute((tx) => expireLot(tx, lot.merchant_id, lot.customer_id, lot.id, 'Expired', onBalanceChanged));
   return due.length;
 }
 
 /** Balances untouched for the inactivity period expire whole (when the program has such a rule). */
-export async function expireInactiveBalances(db: Db, merchantId: string, inactiveSince: string): Promise<number> {
+export async function expireInactiveBalances(db: Db, merchantId: string, inactiveSince: string, onBalanceChanged?: BalanceChanged): Promise<number> {
   const lots = await db
     .selectFrom('loyalty_lots')
     .innerJoin('loyalty_accounts', (join) => join.onRef('loyalty_accounts.customer_id', '=', 'loyalty_lots.customer_id').onRef('loyalty_accounts.merchant_id', '=', 'loyalty_lots.merchant_id'))
@@ -265,11 +269,11 @@ export async function expireInactiveBalances(db: Db, merchantId: string, inactiv
     .where('loyalty_accounts.last_activity_at', '<', inactiveSince)
     .limit(lotBatchSizeMax)
     .execute();
-  for (const lot of lots) await db.transaction().execute((tx) => expireLot(tx, merchantId, lot.customer_id, lot.id, 'Expired after inactivity'));
+  for (const lot of lots) await db.transaction().execute((tx) => expireLot(tx, merchantId, lot.customer_id, lot.id, 'Expired after inactivity', onBalanceChanged));
   return lots.length;
 }
 
-async function expireLot(tx: Tx, merchantId: string, customerId: string, lotId: string, memo: string): Promise<void> {
+async function expireLot(tx: Tx, merchantId: string, customerId: string, lotId: string, memo: string, onBalanceChanged?: BalanceChanged): Promise<void> {
   const lot = await tx.selectFrom('loyalty_lots').select(['remaining', 'pending']).where('id', '=', lotId).executeTakeFirstOrThrow();
   if (lot.remaining <= 0 || lot.pending === 1) return;
   const transactionId = await postTransaction(tx, merchantId, 'expire', { customerId, points: lot.remaining, idempotencyKey: `lot:${lotId}:expire:${lot.remaining}`, memo }, [
@@ -280,6 +284,7 @@ async function expireLot(tx: Tx, merchantId: string, customerId: string, lotId: 
   await changeAccount(tx, merchantId, customerId, { available: -lot.remaining });
   await tx.insertInto('loyalty_lot_spends').values({ merchant_id: merchantId, transaction_id: transactionId, lot_id: lotId, points: lot.remaining }).execute();
   await tx.updateTable('loyalty_lots').set({ remaining: 0 }).where('id', '=', lotId).execute();
+  await onBalanceChanged?.(tx, merchantId, customerId);
 }
 
 interface LotTake {

@@ -77,6 +77,7 @@ export async function up(db: Db): Promise<void> {
     .addCheckConstraint('referrals_state_known', sql`state in ('pending', 'awaiting_return_window', 'paid', 'review', 'refused')`)
     .execute();
   await db.schema.createIndex('referrals_by_referrer').on('referrals').columns(['merchant_id', 'referrer_id', 'created_at']).execute();
+  await db.schema.createIndex('referrals_due').on('referrals').columns(['state', 'qualifies_at']).execute();
 }
 
 export async function down(db: Db): Promise<void> {
