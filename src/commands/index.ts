@@ -31,3 +31,4 @@ export * from './loyalty-jobs.ts';
 export * from './define-reward.ts';
 export * from './online-reward-codes.ts';
 export * from './reward-limits.ts';
+export * from './adjust-loyalty.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endCustomerMembership, grantMembership, listCustomerMemberships, setCustomerBirthday } from '../../commands/index.ts';
+import { adjustCustomerPoints, describeLoyalty, endCustomerMembership, grantMembership, listCustomerMemberships, setCustomerBirthday } from '../../commands/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
@@ -9,6 +9,20 @@ const timestamp = z.iso.datetime({ offset: true });
 /** Memberships (paid or invited VIP status) and the birthday the birthday bonus is given on. */
 export function registerLoyaltyProgramRoutes(app: AppInstance, { database }: RouteDependencies): void {
   const db = database.db;
+
+  app.post('/v1/customers/:id/loyalty/adjustments', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Correct a balance by hand, with a reason (audited): points added, or taken (never below zero)', tags: ['loyalty'],
+      params: z.object({ id: z.string().min(1).max(100) }),
+      body: z.object({ points: z.number().int().min(-10_000_000).max(10_000_000).refine((value) => value !== 0, 'must not be zero'), reason: z.string().trim().min(3).max(500), reference: z.string().min(1).max(200).optional() }),
+    },
+  }, async (request, reply) => {
+    const merchant = merchantOf(request);
+    const body = request.body;
+    const result = await database.db.transaction().execute((tx) => adjustCustomerPoints(tx, merchant, { customerId: request.params.id, points: body.points, reason: body.reason, reference: body.reference ?? null, actor: `api:${request.principal?.keyId}` }));
+    return reply.code(result.adjusted ? 201 : 200).send({ data: await describeLoyalty(database.db, merchant, request.params.id) });
+  });
 
   app.post('/v1/customers/:id/memberships', {
     config: { scope: 'admin' },
