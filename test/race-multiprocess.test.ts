@@ -266,3 +266,47 @@ for (const dialect of DIALECTS) {
     async (t) => runRace(dialect, processCount, t),
   );
 }
+
+// Registers on different engine processes redeeming the same points at the same moment: the
+// redemption is one conditional update, so exactly as many succeed as the points cover.
+const pointsOnAccount = 300;
+const redeemers = 40;
+
+async function runRedemptionRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
+  const database = await withPostgresSchemaLock(dialect, () => openTestDatabase(dialect));
+  const engines: EngineProcess[] = [];
+  t.after(async () => {
+    await stopEngines(engines);
+    await withPostgresSchemaLock(dialect, () => database.dispose());
+  });
+  const demo = await seedDemoMerchant(database.handle.db, {
+    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: null, shopifyAccessToken: null,
+    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
+    adminApiKey: testAdminKey, posApiKey: testPosKey,
+  });
+  await startEngines(dialect, engineDatabaseUrl(database), processCount, engines);
+  const enrolled = await send(engines[0]!, 'POST', '/v1/customers', testPosKey, { email: 'race.redeemer@example.com' });
+  assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+  const customerId: string = enrolled.body.data.id;
+  const adjusted = await send(engines[0]!, 'POST', `/v1/customers/${customerId}/loyalty/adjustments`, testAdminKey, { points: pointsOnAccount, reason: 'race test opening balance' });
+  assert.equal(adjusted.status, 201, JSON.stringify(adjusted.body));
+
+  const runId = Date.now().toString(36);
+  const answers = await Promise.all(Array.from({ length: redeemers }, (_, index) => send(engines[index % engines.length]!, 'POST', '/v1/pos/sales', testPosKey, {
+    sale_id: `redeem-${runId}-${index}`, register_id: `register-${index % engines.length}`, location_id: demo.store.id, customer: { customer_id: customerId },
+    lines: [{ sku: 'SKU-WALLET-01', quantity: 1, unit_price_minor: 1000 }], rewards: ['5-OFF'],
+  })));
+  const statuses = answers.map((answer) => answer.status);
+  const covered = pointsOnAccount / 100;
+  assert.equal(statuses.filter((status) => status === 201).length, covered, `exactly ${covered} redemptions of 100 points succeed (${JSON.stringify(statuses)})`);
+  assert.ok(answers.filter((answer) => answer.status !== 201).every((answer) => answer.status === 409 && ['loyalty.insufficient_points', 'inventory.insufficient_stock'].includes(answer.body.error?.code)), JSON.stringify(answers.find((answer) => answer.status !== 201 && answer.status !== 409)?.body));
+  const loyalty = await send(engines[0]!, 'GET', `/v1/customers/${customerId}/loyalty`, testAdminKey);
+  // Each successful sale paid 5.00 after the 5.00 reward and earned 5 points at the demo's 1 point per 1.00.
+  assert.equal(loyalty.body.data.available, pointsOnAccount - covered * 100 + covered * 5, 'every point spent once, none twice; never below zero through redemption');
+  for (const engine of engines) assert.deepEqual(errorLines(engine).slice(0, failuresShownMax), [], `engine ${engine.index} logged errors`);
+}
+
+for (const dialect of DIALECTS) {
+  const processCount = dialect === 'postgres' ? postgresProcessCount : sqliteProcessCount;
+  test(`[${dialect}] ${redeemers} registers on ${processCount} engine process(es) redeeming the same points at once: exactly the points on the account are spent`, { timeout: testTimeoutMs }, async (t) => runRedemptionRace(dialect, processCount, t));
+}

@@ -16,9 +16,7 @@ import { assertRewardLimits } from './reward-limits.ts';
 // Shopify as a single-use discount through the outbox, an order that uses it marks it used, and an
 // unused code can be cancelled for its points back (and deactivated in Shopify).
 
-// TODO(#4): `ExceptionKind` in sync/exceptions.ts does not list 'reward_code_reused' yet (that file
-// is outside this change); drop the widening once it does.
-const rewardCodeReusedKind: string = 'reward_code_reused';
+const rewardCodeReusedKind: ExceptionKind = 'reward_code_reused';
 
 export function rewardCodeView(code: RewardCode, reward: Reward) {
   return {
@@ -120,7 +118,7 @@ export async function markRewardCodesUsedByOrder(tx: Tx, merchantId: string, ord
     if (await closeRewardCode(tx, merchantId, rewardCode.id, { state: 'used', orderId: order.id })) continue;
     const current = await getRewardCodeById(tx, merchantId, rewardCode.id);
     await raiseException(tx, merchantId, {
-      kind: rewardCodeReusedKind as ExceptionKind,
+      kind: rewardCodeReusedKind,
       dedupeKey: `reward_code_reused:${rewardCode.id}:${order.id}`,
       subject: rewardCode.code,
       details: { reward_code_id: rewardCode.id, code: rewardCode.code, state: current.state, first_order_id: current.orderId, order_id: order.id, order_customer_id: order.customerId, code_customer_id: rewardCode.customerId },

@@ -17,6 +17,7 @@ const statusByCode: Record<string, number> = {
   'connectors.shopify.missing_header': 400,
   'connectors.square.missing_header': 400,
   'idempotency.key_reused': 409,
+  'loyalty.reward_limit_reached': 409,
   'idempotency.in_progress': 409,
   'customers.invalid_query': 400,
   'http.route_not_found': 404,
