@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { applyShopifyEvent, createShopifyDeliverer, type ShopifyClientFactory } from './connectors/shopify/index.ts';
 import { applySquareEvent, createSquareEventPreparer, type PreparedSquareEvent, type SquareClientFactory } from './connectors/square/index.ts';
+import { createMerchantWebhookDeliverer } from './connectors/merchant/index.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type Tx } from './db/index.ts';
 import { buildServer } from './http/server.ts';
 import type { AppInstance } from './http/app-instance.ts';
@@ -8,7 +9,7 @@ import { createMetrics, type Metrics } from './shared/metrics.ts';
 import { createScheduler, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
 import { expireDueReservations } from './commands/index.ts';
 import { payQualifiedReferrals } from './commands/index.ts';
-import { announceCustomerChange, awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
+import { announceCustomerChange, announceExpiringPoints, awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
 import { expireDueLots, releaseDuePendingLots } from './loyalty/index.ts';
 
 export interface EngineOptions {
@@ -71,7 +72,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const worker = createSyncWorker<PreparedInboxEvent>({
     db: database.db, logger, metrics, handleInboxEvent: applyInboxEvent,
     prepareInboxEvent: async (event) => (event.source === 'square' ? prepareSquareEvent(event) : undefined),
-    deliverers: { shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory) },
+    deliverers: { shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory), merchant_webhook: createMerchantWebhookDeliverer(database.db) },
     ...(options.workerPollIntervalMs !== undefined ? { pollIntervalMs: options.workerPollIntervalMs } : {}),
   });
   const server = await buildServer({ database, metrics, worker }, logger);
@@ -81,6 +82,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     { name: 'pay-qualified-referrals', intervalMs: referralJobIntervalMs, run: () => payQualifiedReferrals(database.db) },
     { name: 'release-pending-points', intervalMs: loyaltyLotJobIntervalMs, run: () => releaseDuePendingLots(database.db, undefined, announceCustomerChange) },
     { name: 'expire-points', intervalMs: loyaltyLotJobIntervalMs, run: () => expireDueLots(database.db, undefined, announceCustomerChange) },
+    { name: 'announce-expiring-points', intervalMs: loyaltyDailyJobIntervalMs, run: () => announceExpiringPoints(database.db) },
     { name: 'expire-inactive-points', intervalMs: loyaltyDailyJobIntervalMs, run: () => expireInactivePoints(database.db) },
     { name: 'downgrade-tiers', intervalMs: loyaltyDailyJobIntervalMs, run: () => downgradeDueTiers(database.db) },
     { name: 'birthday-bonuses', intervalMs: loyaltyDailyJobIntervalMs, run: () => awardDueBirthdayBonuses(database.db) },

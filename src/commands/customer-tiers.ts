@@ -8,6 +8,7 @@ import { assert } from '../shared/app-error.ts';
 import { announceCustomerChange } from './announce-changes.ts';
 import { listLoyaltyJobMerchants } from './loyalty-jobs.ts';
 import { readQualifyingAmount, readQualifyingEvents } from './tier-qualification.ts';
+import { emitMerchantEvent } from '../sync/index.ts';
 
 // Tier changes (issue #4; the rules are written up in docs/loyalty-program.md): up at once when a
 // purchase is recorded, down by the program's policy in a scheduled job.
@@ -43,6 +44,7 @@ export async function raiseTierIfQualified(tx: Tx, merchant: Merchant, customerI
   const target = qualifiedTier(ladder, amount);
   if (tierRank(ladder, target.name) <= tierRank(ladder, state.tier)) return null;
   assert(await changeTier(tx, merchant.id, customerId, { from: state.tier, to: target.name, at: now.toISOString() }), 'the locked account still holds the tier just read');
+  await emitMerchantEvent(tx, merchant.id, 'loyalty.tier_changed', { customer_id: customerId, from: state.tier, to: target.name, direction: 'up' });
   await announceCustomerChange(tx, merchant.id, customerId);
   return target.name;
 }
@@ -100,6 +102,7 @@ async function downgradeTierIfDue(tx: Tx, merchant: Merchant, customerId: string
   const target = await dueTierDowngrade(tx, merchant, state, now);
   if (target === null) return false;
   assert(await changeTier(tx, merchant.id, customerId, { from: state.tier, to: target, at: now.toISOString() }), 'the locked account still holds the tier just read');
+  await emitMerchantEvent(tx, merchant.id, 'loyalty.tier_changed', { customer_id: state.customerId, from: state.tier, to: target, direction: 'down' });
   await announceCustomerChange(tx, merchant.id, customerId);
   return true;
 }

@@ -2,6 +2,7 @@ import type { Db } from '../db/index.ts';
 import { expireInactiveBalances } from '../loyalty/index.ts';
 import { getMerchant, type Merchant } from '../merchants/index.ts';
 import { announceCustomerChange } from './announce-changes.ts';
+import { emitMerchantEvent } from '../sync/index.ts';
 
 /** Merchants one run of a per-merchant loyalty job looks at. */
 export const loyaltyJobMerchantsPerRunMax = 10_000;
@@ -33,4 +34,26 @@ export async function expireInactivePoints(db: Db, now = new Date()): Promise<nu
     expired += await expireInactiveBalances(db, merchant.id, addMonthsUtc(now, -months).toISOString(), announceCustomerChange);
   }
   return expired;
+}
+
+const expiringNoticeDays = 30;
+const expiringBatchMax = 500;
+
+/**
+ * Tells the merchant's systems, once per lot, that points will expire within 30 days, so they can
+ * remind the shopper. Returns how many lots were announced.
+ */
+export async function announceExpiringPoints(db: Db, now = new Date()): Promise<number> {
+  const horizon = new Date(now.getTime() + expiringNoticeDays * 86_400_000).toISOString();
+  const lots = await db.selectFrom('loyalty_lots').select(['merchant_id', 'id', 'customer_id', 'remaining', 'expires_at'])
+    .where('pending', '=', 0).where('remaining', '>', 0).where('expiry_notified_at', 'is', null).where('expires_at', '>', now.toISOString()).where('expires_at', '<=', horizon)
+    .orderBy('expires_at').limit(expiringBatchMax).execute();
+  for (const lot of lots) {
+    await db.transaction().execute(async (tx) => {
+      const marked = await tx.updateTable('loyalty_lots').set({ expiry_notified_at: now.toISOString() }).where('id', '=', lot.id).where('expiry_notified_at', 'is', null).executeTakeFirst();
+      if (Number(marked.numUpdatedRows) !== 1) return;
+      await emitMerchantEvent(tx, lot.merchant_id, 'loyalty.points_expiring', { customer_id: lot.customer_id, points: lot.remaining, expires_at: lot.expires_at });
+    });
+  }
+  return lots.length;
 }

@@ -8,7 +8,7 @@ import {
 import { listChannelAccounts, type Merchant } from '../merchants/index.ts';
 import type { Order } from '../orders/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
-import { enqueueOutbox, raiseException, type ExceptionKind } from '../sync/index.ts';
+import { emitMerchantEvent, enqueueOutbox, raiseException, type ExceptionKind } from '../sync/index.ts';
 import { announceCustomerChange } from './announce-changes.ts';
 import { assertRewardLimits } from './reward-limits.ts';
 
@@ -54,6 +54,7 @@ export async function redeemRewardForCode(tx: Tx, merchant: Merchant, input: { c
   const rewardCode = await issueRewardCode(tx, merchant.id, { customerId: customer.id, rewardId: reward.id });
   const baseTier = merchant.settings.loyalty.baseTier;
   await redeemPoints(tx, merchant.id, baseTier, { customerId: customer.id, points: reward.pointsCost, idempotencyKey: rewardCodeRedemptionKey(rewardCode.id), memo: `Redeemed ${reward.name} as code ${rewardCode.code}` });
+  await emitMerchantEvent(tx, merchant.id, 'loyalty.reward_redeemed', { customer_id: customer.id, reward: reward.code, points: reward.pointsCost, channel: 'online', code: rewardCode.code });
   if (shopifyConnected) await enqueueOutbox(tx, merchant.id, { destination: 'shopify', kind: 'discount.create', coalesceKey: null, payload: { reward_code_id: rewardCode.id } });
   await announceCustomerChange(tx, merchant.id, customer.id);
   return { rewardCode, reward, loyalty: await getLoyaltyBalance(tx, merchant.id, customer.id, baseTier) };

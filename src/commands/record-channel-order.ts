@@ -17,6 +17,7 @@ import { announceCustomerChange, announceStockChange } from './announce-changes.
 import { resolveEventCustomer } from './resolve-order-customer.ts';
 import { markRewardCodesUsedByOrder } from './online-reward-codes.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
+import { emitMerchantEvent } from '../sync/index.ts';
 
 /** An order a channel took, in canonical form: no channel field names cross this line. */
 export interface RecordOrderCommand {
@@ -99,6 +100,7 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   const totalPoints = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && totalPoints > 0) {
     await earnPoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId, points: totalPoints, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on ${command.source} order ${command.orderNumber ?? command.sourceRef}` }, earnOptionsOf(merchant));
+    await emitMerchantEvent(tx, merchant.id, 'loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: totalPoints, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
   }
   // An order first seen already cancelled is undone right after; it neither visits nor qualifies.
   if (customerId && !command.cancelledAt) {

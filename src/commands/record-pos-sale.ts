@@ -18,6 +18,7 @@ import { resolveEventCustomer } from './resolve-order-customer.ts';
 import { findUsableRewardCode, useRewardCodeOnSale } from './online-reward-codes.ts';
 import { assertRewardLimits } from './reward-limits.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
+import { emitMerchantEvent } from '../sync/index.ts';
 
 export interface PosSaleCommand {
   /** The register's own id for the sale; with the register id it makes the sale idempotent. */
@@ -219,12 +220,16 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
       continue;
     }
     await redeemPoints(tx, merchant.id, baseTier, { customerId: customerId!, points: applied.reward.pointsCost, idempotencyKey: `order:${order.id}:reward:${index}`, orderId: order.id, memo: `Redeemed ${applied.reward.name} at ${location.name}` });
+    await emitMerchantEvent(tx, merchant.id, 'loyalty.reward_redeemed', { customer_id: customerId, order_id: order.id, reward: applied.reward.code, points: applied.reward.pointsCost, channel: order.channel, location_id: location.id });
     pointsRedeemed += applied.reward.pointsCost;
   }
   if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location);
   else await sellAtRegister(tx, merchant.id, order, location, command);
   const pointsEarned = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
-  if (customerId && pointsEarned > 0) await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` }, earnOptionsOf(merchant));
+  if (customerId && pointsEarned > 0) {
+    await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` }, earnOptionsOf(merchant));
+    await emitMerchantEvent(tx, merchant.id, 'loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: pointsEarned, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
+  }
   if (customerId) {
     if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
     await raiseTierIfQualified(tx, merchant, customerId);

@@ -5,6 +5,7 @@ import * as identity from './migrations/0002-identity.ts';
 import * as privacy from './migrations/0003-privacy.ts';
 import * as stock from './migrations/0005-stock.ts';
 import * as loyalty from './migrations/0006-loyalty.ts';
+import * as merchantWebhooks from './migrations/0007-merchant-webhooks.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0003-privacy': privacy,
   '0005-stock': stock,
   '0006-loyalty': loyalty,
+  '0007-merchant-webhooks': merchantWebhooks,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -48,7 +48,7 @@ export interface ReferralsTable { merchant_id: string; id: string; referrer_id: 
 export interface LoyaltyAccountsTable { merchant_id: string; customer_id: string; available: number; pending: number; lifetime_earned: number; tier: string; updated_at: string; tier_since: ColumnType<string | null, string | null | undefined, string | null>; last_activity_at: ColumnType<string | null, string | null | undefined, string | null> }
 export interface LoyaltyTransactionsTable { id: string; merchant_id: string; customer_id: string; kind: string; idempotency_key: string; points: number; order_id: string | null; memo: string | null; created_at: string }
 export interface LoyaltyEntriesTable { id: string; merchant_id: string; transaction_id: string; account: string; customer_id: string | null; amount: number; created_at: string }
-export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id: string; transaction_id: string; points: number; remaining: number; earned_at: string; expires_at: string | null; pending: number; available_at: string | null }
+export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id: string; transaction_id: string; points: number; remaining: number; earned_at: string; expires_at: string | null; pending: number; available_at: string | null; expiry_notified_at: ColumnType<string | null, string | null | undefined, string | null> }
 export interface LoyaltyLotSpendsTable { merchant_id: string; transaction_id: string; lot_id: string; points: number }
 export interface InboxEventsTable {
   id: string; merchant_id: string; source: string; topic: string; delivery_id: string; event_key: string | null; headers_json: string;
@@ -65,6 +65,8 @@ export interface StockBuffersTable { merchant_id: string; channel: string; locat
 export interface ExceptionsTable { id: string; merchant_id: string; kind: string; dedupe_key: string; subject: string; state: string; details_json: string; resolution: string | null; created_at: string; resolved_at: string | null }
 export interface AuditLogTable { id: string; merchant_id: string; actor: string; action: string; subject: string; details_json: string; created_at: string }
 export interface IdempotencyKeysTable { merchant_id: string; key: string; request_hash: string; state: string; response_status: number | null; response_body: string | null; created_at: string }
+
+export interface WebhookSubscriptionsTable { merchant_id: string; id: string; url: string; secret: string; event_types: string; state: string; created_at: string }
 
 export interface Database {
   merchants: MerchantsTable;
@@ -109,4 +111,5 @@ export interface Database {
   exceptions: ExceptionsTable;
   audit_log: AuditLogTable;
   idempotency_keys: IdempotencyKeysTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
 }

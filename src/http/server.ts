@@ -10,6 +10,7 @@ import { errorBody, statusForCode } from './error-mapping.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { registerCustomerRoutes } from './routes/customer-routes.ts';
 import { registerIdentityRoutes } from './routes/identity-routes.ts';
+import { registerMerchantWebhookRoutes } from './routes/merchant-webhook-routes.ts';
 import { registerLoyaltyProgramRoutes } from './routes/loyalty-program-routes.ts';
 import { registerFulfilmentRoutes } from './routes/fulfilment-routes.ts';
 import { registerInventoryRoutes } from './routes/inventory-routes.ts';
@@ -101,6 +102,7 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerSetupRoutes(app, dependencies);
   registerRewardRoutes(app, dependencies);
   registerSyncRoutes(app, dependencies);
+  registerMerchantWebhookRoutes(app, dependencies);
   registerReferralRoutes(app, dependencies);
   await app.register(async (scope) => registerWebhookRoutes(scope, dependencies));
   return app;

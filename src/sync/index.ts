@@ -8,3 +8,4 @@ export * from './inbox.ts';
 export * from './outbox.ts';
 export * from './sync-worker.ts';
 export * from './scheduler.ts';
+export * from './merchant-events.ts';
