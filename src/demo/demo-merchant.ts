@@ -2,7 +2,7 @@ import { createProduct, findVariantBySku } from '../catalog/index.ts';
 import { changeStock } from '../commands/index.ts';
 import type { Db } from '../db/index.ts';
 import { createReward } from '../loyalty/index.ts';
-import { authenticateApiKey, connectChannel, createLocation, createMerchant, findMerchantByName, getMerchant, issueApiKey, listLocations, type Location, type Merchant } from '../merchants/index.ts';
+import { authenticateApiKey, connectChannel, updateChannelConnection, createLocation, createMerchant, findMerchantByName, getMerchant, issueApiKey, listLocations, type Location, type Merchant } from '../merchants/index.ts';
 import { createPromotion } from '../promotions/index.ts';
 
 /** Demo Outfitters: one store, one warehouse, a few products, SUMMER10 and a $5 reward. */
@@ -59,6 +59,9 @@ export async function seedDemoMerchant(db: Db, options: DemoOptions): Promise<De
   if (existing) {
     await ensureKey(db, existing.id, options.adminApiKey, 'admin');
     if (options.posApiKey) await ensureKey(db, existing.id, options.posApiKey, 'pos');
+    // The stand-ins for the channels' APIs get a new port on every start: point the demo at them.
+    await updateChannelConnection(db, existing.id, 'shopify', { adminApiUrl: options.shopifyAdminApiUrl, accessToken: options.shopifyAccessToken });
+    await updateChannelConnection(db, existing.id, 'square', { adminApiUrl: options.squareApiUrl ?? null, accessToken: options.squareAccessToken ?? null, notificationUrl: options.squareNotificationUrl });
     const locations = await listLocations(db, existing.id);
     return { merchant: existing, store: locations.find((location) => location.kind === 'store')!, warehouse: locations.find((location) => location.kind === 'warehouse')!, created: false };
   }

@@ -66,3 +66,13 @@ export async function listChannelAccounts(db: Queryable, merchantId: string, cha
   if (channel) query = query.where('channel', '=', channel);
   return (await query.orderBy('created_at').execute()).map(toChannelAccount);
 }
+
+/** Points a connected channel at another API endpoint and token (a shop reinstalled, a new stand-in). */
+export async function updateChannelConnection(db: Queryable, merchantId: string, channel: Channel, input: { adminApiUrl: string | null; accessToken: string | null; notificationUrl?: string | null }): Promise<void> {
+  await db
+    .updateTable('channel_accounts')
+    .set({ admin_api_url: input.adminApiUrl, access_token: input.accessToken, ...(input.notificationUrl !== undefined ? { notification_url: input.notificationUrl } : {}) })
+    .where('merchant_id', '=', merchantId)
+    .where('channel', '=', channel)
+    .execute();
+}
