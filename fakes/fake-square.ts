@@ -37,7 +37,7 @@
  * Test code may rely on these; production code must not.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, delay, isRecord, listen, readBody, sendJson, stableStringify } from './fake-server-kit.ts';
 
 export interface FakeSquareOptions {
   /** The access token the fake accepts as `Authorization: Bearer TOKEN`. */
@@ -247,7 +247,7 @@ export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<
 }
 
 async function handleHttpRequest(context: HandlerContext, request: IncomingMessage, response: ServerResponse, timers: Set<NodeJS.Timeout>): Promise<void> {
-  const bodyText = await readBody(request);
+  const bodyText = await readBody(request, REQUEST_BODY_BYTES_MAX);
   const { delays } = context.injections;
   if (delays.count > 0) {
     delays.count -= 1;
@@ -608,59 +608,3 @@ function optionalStrings(value: unknown): string[] | null {
   return value.filter((item): item is string => typeof item === 'string');
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (isRecord(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${stableStringify(value[key])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    bytes += buffer.length;
-    if (bytes > REQUEST_BODY_BYTES_MAX) throw new Error(`Request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function delay(delayMs: number, timers: Set<NodeJS.Timeout>): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      resolve();
-    }, delayMs);
-    timers.add(timer);
-  });
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server, timers: Set<NodeJS.Timeout>): Promise<void> {
-  for (const timer of timers) clearTimeout(timer);
-  timers.clear();
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeAllConnections();
-  });
-}
