@@ -73,4 +73,21 @@ program
 
 registerImportCommands(program);
 
+program
+  .command('reconcile')
+  .description("Compare Shopify's stock per location with Continuum's and report each difference; --repair pushes the truth again")
+  .option('--merchant <id>', 'the merchant (default: the only one)')
+  .option('--repair', 'push the truth for every difference', false)
+  .action(async (options: { merchant?: string; repair: boolean }) => {
+    const { reconcileShopifyStock } = await import('../connectors/shopify/index.ts');
+    const database = openDatabase(readConfig().databaseUrl);
+    await migrateToLatest(database.db, database.dialect);
+    const merchants = await database.db.selectFrom('merchants').select('id').limit(2).execute();
+    const merchantId = options.merchant ?? (merchants.length === 1 ? merchants[0]!.id : undefined);
+    if (!merchantId) throw new Error('there are several merchants: name one with --merchant');
+    const report = await reconcileShopifyStock(database.db, merchantId, { repair: options.repair });
+    console.log(JSON.stringify(report, null, 2));
+    await database.close();
+  });
+
 await program.parseAsync(process.argv);

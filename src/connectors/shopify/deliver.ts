@@ -12,7 +12,7 @@ import { createShopifyAdminClient, shopifyGid, type BasicCodeDiscountInput, type
 
 export type ShopifyClientFactory = (account: ChannelAccount & { adminApiUrl: string; accessToken: string }) => ShopifyAdminClient;
 
-const defaultClientFactory: ShopifyClientFactory = (account) => createShopifyAdminClient({ adminApiUrl: account.adminApiUrl, accessToken: account.accessToken });
+export const defaultShopifyClientFactory: ShopifyClientFactory = (account) => createShopifyAdminClient({ adminApiUrl: account.adminApiUrl, accessToken: account.accessToken });
 
 /** A UUID-shaped key that is the same for a true retry of the same write and differs otherwise. */
 function idempotencyKeyFor(...parts: (string | number | null)[]): string {
@@ -100,7 +100,7 @@ async function deactivateRewardDiscount(db: Db, client: ShopifyAdminClient, even
  * connected for webhooks only (no Admin API URL or token) has nothing to push to: the message is
  * closed with a note saying so rather than retried forever.
  */
-export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFactory = defaultClientFactory): OutboxDeliverer {
+export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFactory = defaultShopifyClientFactory): OutboxDeliverer {
   return async (event) => {
     const [account] = await listChannelAccounts(db, event.merchant_id, 'shopify');
     if (!account) return 'skipped: no Shopify store connected';

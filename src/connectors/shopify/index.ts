@@ -3,3 +3,4 @@ export * from './webhook.ts';
 export * from './inbound.ts';
 export * from './deliver.ts';
 export { createShopifyAdminClient, shopifyGid, type ShopifyAdminClient } from './client.ts';
+export * from './reconcile.ts';

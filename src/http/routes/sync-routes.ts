@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { describeException, getPrivacyRequest, listPrivacyRequests, resolveException } from '../../commands/index.ts';
+import { reconcileShopifyStock } from '../../connectors/shopify/index.ts';
 import { countInboxByStatus, countOutboxByStatus, listExceptions, listOutboxEvents } from '../../sync/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
-export function registerSyncRoutes(app: AppInstance, { database }: RouteDependencies): void {
+export function registerSyncRoutes(app: AppInstance, { database, worker }: RouteDependencies): void {
   const db = database.db;
   app.get('/v1/sync/status', { config: { scope: 'read' }, schema: { summary: 'Inbox and outbox counts by state', tags: ['sync'] } }, async (request) => {
     const merchantId = merchantOf(request).id;
@@ -38,6 +39,15 @@ export function registerSyncRoutes(app: AppInstance, { database }: RouteDependen
     const decision = body.action === 'merge' ? { action: 'merge' as const, survivorId: body.survivor_id } : body.action === 'resolve' ? { action: 'resolve' as const, note: body.note } : { action: 'not_same_person' as const };
     await db.transaction().execute((tx) => resolveException(tx, merchant, request.params.id, decision, `api:${request.principal?.keyId}`));
     return { data: await describeException(db, merchant, request.params.id) };
+  });
+
+  app.post('/v1/reconciliation/stock', {
+    config: { scope: 'admin' },
+    schema: { summary: "Compare Shopify's available figures with the truth, with a reason for each difference; repair pushes the truth again", tags: ['sync'], body: z.object({ repair: z.boolean().default(false) }) },
+  }, async (request) => {
+    const report = await reconcileShopifyStock(db, merchantOf(request).id, { repair: request.body.repair });
+    worker.wake();
+    return { data: report };
   });
 
   app.get('/v1/outbox', {
