@@ -12,6 +12,8 @@ import { announceCustomerChange } from './announce-changes.ts';
 
 interface MergeRecord extends MovedProfileRecords {
   orderIds: string[];
+  /** Online reward codes of the merged profile (optional in records made before they moved). */
+  rewardCodeIds?: string[];
   loyalty: { points: number; lifetimeEarned: number; lotIds: string[] };
 }
 
@@ -38,13 +40,14 @@ export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { surviv
   const moved = await foldProfileInto(tx, merchant.id, input.mergedId, input.survivorId);
   const orderIds = await reassignCustomerOrders(tx, merchant.id, input.mergedId, input.survivorId);
   await reassignPromotionRedemptions(tx, merchant.id, input.mergedId, input.survivorId, orderIds);
+  const rewardCodeIds = await moveRewardCodes(tx, merchant.id, input.mergedId, input.survivorId);
   const baseTier = merchant.settings.loyalty.baseTier;
   const balance = await getLoyaltyBalance(tx, merchant.id, input.mergedId, baseTier);
   const lotIds = (await listLots(tx, merchant.id, input.mergedId)).map((lot) => lot.id);
   const loyalty = { points: balance.available, lifetimeEarned: balance.lifetimeEarned, lotIds };
   await transferLoyalty(tx, merchant.id, baseTier, { fromCustomerId: input.mergedId, toCustomerId: input.survivorId, kind: 'merge', idempotencyKey: `merge:${mergeId}`, ...loyalty });
 
-  const record: MergeRecord = { ...moved, orderIds, loyalty };
+  const record: MergeRecord = { ...moved, orderIds, rewardCodeIds, loyalty };
   await tx.insertInto('customer_merges').values({ merchant_id: merchant.id, id: mergeId, survivor_id: input.survivorId, merged_id: input.mergedId, state: 'merged', moved_json: JSON.stringify(record), reason: input.reason, actor: input.actor, created_at: nowIso(), unmerged_at: null }).execute();
   await settleDuplicateCases(tx, merchant.id, [input.survivorId, input.mergedId], `merged (${mergeId})`);
   await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.merge', subject: input.survivorId, details: { merge_id: mergeId, merged_id: input.mergedId, reason: input.reason, orders: orderIds.length, points: loyalty.points } });
@@ -69,6 +72,7 @@ export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { merg
   await unfoldProfile(tx, merchant.id, merge.merged_id, merge.survivor_id, record);
   await reassignCustomerOrders(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
   await reassignPromotionRedemptions(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
+  await moveRewardCodes(tx, merchant.id, merge.survivor_id, merge.merged_id, record.rewardCodeIds ?? []);
   await transferLoyalty(tx, merchant.id, merchant.settings.loyalty.baseTier, { fromCustomerId: merge.survivor_id, toCustomerId: merge.merged_id, kind: 'unmerge', idempotencyKey: `unmerge:${merge.id}`, ...record.loyalty });
   await tx.updateTable('customer_merges').set({ state: 'unmerged', unmerged_at: nowIso() }).where('merchant_id', '=', merchant.id).where('id', '=', merge.id).execute();
   await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.unmerge', subject: merge.survivor_id, details: { merge_id: merge.id, merged_id: merge.merged_id } });
@@ -79,4 +83,13 @@ export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { merg
 
 export async function listCustomerMerges(db: Queryable, merchantId: string, customerId: string) {
   return db.selectFrom('customer_merges').select(['id', 'survivor_id', 'merged_id', 'state', 'reason', 'actor', 'created_at', 'unmerged_at']).where('merchant_id', '=', merchantId).where((eb) => eb.or([eb('survivor_id', '=', customerId), eb('merged_id', '=', customerId)])).orderBy('created_at').execute();
+}
+
+/** Online reward codes follow their owner through a merge (and back on unmerge), so the code still works at the register. */
+async function moveRewardCodes(tx: Tx, merchantId: string, fromCustomerId: string, toCustomerId: string, only?: string[]): Promise<string[]> {
+  let query = tx.selectFrom('reward_codes').select('id').where('merchant_id', '=', merchantId).where('customer_id', '=', fromCustomerId);
+  if (only) query = query.where('id', 'in', ['', ...only]);
+  const ids = (await query.execute()).map((row) => row.id);
+  if (ids.length > 0) await tx.updateTable('reward_codes').set({ customer_id: toCustomerId }).where('merchant_id', '=', merchantId).where('id', 'in', ids).execute();
+  return ids;
 }
