@@ -1,9 +1,7 @@
 import { fork } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { migrateToLatest, openDatabase } from '../src/db/index.ts';
 import { createEngine } from '../src/engine.ts';
@@ -11,6 +9,7 @@ import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
 import { loadCustomers, lookupKinds, type LookupKind, type LookupQueries } from './customer-lookup-data.ts';
 import type { LoadPlan, LoadResult } from './lookup-load.ts';
 import { createRawLookup, type RawLookupFigures } from './raw-lookup.ts';
+import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 
 // Issue #3's speed target: customer lookup by phone, email and name over HTTP at 10k, 100k and 1M
 // customers. For each size: a fresh database loaded in bulk, the raw storage limit measured on it
@@ -64,29 +63,6 @@ function parseOptions(argv: string[]): BenchOptions {
   return { quick, sizes, durationSeconds, warmupSeconds: quick ? 0.3 : 1, rawSeconds: quick ? 0.5 : 2, connections, postgresUrl: value('postgres'), keep: argv.includes('--keep') };
 }
 
-interface BenchDatabase {
-  url: string;
-  postgresSchema?: string;
-  sqlitePath?: string;
-  dispose(): Promise<void>;
-}
-
-async function createBenchDatabase(options: BenchOptions, size: number): Promise<BenchDatabase> {
-  if (options.postgresUrl) {
-    const schema = `bench_lookup_${size}_${process.pid}`;
-    const run = async (statement: string) => {
-      const client = new pg.Client({ connectionString: options.postgresUrl });
-      await client.connect();
-      try { await client.query(statement); } finally { await client.end(); }
-    };
-    await run(`create schema ${schema}`);
-    return { url: options.postgresUrl, postgresSchema: schema, dispose: () => (options.keep ? Promise.resolve() : run(`drop schema ${schema} cascade`)) };
-  }
-  const sqlitePath = join(tmpdir(), `continuum-bench-lookup-${size}-${process.pid}.sqlite`);
-  const remove = () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(`${sqlitePath}${suffix}`, { force: true }));
-  remove();
-  return { url: `sqlite:${sqlitePath}`, sqlitePath, dispose: async () => { if (!options.keep) remove(); } };
-}
 
 async function seed(database: BenchDatabase, size: number) {
   const handle = openDatabase(database.url, database.postgresSchema ? { postgresSchema: database.postgresSchema } : {});
@@ -175,7 +151,7 @@ async function measureEngine(options: BenchOptions, database: BenchDatabase, api
 }
 
 async function benchmarkSize(options: BenchOptions, size: number): Promise<SizeFigures> {
-  const database = await createBenchDatabase(options, size);
+  const database = await createBenchDatabase(options, `lookup_${size}`);
   try {
     const seeded = await seed(database, size);
     const raw = measureRaw(options, database, seeded.merchantId, seeded.queries);

@@ -1,11 +1,9 @@
 import { fork } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { sql } from 'kysely';
-import pg from 'pg';
 import pino from 'pino';
 import { migrateToLatest, openDatabase, type Db, type DialectName } from '../src/db/index.ts';
 import { seedDemoMerchant, demoShopifyIds, type DemoOptions } from '../src/demo/demo-merchant.ts';
@@ -17,6 +15,7 @@ import type { FakeShopifyProcessMessage, FakeShopifyProcessReply } from './fake-
 import type { ObservedPush, PushCounts } from './shopify-push-recorder.ts';
 import { loadStockSkus, type LoadedSku } from './stock-data.ts';
 import type { BurstResult, HoldsResult, SalesResult, StockLoadMessage, StockLoadTask } from './stock-load.ts';
+import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 
 // Issue #5's speed targets, each against the raw storage limit measured in the same run:
 // 1. cart holds (POST /v1/holds) per second on one hot SKU, with zero oversell: a closed-loop run
@@ -111,29 +110,6 @@ function parseOptions(argv: string[]): StockBenchOptions {
   };
 }
 
-interface BenchDatabase {
-  url: string;
-  postgresSchema?: string;
-  sqlitePath?: string;
-  dispose(): Promise<void>;
-}
-
-async function createBenchDatabase(options: StockBenchOptions, label: string): Promise<BenchDatabase> {
-  if (options.postgresUrl) {
-    const schema = `bench_stock_${label}_${process.pid}`;
-    const run = async (statement: string) => {
-      const client = new pg.Client({ connectionString: options.postgresUrl });
-      await client.connect();
-      try { await client.query(statement); } finally { await client.end(); }
-    };
-    await run(`create schema ${schema}`);
-    return { url: options.postgresUrl, postgresSchema: schema, dispose: () => (options.keep ? Promise.resolve() : run(`drop schema ${schema} cascade`)) };
-  }
-  const sqlitePath = join(tmpdir(), `continuum-bench-stock-${label}-${process.pid}.sqlite`);
-  const remove = () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(`${sqlitePath}${suffix}`, { force: true }));
-  remove();
-  return { url: `sqlite:${sqlitePath}`, sqlitePath, dispose: async () => { if (!options.keep) remove(); } };
-}
 
 function demoOptions(adminApiUrl: string | null, accessToken: string | null): DemoOptions {
   return {
@@ -279,7 +255,7 @@ interface HoldsRunFigures {
 
 /** Targets 1, 2 and 4: one database with a hot SKU, the last units and the spread SKUs; then the raw limit on it. */
 async function benchmarkHolds(options: StockBenchOptions): Promise<HoldsRunFigures> {
-  const database = await createBenchDatabase(options, 'holds');
+  const database = await createBenchDatabase(options, 'stock_holds');
   try {
     const { seeded, loaded, loadMs } = await seedStore(database, demoOptions(null, null), [
       { prefix: 'HOT', count: 1, onHand: hotOnHand }, { prefix: 'LAST', count: 1, onHand: options.oversellUnits }, { prefix: 'SPREAD', count: options.skuCount, onHand: spreadOnHand },
@@ -406,7 +382,7 @@ async function benchmarkSalePushDelay(options: StockBenchOptions, plan: ShopifyP
   // The loader links SKU i to inventory item base + i.
   const itemGids = Array.from({ length: saleSkuCount }, (_, index) => `gid://shopify/InventoryItem/${saleInventoryItemIdBase + BigInt(index)}`);
   const fake = await startFakeShopifyChild(plan, locationGid, itemGids, saleOnHand);
-  const database = await createBenchDatabase(options, `push_${plan}`);
+  const database = await createBenchDatabase(options, `stock_push_${plan}`);
   try {
     const { seeded, loaded } = await seedStore(database, demoOptions(fake.url, fake.token), [{ prefix: 'TILL', count: saleSkuCount, onHand: saleOnHand, shopifyInventoryItemIdBase: saleInventoryItemIdBase }]);
     const { engine, baseUrl } = await startEngine(database);
