@@ -223,7 +223,8 @@ async function assertStockAndOrders(database: TestDatabase, engines: EngineProce
   assert.deepEqual(orders.map((order) => order.source_ref).sort(), sold.map(sourceRefOf).sort(), 'an order for each sale made, none for a refused one');
 }
 
-async function runRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
+/** A fresh database with the demo merchant; the engines started on it are stopped before it is dropped. */
+async function prepareRace(dialect: DialectName, t: TestContext): Promise<{ database: TestDatabase; engines: EngineProcess[]; demo: DemoMerchant }> {
   const database = await withPostgresSchemaLock(dialect, () => openTestDatabase(dialect));
   const engines: EngineProcess[] = [];
   // One hook, so the engines are always stopped before their database is dropped.
@@ -236,6 +237,11 @@ async function runRace(dialect: DialectName, processCount: number, t: TestContex
     squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
     adminApiKey: testAdminKey, posApiKey: testPosKey,
   });
+  return { database, engines, demo };
+}
+
+async function runRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
+  const { database, engines, demo } = await prepareRace(dialect, t);
   const startedAt = Date.now();
   await startEngines(dialect, engineDatabaseUrl(database), processCount, engines);
   const count = await send(engines[0]!, 'POST', '/v1/inventory/count', testAdminKey, { location_id: demo.store.id, sku, on_hand: unitsOnHand, reference: 'race-multiprocess' });
@@ -273,17 +279,7 @@ const pointsOnAccount = 300;
 const redeemers = 40;
 
 async function runRedemptionRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
-  const database = await withPostgresSchemaLock(dialect, () => openTestDatabase(dialect));
-  const engines: EngineProcess[] = [];
-  t.after(async () => {
-    await stopEngines(engines);
-    await withPostgresSchemaLock(dialect, () => database.dispose());
-  });
-  const demo = await seedDemoMerchant(database.handle.db, {
-    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: null, shopifyAccessToken: null,
-    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
-    adminApiKey: testAdminKey, posApiKey: testPosKey,
-  });
+  const { database, engines, demo } = await prepareRace(dialect, t);
   await startEngines(dialect, engineDatabaseUrl(database), processCount, engines);
   const enrolled = await send(engines[0]!, 'POST', '/v1/customers', testPosKey, { email: 'race.redeemer@example.com' });
   assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
