@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import type { Queryable, VariantsTable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
@@ -13,12 +14,15 @@ export interface Variant {
   title: string;
   priceMinor: number;
   currency: string;
+  /** Final sale: sold without returns (the return policy refuses its lines unless a manager overrides). */
+  finalSale: boolean;
 }
 
 export interface VariantInput {
   sku: string;
   title: string;
   priceMinor: number;
+  finalSale?: boolean;
   shopifyVariantId?: string | null;
   shopifyInventoryItemId?: string | null;
   squareCatalogObjectId?: string | null;
@@ -30,8 +34,8 @@ export interface ProductInput {
   variants: VariantInput[];
 }
 
-function toVariant(row: VariantsTable): Variant {
-  return { id: row.id, productId: row.product_id, sku: row.sku, title: row.title, priceMinor: row.price_minor, currency: row.currency };
+function toVariant(row: Selectable<VariantsTable>): Variant {
+  return { id: row.id, productId: row.product_id, sku: row.sku, title: row.title, priceMinor: row.price_minor, currency: row.currency, finalSale: row.final_sale === 1 };
 }
 
 /** Records our id ⇄ a channel's id for one entity. */
@@ -66,7 +70,7 @@ export async function createProduct(db: Queryable, merchantId: string, currency:
 async function createVariant(db: Queryable, merchantId: string, currency: string, productId: string, input: VariantInput): Promise<Variant> {
   const existing = await findVariantBySku(db, merchantId, input.sku);
   if (existing) throw new AppError('catalog.duplicate_sku', `SKU ${input.sku} already exists`, { field: 'sku', sku: input.sku });
-  const row: VariantsTable = { id: newId('var'), merchant_id: merchantId, product_id: productId, sku: input.sku, title: input.title, price_minor: input.priceMinor, currency, created_at: nowIso() };
+  const row: Selectable<VariantsTable> = { id: newId('var'), merchant_id: merchantId, product_id: productId, sku: input.sku, title: input.title, price_minor: input.priceMinor, currency, created_at: nowIso(), final_sale: input.finalSale ? 1 : 0 };
   await db.insertInto('variants').values(row).execute();
   if (input.shopifyVariantId) await linkExternalRef(db, merchantId, 'variant', row.id, 'shopify', input.shopifyVariantId);
   if (input.shopifyInventoryItemId) await linkExternalRef(db, merchantId, 'inventory_item', row.id, 'shopify', input.shopifyInventoryItemId);

@@ -6,8 +6,8 @@ import { assert } from '../shared/app-error.ts';
 // erasure can never silently leave a new table's rows behind. `merchants` goes last.
 const merchantTables = {
   idempotency_keys: true, webhook_subscriptions: true, audit_log: true, exceptions: true, channel_stock_mirror: true, reservations: true, pickups: true, stock_buffers: true, outbox_events: true, inbox_events: true,
-  loyalty_lot_spends: true, loyalty_lots: true, loyalty_entries: true, loyalty_transactions: true, loyalty_accounts: true, reward_codes: true, memberships: true, referral_codes: true, referrals: true, rewards: true,
-  promotion_redemptions: true, promotions: true, return_lines: true, returns: true, payments: true, order_discounts: true, order_lines: true, orders: true,
+  loyalty_lot_spends: true, loyalty_lots: true, loyalty_entries: true, loyalty_transactions: true, loyalty_accounts: true, store_credit_accounts: true, reward_codes: true, memberships: true, referral_codes: true, referrals: true, rewards: true,
+  promotion_redemptions: true, promotion_versions: true, promotions: true, return_lines: true, returns: true, payments: true, order_discounts: true, order_lines: true, orders: true,
   stock_movements: true, stock_levels: true, external_refs: true, variants: true, products: true,
   privacy_requests: true, customer_merges: true, customer_consents: true, customer_addresses: true, customer_identifiers: true, customers: true,
   channel_accounts: true, locations: true, api_keys: true, merchants: true,

@@ -52,7 +52,7 @@ async function exportLoyalty(db: Queryable, merchant: Merchant, customerId: stri
   const balance = await getLoyaltyBalance(db, merchant.id, customerId, merchant.settings.loyalty.baseTier);
   const transactions = await db
     .selectFrom('loyalty_transactions')
-    .select(['id', 'kind', 'points', 'order_id', 'memo', 'created_at'])
+    .select(['id', 'kind', 'asset', 'points', 'order_id', 'memo', 'created_at'])
     .where('merchant_id', '=', merchant.id)
     .where('customer_id', '=', customerId)
     .orderBy('created_at')

@@ -1,6 +1,6 @@
 import { foldProfileInto, unfoldProfile, type MovedProfileRecords } from '../customers/index.ts';
 import type { Queryable, Tx } from '../db/index.ts';
-import { getLoyaltyBalance, listLots, transferLoyalty } from '../loyalty/index.ts';
+import { getLoyaltyBalance, getStoreCredit, listLots, transferLoyalty, transferStoreCredit } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { reassignCustomerOrders } from '../orders/index.ts';
 import { reassignPromotionRedemptions } from '../promotions/index.ts';
@@ -15,6 +15,8 @@ interface MergeRecord extends MovedProfileRecords {
   /** Online reward codes of the merged profile (optional in records made before they moved). */
   rewardCodeIds?: string[];
   loyalty: { points: number; lifetimeEarned: number; lotIds: string[] };
+  /** Store credit of the merged profile (optional in records made before credit existed). */
+  storeCreditMinor?: number;
 }
 
 export interface MergeResult {
@@ -46,8 +48,10 @@ export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { surviv
   const lotIds = (await listLots(tx, merchant.id, input.mergedId)).map((lot) => lot.id);
   const loyalty = { points: balance.available, lifetimeEarned: balance.lifetimeEarned, lotIds };
   await transferLoyalty(tx, merchant.id, baseTier, { fromCustomerId: input.mergedId, toCustomerId: input.survivorId, kind: 'merge', idempotencyKey: `merge:${mergeId}`, ...loyalty });
+  const storeCreditMinor = (await getStoreCredit(tx, merchant.id, input.mergedId, merchant.currency)).balanceMinor;
+  await transferStoreCredit(tx, merchant.id, { fromCustomerId: input.mergedId, toCustomerId: input.survivorId, kind: 'merge', idempotencyKey: `merge:${mergeId}:credit`, currency: merchant.currency, amountMinor: storeCreditMinor });
 
-  const record: MergeRecord = { ...moved, orderIds, rewardCodeIds, loyalty };
+  const record: MergeRecord = { ...moved, orderIds, rewardCodeIds, loyalty, storeCreditMinor };
   await tx.insertInto('customer_merges').values({ merchant_id: merchant.id, id: mergeId, survivor_id: input.survivorId, merged_id: input.mergedId, state: 'merged', moved_json: JSON.stringify(record), reason: input.reason, actor: input.actor, created_at: nowIso(), unmerged_at: null }).execute();
   await settleDuplicateCases(tx, merchant.id, [input.survivorId, input.mergedId], `merged (${mergeId})`);
   await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.merge', subject: input.survivorId, details: { merge_id: mergeId, merged_id: input.mergedId, reason: input.reason, orders: orderIds.length, points: loyalty.points } });
@@ -74,6 +78,9 @@ export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { merg
   await reassignPromotionRedemptions(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
   await moveRewardCodes(tx, merchant.id, merge.survivor_id, merge.merged_id, record.rewardCodeIds ?? []);
   await transferLoyalty(tx, merchant.id, merchant.settings.loyalty.baseTier, { fromCustomerId: merge.survivor_id, toCustomerId: merge.merged_id, kind: 'unmerge', idempotencyKey: `unmerge:${merge.id}`, ...record.loyalty });
+  // The credit she brought comes back with her; whatever the survivor spent since stays spent, so at most what is left.
+  const survivorCredit = (await getStoreCredit(tx, merchant.id, merge.survivor_id, merchant.currency)).balanceMinor;
+  await transferStoreCredit(tx, merchant.id, { fromCustomerId: merge.survivor_id, toCustomerId: merge.merged_id, kind: 'unmerge', idempotencyKey: `unmerge:${merge.id}:credit`, currency: merchant.currency, amountMinor: Math.min(record.storeCreditMinor ?? 0, survivorCredit) });
   await tx.updateTable('customer_merges').set({ state: 'unmerged', unmerged_at: nowIso() }).where('merchant_id', '=', merchant.id).where('id', '=', merge.id).execute();
   await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.unmerge', subject: merge.survivor_id, details: { merge_id: merge.id, merged_id: merge.merged_id } });
   await announceCustomerChange(tx, merchant.id, merge.survivor_id);

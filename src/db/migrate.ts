@@ -6,6 +6,8 @@ import * as privacy from './migrations/0003-privacy.ts';
 import * as stock from './migrations/0005-stock.ts';
 import * as loyalty from './migrations/0006-loyalty.ts';
 import * as merchantWebhooks from './migrations/0007-merchant-webhooks.ts';
+import * as promotionRules from './migrations/0008-promotion-rules.ts';
+import * as returnsAndStoreCredit from './migrations/0009-returns-and-store-credit.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -16,6 +18,8 @@ const migrations: Record<string, Migration> = {
   '0005-stock': stock,
   '0006-loyalty': loyalty,
   '0007-merchant-webhooks': merchantWebhooks,
+  '0008-promotion-rules': promotionRules,
+  '0009-returns-and-store-credit': returnsAndStoreCredit,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

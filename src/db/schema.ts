@@ -3,6 +3,11 @@ import type { ColumnType } from 'kysely';
 // Row types of every table, as Kysely sees them. Integers arrive as JS numbers on both dialects
 // (see `database.ts` for PostgreSQL's BIGINT parsing); timestamps are ISO-8601 UTC strings.
 
+/** A column added later with a default: inserts may leave it out. */
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
+/** A nullable column added later: inserts may leave it out. */
+type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
 export interface MerchantsTable { id: string; merchant_id: string; name: string; currency: string; default_country: string; settings_json: string; created_at: string }
 export interface ApiKeysTable { id: string; merchant_id: string; name: string; key_hash: string; key_prefix: string; scope: string; created_at: string; expires_at: string | null; revoked_at: string | null }
 export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
@@ -18,7 +23,7 @@ export interface CustomerConsentsTable { merchant_id: string; customer_id: strin
 export interface CustomerMergesTable { merchant_id: string; id: string; survivor_id: string; merged_id: string; state: string; moved_json: string; reason: string; actor: string; created_at: string; unmerged_at: string | null }
 export interface PrivacyRequestsTable { merchant_id: string; id: string; kind: string; customer_id: string | null; channel_ref: string | null; export_json: string | null; created_at: string }
 export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string; source_updated_at: ColumnType<string | null, string | null | undefined, string | null> }
-export interface VariantsTable { id: string; merchant_id: string; product_id: string; sku: string; title: string; price_minor: number; currency: string; created_at: string }
+export interface VariantsTable { id: string; merchant_id: string; product_id: string; sku: string; title: string; price_minor: number; currency: string; created_at: string; final_sale: Defaulted<number> }
 export interface ExternalRefsTable { merchant_id: string; entity: string; entity_id: string; channel: string; external_id: string }
 export interface StockLevelsTable { merchant_id: string; location_id: string; variant_id: string; on_hand: number; reserved: number; safety: number; updated_at: string }
 export interface StockMovementsTable { id: string; merchant_id: string; location_id: string; variant_id: string; kind: string; on_hand_delta: number; reserved_delta: number; source_key: string; reason: string | null; actor: string; order_id: string | null; created_at: string }
@@ -27,18 +32,28 @@ export interface OrdersTable {
   customer_id: string | null; location_id: string | null; register_ref: string | null; status: string; currency: string;
   subtotal_minor: number; discount_minor: number; shipping_minor: number; tax_minor: number; total_minor: number; refunded_minor: number;
   placed_at: string; source_updated_at: string | null; created_at: string; updated_at: string;
-  fulfilment_status: string | null; cancelled_at: string | null;
+  fulfilment_status: string | null; cancelled_at: string | null; exchange_of_order_id: Optional<string>;
 }
 export interface OrderLinesTable {
   id: string; merchant_id: string; order_id: string; line_number: number; source_ref: string; variant_id: string | null; sku: string | null;
   title: string; quantity: number; unit_price_minor: number; discount_minor: number; tax_minor: number; points_earned: number;
-  fulfilment_location_id: string | null; returned_quantity: number;
+  fulfilment_location_id: string | null; returned_quantity: number; final_sale: Defaulted<number>;
 }
 export interface OrderDiscountsTable { id: string; merchant_id: string; order_id: string; kind: string; code: string | null; promotion_id: string | null; reward_id: string | null; amount_minor: number }
 export interface PaymentsTable { id: string; merchant_id: string; order_id: string; method: string; amount_minor: number; currency: string; source_ref: string | null }
-export interface ReturnsTable { id: string; merchant_id: string; order_id: string; source: string; source_ref: string; amount_minor: number; currency: string; note: string | null; created_at: string }
-export interface ReturnLinesTable { id: string; merchant_id: string; return_id: string; order_line_id: string; quantity: number; amount_minor: number; tax_minor: number; restock: string; restock_location_id: string | null; points_reversed: number }
-export interface PromotionsTable { id: string; merchant_id: string; code: string; name: string; kind: string; value: number; channels: string; active: number; starts_at: string | null; ends_at: string | null; created_at: string }
+export interface ReturnsTable {
+  id: string; merchant_id: string; order_id: string; source: string; source_ref: string; amount_minor: number; currency: string; note: string | null; created_at: string;
+  location_id: Optional<string>; refund_method: Optional<string>; reason: Optional<string>; actor: Optional<string>; exchange_order_id: Optional<string>;
+  channel_refund_ref: Optional<string>; push_state: Optional<string>;
+  merchandise_minor: Defaulted<number>; discount_minor: Defaulted<number>; tax_minor: Defaulted<number>; shipping_minor: Defaulted<number>; fee_minor: Defaulted<number>; store_credit_minor: Defaulted<number>;
+}
+export interface ReturnLinesTable { id: string; merchant_id: string; return_id: string; order_line_id: string; quantity: number; amount_minor: number; tax_minor: number; restock: string; restock_location_id: string | null; points_reversed: number; gross_minor: Defaulted<number>; discount_minor: Defaulted<number>; fee_minor: Defaulted<number> }
+export interface PromotionsTable {
+  id: string; merchant_id: string; code: string | null; name: string; kind: string; value: number; channels: string; active: number; starts_at: string | null; ends_at: string | null; created_at: string;
+  updated_at: string; automatic: number; priority: number; exclusive: number; stackable: number; total_usage_max: number | null; per_customer_usage_max: number | null;
+  conditions_json: string; action_json: string; shopify_discount_id: string | null;
+}
+export interface PromotionVersionsTable { merchant_id: string; version: string; updated_at: string }
 export interface PromotionRedemptionsTable { id: string; merchant_id: string; promotion_id: string; order_id: string; customer_id: string | null; channel: string; amount_minor: number; created_at: string }
 export interface RewardsTable { id: string; merchant_id: string; code: string; name: string; points_cost: number; amount_off_minor: number; active: number; created_at: string; kind: string; percent_off_bps: number | null; free_sku: string | null; per_customer_max: number | null; total_max: number | null }
 export interface RewardCodesTable { merchant_id: string; id: string; customer_id: string; reward_id: string; code: string; state: string; order_id: string | null; created_at: string; closed_at: string | null }
@@ -46,8 +61,9 @@ export interface MembershipsTable { merchant_id: string; id: string; customer_id
 export interface ReferralCodesTable { merchant_id: string; customer_id: string; code: string; created_at: string }
 export interface ReferralsTable { merchant_id: string; id: string; referrer_id: string; friend_id: string; state: string; order_id: string | null; reason: string | null; created_at: string; qualifies_at: string | null; closed_at: string | null }
 export interface LoyaltyAccountsTable { merchant_id: string; customer_id: string; available: number; pending: number; lifetime_earned: number; tier: string; updated_at: string; tier_since: ColumnType<string | null, string | null | undefined, string | null>; last_activity_at: ColumnType<string | null, string | null | undefined, string | null> }
-export interface LoyaltyTransactionsTable { id: string; merchant_id: string; customer_id: string; kind: string; idempotency_key: string; points: number; order_id: string | null; memo: string | null; created_at: string }
-export interface LoyaltyEntriesTable { id: string; merchant_id: string; transaction_id: string; account: string; customer_id: string | null; amount: number; created_at: string }
+export interface LoyaltyTransactionsTable { id: string; merchant_id: string; customer_id: string; kind: string; idempotency_key: string; points: number; order_id: string | null; memo: string | null; created_at: string; asset: Defaulted<string> }
+export interface LoyaltyEntriesTable { id: string; merchant_id: string; transaction_id: string; account: string; customer_id: string | null; amount: number; created_at: string; asset: Defaulted<string> }
+export interface StoreCreditAccountsTable { merchant_id: string; customer_id: string; currency: string; balance_minor: number; updated_at: string }
 export interface LoyaltyLotsTable { id: string; merchant_id: string; customer_id: string; transaction_id: string; points: number; remaining: number; earned_at: string; expires_at: string | null; pending: number; available_at: string | null; expiry_notified_at: ColumnType<string | null, string | null | undefined, string | null> }
 export interface LoyaltyLotSpendsTable { merchant_id: string; transaction_id: string; lot_id: string; points: number }
 export interface InboxEventsTable {
@@ -92,6 +108,7 @@ export interface Database {
   return_lines: ReturnLinesTable;
   promotions: PromotionsTable;
   promotion_redemptions: PromotionRedemptionsTable;
+  promotion_versions: PromotionVersionsTable;
   rewards: RewardsTable;
   reward_codes: RewardCodesTable;
   memberships: MembershipsTable;
@@ -102,6 +119,7 @@ export interface Database {
   loyalty_entries: LoyaltyEntriesTable;
   loyalty_lots: LoyaltyLotsTable;
   loyalty_lot_spends: LoyaltyLotSpendsTable;
+  store_credit_accounts: StoreCreditAccountsTable;
   inbox_events: InboxEventsTable;
   outbox_events: OutboxEventsTable;
   channel_stock_mirror: ChannelStockMirrorTable;

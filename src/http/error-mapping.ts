@@ -22,6 +22,10 @@ const statusByCode: Record<string, number> = {
   'customers.invalid_query': 400,
   'http.route_not_found': 404,
   'storage.unavailable': 503,
+  'returns.window_closed': 422,
+  'returns.final_sale': 422,
+  'returns.line_repeated': 422,
+  'returns.manager_required': 403,
 };
 
 const statusByRule: [RegExp, number][] = [

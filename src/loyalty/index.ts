@@ -12,3 +12,4 @@ export * from './loyalty-account-queries.ts';
 export * from './reward-codes.ts';
 export * from './referral-code.ts';
 export * from './referral-repository.ts';
+export * from './store-credit.ts';

@@ -4,8 +4,9 @@ import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
 // Double-entry accounts. Customer accounts carry the customer's id; the others are the program's.
-export type LoyaltyAccountName = 'customer_available' | 'customer_pending' | 'issued' | 'redeemed' | 'reversed' | 'expired' | 'adjusted';
-export type LoyaltyTransactionKind = 'earn' | 'redeem' | 'reverse' | 'restore' | 'adjust' | 'expire' | 'merge' | 'unmerge' | 'release' | 'bonus';
+// Store credit shares the ledger with its own accounts, counted in the currency's minor units (`asset`).
+export type LoyaltyAccountName = 'customer_available' | 'customer_pending' | 'issued' | 'redeemed' | 'reversed' | 'expired' | 'adjusted' | 'customer_credit' | 'credit_issued' | 'credit_spent';
+export type LoyaltyTransactionKind = 'earn' | 'redeem' | 'reverse' | 'restore' | 'adjust' | 'expire' | 'merge' | 'unmerge' | 'release' | 'bonus' | 'credit_issue' | 'credit_spend' | 'credit_adjust';
 
 export interface LoyaltyBalance {
   customerId: string;
@@ -24,7 +25,7 @@ export interface LoyaltyPosting {
   memo?: string | null;
 }
 
-interface EntryLine {
+export interface EntryLine {
   account: LoyaltyAccountName;
   amount: number;
   /** For customer accounts of someone other than the posting's customer (a merge moves points between two). */
@@ -39,21 +40,24 @@ export async function ensureLoyaltyAccount(db: Queryable, merchantId: string, cu
     .execute();
 }
 
-/** Writes one balanced transaction; returns its id, or undefined when the key was already posted. */
-async function postTransaction(tx: Tx, merchantId: string, kind: LoyaltyTransactionKind, posting: LoyaltyPosting, lines: EntryLine[]): Promise<string | undefined> {
+/**
+ * Writes one balanced transaction; returns its id, or undefined when the key was already posted.
+ * `asset` is what the amounts count: `points`, or a currency's minor units for store credit.
+ */
+export async function postTransaction(tx: Tx, merchantId: string, kind: LoyaltyTransactionKind, posting: LoyaltyPosting, lines: EntryLine[], asset = 'points'): Promise<string | undefined> {
   assert(lines.reduce((sum, line) => sum + line.amount, 0) === 0, 'loyalty entries of a transaction sum to zero');
   const transactionId = newId('ltx');
   const now = nowIso();
   const inserted = await tx
     .insertInto('loyalty_transactions')
-    .values({ id: transactionId, merchant_id: merchantId, customer_id: posting.customerId, kind, idempotency_key: posting.idempotencyKey, points: posting.points, order_id: posting.orderId ?? null, memo: posting.memo ?? null, created_at: now })
+    .values({ id: transactionId, merchant_id: merchantId, customer_id: posting.customerId, kind, idempotency_key: posting.idempotencyKey, points: posting.points, order_id: posting.orderId ?? null, memo: posting.memo ?? null, created_at: now, asset })
     .onConflict((conflict) => conflict.columns(['merchant_id', 'idempotency_key']).doNothing())
     .returning('id')
     .executeTakeFirst();
   if (!inserted) return undefined;
   await tx
     .insertInto('loyalty_entries')
-    .values(lines.map((line) => ({ id: newId('len'), merchant_id: merchantId, transaction_id: transactionId, account: line.account, customer_id: line.account.startsWith('customer_') ? line.customerId ?? posting.customerId : null, amount: line.amount, created_at: now })))
+    .values(lines.map((line) => ({ id: newId('len'), merchant_id: merchantId, transaction_id: transactionId, account: line.account, customer_id: line.account.startsWith('customer_') ? line.customerId ?? posting.customerId : null, amount: line.amount, created_at: now, asset })))
     .execute();
   return transactionId;
 }
@@ -369,7 +373,7 @@ export async function sumLoyaltyEntries(db: Queryable, merchantId: string, custo
 }
 
 export async function listLoyaltyHistory(db: Queryable, merchantId: string, customerId: string, limit = 100) {
-  return db.selectFrom('loyalty_transactions').select(['id', 'kind', 'points', 'order_id', 'memo', 'created_at']).where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(Math.min(limit, 500)).execute();
+  return db.selectFrom('loyalty_transactions').select(['id', 'kind', 'points', 'order_id', 'memo', 'created_at']).where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).where('asset', '=', 'points').orderBy('created_at', 'desc').orderBy('id', 'desc').limit(Math.min(limit, 500)).execute();
 }
 
 export async function listLots(db: Queryable, merchantId: string, customerId: string) {

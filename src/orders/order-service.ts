@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import type { OrderLinesTable, OrdersTable, Queryable, Tx } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
@@ -17,6 +18,8 @@ export interface NewOrderLine {
   taxMinor: number;
   pointsEarned: number;
   fulfilmentLocationId: string | null;
+  /** Sold as final sale: the return policy refuses it unless a manager overrides. */
+  finalSale?: boolean;
 }
 
 export interface OrderLine extends NewOrderLine {
@@ -93,7 +96,7 @@ export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): 
   await tx.insertInto('order_lines').values(order.lines.map((line, index) => ({
     id: newId('line'), merchant_id: merchantId, order_id: orderId, line_number: index + 1, source_ref: line.sourceRef, variant_id: line.variantId, sku: line.sku,
     title: line.title, quantity: line.quantity, unit_price_minor: line.unitPriceMinor, discount_minor: line.discountMinor, tax_minor: line.taxMinor,
-    points_earned: line.pointsEarned, fulfilment_location_id: line.fulfilmentLocationId, returned_quantity: 0,
+    points_earned: line.pointsEarned, fulfilment_location_id: line.fulfilmentLocationId, returned_quantity: 0, final_sale: line.finalSale ? 1 : 0,
   }))).execute();
   for (const discount of order.discounts) {
     await tx.insertInto('order_discounts').values({ id: newId('odis'), merchant_id: merchantId, order_id: orderId, kind: discount.kind, code: discount.code, promotion_id: discount.promotionId, reward_id: discount.rewardId, amount_minor: discount.amountMinor }).execute();
@@ -104,15 +107,15 @@ export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): 
   return { order: await getOrder(tx, merchantId, orderId), created: true };
 }
 
-function toOrderLine(row: OrderLinesTable): OrderLine {
+function toOrderLine(row: Selectable<OrderLinesTable>): OrderLine {
   return {
     id: row.id, lineNumber: row.line_number, sourceRef: row.source_ref, variantId: row.variant_id, sku: row.sku, title: row.title, quantity: row.quantity,
     unitPriceMinor: row.unit_price_minor, discountMinor: row.discount_minor, taxMinor: row.tax_minor, pointsEarned: row.points_earned,
-    fulfilmentLocationId: row.fulfilment_location_id, returnedQuantity: row.returned_quantity,
+    fulfilmentLocationId: row.fulfilment_location_id, returnedQuantity: row.returned_quantity, finalSale: row.final_sale === 1,
   };
 }
 
-async function toOrder(db: Queryable, row: OrdersTable): Promise<Order> {
+async function toOrder(db: Queryable, row: Selectable<OrdersTable>): Promise<Order> {
   const lines = await db.selectFrom('order_lines').selectAll().where('merchant_id', '=', row.merchant_id).where('order_id', '=', row.id).orderBy('line_number').execute();
   const discounts = await db.selectFrom('order_discounts').select(['kind', 'code', 'amount_minor']).where('merchant_id', '=', row.merchant_id).where('order_id', '=', row.id).execute();
   const payments = await db.selectFrom('payments').select(['method', 'amount_minor']).where('merchant_id', '=', row.merchant_id).where('order_id', '=', row.id).execute();

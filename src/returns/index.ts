@@ -3,3 +3,4 @@
  * Example: `pointsToReverse({ pointsEarned: 81, quantity: 1, returnedQuantity: 0 }, 1)` → 81.
  */
 export * from './return-service.ts';
+export * from './refund-allocation.ts';
