@@ -28,8 +28,28 @@
  *   https://shopify.dev/docs/api/admin-graphql/latest/payloads/DiscountCodeDeletePayload.md.
  *   The userError codes (BLANK, TAKEN, INVALID) and the message texts were not retrieved; invented.
  *
+ * - Refunds (issue #6): refundCreate(input: RefundInput!) with `@idempotent(key:)` (mandatory from
+ *   2026-04, per the changelog above) answers {refund {id note totalRefundedSet}, order, userErrors
+ *   {field message}} (UserError has no code); refundLineItems take restockType RETURN, CANCEL or
+ *   NO_RESTOCK (LEGACY_RESTOCK "is not accepted when creating new refunds"); a REFUND transaction's
+ *   parent is a SALE or CAPTURE of the order:
+ *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/refundCreate,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/OrderTransactionInput.md,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/enums/RefundLineItemRestockType.md.
+ *   order(id:) { transactions { id kind status gateway amountSet parentTransaction } refunds { id note } }
+ *   reads an order the test set with `setOrder` (the fake knows no order it was not given).
+ *   The userError messages for a quantity or an amount over what is left, and the field paths, were
+ *   not retrieved; they are invented. Amounts are decimal strings with two decimals (the fake's
+ *   simplification: no zero- or three-decimal currencies, no presentment currency other than the shop's).
+ * - A key reused with other variables answers IDEMPOTENCY_KEY_PARAMETER_MISMATCH ("The same
+ *   idempotency key cannot be used with different operation parameters", the code Shopify documents
+ *   for idempotent mutations, e.g. https://shopify.dev/docs/api/admin-graphql/unstable/enums/InventoryCountUpdateMetadataUserErrorCode
+ *   and https://shopify.dev/docs/api/usage/implementing-idempotency). Where Shopify puts it for
+ *   mutations whose UserError has no code (refundCreate) was not retrieved: the fake answers it as a
+ *   top-level error, and nothing is applied.
+ *
  * Where the reference says a value was not retrieved, the fake invents one and says so in a comment:
- * the idempotency error codes, the metafield and quantity-name userError codes, and the 5xx bodies.
+ * the metafield and quantity-name userError codes, and the 5xx bodies.
  * Test code may use these; production code must not depend on them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -102,6 +122,32 @@ export interface FakeCodeDiscount {
   destination: Record<string, unknown> | null;
 }
 
+/** An order the fake can refund: its line items, shipping and payment transactions, as the test sets them. */
+export interface FakeShopifyOrderInput {
+  /** Numeric id or `gid://shopify/Order/…`. */
+  id: string;
+  /** Shop (and presentment) currency; default USD. */
+  currency?: string;
+  lineItems: { id: string; quantity: number }[];
+  /** Shipping charged, a decimal; default "0.00". */
+  shippingAmount?: string;
+  transactions: { id: string; kind: 'SALE' | 'CAPTURE' | 'AUTHORIZATION'; status?: 'SUCCESS' | 'PENDING' | 'FAILURE'; gateway: string; amount: string }[];
+}
+
+/** A refund the fake made, as refundCreate received it, with the ids it gave. */
+export interface FakeShopifyRefund {
+  /** `gid://shopify/Refund/<n>`. */
+  id: string;
+  orderId: string;
+  note: string | null;
+  notify: boolean;
+  idempotencyKey: string | null;
+  lineItems: { lineItemId: string; quantity: number; restockType: string }[];
+  shippingAmount: string | null;
+  transactions: { id: string; parentId: string; kind: 'REFUND'; gateway: string; amount: string }[];
+  createdAt: string;
+}
+
 export interface FakeShopify {
   /** The GraphQL endpoint, `http://127.0.0.1:<port>/admin/api/2026-04/graphql.json`. */
   url: string;
@@ -115,6 +161,10 @@ export interface FakeShopify {
   /** The code discount with this code (case-insensitive), unless deleted. */
   codeDiscount(code: string): FakeCodeDiscount | undefined;
   codeDiscounts(): FakeCodeDiscount[];
+  /** An order refundCreate and order(id:) know; setting it again replaces it (and forgets its refunds). */
+  setOrder(order: FakeShopifyOrderInput): void;
+  /** Every refund made, oldest first; with `orderId` (numeric or GID), that order's only. */
+  refunds(orderId?: string): FakeShopifyRefund[];
   /** The next `count` requests answer `status` (500 or 503) without being executed. */
   failNext(count: number, status?: number): void;
   /** The next `count` requests answer THROTTLED whatever the bucket holds. */
@@ -149,7 +199,26 @@ class TopLevelFault extends Error {
 }
 
 type FieldResolver = (args: Record<string, unknown>) => unknown;
-type RootResolver = (args: Record<string, unknown>) => unknown;
+/** `idempotencyKey`: the key of the field's `@idempotent` directive, null without one. */
+type RootResolver = (args: Record<string, unknown>, idempotencyKey: string | null) => unknown;
+
+interface FakeOrderTransaction {
+  id: string;
+  kind: string;
+  status: string;
+  gateway: string;
+  amountCents: number;
+  parentId: string | null;
+}
+
+interface FakeOrder {
+  id: string;
+  currency: string;
+  lineItems: Map<string, { quantity: number; refunded: number }>;
+  shippingCents: number;
+  shippingRefundedCents: number;
+  transactions: FakeOrderTransaction[];
+}
 
 interface FakeState {
   quantities: Map<string, number>;
@@ -158,6 +227,9 @@ interface FakeState {
   idempotentResults: Map<string, { fingerprint: string; result: unknown }>;
   /** By upper-case code: Shopify codes are unique per store and case-insensitive. */
   codeDiscounts: Map<string, FakeCodeDiscount>;
+  /** By order GID. */
+  orders: Map<string, FakeOrder>;
+  refunds: FakeShopifyRefund[];
   sequence: number;
 }
 
@@ -189,7 +261,7 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
   const token = options.token ?? DEFAULT_TOKEN;
   const nowMs = options.nowMs ?? (() => performance.now());
   const bucket = createLeakyBucket(options.maximumAvailable ?? DEFAULT_MAXIMUM_AVAILABLE, options.restoreRate ?? DEFAULT_RESTORE_RATE, nowMs);
-  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), sequence: 0 };
+  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), orders: new Map(), refunds: [], sequence: 0 };
   const injections: Injections = { failures: { count: 0, status: 503 }, throttles: 0, delays: { count: 0, delayMs: 0 } };
   const requests: FakeShopifyRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -214,6 +286,8 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
     customer: (customerId) => state.customers.get(customerId),
     codeDiscount: (code) => state.codeDiscounts.get(code.toUpperCase()),
     codeDiscounts: () => [...state.codeDiscounts.values()],
+    setOrder: (order) => setOrder(state, order),
+    refunds: (orderId) => state.refunds.filter((refund) => orderId === undefined || refund.orderId === orderGid(orderId)).map((refund) => structuredClone(refund)),
     failNext: (count, status = 503) => {
       injections.failures = { count, status };
     },
@@ -373,7 +447,7 @@ function executeOperation(state: FakeState, parsed: ParsedRequest): { data: Reco
     const resolver = resolvers[field.name.value];
     if (resolver === undefined) continue;
     const args = argumentsOf(field, parsed.variables);
-    const outcome = isMutation && requiresIdempotency(field.name.value) ? resolveIdempotently(state, field, args, parsed.variables, resolver) : { result: resolver(args), replayed: false };
+    const outcome = isMutation && requiresIdempotency(field.name.value) ? resolveIdempotently(state, field, args, parsed.variables, resolver) : { result: resolver(args, readIdempotencyKey(field, parsed.variables)), replayed: false };
     replayed = replayed || outcome.replayed;
     data[field.alias?.value ?? field.name.value] = project(outcome.result, field.selectionSet, parsed.variables);
   }
@@ -381,16 +455,18 @@ function executeOperation(state: FakeState, parsed: ParsedRequest): { data: Reco
 }
 
 /**
- * The changelog names inventoryAdjustQuantities among the covered mutations; protocols.md leaves
- * inventorySetQuantities unconfirmed. The fake requires the directive on both, the stricter choice.
+ * The changelog names refundCreate and inventoryAdjustQuantities among the covered mutations;
+ * protocols.md leaves inventorySetQuantities unconfirmed. The fake requires the directive on all
+ * three, the stricter choice.
  */
 function requiresIdempotency(fieldName: string): boolean {
-  return fieldName === 'inventoryAdjustQuantities' || fieldName === 'inventorySetQuantities';
+  return fieldName === 'inventoryAdjustQuantities' || fieldName === 'inventorySetQuantities' || fieldName === 'refundCreate';
 }
 
 /**
  * Same key and same arguments: the stored original result, nothing applied again. Same key and other
- * arguments: rejected. Shopify's error codes for these cases were not retrieved; both are invented.
+ * arguments: rejected with IDEMPOTENCY_KEY_PARAMETER_MISMATCH (see the header). A missing directive:
+ * IDEMPOTENCY_KEY_REQUIRED, invented (its code was not retrieved).
  */
 function resolveIdempotently(state: FakeState, field: FieldNode, args: Record<string, unknown>, variables: Record<string, unknown>, resolver: RootResolver): { result: unknown; replayed: boolean } {
   const key = readIdempotencyKey(field, variables);
@@ -401,11 +477,11 @@ function resolveIdempotently(state: FakeState, field: FieldNode, args: Record<st
   const stored = state.idempotentResults.get(key);
   if (stored !== undefined) {
     if (stored.fingerprint !== fingerprint) {
-      throw new TopLevelFault('This idempotency key was already used with different mutation variables.', 'IDEMPOTENCY_KEY_REUSED');
+      throw new TopLevelFault('The same idempotency key cannot be used with different operation parameters.', 'IDEMPOTENCY_KEY_PARAMETER_MISMATCH');
     }
     return { result: stored.result, replayed: true };
   }
-  const result = resolver(args);
+  const result = resolver(args, key);
   state.idempotentResults.set(key, { fingerprint, result });
   return { result, replayed: false };
 }
@@ -432,6 +508,10 @@ function queryResolvers(state: FakeState): Record<string, RootResolver> {
         inventoryLevel: ((levelArgs) => inventoryLevelOf(state, inventoryItemId, requireString(levelArgs.locationId, 'locationId'))) satisfies FieldResolver,
       };
     },
+    order: (args) => {
+      const order = state.orders.get(orderGid(requireString(args.id, 'id')));
+      return order === undefined ? null : orderNode(state, order);
+    },
   };
 }
 
@@ -457,6 +537,7 @@ function mutationResolvers(state: FakeState): Record<string, RootResolver> {
     discountCodeFreeShippingCreate: (args) => createCodeDiscount(state, 'DiscountCodeFreeShipping', requireRecord(args.freeShippingCodeDiscount, 'freeShippingCodeDiscount')),
     discountCodeDeactivate: (args) => deactivateCodeDiscount(state, requireString(args.id, 'id')),
     discountCodeDelete: (args) => deleteCodeDiscount(state, requireString(args.id, 'id')),
+    refundCreate: (args, idempotencyKey) => createRefund(state, requireRecord(args.input, 'input'), idempotencyKey),
   };
 }
 
@@ -668,6 +749,147 @@ function deleteCodeDiscount(state: FakeState, id: string) {
   if (discount === undefined) return { deletedCodeDiscountId: null, userErrors: [{ field: ['id'], message: 'Code discount does not exist.', code: 'INVALID' }] };
   state.codeDiscounts.delete(discount.code.toUpperCase());
   return { deletedCodeDiscountId: discount.id, userErrors: [] };
+}
+
+function orderGid(id: string): string {
+  return id.startsWith('gid://') ? id : `gid://shopify/Order/${id}`;
+}
+
+function lineItemGid(id: string): string {
+  return id.startsWith('gid://') ? id : `gid://shopify/LineItem/${id}`;
+}
+
+function transactionGid(id: string): string {
+  return id.startsWith('gid://') ? id : `gid://shopify/OrderTransaction/${id}`;
+}
+
+/** "252.98" → 25298. The fake's amounts have at most two decimals (see the header). */
+function toCents(amount: unknown, field: string): number {
+  const text = typeof amount === 'number' ? String(amount) : amount;
+  const match = typeof text === 'string' ? /^(\d+)(?:\.(\d{1,2}))?$/.exec(text.trim()) : null;
+  if (match === null) throw new TopLevelFault(`Expected ${field} to be a Money decimal with at most two decimals.`, 'INVALID_VARIABLE');
+  return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+}
+
+function fromCents(cents: number): string {
+  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
+}
+
+function setOrder(state: FakeState, input: FakeShopifyOrderInput): void {
+  const id = orderGid(input.id);
+  state.orders.set(id, {
+    id,
+    currency: input.currency ?? 'USD',
+    lineItems: new Map(input.lineItems.map((line) => [lineItemGid(line.id), { quantity: line.quantity, refunded: 0 }])),
+    shippingCents: toCents(input.shippingAmount ?? '0.00', 'shippingAmount'),
+    shippingRefundedCents: 0,
+    transactions: input.transactions.map((transaction) => ({ id: transactionGid(transaction.id), kind: transaction.kind, status: transaction.status ?? 'SUCCESS', gateway: transaction.gateway, amountCents: toCents(transaction.amount, 'amount'), parentId: null })),
+  });
+  state.refunds = state.refunds.filter((refund) => refund.orderId !== id);
+}
+
+function moneyBag(cents: number, currency: string) {
+  const money = { amount: fromCents(cents), currencyCode: currency };
+  return { shopMoney: money, presentmentMoney: money };
+}
+
+/** An Order as order(id:) answers it: `transactions(first:)` and `refunds(first:)` are lists, not connections. */
+function orderNode(state: FakeState, order: FakeOrder) {
+  const firstOf = <T>(items: T[], args: Record<string, unknown>) => (typeof args.first === 'number' ? items.slice(0, args.first) : items);
+  return {
+    __typename: 'Order',
+    id: order.id,
+    transactions: ((args) => firstOf(order.transactions, args).map((transaction) => ({
+      __typename: 'OrderTransaction', id: transaction.id, kind: transaction.kind, status: transaction.status, gateway: transaction.gateway,
+      amountSet: moneyBag(transaction.amountCents, order.currency), parentTransaction: transaction.parentId === null ? null : { id: transaction.parentId },
+    }))) satisfies FieldResolver,
+    refunds: ((args) => firstOf(state.refunds.filter((refund) => refund.orderId === order.id), args).map((refund) => refundNode(refund, order.currency))) satisfies FieldResolver,
+  };
+}
+
+function refundNode(refund: FakeShopifyRefund, currency: string) {
+  const totalCents = refund.transactions.reduce((sum, transaction) => sum + toCents(transaction.amount, 'amount'), 0);
+  return { __typename: 'Refund', id: refund.id, note: refund.note, createdAt: refund.createdAt, totalRefundedSet: moneyBag(totalCents, currency) };
+}
+
+type RefundUserError = { field: string[]; message: string };
+
+/** What a refund asks of the order's lines: every line known, whole quantities, no more than is left. */
+function checkRefundLines(order: FakeOrder, entries: unknown[]): { lines: FakeShopifyRefund['lineItems']; errors: RefundUserError[] } {
+  const lines: FakeShopifyRefund['lineItems'] = [];
+  const errors: RefundUserError[] = [];
+  const asked = new Map<string, number>();
+  for (const [index, entry] of entries.entries()) {
+    const line = requireRecord(entry, `input.refundLineItems.${index}`);
+    const lineItemId = requireString(line.lineItemId, 'lineItemId');
+    const quantity = requireInteger(line.quantity, 'quantity');
+    const restockType = typeof line.restockType === 'string' ? line.restockType : 'RETURN';
+    const field = ['refundLineItems', String(index)];
+    const held = order.lineItems.get(lineItemId);
+    if (held === undefined) errors.push({ field: [...field, 'lineItemId'], message: 'Line item does not exist on this order.' });
+    else if (quantity < 1 || quantity + (asked.get(lineItemId) ?? 0) > held.quantity - held.refunded) errors.push({ field: [...field, 'quantity'], message: 'Quantity cannot refund more items than were purchased.' });
+    if (!['RETURN', 'CANCEL', 'NO_RESTOCK'].includes(restockType)) errors.push({ field: [...field, 'restockType'], message: `${restockType} is not accepted when creating new refunds.` });
+    asked.set(lineItemId, (asked.get(lineItemId) ?? 0) + quantity);
+    lines.push({ lineItemId, quantity, restockType });
+  }
+  return { lines, errors };
+}
+
+/** The money: each a REFUND of a successful SALE or CAPTURE of the order, through its gateway, no more than is left of it. */
+function checkRefundTransactions(order: FakeOrder, entries: unknown[]): { transactions: { parentId: string; gateway: string; amountCents: number }[]; errors: RefundUserError[] } {
+  const transactions: { parentId: string; gateway: string; amountCents: number }[] = [];
+  const errors: RefundUserError[] = [];
+  const asked = new Map<string, number>();
+  for (const [index, entry] of entries.entries()) {
+    const transaction = requireRecord(entry, `input.transactions.${index}`);
+    const field = ['transactions', String(index)];
+    const parentId = typeof transaction.parentId === 'string' ? transaction.parentId : '';
+    const amountCents = toCents(transaction.amount, 'amount');
+    const gateway = requireString(transaction.gateway, 'gateway');
+    const parent = order.transactions.find((candidate) => candidate.id === parentId && ['SALE', 'CAPTURE'].includes(candidate.kind) && candidate.status === 'SUCCESS');
+    if (transaction.kind !== 'REFUND') errors.push({ field: [...field, 'kind'], message: 'The fake refunds through REFUND transactions only.' });
+    if (transaction.orderId !== undefined && transaction.orderId !== order.id) errors.push({ field: [...field, 'orderId'], message: 'The transaction belongs to another order.' });
+    if (parent === undefined) {
+      errors.push({ field: [...field, 'parentId'], message: 'Parent transaction must be a successful sale or capture of this order.' });
+      continue;
+    }
+    if (gateway !== parent.gateway) errors.push({ field: [...field, 'gateway'], message: `Gateway must be ${parent.gateway}, the gateway of the parent transaction.` });
+    const refundedCents = order.transactions.filter((candidate) => candidate.parentId === parent.id && candidate.kind === 'REFUND').reduce((sum, candidate) => sum + candidate.amountCents, 0);
+    if (amountCents <= 0 || amountCents + (asked.get(parent.id) ?? 0) > parent.amountCents - refundedCents) {
+      errors.push({ field: [...field, 'amount'], message: `Amount cannot be greater than the refundable amount of ${fromCents(parent.amountCents - refundedCents)}.` });
+    }
+    asked.set(parent.id, (asked.get(parent.id) ?? 0) + amountCents);
+    transactions.push({ parentId: parent.id, gateway, amountCents });
+  }
+  return { transactions, errors };
+}
+
+/** refundCreate: checked in full first, so a refund with one bad part changes nothing. */
+function createRefund(state: FakeState, input: Record<string, unknown>, idempotencyKey: string | null) {
+  const order = state.orders.get(orderGid(requireString(input.orderId, 'input.orderId')));
+  if (order === undefined) return { refund: null, order: null, userErrors: [{ field: ['orderId'], message: 'Order does not exist.' }] };
+  const lineCheck = checkRefundLines(order, Array.isArray(input.refundLineItems) ? input.refundLineItems : []);
+  const transactionCheck = checkRefundTransactions(order, Array.isArray(input.transactions) ? input.transactions : []);
+  const shipping = isRecord(input.shipping) ? input.shipping : null;
+  const shippingCents = shipping === null ? 0 : shipping.fullRefund === true ? order.shippingCents - order.shippingRefundedCents : toCents(shipping.amount, 'shipping.amount');
+  const errors = [...lineCheck.errors, ...transactionCheck.errors];
+  if (shippingCents > order.shippingCents - order.shippingRefundedCents) errors.push({ field: ['shipping', 'amount'], message: 'Shipping refund amount cannot exceed the shipping left to refund.' });
+  if (errors.length > 0) return { refund: null, order: { id: order.id }, userErrors: errors };
+  for (const line of lineCheck.lines) order.lineItems.get(line.lineItemId)!.refunded += line.quantity;
+  order.shippingRefundedCents += shippingCents;
+  const transactions = transactionCheck.transactions.map((transaction) => {
+    state.sequence += 1;
+    const id = `gid://shopify/OrderTransaction/${state.sequence}`;
+    order.transactions.push({ id, kind: 'REFUND', status: 'SUCCESS', gateway: transaction.gateway, amountCents: transaction.amountCents, parentId: transaction.parentId });
+    return { id, parentId: transaction.parentId, kind: 'REFUND' as const, gateway: transaction.gateway, amount: fromCents(transaction.amountCents) };
+  });
+  state.sequence += 1;
+  const refund: FakeShopifyRefund = {
+    id: `gid://shopify/Refund/${state.sequence}`, orderId: order.id, note: typeof input.note === 'string' ? input.note : null, notify: input.notify === true, idempotencyKey,
+    lineItems: lineCheck.lines, shippingAmount: shipping === null ? null : fromCents(shippingCents), transactions, createdAt: new Date().toISOString(),
+  };
+  state.refunds.push(refund);
+  return { refund: refundNode(refund, order.currency), order: { id: order.id }, userErrors: [] };
 }
 
 /** Keeps only the selected fields (with aliases), calling field resolvers with their arguments. */

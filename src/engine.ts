@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { applyShopifyEvent, createShopifyDeliverer, type ShopifyClientFactory } from './connectors/shopify/index.ts';
-import { applySquareEvent, createSquareEventPreparer, type PreparedSquareEvent, type SquareClientFactory } from './connectors/square/index.ts';
+import { applySquareEvent, createSquareDeliverer, createSquareEventPreparer, type PreparedSquareEvent, type SquareClientFactory } from './connectors/square/index.ts';
 import { createMerchantWebhookDeliverer } from './connectors/merchant/index.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type Tx } from './db/index.ts';
 import { buildServer } from './http/server.ts';
@@ -19,7 +19,7 @@ export interface EngineOptions {
   startWorker?: boolean;
   workerPollIntervalMs?: number;
   shopifyClientFactory?: ShopifyClientFactory;
-  /** How the worker reaches a merchant's Square API (RetrieveOrder for register sales); tests inject one. */
+  /** How the worker reaches a merchant's Square API (RetrieveOrder for register sales, RefundPayment for returns); tests inject one. */
   squareClientFactory?: SquareClientFactory;
 }
 
@@ -72,7 +72,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const worker = createSyncWorker<PreparedInboxEvent>({
     db: database.db, logger, metrics, handleInboxEvent: applyInboxEvent,
     prepareInboxEvent: async (event) => (event.source === 'square' ? prepareSquareEvent(event) : undefined),
-    deliverers: { shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory), merchant_webhook: createMerchantWebhookDeliverer(database.db) },
+    deliverers: {
+      shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory),
+      square: createSquareDeliverer(database.db, options.squareClientFactory),
+      merchant_webhook: createMerchantWebhookDeliverer(database.db),
+    },
     ...(options.workerPollIntervalMs !== undefined ? { pollIntervalMs: options.workerPollIntervalMs } : {}),
   });
   const server = await buildServer({ database, metrics, worker }, logger);

@@ -89,7 +89,7 @@ export async function cancelRewardCode(tx: Tx, merchant: Merchant, input: { code
  * customer's code reads as unknown (the register learns nothing about it); a used or cancelled one
  * of hers is 409 `loyalty.reward_code_conflict`.
  */
-export async function findUsableRewardCode(tx: Tx, merchantId: string, typed: string, customerId: string | null): Promise<{ rewardCode: RewardCode; reward: Reward } | undefined> {
+export async function findUsableRewardCode(tx: Queryable, merchantId: string, typed: string, customerId: string | null): Promise<{ rewardCode: RewardCode; reward: Reward } | undefined> {
   const rewardCode = await findRewardCode(tx, merchantId, typed);
   if (!rewardCode) return undefined;
   if (customerId === null) throw new AppError('loyalty.customer_required', `Reward code ${rewardCode.code} is redeemed by the customer it was issued to: name her`, { field: 'customer', code: rewardCode.code });

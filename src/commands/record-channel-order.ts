@@ -5,7 +5,6 @@ import { applyStockMovement } from '../inventory/index.ts';
 import { baseEarnMultiplierBps, computeMultipliedPoints, earnPoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, findOnlineFulfilmentLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { findOrderBySource, insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
-import { findPromotionByCode, recordPromotionRedemption } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso, toIso } from '../shared/clock.ts';
 import { cancelOrderEffects } from './cancel-order.ts';
@@ -16,6 +15,7 @@ import { raiseException } from '../sync/index.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
 import { markRewardCodesUsedByOrder } from './online-reward-codes.ts';
+import { recordChannelPromotionUses } from './promotion-uses.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
 import { emitMerchantEvent } from '../sync/index.ts';
 
@@ -49,7 +49,8 @@ export interface RecordOrderCommand {
   taxMinor: number;
   totalMinor: number;
   discountCodes: { code: string; amountMinor: number }[];
-  payments: { method: string; amountMinor: number }[];
+  /** `sourceRef`: the channel's payment id (a Square payment), which a refund pushed to the channel names. */
+  payments: { method: string; amountMinor: number; sourceRef?: string | null }[];
   /** Set when the channel cancelled the order. */
   cancelledAt?: string | null;
   /** The channel's fulfilment state (`fulfilled`, `partial`, or null while nothing shipped). */
@@ -85,14 +86,14 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   const lines: NewOrderLine[] = [];
   for (const [index, line] of command.lines.entries()) {
     const variant = await findVariantForChannelLine(tx, merchant.id, command.source, { externalVariantId: line.channelVariantId, sku: line.sku });
-    lines.push({ sourceRef: line.sourceRef, variantId: variant?.id ?? null, sku: line.sku, title: line.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, discountMinor: line.discountMinor, taxMinor: line.taxMinor, pointsEarned: pointsPerLine[index] ?? 0, fulfilmentLocationId: location?.id ?? null });
+    lines.push({ sourceRef: line.sourceRef, variantId: variant?.id ?? null, sku: line.sku, title: line.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, discountMinor: line.discountMinor, taxMinor: line.taxMinor, pointsEarned: pointsPerLine[index] ?? 0, fulfilmentLocationId: location?.id ?? null, finalSale: variant?.finalSale ?? false });
   }
   const { order, created } = await insertOrder(tx, merchant.id, {
     channel: command.channel, source: command.source, sourceRef: command.sourceRef, orderNumber: command.orderNumber, customerId, locationId: command.channelLocationId ? location?.id ?? null : null,
     registerRef: null, status: command.status, currency: command.currency, subtotalMinor: command.subtotalMinor, discountMinor: command.discountMinor,
     shippingMinor: command.shippingMinor, taxMinor: command.taxMinor, totalMinor: command.totalMinor, placedAt: command.placedAt, sourceUpdatedAt: command.sourceUpdatedAt,
     lines, discounts: command.discountCodes.map((code) => ({ kind: 'channel' as const, code: code.code, promotionId: null, rewardId: null, amountMinor: code.amountMinor })),
-    payments: command.payments.map((payment) => ({ ...payment, sourceRef: null })),
+    payments: command.payments.map((payment) => ({ method: payment.method, amountMinor: payment.amountMinor, sourceRef: payment.sourceRef ?? null })),
   });
   if (!created) return { order, created };
 
@@ -107,10 +108,8 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
     if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
     await raiseTierIfQualified(tx, merchant, customerId);
   }
-  for (const code of command.discountCodes) {
-    const promotion = await findPromotionByCode(tx, merchant.id, code.code);
-    if (promotion) await recordPromotionRedemption(tx, merchant.id, { promotionId: promotion.id, orderId: order.id, customerId, channel: command.channel, amountMinor: code.amountMinor });
-  }
+  // Shopify cannot know the uses of the other channels: a use past a limit is recorded and raised.
+  await recordChannelPromotionUses(tx, merchant, order, command.discountCodes);
   await markRewardCodesUsedByOrder(tx, merchant.id, order, command.discountCodes.map((code) => code.code));
   await applyReferralOnOrder(tx, merchant, order);
   if (customerId) await announceCustomerChange(tx, merchant.id, customerId);

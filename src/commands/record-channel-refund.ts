@@ -3,7 +3,7 @@ import { applyStockMovement } from '../inventory/index.ts';
 import { reversePoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { addRefundedAmount, findOrderBySource, markLineReturned, type Order, type OrderLine } from '../orders/index.ts';
-import { insertReturn, insertReturnLine, pointsToReverse } from '../returns/index.ts';
+import { insertReturn, insertReturnLine, linkChannelRefund, pointsToReverse } from '../returns/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { restoreRedeemedPoints } from './restore-redeemed-points.ts';
@@ -16,6 +16,11 @@ export interface RecordRefundCommand {
   amountMinor: number;
   currency: string;
   note: string | null;
+  /**
+   * Set when the channel's refund is one Continuum pushed (our return id rides in Shopify's refund
+   * note or Square's refund reason): it is linked to that return, never recorded a second time.
+   */
+  continuumReturnId?: string | null;
   lines: {
     lineSourceRef: string;
     quantity: number;
@@ -43,6 +48,9 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
   const order = await findOrderBySource(tx, merchant.id, command.source, command.orderSourceRef);
   // Out of order: the refund arrived before its order. Failing lets the inbox retry it later.
   if (!order) throw new AppError('orders.not_yet_known', `Order ${command.orderSourceRef} is not recorded yet`, { order_source_ref: command.orderSourceRef });
+  if (command.continuumReturnId && (await linkChannelRefund(tx, merchant.id, command.continuumReturnId, { channel: command.source, refundRef: command.sourceRef }))) {
+    return { returnId: command.continuumReturnId, created: false, pointsReversed: 0 };
+  }
   const { returnId, created } = await insertReturn(tx, merchant.id, { orderId: order.id, source: command.source, sourceRef: command.sourceRef, amountMinor: command.amountMinor, currency: command.currency, note: command.note });
   if (!created) return { returnId, created, pointsReversed: 0 };
 

@@ -1,4 +1,3 @@
-import { findVariantBySku, type Variant } from '../catalog/index.ts';
 import { getCustomerIdentity, type CustomerClaim } from '../customers/index.ts';
 import type { Tx } from '../db/index.ts';
 import { applyStockMovement, reserveStock } from '../inventory/index.ts';
@@ -6,18 +5,21 @@ import { createPickup } from './pickups.ts';
 import { earnOptionsOf, lineEarns } from './loyalty-options.ts';
 import { earnMultiplierFor, raiseTierIfQualified } from './customer-tiers.ts';
 import { awardFirstStoreVisitBonus } from './loyalty-bonuses.ts';
-import { baseEarnMultiplierBps, computeMultipliedPoints, earnPoints, findActiveReward, getLoyaltyBalance, redeemPoints, type LoyaltyBalance, type Reward, type RewardCode } from '../loyalty/index.ts';
+import { baseEarnMultiplierBps, computeMultipliedPoints, earnPoints, getLoyaltyBalance, redeemPoints, type LoyaltyBalance } from '../loyalty/index.ts';
 import { getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { findOrderBySource, insertOrder, type NewOrder, type Order, type OrderSource } from '../orders/index.ts';
-import { evaluatePromotionCode, findPromotionByCode, recordPromotionRedemption, type Promotion } from '../promotions/index.ts';
+import { lockPromotionForRedemption } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso, toIso } from '../shared/clock.ts';
-import { allocateMinor, applyBasisPoints } from '../shared/money.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
-import { findUsableRewardCode, useRewardCodeOnSale } from './online-reward-codes.ts';
+import { useRewardCodeOnSale } from './online-reward-codes.ts';
+import { priceCart, type CartToPrice, type PricedCart } from './price-cart.ts';
+import { recordPromotionUses } from './promotion-uses.ts';
 import { assertRewardLimits } from './reward-limits.ts';
+import { spendStoreCreditPayments } from './store-credit-payments.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
+import { settleExchange, type ExchangeSettlement } from '../returns/index.ts';
 import { emitMerchantEvent } from '../sync/index.ts';
 
 export interface PosSaleCommand {
@@ -36,6 +38,8 @@ export interface PosSaleCommand {
    * the location, the units are reserved there in the same transaction until handed over.
    */
   fulfilment?: 'sale' | 'pickup';
+  /** The new goods of an exchange: paid first by the returned goods' value, carrying their points (src/returns/exchange-settlement.ts). */
+  exchange?: { ofOrderId: string; creditMinor: number; returnedPoints: number };
 }
 
 export interface PosSaleResult {
@@ -44,31 +48,7 @@ export interface PosSaleResult {
   pointsEarned: number;
   pointsRedeemed: number;
   loyalty: LoyaltyBalance | null;
-}
-
-interface AppliedReward {
-  reward: Reward;
-  amountMinor: number;
-  /** The sale line the discount belongs to (a free product's); null when it spreads over the sale. */
-  lineIndex: number | null;
-  /** An online reward code used at the register: its points were spent when it was issued. */
-  rewardCode: RewardCode | null;
-}
-
-interface PricedDiscounts {
-  promotions: { promotion: Promotion; amountMinor: number }[];
-  rewards: AppliedReward[];
-  totalMinor: number;
-}
-
-async function findSaleVariants(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<Variant[]> {
-  const variants: Variant[] = [];
-  for (const [index, line] of command.lines.entries()) {
-    const variant = await findVariantBySku(tx, merchant.id, line.sku);
-    if (!variant) throw new AppError('catalog.unknown_sku', `No variant with SKU ${line.sku}`, { field: `lines.${index}.sku`, sku: line.sku });
-    variants.push(variant);
-  }
-  return variants;
+  exchange?: { appliedMinor: number; carriedPoints: number };
 }
 
 async function resolveSaleCustomer(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<string | null> {
@@ -77,71 +57,36 @@ async function resolveSaleCustomer(tx: Tx, merchant: Merchant, command: PosSaleC
   return resolveEventCustomer(tx, merchant, command.customer, `pos:sale:${command.saleId}`);
 }
 
-/**
- * Promotions first, each on what is left of the subtotal, then rewards: those redeemed now, then
- * online reward codes given among the promotion codes (a code no promotion has that is an issued
- * reward code of this customer). Never below zero.
- */
-async function priceDiscounts(tx: Tx, merchant: Merchant, sale: { command: PosSaleCommand; variants: Variant[]; customerId: string | null }, subtotalMinor: number, at: string): Promise<PricedDiscounts> {
-  const { command } = sale;
-  const channel = command.fulfilment === 'pickup' ? 'online' : 'store';
-  const priced: PricedDiscounts = { promotions: [], rewards: [], totalMinor: 0 };
-  const codes = command.promotionCodes.map((code) => code.trim().toUpperCase());
-  const repeated = codes.find((code, index) => codes.indexOf(code) !== index);
-  if (repeated) throw new AppError('promotions.code_repeated', `Promotion ${repeated} is given more than once`, { field: 'promotion_codes', code: repeated });
-  const toRedeem: { reward: Reward; rewardCode: RewardCode | null; field: string }[] = [];
-  for (const rewardRef of command.rewards) toRedeem.push({ reward: await findActiveReward(tx, merchant.id, rewardRef), rewardCode: null, field: 'rewards' });
-  for (const code of codes) {
-    const usable = (await findPromotionByCode(tx, merchant.id, code)) ? undefined : await findUsableRewardCode(tx, merchant.id, code, sale.customerId);
-    if (usable) {
-      toRedeem.push({ ...usable, field: 'promotion_codes' });
-      continue;
-    }
-    const result = await evaluatePromotionCode(tx, merchant.id, { code, channel, subtotalMinor: subtotalMinor - priced.totalMinor, at });
-    priced.promotions.push(result);
-    priced.totalMinor += result.amountMinor;
+/** A sale refuses a given code that does not apply (422), naming why, so the cashier can tell the shopper. */
+function assertCodesApplied(priced: PricedCart): void {
+  for (const refused of priced.notApplied) {
+    if (refused.code === null) continue;
+    if (refused.reason === 'unknown_code') throw new AppError('promotions.unknown_code', `No promotion with code ${refused.code}`, { field: 'promotion_codes', code: refused.code });
+    throw new AppError('promotions.not_applicable', `Promotion ${refused.code} does not apply: ${refused.message}`, { field: 'promotion_codes', code: refused.code, reason: refused.reason });
   }
-  const afterPromotionsMinor = subtotalMinor - priced.totalMinor;
-  const lineRoomMinor = command.lines.map((line, index) => (line.unitPriceMinor ?? sale.variants[index]!.priceMinor) * line.quantity);
-  for (const item of toRedeem) {
-    const applied = priceReward(item.reward, sale, { afterPromotionsMinor, leftMinor: subtotalMinor - priced.totalMinor, lineRoomMinor, field: item.field });
-    if (applied.lineIndex !== null) lineRoomMinor[applied.lineIndex]! -= applied.amountMinor;
-    priced.rewards.push({ ...applied, rewardCode: item.rewardCode });
-    priced.totalMinor += applied.amountMinor;
-  }
-  return priced;
 }
 
+/** Pricing rounds of a sale: each locks the limited promotions it newly applies, then prices again. */
+const saleLockRoundsMax = 4;
+
 /**
- * What one reward takes off a register sale, by kind: its amount; its percentage of the merchandise
- * left after promotions; one unit's price of the first line with its SKU that a free product has not
- * already taken; free shipping never (422: a register sale ships nothing). At most what is left.
+ * Prices a sale with the shared engine, and holds the lock of every applied promotion that has a
+ * usage limit before its uses are counted for good: a limited promotion is locked (in id order),
+ * then the cart is priced again with the uses counted after the lock, so two registers cannot
+ * both take a promotion's last use. A round that applies no newly limited promotion is final.
  */
-function priceReward(reward: Reward, sale: { command: PosSaleCommand; variants: Variant[] }, left: { afterPromotionsMinor: number; leftMinor: number; lineRoomMinor: number[]; field: string }): { reward: Reward; amountMinor: number; lineIndex: number | null } {
-  const details = { field: left.field, reward: reward.code };
-  let valueMinor: number;
-  let lineIndex: number | null = null;
-  switch (reward.kind) {
-    case 'amount_off':
-      valueMinor = reward.amountOffMinor ?? 0;
-      break;
-    case 'percent_off':
-      valueMinor = applyBasisPoints(left.afterPromotionsMinor, reward.percentOffBps ?? 0);
-      break;
-    case 'free_product': {
-      const index = sale.variants.findIndex((variant, candidate) => variant.sku === reward.freeSku && left.lineRoomMinor[candidate]! > 0);
-      if (index < 0) throw new AppError('loyalty.reward_not_applicable', `Reward ${reward.code} gives one ${reward.freeSku} free, and the sale has no ${reward.freeSku} left to give`, { ...details, sku: reward.freeSku });
-      lineIndex = index;
-      valueMinor = Math.min(sale.command.lines[index]!.unitPriceMinor ?? sale.variants[index]!.priceMinor, left.lineRoomMinor[index]!);
-      break;
+async function priceSale(tx: Tx, merchant: Merchant, cart: CartToPrice): Promise<PricedCart> {
+  const locked = new Set<string>();
+  for (let round = 1; round <= saleLockRoundsMax; round += 1) {
+    const priced = await priceCart(tx, merchant, cart);
+    const toLock = priced.promotions.map((applied) => applied.promotion).filter((promotion) => (promotion.totalUsageMax !== null || promotion.perCustomerUsageMax !== null) && !locked.has(promotion.id)).map((promotion) => promotion.id).sort();
+    if (toLock.length === 0) return priced;
+    for (const promotionId of toLock) {
+      await lockPromotionForRedemption(tx, merchant.id, promotionId);
+      locked.add(promotionId);
     }
-    case 'free_shipping':
-      throw new AppError('loyalty.reward_not_applicable', `Reward ${reward.code} is free shipping, and a register sale ships nothing`, details);
   }
-  const amountMinor = Math.min(valueMinor, left.leftMinor);
-  // A reward with nothing left to take off would cost points for nothing.
-  if (amountMinor <= 0) throw new AppError('loyalty.reward_not_applicable', `Nothing is left of the sale for reward ${reward.code} to take off`, details);
-  return { reward, amountMinor, lineIndex };
+  throw new Error(`Assertion failed: a sale's pricing settles within ${saleLockRoundsMax} rounds`);
 }
 
 /** Where a sale is recorded: its source and reference, unique per merchant, which make a replay find it. */
@@ -149,44 +94,38 @@ function saleSource(command: PosSaleCommand): { source: OrderSource; sourceRef: 
   return command.fulfilment === 'pickup' ? { source: 'api', sourceRef: `pickup:${command.saleId}` } : { source: 'pos', sourceRef: `${command.registerId ?? 'register'}:${command.saleId}` };
 }
 
-/**
- * Discounts per line: a free product's on its own line, the rest spread over what each line has
- * left by largest remainder (so no line goes below zero). Without free products this is
- * `allocateMinor(total, gross)`, as before.
- */
-function allocateLineDiscounts(discounts: PricedDiscounts, gross: number[]): number[] {
-  const targeted = gross.map(() => 0);
-  for (const applied of discounts.rewards) if (applied.lineIndex !== null) targeted[applied.lineIndex]! += applied.amountMinor;
-  const targetedTotal = targeted.reduce((sum, amount) => sum + amount, 0);
-  const spread = allocateMinor(discounts.totalMinor - targetedTotal, gross.map((amount, index) => amount - targeted[index]!));
-  return gross.map((_, index) => targeted[index]! + spread[index]!);
-}
-
-function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Location, variants: Variant[], customerId: string | null, discounts: PricedDiscounts, placedAt: string, multiplierBps: number): NewOrder {
-  const gross = command.lines.map((line, index) => (line.unitPriceMinor ?? variants[index]!.priceMinor) * line.quantity);
-  const subtotalMinor = gross.reduce((sum, amount) => sum + amount, 0);
-  const lineDiscounts = allocateLineDiscounts(discounts, gross);
-  const lineNet = gross.map((amount, index) => amount - lineDiscounts[index]!);
-  const lineTax = lineNet.map((amount) => applyBasisPoints(amount, location.taxRateBps));
-  const taxMinor = lineTax.reduce((sum, amount) => sum + amount, 0);
-  const totalMinor = subtotalMinor - discounts.totalMinor + taxMinor;
-  const points = customerId ? computeMultipliedPoints(lineNet.map((amount, index) => (lineEarns(merchant, { sku: command.lines[index]!.sku }) ? amount : 0)), merchant.currency, merchant.settings.loyalty.pointsPerCurrencyUnit, multiplierBps).perLine : lineNet.map(() => 0);
-  const payments = command.payments ?? [{ method: 'unspecified', amountMinor: totalMinor }];
+function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Location, customerId: string | null, priced: PricedCart, placedAt: string, multiplierBps: number, exchange: ExchangeSettlement | null): NewOrder {
+  const { totals } = priced;
+  const points = exchange && customerId ? exchange.linePoints : plainSalePoints(merchant, priced, customerId, multiplierBps);
+  const payments = salePayments(command, totals.totalMinor, exchange);
   const paid = payments.reduce((sum, payment) => sum + payment.amountMinor, 0);
-  if (paid !== totalMinor) throw new AppError('orders.payment_mismatch', `Payments add up to ${paid}, the sale totals ${totalMinor}`, { field: 'payments', paid_minor: paid, total_minor: totalMinor });
+  if (paid !== totals.totalMinor) throw new AppError('orders.payment_mismatch', `Payments add up to ${paid}, the sale totals ${totals.totalMinor}`, { field: 'payments', paid_minor: paid, total_minor: totals.totalMinor });
   const pickup = command.fulfilment === 'pickup';
   return {
     channel: pickup ? 'online' : 'store', ...saleSource(command),
-    orderNumber: command.saleId, customerId, locationId: location.id, registerRef: command.registerId, status: pickup ? 'open' : 'completed', currency: merchant.currency, subtotalMinor, discountMinor: discounts.totalMinor, shippingMinor: 0, taxMinor, totalMinor, placedAt, sourceUpdatedAt: null,
-    lines: command.lines.map((line, index) => ({ sourceRef: String(index + 1), variantId: variants[index]!.id, sku: line.sku, title: variants[index]!.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor ?? variants[index]!.priceMinor, discountMinor: lineDiscounts[index]!, taxMinor: lineTax[index]!, pointsEarned: points[index]!, fulfilmentLocationId: location.id })),
+    orderNumber: command.saleId, customerId, locationId: location.id, registerRef: command.registerId, status: pickup ? 'open' : 'completed', currency: merchant.currency,
+    subtotalMinor: totals.subtotalMinor, discountMinor: totals.discountMinor, shippingMinor: totals.shippingMinor, taxMinor: totals.taxMinor, totalMinor: totals.totalMinor, placedAt, sourceUpdatedAt: null,
+    lines: priced.lines.map((line, index) => ({ sourceRef: String(index + 1), variantId: line.variant.id, sku: line.sku, title: line.variant.title, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, discountMinor: line.discountMinor, taxMinor: line.taxMinor, pointsEarned: points[index]!, fulfilmentLocationId: location.id, finalSale: line.variant.finalSale })),
     discounts: [
-      ...discounts.promotions.map((applied) => ({ kind: 'promotion' as const, code: applied.promotion.code, promotionId: applied.promotion.id, rewardId: null, amountMinor: applied.amountMinor })),
+      ...priced.promotions.map((applied) => ({ kind: 'promotion' as const, code: applied.code ?? applied.promotion.code, promotionId: applied.promotion.id, rewardId: null, amountMinor: applied.amountMinor })),
       // A reward code names the code, not the reward: its redemption was counted when it was issued.
-      ...discounts.rewards.map((applied) => ({ kind: 'reward' as const, code: applied.rewardCode?.code ?? applied.reward.code, promotionId: null, rewardId: applied.rewardCode ? null : applied.reward.id, amountMinor: applied.amountMinor })),
+      ...priced.rewards.map((applied) => ({ kind: 'reward' as const, code: applied.rewardCode?.code ?? applied.reward.code, promotionId: null, rewardId: applied.rewardCode ? null : applied.reward.id, amountMinor: applied.amountMinor })),
     ],
     payments: payments.map((payment) => ({ ...payment, sourceRef: null })),
+    exchangeOfOrderId: command.exchange?.ofOrderId ?? null,
   };
 }
+
+/** The sale's payments: as given (or one unspecified), after what an exchange's returned goods pay. */
+function salePayments(command: PosSaleCommand, totalMinor: number, exchange: ExchangeSettlement | null): { method: string; amountMinor: number }[] {
+  const appliedMinor = exchange?.appliedMinor ?? 0;
+  const rest = totalMinor - appliedMinor;
+  const given = command.payments ?? (rest > 0 ? [{ method: 'unspecified', amountMinor: rest }] : []);
+  return appliedMinor > 0 ? [{ method: exchangeCreditMethod, amountMinor: appliedMinor }, ...given] : given;
+}
+
+/** The payment method of the value an exchange's returned goods put toward the new ones. */
+export const exchangeCreditMethod = 'exchange';
 
 /**
  * A sale rung up at a register that talks to Continuum: prices it with the same promotion rules as
@@ -195,7 +134,6 @@ function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Locat
  */
 export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<PosSaleResult> {
   const location = await getLocation(tx, merchant.id, command.locationId);
-  const variants = await findSaleVariants(tx, merchant, command);
   const customerId = await resolveSaleCustomer(tx, merchant, command);
   if (command.rewards.length > 0 && !customerId) throw new AppError('loyalty.customer_required', 'Redeeming a reward needs a customer', { field: 'customer' });
   const placedAt = command.occurredAt ? toIso(command.occurredAt) : nowIso();
@@ -205,16 +143,22 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   const { source, sourceRef } = saleSource(command);
   const recorded = await findOrderBySource(tx, merchant.id, source, sourceRef);
   if (recorded) return { order: recorded, created: false, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
-  const grossSubtotal = command.lines.reduce((sum, line, index) => sum + (line.unitPriceMinor ?? variants[index]!.priceMinor) * line.quantity, 0);
-  const discounts = await priceDiscounts(tx, merchant, { command, variants, customerId }, grossSubtotal, placedAt);
-  if (customerId) await assertRewardLimits(tx, merchant.id, customerId, discounts.rewards.filter((applied) => applied.rewardCode === null).map((applied) => ({ reward: applied.reward, count: 1 })));
+  const pickup = command.fulfilment === 'pickup';
+  const priced = await priceSale(tx, merchant, {
+    channel: pickup ? 'online' : 'store', location, customerId, at: placedAt, shippingMinor: 0,
+    lines: command.lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor ?? null })), promotionCodes: command.promotionCodes, rewards: command.rewards,
+  });
+  assertCodesApplied(priced);
+  if (customerId) await assertRewardLimits(tx, merchant.id, customerId, priced.rewards.filter((applied) => applied.rewardCode === null).map((applied) => ({ reward: applied.reward, count: 1 })));
   // Her tier's (or an active membership's) multiplier as she holds it when the sale is rung up.
   const multiplierBps = customerId ? await earnMultiplierFor(tx, merchant, customerId, placedAt) : baseEarnMultiplierBps;
-  const { order, created } = await insertOrder(tx, merchant.id, buildOrder(merchant, command, location, variants, customerId, discounts, placedAt, multiplierBps));
+  const exchange = command.exchange ? settleSaleExchange(merchant, command.exchange, priced, customerId, multiplierBps) : null;
+  const { order, created } = await insertOrder(tx, merchant.id, buildOrder(merchant, command, location, customerId, priced, placedAt, multiplierBps, exchange));
   if (!created) return { order, created, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
+  await spendStoreCreditPayments(tx, merchant.id, order);
 
   let pointsRedeemed = 0;
-  for (const [index, applied] of discounts.rewards.entries()) {
+  for (const [index, applied] of priced.rewards.entries()) {
     if (applied.rewardCode) {
       await useRewardCodeOnSale(tx, merchant.id, applied.rewardCode, order.id);
       continue;
@@ -225,7 +169,8 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   }
   if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location);
   else await sellAtRegister(tx, merchant.id, order, location, command);
-  const pointsEarned = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
+  // An exchange's new goods earn only on what they are worth above the returned ones; the points they carry are already hers.
+  const pointsEarned = exchange ? exchange.earnedPoints : order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && pointsEarned > 0) {
     await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` }, earnOptionsOf(merchant));
     await emitMerchantEvent(tx, merchant.id, 'loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: pointsEarned, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
@@ -234,10 +179,27 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
     if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
     await raiseTierIfQualified(tx, merchant, customerId);
   }
-  for (const applied of discounts.promotions) await recordPromotionRedemption(tx, merchant.id, { promotionId: applied.promotion.id, orderId: order.id, customerId, channel: order.channel, amountMinor: applied.amountMinor });
+  await recordPromotionUses(tx, merchant, order, priced.promotions.map((applied) => ({ promotion: applied.promotion, amountMinor: applied.amountMinor })));
   await applyReferralOnOrder(tx, merchant, order);
   if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
-  return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
+  return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null, ...(exchange ? { exchange: { appliedMinor: exchange.appliedMinor, carriedPoints: customerId ? exchange.carriedPoints : 0 } } : {}) };
+}
+
+/** What each line earns: its net after discounts (SKUs that never earn: nothing) at her multiplier; nothing without a customer. */
+function earningNet(merchant: Merchant, priced: PricedCart): number[] {
+  return priced.lines.map((line) => (lineEarns(merchant, { sku: line.sku }) ? line.netMinor : 0));
+}
+
+function plainSalePoints(merchant: Merchant, priced: PricedCart, customerId: string | null, multiplierBps: number): number[] {
+  if (!customerId) return priced.lines.map(() => 0);
+  return computeMultipliedPoints(earningNet(merchant, priced), merchant.currency, merchant.settings.loyalty.pointsPerCurrencyUnit, multiplierBps).perLine;
+}
+
+function settleSaleExchange(merchant: Merchant, exchange: NonNullable<PosSaleCommand['exchange']>, priced: PricedCart, customerId: string | null, multiplierBps: number): ExchangeSettlement {
+  return settleExchange({
+    returnedMinor: exchange.creditMinor, returnedPoints: customerId ? exchange.returnedPoints : 0, newTotalMinor: priced.totals.totalMinor,
+    plainSalePoints: plainSalePoints(merchant, priced, customerId, multiplierBps), earningWeights: earningNet(merchant, priced),
+  });
 }
 
 /** The goods leave with the shopper: a sale movement per line, refused (409) if the shelf is empty. */

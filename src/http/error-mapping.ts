@@ -26,6 +26,7 @@ const statusByCode: Record<string, number> = {
   'returns.final_sale': 422,
   'returns.line_repeated': 422,
   'returns.manager_required': 403,
+  'returns.order_cancelled': 409,
 };
 
 const statusByRule: [RegExp, number][] = [

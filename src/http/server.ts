@@ -15,7 +15,9 @@ import { registerLoyaltyProgramRoutes } from './routes/loyalty-program-routes.ts
 import { registerFulfilmentRoutes } from './routes/fulfilment-routes.ts';
 import { registerInventoryRoutes } from './routes/inventory-routes.ts';
 import { registerOrderRoutes } from './routes/order-routes.ts';
+import { registerReturnRoutes } from './routes/return-routes.ts';
 import { registerSetupRoutes } from './routes/setup-routes.ts';
+import { registerPromotionRoutes } from './routes/promotion-routes.ts';
 import { registerRewardRoutes } from './routes/reward-routes.ts';
 import { registerSyncRoutes } from './routes/sync-routes.ts';
 import { registerReferralRoutes } from './routes/referral-routes.ts';
@@ -97,9 +99,11 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerIdentityRoutes(app, dependencies);
   registerLoyaltyProgramRoutes(app, dependencies);
   registerOrderRoutes(app, dependencies);
+  registerReturnRoutes(app, dependencies);
   registerInventoryRoutes(app, dependencies);
   registerFulfilmentRoutes(app, dependencies);
   registerSetupRoutes(app, dependencies);
+  registerPromotionRoutes(app, dependencies);
   registerRewardRoutes(app, dependencies);
   registerSyncRoutes(app, dependencies);
   registerMerchantWebhookRoutes(app, dependencies);

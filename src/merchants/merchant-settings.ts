@@ -52,6 +52,16 @@ export const merchantSettingsSchema = z.object({
       holdDays: z.number().int().min(1).max(90).default(7),
     })
     .prefault({}),
+  returns: z
+    .object({
+      /** Days after the order a return is accepted; 0 = no limit. A manager can override. */
+      windowDays: z.number().int().min(0).max(3650).default(30),
+      /** Kept from returned merchandise (after discounts), in basis points; 0 = none. Waivable per line. */
+      restockingFeeBps: z.number().int().min(0).max(10_000).default(0),
+      /** `with_last_item`: shipping and its tax come back with the order's last unit; `never`: not refundable. */
+      shippingRefund: z.enum(['with_last_item', 'never']).default('with_last_item'),
+    })
+    .prefault({}),
   identity: z
     .object({
       /** Fold Gmail addresses (dots and +tags in the local part) so j.doe+shop@gmail.com is jdoe@gmail.com. */

@@ -3,3 +3,4 @@
  * Example: `await findOrderBySource(db, merchantId, 'shopify', '820982911946154508')`.
  */
 export * from './order-service.ts';
+export * from './order-payments.ts';

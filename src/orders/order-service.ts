@@ -49,6 +49,7 @@ interface OrderHeader {
 
 export interface NewOrder extends OrderHeader {
   sourceUpdatedAt: string | null;
+  exchangeOfOrderId?: string | null;
   lines: NewOrderLine[];
   discounts: { kind: 'promotion' | 'reward' | 'channel'; code: string | null; promotionId: string | null; rewardId: string | null; amountMinor: number }[];
   payments: { method: string; amountMinor: number; sourceRef: string | null }[];
@@ -57,6 +58,8 @@ export interface NewOrder extends OrderHeader {
 export interface Order extends OrderHeader {
   id: string;
   refundedMinor: number;
+  /** The order an exchange took back, when this order is the exchange's new goods. */
+  exchangeOfOrderId: string | null;
   lines: OrderLine[];
   discounts: { kind: string; code: string | null; amountMinor: number }[];
   payments: { method: string; amountMinor: number }[];
@@ -83,7 +86,7 @@ export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): 
       customer_id: order.customerId, location_id: order.locationId, register_ref: order.registerRef, status: order.status, currency: order.currency,
       subtotal_minor: order.subtotalMinor, discount_minor: order.discountMinor, shipping_minor: order.shippingMinor, tax_minor: order.taxMinor,
       total_minor: order.totalMinor, refunded_minor: 0, placed_at: order.placedAt, source_updated_at: order.sourceUpdatedAt, created_at: now, updated_at: now,
-      fulfilment_status: null, cancelled_at: null,
+      fulfilment_status: null, cancelled_at: null, exchange_of_order_id: order.exchangeOfOrderId ?? null,
     })
     .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
     .returning('id')
@@ -123,7 +126,7 @@ async function toOrder(db: Queryable, row: Selectable<OrdersTable>): Promise<Ord
     id: row.id, channel: row.channel as OrderChannel, source: row.source as OrderSource, sourceRef: row.source_ref, orderNumber: row.order_number,
     customerId: row.customer_id, locationId: row.location_id, registerRef: row.register_ref, status: row.status, currency: row.currency,
     subtotalMinor: row.subtotal_minor, discountMinor: row.discount_minor, shippingMinor: row.shipping_minor, taxMinor: row.tax_minor,
-    totalMinor: row.total_minor, refundedMinor: row.refunded_minor, placedAt: row.placed_at, lines: lines.map(toOrderLine),
+    totalMinor: row.total_minor, refundedMinor: row.refunded_minor, exchangeOfOrderId: row.exchange_of_order_id, placedAt: row.placed_at, lines: lines.map(toOrderLine),
     discounts: discounts.map((discount) => ({ kind: discount.kind, code: discount.code, amountMinor: discount.amount_minor })),
     payments: payments.map((payment) => ({ method: payment.method, amountMinor: payment.amount_minor })),
   };

@@ -4,3 +4,5 @@
  */
 export * from './return-service.ts';
 export * from './refund-allocation.ts';
+export * from './find-return.ts';
+export * from './exchange-settlement.ts';

@@ -4,7 +4,8 @@ import { newId } from '../shared/ids.ts';
 
 export interface NewReturn {
   orderId: string;
-  source: 'shopify' | 'square' | 'pos';
+  /** `continuum` for a return taken through the API (by a register or the console). */
+  source: 'shopify' | 'square' | 'pos' | 'continuum';
   sourceRef: string;
   amountMinor: number;
   currency: string;
@@ -16,9 +17,12 @@ export interface NewReturnLine {
   quantity: number;
   amountMinor: number;
   taxMinor: number;
-  restock: 'restocked' | 'not_restocked';
+  restock: 'restocked' | 'not_restocked' | 'damaged';
   restockLocationId: string | null;
   pointsReversed: number;
+  grossMinor?: number;
+  discountMinor?: number;
+  feeMinor?: number;
 }
 
 /** Records a return once per (source, source reference); `created: false` on a replay. */
@@ -38,7 +42,7 @@ export async function insertReturn(tx: Tx, merchantId: string, input: NewReturn)
 export async function insertReturnLine(tx: Tx, merchantId: string, returnId: string, line: NewReturnLine): Promise<void> {
   await tx
     .insertInto('return_lines')
-    .values({ id: newId('rln'), merchant_id: merchantId, return_id: returnId, order_line_id: line.orderLineId, quantity: line.quantity, amount_minor: line.amountMinor, tax_minor: line.taxMinor, restock: line.restock, restock_location_id: line.restockLocationId, points_reversed: line.pointsReversed })
+    .values({ id: newId('rln'), merchant_id: merchantId, return_id: returnId, order_line_id: line.orderLineId, quantity: line.quantity, amount_minor: line.amountMinor, tax_minor: line.taxMinor, restock: line.restock, restock_location_id: line.restockLocationId, points_reversed: line.pointsReversed, gross_minor: line.grossMinor ?? 0, discount_minor: line.discountMinor ?? 0, fee_minor: line.feeMinor ?? 0 })
     .execute();
 }
 
@@ -56,4 +60,23 @@ export async function listReturnsForOrder(db: Queryable, merchantId: string, ord
 export function pointsToReverse(line: { pointsEarned: number; quantity: number; returnedQuantity: number }, quantity: number): number {
   const earnedShare = (returned: number) => Math.floor((line.pointsEarned * returned) / line.quantity);
   return earnedShare(line.returnedQuantity + quantity) - earnedShare(line.returnedQuantity);
+}
+
+/**
+ * Records that the channel holds the refund of a return made in Continuum (its refund id), once
+ * the push succeeded or the channel's refund webhook came back. False when there is no such return.
+ */
+export async function linkChannelRefund(db: Queryable, merchantId: string, returnId: string, refund: { channel: string; refundRef: string }): Promise<boolean> {
+  const result = await db
+    .updateTable('returns')
+    .set({ channel_refund_ref: `${refund.channel}:${refund.refundRef}`, push_state: 'pushed' })
+    .where('merchant_id', '=', merchantId)
+    .where('id', '=', returnId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** A refund push the channel refused for good (after its retries): the return stays, a person follows up. */
+export async function markRefundPushFailed(db: Queryable, merchantId: string, returnId: string): Promise<void> {
+  await db.updateTable('returns').set({ push_state: 'failed' }).where('merchant_id', '=', merchantId).where('id', '=', returnId).execute();
 }

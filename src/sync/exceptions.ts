@@ -2,7 +2,7 @@ import type { Queryable } from '../db/index.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
-export type ExceptionKind = 'possible_duplicate' | 'unmapped_sku' | 'oversell' | 'sync_failed' | 'inbox_failed' | 'stale_event' | 'offline_conflict' | 'referral_review' | 'reward_code_reused';
+export type ExceptionKind = 'possible_duplicate' | 'unmapped_sku' | 'oversell' | 'sync_failed' | 'inbox_failed' | 'stale_event' | 'offline_conflict' | 'referral_review' | 'reward_code_reused' | 'promotion_limit_exceeded';
 
 export interface RaisedException {
   kind: ExceptionKind;

@@ -39,7 +39,7 @@ export interface TestEngine {
   fakeSquare: FakeSquare;
   demo: DemoMerchant;
   /** Sends a request through the server without opening a port. */
-  request(method: 'GET' | 'POST', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  request(method: 'GET' | 'POST' | 'PATCH', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /** Posts a Shopify fixture re-signed with the test merchant's own secret, headers as Shopify sent them. */
   deliverShopifyFixture(path: string, overrides?: Record<string, string>, body?: Buffer): Promise<{ status: number; body: any }>;
   /** Posts a Square notification signed with the demo's key over the notification URL and the exact bytes. */

@@ -20,6 +20,22 @@
  *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/DiscountCodeFreeShippingInput.md,
  *   https://shopify.dev/docs/api/admin-graphql/2025-10/queries/codeDiscountNodeByCode,
  *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeDeactivate.md
+ * - refunds of returns made in Continuum (issue #6): refundCreate(input: RefundInput!) takes orderId,
+ *   note, notify, refundLineItems [{lineItemId, quantity, restockType}], shipping {amount | fullRefund}
+ *   and transactions [OrderTransactionInput {orderId, parentId, kind, gateway, amount}], where a refund's
+ *   parent is the SALE or CAPTURE it pays back; it answers {refund {id note}, userErrors {field message}}
+ *   (UserError has no code). `@idempotent(key:)` is mandatory for it from 2026-04:
+ *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/refundCreate,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/RefundInput,
+ *   https://shopify.dev/docs/api/admin-graphql/2025-04/input-objects/RefundLineItemInput,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/enums/RefundLineItemRestockType.md,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/input-objects/OrderTransactionInput.md,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/payloads/RefundCreatePayload.md,
+ *   https://shopify.dev/changelog/adding-idempotency-for-inventory-adjustments-and-refund-mutations.
+ *   The order's transactions (kind SALE, CAPTURE, REFUND…, status SUCCESS, PENDING, FAILURE…, gateway,
+ *   amountSet, parentTransaction) and refunds (id, note) are read first:
+ *   https://shopify.dev/docs/api/admin-graphql/latest/objects/OrderTransaction,
+ *   https://shopify.dev/docs/api/admin-graphql/latest/enums/ordertransactionstatus.md.
  *
  * The client waits out throttling itself, because Shopify says how long to wait; every other failure
  * is thrown as an AppError and the outbox decides whether to retry.
@@ -103,6 +119,41 @@ export interface BasicCodeDiscountInput extends CodeDiscountBase {
 
 export type FreeShippingCodeDiscountInput = CodeDiscountBase;
 
+/** An order's payment transaction as refunds need it: amounts are decimal strings, as Shopify sends them. */
+export interface ShopifyOrderTransaction {
+  id: string;
+  /** OrderTransactionKind: SALE, CAPTURE, AUTHORIZATION, REFUND, VOID, CHANGE… */
+  kind: string;
+  /** OrderTransactionStatus: SUCCESS, PENDING, FAILURE, ERROR, AWAITING_RESPONSE, UNKNOWN. */
+  status: string;
+  gateway: string;
+  amount: string;
+  currency: string;
+  presentmentCurrency: string;
+  parentId: string | null;
+}
+
+/** What Shopify holds of an order's money: its transactions and the refunds already made (their notes carry our marker). */
+export interface ShopifyOrderRefundState {
+  orderId: string;
+  transactions: ShopifyOrderTransaction[];
+  refunds: { id: string; note: string | null }[];
+}
+
+export interface CreateRefundInput {
+  /** The order's GID. */
+  orderId: string;
+  /** One key per refund, reused on every retry of it (the return id). */
+  idempotencyKey: string;
+  note: string;
+  /** Line item GIDs and quantities; never restocked by Shopify (see createRefund). */
+  lines: { lineItemId: string; quantity: number }[];
+  /** Shipping refunded, as a decimal in the shop's currency, or null for none. */
+  shippingAmount: string | null;
+  /** The money: each a refund of one SALE or CAPTURE transaction (its GID), amount as a decimal. */
+  transactions: { parentId: string; gateway: string; amount: string }[];
+}
+
 export interface ShopifyAdminClient {
   /** Sends one GraphQL operation, waiting out THROTTLED answers; returns `data` and the bucket status. */
   request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined }>;
@@ -122,6 +173,10 @@ export interface ShopifyAdminClient {
   findCodeDiscountId(code: string): Promise<string | null>;
   /** Stops a code discount from being accepted; Shopify keeps it and its history. */
   deactivateCodeDiscount(id: string): Promise<void>;
+  /** An order's transactions and refunds; `connectors.shopify.not_found` when Shopify has no such order. */
+  readOrderRefundState(orderId: string): Promise<ShopifyOrderRefundState>;
+  /** refundCreate with `@idempotent`; returns the refund's GID. userErrors throw `connectors.shopify.refund_refused`. */
+  createRefund(input: CreateRefundInput): Promise<{ refundId: string }>;
   /** The bucket status of the last response that reported one. */
   lastThrottleStatus(): ThrottleStatus | undefined;
 }
@@ -150,6 +205,19 @@ const basicCodeCreateSchema = z.object({ discountCodeBasicCreate: codeDiscountPa
 const freeShippingCodeCreateSchema = z.object({ discountCodeFreeShippingCreate: codeDiscountPayloadSchema });
 const codeDeactivateSchema = z.object({ discountCodeDeactivate: codeDiscountPayloadSchema });
 const codeByCodeSchema = z.object({ codeDiscountNodeByCode: z.object({ id: z.string() }).nullable() });
+const moneySchema = z.object({ amount: z.string(), currencyCode: z.string() });
+const orderRefundStateSchema = z.object({
+  order: z.object({
+    id: z.string(),
+    transactions: z.array(z.object({
+      id: z.string(), kind: z.string(), status: z.string(), gateway: z.string(),
+      amountSet: z.object({ shopMoney: moneySchema, presentmentMoney: moneySchema }),
+      parentTransaction: z.object({ id: z.string() }).nullable(),
+    })),
+    refunds: z.array(z.object({ id: z.string(), note: z.string().nullable() })),
+  }).nullable(),
+});
+const refundCreateSchema = z.object({ refundCreate: z.object({ refund: z.object({ id: z.string() }).nullable(), userErrors: z.array(userErrorSchema) }) });
 
 const READ_AVAILABLE_QUERY = `query ReadAvailable($inventoryItemId: ID!, $locationId: ID!) {
   inventoryItem(id: $inventoryItemId) {
@@ -195,6 +263,29 @@ const DEACTIVATE_CODE_MUTATION = `mutation DeactivateCodeDiscount($id: ID!) {
   discountCodeDeactivate(id: $id) {
     codeDiscountNode { id }
     userErrors { field message code }
+  }
+}`;
+
+/** Transactions and refunds read of one order; an order with as many is refused rather than read in part. */
+export const ORDER_TRANSACTIONS_MAX = 100;
+export const ORDER_REFUNDS_MAX = 100;
+
+const READ_ORDER_REFUND_STATE_QUERY = `query ReadOrderRefundState($id: ID!) {
+  order(id: $id) {
+    id
+    transactions(first: ${ORDER_TRANSACTIONS_MAX}) {
+      id kind status gateway
+      amountSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+      parentTransaction { id }
+    }
+    refunds(first: ${ORDER_REFUNDS_MAX}) { id note }
+  }
+}`;
+
+const CREATE_REFUND_MUTATION = `mutation CreateRefund($input: RefundInput!, $idempotencyKey: String!) {
+  refundCreate(input: $input) @idempotent(key: $idempotencyKey) {
+    refund { id note }
+    userErrors { field message }
   }
 }`;
 
@@ -268,6 +359,8 @@ export function createShopifyAdminClient(options: ShopifyAdminClientOptions): Sh
     createFreeShippingCodeDiscount: (input) => createFreeShippingCodeDiscount(request, input),
     findCodeDiscountId: (code) => findCodeDiscountId(request, code),
     deactivateCodeDiscount: (id) => deactivateCodeDiscount(request, id),
+    readOrderRefundState: (orderId) => readOrderRefundState(request, orderId),
+    createRefund: (input) => createRefund(request, input),
     lastThrottleStatus: () => lastStatus,
   };
   return client;
@@ -476,4 +569,49 @@ async function deactivateCodeDiscount(request: RequestFunction, id: string): Pro
   assert(id.startsWith('gid://shopify/DiscountCodeNode/'), 'deactivateCodeDiscount takes a DiscountCodeNode GID');
   const { data } = await request<unknown>(DEACTIVATE_CODE_MUTATION, { id });
   nodeIdOf(parseData(codeDeactivateSchema, data, 'discountCodeDeactivate').discountCodeDeactivate, 'discountCodeDeactivate', id);
+}
+
+async function readOrderRefundState(request: RequestFunction, orderId: string): Promise<ShopifyOrderRefundState> {
+  const id = shopifyGid('Order', orderId);
+  const { data } = await request<unknown>(READ_ORDER_REFUND_STATE_QUERY, { id });
+  const { order } = parseData(orderRefundStateSchema, data, 'order');
+  if (order === null) throw new AppError('connectors.shopify.not_found', `Shopify has no order ${id}`, { orderId: id });
+  if (order.transactions.length >= ORDER_TRANSACTIONS_MAX || order.refunds.length >= ORDER_REFUNDS_MAX) {
+    throw new AppError('connectors.shopify.too_many_transactions', `Order ${id} has ${ORDER_TRANSACTIONS_MAX} transactions or ${ORDER_REFUNDS_MAX} refunds or more; Continuum does not refund it without reading them all`, { orderId: id });
+  }
+  return {
+    orderId: order.id,
+    transactions: order.transactions.map((transaction) => ({
+      id: transaction.id, kind: transaction.kind, status: transaction.status, gateway: transaction.gateway, amount: transaction.amountSet.shopMoney.amount,
+      currency: transaction.amountSet.shopMoney.currencyCode, presentmentCurrency: transaction.amountSet.presentmentMoney.currencyCode, parentId: transaction.parentTransaction?.id ?? null,
+    })),
+    refunds: order.refunds,
+  };
+}
+
+/**
+ * Every line is refunded with restockType NO_RESTOCK: Continuum took the units back itself (or set
+ * them aside as damaged) and pushes the resulting levels, so a Shopify restock would count them twice.
+ * `notify` is false: the associate who took the return gives the shopper her receipt.
+ */
+async function createRefund(request: RequestFunction, input: CreateRefundInput): Promise<{ refundId: string }> {
+  assert(input.idempotencyKey.length > 0, 'createRefund: idempotencyKey must not be empty');
+  assert(input.transactions.length > 0, 'createRefund: a refund pays money back through at least one transaction');
+  assert(input.lines.every((line) => Number.isSafeInteger(line.quantity) && line.quantity > 0), 'createRefund: line quantities are positive integers');
+  const orderId = shopifyGid('Order', input.orderId);
+  const refundInput = {
+    orderId,
+    note: input.note,
+    notify: false,
+    refundLineItems: input.lines.map((line) => ({ lineItemId: shopifyGid('LineItem', line.lineItemId), quantity: line.quantity, restockType: 'NO_RESTOCK' })),
+    ...(input.shippingAmount === null ? {} : { shipping: { amount: input.shippingAmount } }),
+    transactions: input.transactions.map((transaction) => ({ orderId, parentId: shopifyGid('OrderTransaction', transaction.parentId), kind: 'REFUND', gateway: transaction.gateway, amount: transaction.amount })),
+  };
+  const { data } = await request<unknown>(CREATE_REFUND_MUTATION, { input: refundInput, idempotencyKey: input.idempotencyKey });
+  const payload = parseData(refundCreateSchema, data, 'refundCreate').refundCreate;
+  if (payload.userErrors.length > 0 || payload.refund === null) {
+    const message = payload.userErrors.map((error) => `${(error.field ?? []).join('.')}: ${error.message}`).join('; ') || 'refundCreate returned no refund';
+    throw new AppError('connectors.shopify.refund_refused', `Shopify refused the refund of order ${orderId}: ${message}`, { userErrors: payload.userErrors, orderId });
+  }
+  return { refundId: payload.refund.id };
 }

@@ -9,6 +9,7 @@ import { AppError, assert } from '../../shared/app-error.ts';
 import { minorToDecimal } from '../../shared/money.ts';
 import type { OutboxDeliverer, OutboxEvent } from '../../sync/index.ts';
 import { createShopifyAdminClient, shopifyGid, type BasicCodeDiscountInput, type ShopifyAdminClient } from './client.ts';
+import { pushShopifyRefund } from './push-refund.ts';
 
 export type ShopifyClientFactory = (account: ChannelAccount & { adminApiUrl: string; accessToken: string }) => ShopifyAdminClient;
 
@@ -116,6 +117,8 @@ export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFacto
         return createRewardDiscount(db, client, event, payload as { reward_code_id: string });
       case 'discount.deactivate':
         return deactivateRewardDiscount(db, client, event, payload as { reward_code_id: string });
+      case 'refund.create':
+        return pushShopifyRefund(db, client, event);
       default:
         throw new AppError('connectors.shopify.unknown_message', `No Shopify delivery for ${event.kind}`, { kind: event.kind });
     }

@@ -4,6 +4,7 @@ import type { MirroredProduct } from '../../catalog/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { decimalToMinor } from '../../shared/money.ts';
+import { parseRefundMarker } from '../refund-marker.ts';
 import {
   shopifyProductSchema,
   shopifyInventoryLevelSchema,
@@ -108,7 +109,9 @@ export function translateShopifyRefund(payload: unknown): RecordRefundCommand {
   const amountMinor = refundTransactions.length > 0
     ? refundTransactions.reduce((sum, transaction) => sum + decimalToMinor(transaction.amount, transaction.currency), 0)
     : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, 0);
-  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, lines };
+  // A refund Continuum pushed names its return in the note: it is linked to that return, not recorded again.
+  const continuumReturnId = parseRefundMarker(refund.note);
+  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, ...(continuumReturnId ? { continuumReturnId } : {}), lines };
 }
 
 function addressInput(address: ShopifyAddress, isDefault: boolean): AddressInput {

@@ -15,6 +15,15 @@
  *   (field descriptions as in the SDKs' BatchRetrieveInventoryChangesRequest).
  * - RetrieveOrder and RetrieveCustomer: https://developer.squareup.com/reference/square/orders-api/retrieve-order,
  *   https://developer.squareup.com/reference/square/customers-api/retrieve-customer
+ * - RefundPayment (issue #6): `POST /v2/refunds` with `idempotency_key` (at most 45 characters),
+ *   `payment_id`, `amount_money` (at most the payment's total less its completed refunds) and an
+ *   optional `reason`; answers `{ refund }`, a PaymentRefund whose status starts PENDING:
+ *   https://developer.squareup.com/reference/square/refunds-api/refund-payment,
+ *   https://developer.squareup.com/docs/refunds-api/overview, field limits as in the SDKs'
+ *   RefundPaymentRequest (https://github.com/square/connect-javascript-sdk/blob/HEAD/docs/RefundPaymentRequest.md,
+ *   https://docs.rs/square-api-client/0.1.6/square_api_client/models/struct.RefundPaymentRequest.html).
+ *   An amount over what is left answers `REFUND_AMOUNT_INVALID` in category `REFUND_ERROR`
+ *   (Square staff in https://developer.squareup.com/forums/t/refund-amount-invalid-error/9890).
  * - Versioning: every request names the API version in `Square-Version`
  *   (https://developer.squareup.com/docs/build-basics/versioning-overview).
  *
@@ -25,8 +34,8 @@ import { z } from 'zod';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
 import {
-  squareCustomerSchema, squareErrorsSchema, squareInventoryChangeSchema, squareInventoryCountSchema, squareOrderSchema,
-  type SquareApiError, type SquareCustomer, type SquareInventoryChange, type SquareInventoryCount, type SquareOrder,
+  squareCustomerSchema, squareErrorsSchema, squareInventoryChangeSchema, squareInventoryCountSchema, squareOrderSchema, squareRefundSchema,
+  type SquareApiError, type SquareCustomer, type SquareInventoryChange, type SquareInventoryCount, type SquareOrder, type SquareRefund,
 } from './types.ts';
 
 /**
@@ -52,6 +61,8 @@ export const CHANGE_PAGES_MAX = 20;
 export const CHANGES_PAGE_LIMIT = 100;
 /** Catalog objects or locations one BatchRetrieveInventoryChanges filter names at most (our bound, not Square's). */
 export const CHANGE_FILTER_IDS_MAX = 100;
+/** RefundPaymentRequest: "Keys are limited to a max of 45 characters". */
+export const REFUND_IDEMPOTENCY_KEY_LENGTH_MAX = 45;
 
 export interface SquareClientOptions {
   /** The API base URL: `https://connect.squareup.com`, `https://connect.squareupsandbox.com`, or a fake. */
@@ -80,6 +91,15 @@ export interface BatchChangeInventoryInput {
   ignoreUnchangedCounts?: boolean;
 }
 
+export interface RefundPaymentInput {
+  /** One key per refund, reused on every retry of it (the return id); at most 45 characters. */
+  idempotencyKey: string;
+  paymentId: string;
+  amountMinor: number;
+  currency: string;
+  reason: string;
+}
+
 export interface SquareClient {
   /** RetrieveOrder: the full order with line items, which notifications never carry. */
   retrieveOrder(orderId: string): Promise<SquareOrder>;
@@ -91,6 +111,8 @@ export interface SquareClient {
   retrieveInventoryCounts(input: { catalogObjectIds: string[]; locationIds: string[]; states?: string[] }): Promise<SquareInventoryCount[]>;
   /** BatchRetrieveInventoryChanges: the physical counts and adjustments Square received after `updatedAfter`, oldest `occurred_at` first. */
   retrieveInventoryChanges(input: RetrieveInventoryChangesInput): Promise<SquareInventoryChange[]>;
+  /** RefundPayment: gives `amountMinor` of a completed payment back; answers the refund (PENDING until Square completes it). */
+  refundPayment(input: RefundPaymentInput): Promise<SquareRefund>;
 }
 
 export interface RetrieveInventoryChangesInput {
@@ -153,6 +175,10 @@ export function createSquareClient(options: SquareClientOptions): SquareClient {
     },
     async retrieveInventoryChanges(input) {
       return retrieveChanges(send, input);
+    },
+    async refundPayment(input) {
+      const answer = await send('POST', '/v2/refunds', refundPaymentBody(input));
+      return parseAnswer(z.object({ refund: squareRefundSchema }).passthrough(), answer, 'RefundPayment').refund;
     },
   };
 }
@@ -264,6 +290,12 @@ function batchChangeBody(input: BatchChangeInventoryInput): Record<string, unkno
     return { type: 'ADJUSTMENT', adjustment: { ...place, from_state: change.fromState, to_state: change.toState, quantity: quantityText(change.quantity, 'quantity') } };
   });
   return { idempotency_key: input.idempotencyKey, changes, ignore_unchanged_counts: input.ignoreUnchangedCounts ?? true };
+}
+
+function refundPaymentBody(input: RefundPaymentInput): Record<string, unknown> {
+  assert(input.idempotencyKey.length > 0 && input.idempotencyKey.length <= REFUND_IDEMPOTENCY_KEY_LENGTH_MAX, `refundPayment: idempotencyKey has 1 to ${REFUND_IDEMPOTENCY_KEY_LENGTH_MAX} characters`);
+  assert(Number.isSafeInteger(input.amountMinor) && input.amountMinor > 0, 'refundPayment: amountMinor is a positive integer');
+  return { idempotency_key: input.idempotencyKey, payment_id: requireId(input.paymentId, 'paymentId'), amount_money: { amount: input.amountMinor, currency: input.currency }, reason: input.reason };
 }
 
 /**

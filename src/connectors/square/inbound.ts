@@ -63,7 +63,7 @@ export function computeChangesReadStart(calculatedAt: string, lastSeenAt: string
 
 export type SquareClientFactory = (account: ChannelAccount & { adminApiUrl: string; accessToken: string }) => SquareClient;
 
-const defaultClientFactory: SquareClientFactory = (account) => createSquareClient({ apiUrl: account.adminApiUrl, accessToken: account.accessToken });
+export const defaultSquareClientFactory: SquareClientFactory = (account) => createSquareClient({ apiUrl: account.adminApiUrl, accessToken: account.accessToken });
 
 // A payment may complete while its order is still OPEN (an API order not yet closed): the money was
 // taken, so it is a sale. A canceled or draft order is not.
@@ -178,7 +178,7 @@ async function fetchRefundOrder(client: SquareClient, refund: SquareRefund): Pro
  * channel account (`admin_api_url` holds the API base URL, `access_token` the token). Without them
  * a register sale cannot be read, and the event fails with `connectors.square.not_configured`.
  */
-export function createSquareEventPreparer(db: Db, clientFactory: SquareClientFactory = defaultClientFactory): (event: InboxEvent) => Promise<PreparedSquareEvent> {
+export function createSquareEventPreparer(db: Db, clientFactory: SquareClientFactory = defaultSquareClientFactory): (event: InboxEvent) => Promise<PreparedSquareEvent> {
   return (event) => prepareSquareEvent(event, {
     isOrderRecorded: async (orderId) => (await findOrderBySource(db, event.merchant_id, 'square', orderId)) !== undefined,
     findStockPlace: async (catalogObjectId, locationId) => findChannelStockPlace(db, event.merchant_id, 'square', catalogObjectId, locationId),
@@ -210,7 +210,7 @@ export async function applySquareEvent(tx: Tx, event: InboxEvent, prepared: Prep
       if (prepared?.kind !== 'order') throw notPrepared(event, 'order');
       assert(prepared.order.id === plan.orderId, `the prepared order ${prepared.order.id} is the one event ${event.id} names`);
       if (!recordableOrderStates.has(prepared.order.state)) return { outcome: 'ignored', note: `order ${prepared.order.id} is ${prepared.order.state}` };
-      const { created } = await recordChannelOrder(tx, merchant, translateSquareOrder(prepared.order, prepared.customer));
+      const { created } = await recordChannelOrder(tx, merchant, translateSquareOrder(prepared.order, prepared.customer, plan.paymentId));
       return created ? { outcome: 'processed' } : { outcome: 'ignored', note: 'order already recorded' };
     }
     case 'record_refund': {

@@ -4,4 +4,5 @@
  */
 export * from './webhook.ts';
 export * from './inbound.ts';
-export { createSquareClient, computeBackoffMs, SQUARE_API_VERSION, type SquareClient, type SquareClientOptions, type BatchChangeInventoryInput, type InventoryChangeInput, type RetrieveInventoryChangesInput } from './client.ts';
+export * from './deliver.ts';
+export { createSquareClient, computeBackoffMs, SQUARE_API_VERSION, type SquareClient, type SquareClientOptions, type BatchChangeInventoryInput, type InventoryChangeInput, type RetrieveInventoryChangesInput, type RefundPaymentInput } from './client.ts';

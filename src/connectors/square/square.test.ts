@@ -193,11 +193,11 @@ test('an order whose totals do not add up, or that sells a fraction of a unit, f
 
 test('a payment is recorded only once COMPLETED and naming an order', () => {
   const payment = (status: string, orderId?: string) => envelope('payment.updated', { payment: { id: 'PAY-1', status, ...(orderId ? { order_id: orderId } : {}) } });
-  assert.deepEqual(planSquareEvent(payment('COMPLETED', 'ORDER-1')), { action: 'record_order', orderId: 'ORDER-1' });
+  assert.deepEqual(planSquareEvent(payment('COMPLETED', 'ORDER-1')), { action: 'record_order', orderId: 'ORDER-1', paymentId: 'PAY-1' });
   for (const status of ['APPROVED', 'PENDING', 'FAILED', 'CANCELED']) assert.equal(planSquareEvent(payment(status, 'ORDER-1')).action, 'ignore');
   assert.equal(planSquareEvent(payment('COMPLETED')).action, 'ignore');
   assert.equal(planSquareEvent(envelope('order.created', { order_created: { order_id: 'ORDER-1', state: 'OPEN' } })).action, 'ignore');
-  assert.deepEqual(planSquareEvent(envelope('order.updated', { order_updated: { order_id: 'ORDER-1', state: 'COMPLETED' } })), { action: 'record_order', orderId: 'ORDER-1' });
+  assert.deepEqual(planSquareEvent(envelope('order.updated', { order_updated: { order_id: 'ORDER-1', state: 'COMPLETED' } })), { action: 'record_order', orderId: 'ORDER-1', paymentId: null });
   assert.equal(planSquareEvent(envelope('labor.shift.created', {})).action, 'ignore');
   assert.throws(() => planSquareEvent({ merchant_id: 'M', type: 'payment.updated', event_id: 'E', data: { object: { payment: { status: 'COMPLETED' } } } }), (error: unknown) => error instanceof AppError && error.code === 'connectors.square.invalid_payload');
 });

@@ -2,6 +2,7 @@ import type { ChannelStockChange, ChannelStockChangesCommand, RecordOrderCommand
 import type { AddressInput, CustomerClaim } from '../../customers/index.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
+import { parseRefundMarker } from '../refund-marker.ts';
 import {
   squareCustomerSchema, squareEnvelopeSchema, squareInventoryCountSchema, squareOrderSummarySchema, squarePaymentSchema, squareRefundSchema,
   type SquareCustomer, type SquareInventoryChange, type SquareInventoryCount, type SquareMoney, type SquareOrder, type SquareRefund,
@@ -12,7 +13,8 @@ export const INVENTORY_COUNTS_PER_EVENT_MAX = 100;
 
 /** What one stored notification asks of Continuum, decided from the notification alone. */
 export type SquareEventPlan =
-  | { action: 'record_order'; orderId: string }
+  /** `paymentId`: the payment the notification reports, null for an order notification. */
+  | { action: 'record_order'; orderId: string; paymentId: string | null }
   | { action: 'record_refund'; refund: SquareRefund }
   | { action: 'record_stock'; counts: SquareInventoryCount[] }
   | { action: 'resolve_customer'; customer: SquareCustomer }
@@ -57,13 +59,13 @@ export function planSquareEvent(payload: unknown): SquareEventPlan {
       const payment = parsePayload(squarePaymentSchema, object['payment'], `${envelope.type} payment`);
       if (payment.status !== 'COMPLETED') return { action: 'ignore', note: `payment ${payment.id} is ${payment.status}; a sale is recorded once its payment is COMPLETED` };
       if (!payment.order_id) return { action: 'ignore', note: `payment ${payment.id} names no order, so it has no lines to record` };
-      return { action: 'record_order', orderId: payment.order_id };
+      return { action: 'record_order', orderId: payment.order_id, paymentId: payment.id };
     }
     case 'order.created':
     case 'order.updated': {
       const summary = parsePayload(squareOrderSummarySchema, object[envelope.type === 'order.created' ? 'order_created' : 'order_updated'], `${envelope.type} summary`);
       if (summary.state !== 'COMPLETED') return { action: 'ignore', note: `order ${summary.order_id} is ${summary.state ?? 'of unknown state'}; it is recorded when completed or paid` };
-      return { action: 'record_order', orderId: summary.order_id };
+      return { action: 'record_order', orderId: summary.order_id, paymentId: null };
     }
     case 'refund.created':
     case 'refund.updated': {
@@ -113,7 +115,7 @@ function lineTitle(line: SquareOrder['line_items'][number]): string {
  * (https://developer.squareup.com/docs/orders-api/how-it-works). Anything that does not add up that
  * way (modifiers, inclusive taxes, a missing line) fails loudly instead of recording wrong money.
  */
-export function translateSquareOrder(order: SquareOrder, customer: SquareCustomer | null): RecordOrderCommand {
+export function translateSquareOrder(order: SquareOrder, customer: SquareCustomer | null, paymentId: string | null = null): RecordOrderCommand {
   const currency = order.total_money.currency;
   if (order.line_items.length === 0) throw new AppError('connectors.square.invalid_payload', `Order ${order.id} has no line items`, { order_id: order.id });
   if (order.taxes.some((tax) => tax.type === 'INCLUSIVE')) {
@@ -164,8 +166,19 @@ export function translateSquareOrder(order: SquareOrder, customer: SquareCustome
     totalMinor: goodsMinor,
     // Square discounts are catalog discounts with display names, not codes a shopper typed.
     discountCodes: [],
-    payments: order.tenders.map((tender) => ({ method: tender.type.toLowerCase(), amountMinor: amountIn(tender.amount_money, currency, 'tender amount_money') })),
+    payments: order.tenders.map((tender) => ({ method: tender.type.toLowerCase(), amountMinor: amountIn(tender.amount_money, currency, 'tender amount_money'), ...tenderPaymentRef(order, tender, paymentId) })),
   };
+}
+
+/**
+ * The Square payment a tender was paid by, which a refund pushed to Square names (RefundPayment
+ * `payment_id`): the tender's own `payment_id`, else, for an order paid by one tender, the payment
+ * whose notification recorded it. Nothing when neither says (a split tender without ids): the
+ * payment stays without a reference, and a refund to it cannot be pushed.
+ */
+function tenderPaymentRef(order: SquareOrder, tender: SquareOrder['tenders'][number], paymentId: string | null): { sourceRef: string } | Record<string, never> {
+  const ref = tender.payment_id ?? (order.tenders.length === 1 ? paymentId : null);
+  return ref ? { sourceRef: ref } : {};
 }
 
 /** The order's buyer: her Square customer id, and what RetrieveCustomer told about her when it could. */
@@ -320,7 +333,9 @@ function compareChanges(left: SquareStockChange, right: SquareStockChange): numb
  */
 export function translateSquareRefund(refund: SquareRefund, refundOrder: SquareOrder | null): RecordRefundCommand | null {
   const currency = refund.amount_money.currency;
-  const base = { source: 'square' as const, sourceRef: refund.id, amountMinor: refund.amount_money.amount, currency, note: refund.reason ?? null };
+  // A refund Continuum pushed names its return in the reason: it is linked to that return, not recorded again.
+  const continuumReturnId = parseRefundMarker(refund.reason);
+  const base = { source: 'square' as const, sourceRef: refund.id, amountMinor: refund.amount_money.amount, currency, note: refund.reason ?? null, ...(continuumReturnId ? { continuumReturnId } : {}) };
   const returns = refundOrder?.returns ?? [];
   if (returns.length === 0) {
     assert(refund.order_id, `refund ${refund.id}: only a refund that names an order is translated`);

@@ -176,7 +176,8 @@ export const squareOrderSchema = z
     line_items: z.array(squareLineItemSchema).default([]),
     discounts: z.array(z.object({ uid: z.string().nullish(), name: z.string().nullish(), type: z.string().nullish(), applied_money: zeroable }).passthrough()).default([]),
     taxes: z.array(z.object({ uid: z.string().nullish(), name: z.string().nullish(), type: z.string().nullish(), applied_money: zeroable }).passthrough()).default([]),
-    tenders: z.array(z.object({ id: z.string().nullish(), type: z.string(), amount_money: money }).passthrough()).default([]),
+    // A tender's `payment_id` names the Payment it corresponds to (https://developer.squareup.com/reference/square/objects/Tender).
+    tenders: z.array(z.object({ id: z.string().nullish(), type: z.string(), amount_money: money, payment_id: z.string().nullish() }).passthrough()).default([]),
     returns: z.array(z.object({ source_order_id: z.string().nullish(), return_line_items: z.array(squareReturnLineItemSchema).default([]) }).passthrough()).default([]),
     total_money: money,
     total_tax_money: money,

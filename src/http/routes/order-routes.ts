@@ -3,7 +3,7 @@ import { recordPosSale } from '../../commands/index.ts';
 import { getOrder } from '../../orders/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
-import { orderView } from '../views.ts';
+import { moneyView, orderView } from '../views.ts';
 
 const identifier = z.string().trim().min(1).max(200);
 
@@ -44,5 +44,18 @@ export function registerOrderRoutes(app: AppInstance, { database, worker }: Rout
   app.get('/v1/orders/:id', {
     config: { scope: 'read' },
     schema: { summary: 'One order from any channel', tags: ['orders'], params: z.object({ id: z.string() }) },
-  }, async (request) => ({ data: orderView(await getOrder(database.db, merchantOf(request).id, request.params.id)) }));
+  }, async (request) => {
+    const merchantId = merchantOf(request).id;
+    const order = await getOrder(database.db, merchantId, request.params.id);
+    // The history links both ways: the returns taken against this order (with any exchange's new
+    // order), and the order an exchange took back when this is the exchange's new goods.
+    const returns = await database.db.selectFrom('returns').select(['id', 'source', 'created_at', 'amount_minor', 'store_credit_minor', 'location_id', 'exchange_order_id', 'push_state']).where('merchant_id', '=', merchantId).where('order_id', '=', order.id).orderBy('created_at').orderBy('id').execute();
+    return {
+      data: {
+        ...orderView(order),
+        exchange_of_order_id: order.exchangeOfOrderId,
+        returns: returns.map((row) => ({ id: row.id, source: row.source, created_at: row.created_at, location_id: row.location_id, total: moneyView(row.amount_minor, order.currency), store_credit: moneyView(row.store_credit_minor, order.currency), exchange_order_id: row.exchange_order_id, channel_refund_state: row.push_state ?? 'not_needed' })),
+      },
+    };
+  });
 }

@@ -3,8 +3,6 @@ import { createProduct, listProducts } from '../../catalog/index.ts';
 import { defineReward } from '../../commands/index.ts';
 import { listRewards, percentOffBpsMax, rewardAmountOffMinorMax, rewardPointsCostMax, rewardUsesMax } from '../../loyalty/index.ts';
 import { connectChannel, createLocation, listChannelAccounts, listLocations } from '../../merchants/index.ts';
-import { countPromotionRedemptions, createPromotion, findPromotionByCode, listPromotions } from '../../promotions/index.ts';
-import { AppError } from '../../shared/app-error.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
@@ -71,29 +69,7 @@ export function registerSetupRoutes(app: AppInstance, { database }: RouteDepende
     return reply.code(201).send({ data: product });
   });
 
-  app.get('/v1/promotions', { config: { scope: 'read' }, schema: { summary: 'Promotions shared by every channel', tags: ['promotions'] } },
-    async (request) => ({ data: await listPromotions(db, merchantOf(request).id) }));
-  app.get('/v1/promotions/:code', {
-    config: { scope: 'read' },
-    schema: { summary: 'One promotion with its use counted across every channel', tags: ['promotions'], params: z.object({ code: z.string().min(1).max(50) }) },
-  }, async (request) => {
-    const merchantId = merchantOf(request).id;
-    const promotion = await findPromotionByCode(db, merchantId, request.params.code);
-    if (!promotion) throw new AppError('promotions.not_found', `No promotion with code ${request.params.code}`, { code: request.params.code });
-    const usage = await countPromotionRedemptions(db, merchantId, promotion.id);
-    return { data: { ...promotion, usage: { total: usage.total, by_channel: usage.byChannel } } };
-  });
-  app.post('/v1/promotions', {
-    config: { scope: 'admin' },
-    schema: {
-      summary: 'Define a promotion code once for every channel', tags: ['promotions'],
-      body: z.object({ code: z.string().trim().min(2).max(50), name, kind: z.enum(['percent_off_order', 'amount_off_order']), value: z.number().int().min(1).describe('Basis points for percent off (1000 = 10 %), minor units for an amount off'), channels: z.array(z.enum(['online', 'store'])).min(1).default(['online', 'store']), starts_at: z.iso.datetime({ offset: true }).optional(), ends_at: z.iso.datetime({ offset: true }).optional() }),
-    },
-  }, async (request, reply) => {
-    const body = request.body;
-    const promotion = await createPromotion(db, merchantOf(request).id, { code: body.code, name: body.name, kind: body.kind, value: body.value, channels: body.channels, startsAt: body.starts_at ?? null, endsAt: body.ends_at ?? null });
-    return reply.code(201).send({ data: promotion });
-  });
+  // Promotions are in promotion-routes.ts.
 
   app.get('/v1/rewards', { config: { scope: 'read' }, schema: { summary: 'The rewards catalogue', tags: ['loyalty'] } },
     async (request) => ({ data: await listRewards(db, merchantOf(request).id) }));
