@@ -157,6 +157,17 @@ for (const dialect of DIALECTS) {
     const db = engine.database.db;
     assert.equal((await getStoreCredit(db, demo.merchant.id, customerId, 'USD')).balanceMinor, credit - 2824);
     assert.equal(await sumStoreCreditEntries(db, demo.merchant.id, customerId), credit - 2824, 'the balance equals its ledger entries');
+
+    // Her credit follows her through a merge with a second profile, and comes back with the unmerge.
+    const other = await harness.request('POST', '/v1/customers', { body: { email: 'sam.work@example.com', first_name: 'Sam' } });
+    assert.equal(other.status, 201, JSON.stringify(other.body));
+    const merged = await harness.request('POST', '/v1/customers/merge', { body: { survivor_id: other.body.data.id, merged_id: customerId } });
+    assert.equal(merged.status, 201, JSON.stringify(merged.body));
+    assert.equal((await getStoreCredit(db, demo.merchant.id, other.body.data.id, 'USD')).balanceMinor, credit - 2824);
+    assert.equal((await getStoreCredit(db, demo.merchant.id, customerId, 'USD')).balanceMinor, 0);
+    assert.equal((await harness.request('POST', `/v1/customers/merges/${merged.body.data.merge_id}/unmerge`)).status, 200);
+    assert.equal((await getStoreCredit(db, demo.merchant.id, customerId, 'USD')).balanceMinor, credit - 2824, 'back with her after the unmerge');
+    assert.equal(await sumStoreCreditEntries(db, demo.merchant.id, customerId), credit - 2824);
     assert.equal((await db.selectFrom('orders').select('id').where('merchant_id', '=', demo.merchant.id).where('order_number', '=', 'SC-2').execute()).length, 0, 'the refused sale left nothing behind');
   });
 }

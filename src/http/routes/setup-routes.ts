@@ -56,7 +56,7 @@ export function registerSetupRoutes(app: AppInstance, { database }: RouteDepende
       body: z.object({
         title: name,
         shopify_product_id: channelId.optional(),
-        variants: z.array(z.object({ sku: name, title: name, price_minor: z.number().int().min(0).max(100_000_000), shopify_variant_id: channelId.optional(), shopify_inventory_item_id: channelId.optional(), square_catalog_object_id: channelId.optional() })).min(1).max(100),
+        variants: z.array(z.object({ sku: name, title: name, price_minor: z.number().int().min(0).max(100_000_000), final_sale: z.boolean().default(false).describe('Sold without returns: the return policy refuses it unless a manager overrides'), shopify_variant_id: channelId.optional(), shopify_inventory_item_id: channelId.optional(), square_catalog_object_id: channelId.optional() })).min(1).max(100),
       }),
     },
   }, async (request, reply) => {
@@ -64,7 +64,7 @@ export function registerSetupRoutes(app: AppInstance, { database }: RouteDepende
     const body = request.body;
     const product = await db.transaction().execute((tx) => createProduct(tx, merchant.id, merchant.currency, {
       title: body.title, shopifyProductId: body.shopify_product_id ?? null,
-      variants: body.variants.map((variant) => ({ sku: variant.sku, title: variant.title, priceMinor: variant.price_minor, shopifyVariantId: variant.shopify_variant_id ?? null, shopifyInventoryItemId: variant.shopify_inventory_item_id ?? null, squareCatalogObjectId: variant.square_catalog_object_id ?? null })),
+      variants: body.variants.map((variant) => ({ sku: variant.sku, title: variant.title, priceMinor: variant.price_minor, finalSale: variant.final_sale, shopifyVariantId: variant.shopify_variant_id ?? null, shopifyInventoryItemId: variant.shopify_inventory_item_id ?? null, squareCatalogObjectId: variant.square_catalog_object_id ?? null })),
     }));
     return reply.code(201).send({ data: product });
   });
