@@ -226,3 +226,38 @@ for (const dialect of DIALECTS) {
     assert.equal((await sumLoyaltyEntries(db, demo.merchant.id, customerId)).available, await loyalty(), 'the ledger balances');
   });
 }
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] a refused return names the field and the rule and writes nothing`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { engine, demo } = harness;
+    const db = engine.database.db;
+    const sale = await harness.request('POST', '/v1/pos/sales', { key: testPosKey, body: { sale_id: 'BAD-1', location_id: demo.store.id, lines: [{ sku: 'SKU-WALLET-01', quantity: 1 }] } });
+    const order = sale.body.data.order;
+    const lineId: string = order.lines[0].id;
+    const tables = ['returns', 'return_lines', 'stock_movements', 'loyalty_transactions', 'loyalty_entries', 'store_credit_accounts', 'outbox_events'] as const;
+    const state = async () => {
+      const counts: Record<string, number> = {};
+      for (const table of tables) counts[table] = Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()).count);
+      const held = await db.selectFrom('order_lines').select('returned_quantity').where('id', '=', lineId).executeTakeFirstOrThrow();
+      return { counts, returned: held.returned_quantity, refunded: (await harness.request('GET', `/v1/orders/${order.id}`)).body.data.refunded.amount_minor };
+    };
+    const before = await state();
+    const refused = async (body: Record<string, unknown>, status: number, code: string, field?: string) => {
+      const response = await harness.request('POST', '/v1/returns', { key: testPosKey, body: { order_id: order.id, lines: [{ order_line_id: lineId, quantity: 1 }], ...body } });
+      assert.equal(response.status, status, JSON.stringify(response.body));
+      assert.equal(response.body.error.code, code);
+      if (field) assert.equal(response.body.error.details.field, field);
+      assert.deepEqual(await state(), before, `${code}: nothing written`);
+    };
+    await refused({ lines: [{ order_line_id: lineId, quantity: 2 }] }, 422, 'returns.quantity_exceeds_purchase', 'lines.0.quantity');
+    await refused({ lines: [{ order_line_id: 'line_nope', quantity: 1 }] }, 422, 'returns.unknown_line', 'lines.0.order_line_id');
+    await refused({ lines: [{ order_line_id: lineId, quantity: 0 }] }, 400, 'request.invalid');
+    await refused({ refund_method: 'store_credit' }, 422, 'returns.customer_required', 'refund_method');
+    await refused({ order_id: 'ord_nope' }, 404, 'orders.not_found');
+    await refused({ location_id: 'loc_nope' }, 404, 'locations.not_found');
+    await engine.database.db.updateTable('orders').set({ placed_at: '2020-01-01T00:00:00.000Z' }).where('id', '=', order.id).execute();
+    await refused({}, 422, 'returns.window_closed', 'override');
+  });
+}
