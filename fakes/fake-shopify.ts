@@ -27,6 +27,22 @@
  *   https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeDeactivate.md,
  *   https://shopify.dev/docs/api/admin-graphql/latest/payloads/DiscountCodeDeletePayload.md.
  *   The userError codes (BLANK, TAKEN, INVALID) and the message texts were not retrieved; invented.
+ * - Promotions (issue #6): discountCodeBxgyCreate(bxgyCodeDiscount:), the …Update(id:, …) of the three
+ *   code kinds, and the automatic ones discountAutomaticBasicCreate(automaticBasicDiscount:),
+ *   discountAutomaticBxgyCreate(automaticBxgyDiscount:), discountAutomaticFreeShippingCreate(freeShippingAutomaticDiscount:),
+ *   their …Update(id:, …) and discountAutomaticDeactivate(id:), answering {automaticDiscountNode {id},
+ *   userErrors}. An automatic discount needs only a title and has no code, usage limit or
+ *   once-per-customer flag (the fake rejects those fields, as GraphQL rejects a field an input type
+ *   does not define). BXGY takes customerBuys {value {quantity | amount}, items} and customerGets whose
+ *   value is discountOnQuantity {quantity, effect {percentage}} ("BXGY doesn't support percentage" nor
+ *   discountAmount); minimumRequirement is {quantity} or {subtotal {greaterThanOrEqualToSubtotal}}:
+ *   https://shopify.dev/docs/api/admin-graphql/2026-01/input-objects/DiscountCodeBxgyInput,
+ *   https://shopify.dev/docs/api/admin-graphql/2026-07/input-objects/DiscountAutomaticBasicInput,
+ *   https://shopify.dev/docs/api/admin-graphql/2025-04/input-objects/DiscountCustomerGetsValueInput,
+ *   https://shopify.dev/docs/api/admin-graphql/2024-04/input-objects/discountminimumrequirementinput,
+ *   https://shopify.dev/docs/api/admin-graphql/2026-01/payloads/DiscountAutomaticDeactivatePayload.
+ *   Updates merge the fields given into the discount; an update that ends in the future (or never)
+ *   makes an expired discount active again. Their userError texts were not retrieved; invented.
  *
  * - Refunds (issue #6): refundCreate(input: RefundInput!) with `@idempotent(key:)` (mandatory from
  *   2026-04, per the changelog above) answers {refund {id note totalRefundedSet}, order, userErrors
@@ -107,7 +123,7 @@ export interface FakeMetafield {
 /** A code discount as the fake holds it: the create input as sent, plus its id and status. */
 export interface FakeCodeDiscount {
   id: string;
-  type: 'DiscountCodeBasic' | 'DiscountCodeFreeShipping';
+  type: 'DiscountCodeBasic' | 'DiscountCodeFreeShipping' | 'DiscountCodeBxgy';
   code: string;
   title: string;
   /** ACTIVE until deactivated, then EXPIRED (Shopify ends a deactivated discount now). */
@@ -120,6 +136,19 @@ export interface FakeCodeDiscount {
   context: Record<string, unknown>;
   customerGets: Record<string, unknown> | null;
   destination: Record<string, unknown> | null;
+  /** Every field as sent by the create and the updates since, merged. */
+  input: Record<string, unknown>;
+}
+
+/** An automatic discount as the fake holds it: every field sent, merged, with its id and status. */
+export interface FakeAutomaticDiscount {
+  id: string;
+  type: 'DiscountAutomaticBasic' | 'DiscountAutomaticBxgy' | 'DiscountAutomaticFreeShipping';
+  title: string;
+  status: 'ACTIVE' | 'EXPIRED';
+  startsAt: string;
+  endsAt: string | null;
+  input: Record<string, unknown>;
 }
 
 /** An order the fake can refund: its line items, shipping and payment transactions, as the test sets them. */
@@ -161,12 +190,17 @@ export interface FakeShopify {
   /** The code discount with this code (case-insensitive), unless deleted. */
   codeDiscount(code: string): FakeCodeDiscount | undefined;
   codeDiscounts(): FakeCodeDiscount[];
+  /** Automatic discounts, oldest first. */
+  automaticDiscounts(): FakeAutomaticDiscount[];
   /** An order refundCreate and order(id:) know; setting it again replaces it (and forgets its refunds). */
   setOrder(order: FakeShopifyOrderInput): void;
   /** Every refund made, oldest first; with `orderId` (numeric or GID), that order's only. */
   refunds(orderId?: string): FakeShopifyRefund[];
-  /** The next `count` requests answer `status` (500 or 503) without being executed. */
-  failNext(count: number, status?: number): void;
+  /**
+   * The next `count` requests answer `status` (500 or 503) without being executed; with `operation`,
+   * only requests whose root field is `operation` (`refundCreate`) fail, the others are executed.
+   */
+  failNext(count: number, status?: number, operation?: string): void;
   /** The next `count` requests answer THROTTLED whatever the bucket holds. */
   throttleNext(count: number): void;
   /** The next `count` requests are delayed by `delayMs` before being handled (and still executed). */
@@ -227,6 +261,8 @@ interface FakeState {
   idempotentResults: Map<string, { fingerprint: string; result: unknown }>;
   /** By upper-case code: Shopify codes are unique per store and case-insensitive. */
   codeDiscounts: Map<string, FakeCodeDiscount>;
+  /** By node GID. */
+  automaticDiscounts: Map<string, FakeAutomaticDiscount>;
   /** By order GID. */
   orders: Map<string, FakeOrder>;
   refunds: FakeShopifyRefund[];
@@ -240,7 +276,7 @@ interface LeakyBucket {
 }
 
 interface Injections {
-  failures: { count: number; status: number };
+  failures: { count: number; status: number; operation: string | null };
   throttles: number;
   delays: { count: number; delayMs: number };
 }
@@ -261,8 +297,8 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
   const token = options.token ?? DEFAULT_TOKEN;
   const nowMs = options.nowMs ?? (() => performance.now());
   const bucket = createLeakyBucket(options.maximumAvailable ?? DEFAULT_MAXIMUM_AVAILABLE, options.restoreRate ?? DEFAULT_RESTORE_RATE, nowMs);
-  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), orders: new Map(), refunds: [], sequence: 0 };
-  const injections: Injections = { failures: { count: 0, status: 503 }, throttles: 0, delays: { count: 0, delayMs: 0 } };
+  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), automaticDiscounts: new Map(), orders: new Map(), refunds: [], sequence: 0 };
+  const injections: Injections = { failures: { count: 0, status: 503, operation: null }, throttles: 0, delays: { count: 0, delayMs: 0 } };
   const requests: FakeShopifyRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const context: HandlerContext = { token, bucket, state, injections, requests, throttleHttpStatus: options.throttleStatus ?? 200 };
@@ -286,10 +322,11 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
     customer: (customerId) => state.customers.get(customerId),
     codeDiscount: (code) => state.codeDiscounts.get(code.toUpperCase()),
     codeDiscounts: () => [...state.codeDiscounts.values()],
+    automaticDiscounts: () => [...state.automaticDiscounts.values()],
     setOrder: (order) => setOrder(state, order),
     refunds: (orderId) => state.refunds.filter((refund) => orderId === undefined || refund.orderId === orderGid(orderId)).map((refund) => structuredClone(refund)),
-    failNext: (count, status = 503) => {
-      injections.failures = { count, status };
+    failNext: (count, status = 503, operation) => {
+      injections.failures = { count, status, operation: operation ?? null };
     },
     throttleNext: (count) => {
       injections.throttles = count;
@@ -335,10 +372,11 @@ function handleGraphqlRequest(context: HandlerContext, request: IncomingMessage,
 
 function decideReply(context: HandlerContext, request: IncomingMessage, bodyText: string, record: FakeShopifyRequest): Reply {
   const { failures } = context.injections;
-  if (failures.count > 0) {
+  // The body of a Shopify 5xx was not retrieved (protocols.md); this one is invented.
+  const failed: Reply = { status: failures.status, body: { errors: 'Internal Server Error' }, outcome: 'failed' };
+  if (failures.count > 0 && failures.operation === null) {
     failures.count -= 1;
-    // The body of a Shopify 5xx was not retrieved (protocols.md); this one is invented.
-    return { status: failures.status, body: { errors: 'Internal Server Error' }, outcome: 'failed' };
+    return failed;
   }
   if (request.method !== 'POST' || !API_PATH_PATTERN.test(new URL(request.url ?? '/', 'http://fake').pathname)) {
     return { status: 404, body: { errors: 'Not Found' }, outcome: 'rejected' };
@@ -352,6 +390,10 @@ function decideReply(context: HandlerContext, request: IncomingMessage, bodyText
   record.variables = parsed.variables;
   const firstField = parsed.rootFields[0];
   record.idempotencyKey = firstField === undefined ? null : readIdempotencyKey(firstField, parsed.variables);
+  if (failures.count > 0 && parsed.rootFields.some((field) => field.name.value === failures.operation)) {
+    failures.count -= 1;
+    return failed;
+  }
   return chargeAndExecute(context, parsed);
 }
 
@@ -537,6 +579,17 @@ function mutationResolvers(state: FakeState): Record<string, RootResolver> {
     discountCodeFreeShippingCreate: (args) => createCodeDiscount(state, 'DiscountCodeFreeShipping', requireRecord(args.freeShippingCodeDiscount, 'freeShippingCodeDiscount')),
     discountCodeDeactivate: (args) => deactivateCodeDiscount(state, requireString(args.id, 'id')),
     discountCodeDelete: (args) => deleteCodeDiscount(state, requireString(args.id, 'id')),
+    discountCodeBxgyCreate: (args) => createCodeDiscount(state, 'DiscountCodeBxgy', requireRecord(args.bxgyCodeDiscount, 'bxgyCodeDiscount')),
+    discountCodeBasicUpdate: (args) => updateCodeDiscount(state, 'DiscountCodeBasic', requireString(args.id, 'id'), requireRecord(args.basicCodeDiscount, 'basicCodeDiscount')),
+    discountCodeBxgyUpdate: (args) => updateCodeDiscount(state, 'DiscountCodeBxgy', requireString(args.id, 'id'), requireRecord(args.bxgyCodeDiscount, 'bxgyCodeDiscount')),
+    discountCodeFreeShippingUpdate: (args) => updateCodeDiscount(state, 'DiscountCodeFreeShipping', requireString(args.id, 'id'), requireRecord(args.freeShippingCodeDiscount, 'freeShippingCodeDiscount')),
+    discountAutomaticBasicCreate: (args) => createAutomaticDiscount(state, 'DiscountAutomaticBasic', requireRecord(args.automaticBasicDiscount, 'automaticBasicDiscount')),
+    discountAutomaticBxgyCreate: (args) => createAutomaticDiscount(state, 'DiscountAutomaticBxgy', requireRecord(args.automaticBxgyDiscount, 'automaticBxgyDiscount')),
+    discountAutomaticFreeShippingCreate: (args) => createAutomaticDiscount(state, 'DiscountAutomaticFreeShipping', requireRecord(args.freeShippingAutomaticDiscount, 'freeShippingAutomaticDiscount')),
+    discountAutomaticBasicUpdate: (args) => updateAutomaticDiscount(state, 'DiscountAutomaticBasic', requireString(args.id, 'id'), requireRecord(args.automaticBasicDiscount, 'automaticBasicDiscount')),
+    discountAutomaticBxgyUpdate: (args) => updateAutomaticDiscount(state, 'DiscountAutomaticBxgy', requireString(args.id, 'id'), requireRecord(args.automaticBxgyDiscount, 'automaticBxgyDiscount')),
+    discountAutomaticFreeShippingUpdate: (args) => updateAutomaticDiscount(state, 'DiscountAutomaticFreeShipping', requireString(args.id, 'id'), requireRecord(args.freeShippingAutomaticDiscount, 'freeShippingAutomaticDiscount')),
+    discountAutomaticDeactivate: (args) => deactivateAutomaticDiscount(state, requireString(args.id, 'id')),
     refundCreate: (args, idempotencyKey) => createRefund(state, requireRecord(args.input, 'input'), idempotencyKey),
   };
 }
@@ -696,7 +749,36 @@ function checkCodeDiscountInput(state: FakeState, type: FakeCodeDiscount['type']
     errors.push({ field: [argument, 'usageLimit'], message: 'Usage limit must be greater than 0.', code: 'INVALID' });
   }
   if (type === 'DiscountCodeBasic') errors.push(...checkCustomerGets(argument, input.customerGets));
+  if (type === 'DiscountCodeBxgy') errors.push(...checkBuyGet(argument, input));
+  errors.push(...checkMinimumRequirement(argument, input.minimumRequirement));
   return errors;
+}
+
+/** BXGY: customerBuys with items and a quantity or amount; customerGets valued only by discountOnQuantity. */
+function checkBuyGet(argument: string, input: Record<string, unknown>): DiscountUserError[] {
+  const errors: DiscountUserError[] = [];
+  const buys = input.customerBuys;
+  if (!isRecord(buys) || !isRecord(buys.items) || !isRecord(buys.value)) errors.push({ field: [argument, 'customerBuys'], message: 'customerBuys needs items and a value.', code: 'BLANK' });
+  else if ((buys.value.quantity === undefined) === (buys.value.amount === undefined)) errors.push({ field: [argument, 'customerBuys', 'value'], message: 'Give either a quantity or an amount.', code: 'INVALID' });
+  const gets = input.customerGets;
+  if (!isRecord(gets) || !isRecord(gets.items)) return [...errors, { field: [argument, 'customerGets'], message: 'customerGets needs items and a value.', code: 'BLANK' }];
+  const value = isRecord(gets.value) ? gets.value : {};
+  if (value.percentage !== undefined || value.discountAmount !== undefined) errors.push({ field: [argument, 'customerGets', 'value'], message: "BXGY doesn't support percentage or discountAmount; use discountOnQuantity.", code: 'INVALID' });
+  const onQuantity = value.discountOnQuantity;
+  if (!isRecord(onQuantity) || onQuantity.quantity === undefined || !isRecord(onQuantity.effect)) errors.push({ field: [argument, 'customerGets', 'value', 'discountOnQuantity'], message: 'discountOnQuantity needs a quantity and an effect.', code: 'BLANK' });
+  else if (typeof onQuantity.effect.percentage !== 'number' || onQuantity.effect.percentage < 0 || onQuantity.effect.percentage > 1) errors.push({ field: [argument, 'customerGets', 'value', 'discountOnQuantity', 'effect', 'percentage'], message: 'Value must be between 0.00 - 1.00.', code: 'INVALID' });
+  return errors;
+}
+
+/** minimumRequirement is a quantity or a subtotal (a decimal), not both. */
+function checkMinimumRequirement(argument: string, minimum: unknown): DiscountUserError[] {
+  if (minimum === undefined || minimum === null) return [];
+  const field = [argument, 'minimumRequirement'];
+  if (!isRecord(minimum) || (minimum.quantity === undefined) === (minimum.subtotal === undefined)) return [{ field, message: 'Give either a minimum quantity or a minimum subtotal.', code: 'INVALID' }];
+  if (minimum.subtotal !== undefined && !(isRecord(minimum.subtotal) && typeof minimum.subtotal.greaterThanOrEqualToSubtotal === 'string' && /^\d+(\.\d+)?$/.test(minimum.subtotal.greaterThanOrEqualToSubtotal))) {
+    return [{ field: [...field, 'subtotal', 'greaterThanOrEqualToSubtotal'], message: 'Minimum subtotal must be a decimal amount.', code: 'INVALID' }];
+  }
+  return [];
 }
 
 /** customerGets needs items and exactly one value: a percentage from 0 to 1, an amount, or an amount on a quantity. */
@@ -718,8 +800,10 @@ function checkCustomerGets(argument: string, customerGets: unknown): DiscountUse
   return errors;
 }
 
+const codeDiscountArguments: Record<FakeCodeDiscount['type'], string> = { DiscountCodeBasic: 'basicCodeDiscount', DiscountCodeFreeShipping: 'freeShippingCodeDiscount', DiscountCodeBxgy: 'bxgyCodeDiscount' };
+
 function createCodeDiscount(state: FakeState, type: FakeCodeDiscount['type'], input: Record<string, unknown>) {
-  const argument = type === 'DiscountCodeBasic' ? 'basicCodeDiscount' : 'freeShippingCodeDiscount';
+  const argument = codeDiscountArguments[type];
   const userErrors = checkCodeDiscountInput(state, type, argument, input);
   if (userErrors.length > 0) return { codeDiscountNode: null, userErrors };
   state.sequence += 1;
@@ -727,9 +811,88 @@ function createCodeDiscount(state: FakeState, type: FakeCodeDiscount['type'], in
     id: `gid://shopify/DiscountCodeNode/${state.sequence}`, type, code: String(input.code), title: String(input.title), status: 'ACTIVE', startsAt: String(input.startsAt),
     endsAt: typeof input.endsAt === 'string' ? input.endsAt : null, usageLimit: typeof input.usageLimit === 'number' ? input.usageLimit : null, appliesOncePerCustomer: input.appliesOncePerCustomer === true,
     context: requireRecord(input.context ?? input.customerSelection, 'context'), customerGets: isRecord(input.customerGets) ? input.customerGets : null, destination: isRecord(input.destination) ? input.destination : null,
+    input: structuredClone(input),
   };
   state.codeDiscounts.set(discount.code.toUpperCase(), discount);
   return { codeDiscountNode: codeDiscountNode(discount), userErrors: [] };
+}
+
+/** An expired discount updated to end in the future, or never, is active again. */
+function statusAfterUpdate(endsAt: string | null): 'ACTIVE' | 'EXPIRED' {
+  return endsAt === null || endsAt > new Date().toISOString() ? 'ACTIVE' : 'EXPIRED';
+}
+
+function updateCodeDiscount(state: FakeState, type: FakeCodeDiscount['type'], id: string, changes: Record<string, unknown>) {
+  const discount = findCodeDiscountById(state, id);
+  if (discount === undefined) return { codeDiscountNode: null, userErrors: [{ field: ['id'], message: 'Code discount does not exist.', code: 'INVALID' }] };
+  if (discount.type !== type) return { codeDiscountNode: null, userErrors: [{ field: ['id'], message: `The discount is a ${discount.type}.`, code: 'INVALID' }] };
+  const merged = { ...discount.input, ...changes };
+  const others = new Map(state.codeDiscounts);
+  others.delete(discount.code.toUpperCase());
+  const userErrors = checkCodeDiscountInput({ ...state, codeDiscounts: others }, type, codeDiscountArguments[type], merged);
+  if (userErrors.length > 0) return { codeDiscountNode: null, userErrors };
+  state.codeDiscounts.delete(discount.code.toUpperCase());
+  const endsAt = typeof merged.endsAt === 'string' ? merged.endsAt : null;
+  Object.assign(discount, {
+    code: String(merged.code), title: String(merged.title), startsAt: String(merged.startsAt), endsAt, status: statusAfterUpdate(endsAt), usageLimit: typeof merged.usageLimit === 'number' ? merged.usageLimit : null,
+    appliesOncePerCustomer: merged.appliesOncePerCustomer === true, context: requireRecord(merged.context ?? merged.customerSelection, 'context'), customerGets: isRecord(merged.customerGets) ? merged.customerGets : null,
+    destination: isRecord(merged.destination) ? merged.destination : null, input: structuredClone(merged),
+  });
+  state.codeDiscounts.set(discount.code.toUpperCase(), discount);
+  return { codeDiscountNode: codeDiscountNode(discount), userErrors: [] };
+}
+
+const automaticDiscountArguments: Record<FakeAutomaticDiscount['type'], string> = { DiscountAutomaticBasic: 'automaticBasicDiscount', DiscountAutomaticBxgy: 'automaticBxgyDiscount', DiscountAutomaticFreeShipping: 'freeShippingAutomaticDiscount' };
+/** Fields of code discounts that the automatic input types do not define: GraphQL refuses the whole request. */
+const codeOnlyFields = ['code', 'usageLimit', 'appliesOncePerCustomer', 'customerSelection'];
+
+function automaticDiscountNode(discount: FakeAutomaticDiscount) {
+  return { __typename: 'DiscountAutomaticNode', id: discount.id, automaticDiscount: { __typename: discount.type, title: discount.title, status: discount.status, startsAt: discount.startsAt, endsAt: discount.endsAt } };
+}
+
+function checkAutomaticDiscountInput(type: FakeAutomaticDiscount['type'], input: Record<string, unknown>): DiscountUserError[] {
+  const argument = automaticDiscountArguments[type];
+  for (const field of codeOnlyFields) {
+    if (input[field] !== undefined) throw new TopLevelFault(`Variable $${argument} of type ${type}Input! was provided invalid value for ${field} (Field is not defined on ${type}Input)`, 'INVALID_VARIABLE');
+  }
+  const errors: DiscountUserError[] = [];
+  if (typeof input.title !== 'string' || input.title === '') errors.push({ field: [argument, 'title'], message: "title can't be blank.", code: 'BLANK' });
+  if (type === 'DiscountAutomaticBasic') errors.push(...checkCustomerGets(argument, input.customerGets));
+  if (type === 'DiscountAutomaticBxgy') errors.push(...checkBuyGet(argument, input));
+  errors.push(...checkMinimumRequirement(argument, input.minimumRequirement));
+  return errors;
+}
+
+function createAutomaticDiscount(state: FakeState, type: FakeAutomaticDiscount['type'], input: Record<string, unknown>) {
+  const userErrors = checkAutomaticDiscountInput(type, input);
+  if (userErrors.length > 0) return { automaticDiscountNode: null, userErrors };
+  state.sequence += 1;
+  const endsAt = typeof input.endsAt === 'string' ? input.endsAt : null;
+  const discount: FakeAutomaticDiscount = {
+    id: `gid://shopify/DiscountAutomaticNode/${state.sequence}`, type, title: String(input.title), status: statusAfterUpdate(endsAt),
+    startsAt: typeof input.startsAt === 'string' ? input.startsAt : new Date().toISOString(), endsAt, input: structuredClone(input),
+  };
+  state.automaticDiscounts.set(discount.id, discount);
+  return { automaticDiscountNode: automaticDiscountNode(discount), userErrors: [] };
+}
+
+function updateAutomaticDiscount(state: FakeState, type: FakeAutomaticDiscount['type'], id: string, changes: Record<string, unknown>) {
+  const discount = state.automaticDiscounts.get(id);
+  if (discount === undefined || discount.type !== type) return { automaticDiscountNode: null, userErrors: [{ field: ['id'], message: 'Automatic discount does not exist.', code: 'INVALID' }] };
+  const merged = { ...discount.input, ...changes };
+  const userErrors = checkAutomaticDiscountInput(type, merged);
+  if (userErrors.length > 0) return { automaticDiscountNode: null, userErrors };
+  const endsAt = typeof merged.endsAt === 'string' ? merged.endsAt : null;
+  Object.assign(discount, { title: String(merged.title), startsAt: typeof merged.startsAt === 'string' ? merged.startsAt : discount.startsAt, endsAt, status: statusAfterUpdate(endsAt), input: structuredClone(merged) });
+  return { automaticDiscountNode: automaticDiscountNode(discount), userErrors: [] };
+}
+
+function deactivateAutomaticDiscount(state: FakeState, id: string) {
+  const discount = state.automaticDiscounts.get(id);
+  if (discount === undefined) return { automaticDiscountNode: null, userErrors: [{ field: ['id'], message: 'Automatic discount does not exist.', code: 'INVALID' }] };
+  discount.status = 'EXPIRED';
+  discount.endsAt = new Date().toISOString();
+  return { automaticDiscountNode: automaticDiscountNode(discount), userErrors: [] };
 }
 
 function findCodeDiscountById(state: FakeState, id: string): FakeCodeDiscount | undefined {

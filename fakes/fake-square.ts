@@ -17,6 +17,16 @@
  *   "not supported as a filter"), `updated_after`/`updated_before` against each change's `created_at`;
  *   sorted by `occurred_at`, oldest first; `cursor` pagination, `limit` 1 to 1000:
  *   https://developer.squareup.com/reference/square/inventory-api/batch-retrieve-inventory-changes
+ * - RefundPayment `POST /v2/refunds`: `idempotency_key` (at most 45 characters), `payment_id`,
+ *   `amount_money` (at most the payment's total less its refunds), optional `reason`; answers
+ *   `{ refund }`, a PaymentRefund with status PENDING; an amount over what is left answers 400
+ *   `REFUND_AMOUNT_INVALID` in category `REFUND_ERROR`:
+ *   https://developer.squareup.com/reference/square/refunds-api/refund-payment,
+ *   https://developer.squareup.com/reference/square/objects/PaymentRefund,
+ *   https://developer.squareup.com/forums/t/refund-amount-invalid-error/9890 (the error as Square sends it).
+ *   Payments are those the test gave (`setPayment`) or the tenders with a `payment_id` of the orders it
+ *   gave, all COMPLETED. The fake's refund keeps the payment's `order_id`; whether Square names a
+ *   return order there instead was not retrieved. A refund stays PENDING until `completeRefund`.
  * - Idempotency (protocols.md C6): the same key with the same request returns the original response;
  *   the same key with another request is an error: https://developer.squareup.com/docs/working-with-apis/idempotency
  * - Rate limits (protocols.md C8): HTTP 429, `category: RATE_LIMIT_ERROR`, `code: RATE_LIMITED`:
@@ -78,6 +88,28 @@ export type FakeInventoryChangeInput = {
   reference_id?: string;
 } & ({ type: 'PHYSICAL_COUNT'; state?: string } | { type: 'ADJUSTMENT'; from_state: string; to_state: string });
 
+/** A Payment as the fake holds it (https://developer.squareup.com/reference/square/objects/Payment). */
+export interface SquarePaymentJson {
+  id: string;
+  status: string;
+  order_id?: string;
+  location_id?: string;
+  amount_money: SquareMoneyJson;
+}
+
+/** A PaymentRefund as RefundPayment answers it and `refund.*` notifications carry it. */
+export interface SquareRefundJson {
+  id: string;
+  status: 'PENDING' | 'COMPLETED' | 'REJECTED' | 'FAILED';
+  amount_money: SquareMoneyJson;
+  payment_id: string;
+  order_id?: string;
+  location_id?: string;
+  reason?: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface FakeSquare {
   /** The API base URL, `http://127.0.0.1:<port>`; paths start with `/v2/`. */
   url: string;
@@ -86,6 +118,14 @@ export interface FakeSquare {
   requests: FakeSquareRequest[];
   setOrder(order: SquareOrderJson): void;
   setCustomer(customer: SquareCustomerJson): void;
+  /** A payment RefundPayment can refund; orders given with tenders naming a `payment_id` add theirs. */
+  setPayment(payment: SquarePaymentJson): void;
+  /** Every refund made, oldest first, as Square holds it now. */
+  refunds(): SquareRefundJson[];
+  /** Square finishing a refund: COMPLETED (the money reached the buyer), or REJECTED / FAILED. */
+  completeRefund(refundId: string, status?: 'COMPLETED' | 'REJECTED' | 'FAILED'): SquareRefundJson;
+  /** A `refund.created` / `refund.updated` notification (protocols.md C4) carrying the refund as the fake holds it. */
+  refundNotification(input: { merchantId: string; eventId: string; refundId: string; type: 'refund.created' | 'refund.updated' }): Record<string, unknown>;
   /** Sets the count of a catalog object (item variation) at a location, IN_STOCK by default: a physical count in the change log. */
   setCount(catalogObjectId: string, locationId: string, quantity: number, state?: string): void;
   /**
@@ -123,6 +163,10 @@ const REQUEST_BODY_BYTES_MAX = 1_000_000;
 const INVENTORY_CHANGES_MAX = 100;
 /** protocols.md C6 believes 128 for BatchChangeInventory [unverified]. */
 const IDEMPOTENCY_KEY_LENGTH_MAX = 128;
+/** RefundPaymentRequest: "Keys are limited to a max of 45 characters". */
+const REFUND_IDEMPOTENCY_KEY_LENGTH_MAX = 45;
+/** Refunds that hold back money of their payment: all but those Square gave up on. */
+const UNREFUNDED_STATUSES = new Set(['REJECTED', 'FAILED']);
 const RETRIEVE_COUNTS_LIMIT_DEFAULT = 100;
 const RETRIEVE_COUNTS_LIMIT_MAX = 1000;
 /** BatchRetrieveInventoryChanges: `limit` 1 to 1000; the default is not documented, the fake's is 100. */
@@ -153,6 +197,8 @@ interface HeldCount {
 interface FakeState {
   orders: Map<string, SquareOrderJson>;
   customers: Map<string, SquareCustomerJson>;
+  payments: Map<string, SquarePaymentJson>;
+  refunds: Map<string, SquareRefundJson>;
   counts: Map<string, HeldCount>;
   idempotentResponses: Map<string, { fingerprint: string; reply: Reply }>;
   sequence: number;
@@ -191,7 +237,7 @@ interface HandlerContext {
 
 export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<FakeSquare> {
   const token = options.token ?? DEFAULT_TOKEN;
-  const state: FakeState = { orders: new Map(), customers: new Map(), counts: new Map(), idempotentResponses: new Map(), sequence: 0, changeLog: [] };
+  const state: FakeState = { orders: new Map(), customers: new Map(), payments: new Map(), refunds: new Map(), counts: new Map(), idempotentResponses: new Map(), sequence: 0, changeLog: [] };
   const injections: Injections = { failures: { count: 0, status: 500 }, rateLimits: 0, delays: { count: 0, delayMs: 0 } };
   const requests: FakeSquareRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -208,11 +254,25 @@ export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<
     url: `http://127.0.0.1:${port}`,
     token,
     requests,
-    setOrder: (order) => {
-      state.orders.set(order.id, structuredClone(order));
-    },
+    setOrder: (order) => storeOrder(state, order),
     setCustomer: (customer) => {
       state.customers.set(customer.id, structuredClone(customer));
+    },
+    setPayment: (payment) => {
+      state.payments.set(payment.id, structuredClone(payment));
+    },
+    refunds: () => [...state.refunds.values()].map((refund) => structuredClone(refund)),
+    completeRefund: (refundId, status = 'COMPLETED') => {
+      const refund = state.refunds.get(refundId);
+      if (refund === undefined) throw new Error(`fake Square: no refund ${refundId}`);
+      refund.status = status;
+      refund.updated_at = new Date().toISOString();
+      return structuredClone(refund);
+    },
+    refundNotification: ({ merchantId, eventId, refundId, type }) => {
+      const refund = state.refunds.get(refundId);
+      if (refund === undefined) throw new Error(`fake Square: no refund ${refundId}`);
+      return { merchant_id: merchantId, type, event_id: eventId, created_at: new Date().toISOString(), data: { type: 'refund', id: refundId, object: { refund: structuredClone(refund) } } };
     },
     setCount: (catalogObjectId, locationId, quantity, countState = 'IN_STOCK') => {
       // A count set in the Dashboard is a physical count in Square's log; it is recorded even when unchanged.
@@ -220,7 +280,7 @@ export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<
     },
     recordChange: (change) => recordTestChange(state, change, false),
     recordRegisterSale: (order) => {
-      state.orders.set(order.id, structuredClone(order));
+      storeOrder(state, order);
       const lines = Array.isArray(order['line_items']) ? (order['line_items'] as Record<string, unknown>[]) : [];
       const locationId = String(order['location_id']);
       return lines
@@ -293,7 +353,63 @@ function route(context: HandlerContext, method: string, path: string, bodyText: 
   if (method === 'POST' && path === '/v2/inventory/changes/batch-create') return withJsonBody(bodyText, (body) => batchChangeInventory(context.state, body, record));
   if (method === 'POST' && path === '/v2/inventory/counts/batch-retrieve') return withJsonBody(bodyText, (body) => batchRetrieveCounts(context.state, body));
   if (method === 'POST' && path === '/v2/inventory/changes/batch-retrieve') return withJsonBody(bodyText, (body) => batchRetrieveChanges(context.state, body));
+  if (method === 'POST' && path === '/v2/refunds') return withJsonBody(bodyText, (body) => refundPayment(context.state, body, record));
   return errorReply(404, 'not_found', { category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: `API endpoint for URL path \`${path}\` and HTTP method \`${method}\` is not found.` });
+}
+
+/** Keeps an order for RetrieveOrder, and the payment of each tender that names one (COMPLETED: the sale was paid). */
+function storeOrder(state: FakeState, order: SquareOrderJson): void {
+  state.orders.set(order.id, structuredClone(order));
+  const tenders = Array.isArray(order['tenders']) ? (order['tenders'] as Record<string, unknown>[]) : [];
+  for (const tender of tenders) {
+    if (typeof tender['payment_id'] !== 'string' || !isRecord(tender['amount_money'])) continue;
+    const amount = tender['amount_money'] as unknown as SquareMoneyJson;
+    state.payments.set(tender['payment_id'], { id: tender['payment_id'], status: 'COMPLETED', order_id: order.id, location_id: String(order['location_id']), amount_money: { amount: amount.amount, currency: amount.currency } });
+  }
+}
+
+/**
+ * RefundPayment. A request that fails validation is not kept under its key; a refund made is, so a
+ * retry with the same key and body answers the same refund and refunds nothing more.
+ */
+function refundPayment(state: FakeState, body: Record<string, unknown>, record: FakeSquareRequest): Reply {
+  const invalid = (field: string, detail: string, code = 'INVALID_VALUE') => errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code, field, detail });
+  const key = body['idempotency_key'];
+  if (typeof key !== 'string' || key.length === 0) return invalid('idempotency_key', 'Field must be set', 'MISSING_REQUIRED_PARAMETER');
+  record.idempotencyKey = key;
+  if (key.length > REFUND_IDEMPOTENCY_KEY_LENGTH_MAX) return invalid('idempotency_key', `Must be at most ${REFUND_IDEMPOTENCY_KEY_LENGTH_MAX} characters.`, 'VALUE_TOO_LONG');
+  const fingerprint = `refund:${stableStringify(body)}`;
+  const stored = state.idempotentResponses.get(key);
+  if (stored !== undefined) {
+    // protocols.md C6: "believed to be IDEMPOTENCY_KEY_REUSED" [unverified]; the detail is the one a
+    // developer quotes for RefundPayment (https://developer.squareup.com/forums/t/multiple-refunds-on-same-payment-id/13153).
+    if (stored.fingerprint !== fingerprint) return invalid('idempotency_key', 'Refund request idempotency key was previously used for a different amount', 'IDEMPOTENCY_KEY_REUSED');
+    return { ...stored.reply, outcome: 'replayed' };
+  }
+  const paymentId = body['payment_id'];
+  if (typeof paymentId !== 'string' || paymentId.length === 0) return invalid('payment_id', 'Field must be set', 'MISSING_REQUIRED_PARAMETER');
+  const payment = state.payments.get(paymentId);
+  if (payment === undefined) return errorReply(404, 'not_found', { category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: `Could not find payment with id \`${paymentId}\`.` });
+  const money = isRecord(body['amount_money']) ? body['amount_money'] : {};
+  const amount = money['amount'];
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) return invalid('amount_money.amount', 'Expected a positive integer amount in the smallest unit.');
+  if (money['currency'] !== payment.amount_money.currency) return invalid('amount_money.currency', `Expected ${payment.amount_money.currency}, the currency of the payment.`, 'INVALID_CURRENCY');
+  if (payment.status !== 'COMPLETED') return errorReply(400, 'rejected', { category: 'INVALID_REQUEST_ERROR', code: 'PAYMENT_NOT_REFUNDABLE', detail: `Payment ${paymentId} is ${payment.status}; only a COMPLETED payment can be refunded.` });
+  const refundedAmount = [...state.refunds.values()].filter((refund) => refund.payment_id === paymentId && !UNREFUNDED_STATUSES.has(refund.status)).reduce((sum, refund) => sum + refund.amount_money.amount, 0);
+  if (amount > payment.amount_money.amount - refundedAmount) {
+    return errorReply(400, 'rejected', { category: 'REFUND_ERROR', code: 'REFUND_AMOUNT_INVALID', detail: 'The requested refund amount exceeds the amount available to refund.' });
+  }
+  state.sequence += 1;
+  const now = new Date().toISOString();
+  const refund: SquareRefundJson = {
+    id: `FAKE-REFUND-${state.sequence}`, status: 'PENDING', amount_money: { amount, currency: payment.amount_money.currency }, payment_id: paymentId,
+    ...(payment.order_id ? { order_id: payment.order_id } : {}), ...(payment.location_id ? { location_id: payment.location_id } : {}),
+    ...(typeof body['reason'] === 'string' ? { reason: body['reason'] } : {}), created_at: now, updated_at: now,
+  };
+  state.refunds.set(refund.id, refund);
+  const reply: Reply = { status: 200, body: { refund: structuredClone(refund) }, outcome: 'executed' };
+  state.idempotentResponses.set(key, { fingerprint, reply });
+  return reply;
 }
 
 function retrieveOrder(state: FakeState, orderId: string): Reply {
@@ -536,7 +652,8 @@ export function buildSquareOrder(input: {
   currency?: string;
   customerId?: string | null;
   lines: FakeOrderLineInput[];
-  tenders?: { type: 'CARD' | 'CASH'; amount: number }[];
+  /** `paymentId`: the Payment the tender corresponds to (its `payment_id`); RefundPayment can then refund it. */
+  tenders?: { type: 'CARD' | 'CASH'; amount: number; paymentId?: string }[];
   state?: 'OPEN' | 'COMPLETED' | 'CANCELED';
   createdAt?: string;
 }): SquareOrderJson {
@@ -558,7 +675,9 @@ export function buildSquareOrder(input: {
   const totalTax = sum((line) => line.taxAmount ?? 0);
   const total = sum((line) => line.unitAmount * line.quantity) - totalDiscount + totalTax;
   const createdAt = input.createdAt ?? '2026-11-20T15:04:05.123Z';
-  const tenders = (input.tenders ?? [{ type: 'CARD', amount: total }]).map((tender, index) => ({ id: `${input.id}-T${index + 1}`, location_id: input.locationId, created_at: createdAt, amount_money: money(tender.amount), type: tender.type }));
+  const tenders = (input.tenders ?? [{ type: 'CARD', amount: total }]).map((tender, index) => ({
+    id: `${input.id}-T${index + 1}`, location_id: input.locationId, created_at: createdAt, amount_money: money(tender.amount), type: tender.type, ...(tender.paymentId ? { payment_id: tender.paymentId } : {}),
+  }));
   return {
     id: input.id, location_id: input.locationId, source: { name: 'Square Point of Sale' }, state: input.state ?? 'COMPLETED', version: 4,
     ...(input.customerId ? { customer_id: input.customerId } : {}),

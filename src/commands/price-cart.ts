@@ -107,11 +107,18 @@ async function sortCodes(db: Queryable, merchantId: string, typed: string[], cus
 /** What the candidates' conditions need to know about the customer, and only that, read once. */
 async function readPricingCustomer(db: Queryable, merchant: Merchant, customerId: string | null, candidates: readonly PromotionCandidate[], at: string): Promise<PricingCustomer | null> {
   if (customerId === null) return null;
-  const needs = (test: (promotion: Promotion) => boolean) => candidates.some((candidate) => test(candidate.promotion));
-  const tier = needs((promotion) => promotion.conditions.customerTiers.length > 0) ? (await tierOf(db, merchant.id, merchant.settings.loyalty, customerId)).name : null;
-  const memberships = needs((promotion) => promotion.conditions.memberships.length > 0) ? (await listActiveMemberships(db, merchant.id, customerId, at)).map((membership) => membership.name) : [];
+  let needsTier = false;
+  let needsMemberships = false;
+  let needsOrders = false;
+  for (const { promotion } of candidates) {
+    needsTier ||= promotion.conditions.customerTiers.length > 0;
+    needsMemberships ||= promotion.conditions.memberships.length > 0;
+    needsOrders ||= promotion.conditions.firstOrder;
+  }
+  const tier = needsTier ? (await tierOf(db, merchant.id, merchant.settings.loyalty, customerId)).name : null;
+  const memberships = needsMemberships ? (await listActiveMemberships(db, merchant.id, customerId, at)).map((membership) => membership.name) : [];
   let hasEarlierOrder = false;
-  if (needs((promotion) => promotion.conditions.firstOrder)) {
+  if (needsOrders) {
     // Any order of hers placed before this one and not cancelled, in any channel.
     const earlier = await db.selectFrom('orders').select('id').where('merchant_id', '=', merchant.id).where('customer_id', '=', customerId).where('placed_at', '<', at).where('cancelled_at', 'is', null).limit(1).executeTakeFirst();
     hasEarlierOrder = earlier !== undefined;

@@ -48,7 +48,7 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
   const order = await findOrderBySource(tx, merchant.id, command.source, command.orderSourceRef);
   // Out of order: the refund arrived before its order. Failing lets the inbox retry it later.
   if (!order) throw new AppError('orders.not_yet_known', `Order ${command.orderSourceRef} is not recorded yet`, { order_source_ref: command.orderSourceRef });
-  if (command.continuumReturnId && (await linkChannelRefund(tx, merchant.id, command.continuumReturnId, { channel: command.source, refundRef: command.sourceRef }))) {
+  if (command.continuumReturnId && (await linkChannelRefund(tx, merchant.id, command.continuumReturnId, { channel: command.source, refundRef: command.sourceRef, orderId: order.id }))) {
     return { returnId: command.continuumReturnId, created: false, pointsReversed: 0 };
   }
   const { returnId, created } = await insertReturn(tx, merchant.id, { orderId: order.id, source: command.source, sourceRef: command.sourceRef, amountMinor: command.amountMinor, currency: command.currency, note: command.note });

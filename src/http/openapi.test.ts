@@ -16,7 +16,7 @@ const knownRoutes = [
   'POST /v1/pos/sales', 'GET /v1/orders/{id}',
   'GET /v1/inventory', 'GET /v1/inventory/movements', 'POST /v1/inventory/receive', 'POST /v1/inventory/adjust',
   'GET /v1/locations', 'POST /v1/locations', 'GET /v1/products', 'POST /v1/products',
-  'GET /v1/promotions', 'POST /v1/promotions', 'GET /v1/promotions/{code}', 'GET /v1/rewards', 'POST /v1/rewards',
+  'GET /v1/promotions', 'POST /v1/promotions', 'GET /v1/promotions/{code}', 'PATCH /v1/promotions/{code}', 'POST /v1/promotions/{code}/deactivate', 'POST /v1/carts/price', 'GET /v1/rewards', 'POST /v1/rewards',
   'GET /v1/channels', 'POST /v1/channels', 'GET /v1/sync/status', 'GET /v1/exceptions', 'GET /v1/outbox',
   'POST /webhooks/shopify', 'POST /webhooks/square',
 ];

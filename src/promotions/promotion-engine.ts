@@ -92,6 +92,10 @@ export interface PromotionPricing {
   lineDiscountMinor: number[];
   shippingDiscountMinor: number;
   applied: AppliedPromotion[];
+  /**
+   * In a fixed order: unknown codes as given, then those whose conditions fail, then those refused
+   * by exclusivity or stacking, then those that found nothing left (each group by rank).
+   */
   notApplied: NotAppliedPromotion[];
 }
 
@@ -109,12 +113,13 @@ export function pricePromotions(input: PromotionPricingInput): PromotionPricing 
   const cart: CartView = { lines: input.lines, grossMinor, subtotalMinor: grossMinor.reduce((sum, amount) => sum + amount, 0), context: input.context };
   const notApplied: NotAppliedPromotion[] = input.unknownCodes.map((code) => ({ promotion: null, code, reason: 'unknown_code', message: `No promotion has the code ${code}` }));
   const eligible: PromotionCandidate[] = [];
-  for (const candidate of uniqueCandidates(input.candidates)) {
+  // Ranked once, so every list below comes out in the same order whatever order the input had.
+  for (const candidate of uniqueCandidates(input.candidates).sort(byRank)) {
     const refusal = whyNotEligible(candidate.promotion, cart, input.usage.get(candidate.promotion.id) ?? { total: 0, byCustomer: 0 });
     if (refusal) notApplied.push({ ...candidate, ...refusal });
     else eligible.push(candidate);
   }
-  const { taken, refused } = selectCompatible(eligible.sort(byRank));
+  const { taken, refused } = selectCompatible(eligible);
   notApplied.push(...refused);
   const remaining = [...grossMinor];
   let shippingLeft = input.context.shippingMinor;
@@ -139,7 +144,7 @@ export function pricePromotions(input: PromotionPricingInput): PromotionPricing 
     lineDiscountMinor: grossMinor.map((gross, index) => gross - remaining[index]!),
     shippingDiscountMinor: input.context.shippingMinor - shippingLeft,
     applied,
-    notApplied: notApplied.sort(byReport),
+    notApplied,
   };
 }
 
@@ -164,14 +169,6 @@ function uniqueCandidates(candidates: readonly PromotionCandidate[]): PromotionC
 
 function byRank(a: PromotionCandidate, b: PromotionCandidate): number {
   return b.promotion.priority - a.promotion.priority || (a.promotion.id < b.promotion.id ? -1 : a.promotion.id > b.promotion.id ? 1 : 0);
-}
-
-/** Not-applied entries in a stable order: codes given first (as typed), then the others by rank. */
-function byReport(a: NotAppliedPromotion, b: NotAppliedPromotion): number {
-  if ((a.code === null) !== (b.code === null)) return a.code === null ? 1 : -1;
-  if (a.code !== null && b.code !== null && a.code !== b.code) return a.code < b.code ? -1 : 1;
-  if (a.promotion && b.promotion) return byRank({ promotion: a.promotion, code: null }, { promotion: b.promotion, code: null });
-  return 0;
 }
 
 function label(candidate: { promotion: Promotion; code: string | null }): string {
@@ -237,19 +234,22 @@ function whyNotThisCart(promotion: Promotion, cart: CartView): Refusal | undefin
   return whyNothingToDiscount(promotion, cart);
 }
 
+function nothingMatches(promotion: Promotion, what: string): Refusal {
+  return { reason: 'no_matching_items', message: `${promotion.name} needs ${what} in the cart` };
+}
+
 function whyNothingToDiscount(promotion: Promotion, cart: CartView): Refusal | undefined {
   const action = promotion.action;
-  const none = (what: string): Refusal => ({ reason: 'no_matching_items', message: `${promotion.name} needs ${what} in the cart` });
   switch (action.type) {
     case 'percent_off_lines':
     case 'amount_off_lines':
-      return cart.lines.some((line) => selectorMatches(action.items, line)) ? undefined : none(`one of ${describeSelector(action.items)}`);
+      return cart.lines.some((line) => selectorMatches(action.items, line)) ? undefined : nothingMatches(promotion, `one of ${describeSelector(action.items)}`);
     case 'buy_x_get_y':
-      return buyGetUnits(action, cart.lines).applications > 0 ? undefined : none(`${action.buy.quantity} of ${describeSelector(action.buy)} and ${action.get.quantity} of ${describeSelector(action.get)}`);
+      return buyGetUnits(action, cart.lines).applications > 0 ? undefined : nothingMatches(promotion, `${action.buy.quantity} of ${describeSelector(action.buy)} and ${action.get.quantity} of ${describeSelector(action.get)}`);
     case 'free_item':
-      return cart.lines.some((line) => line.sku === action.sku) ? undefined : none(action.sku);
+      return cart.lines.some((line) => line.sku === action.sku) ? undefined : nothingMatches(promotion, action.sku);
     case 'member_price':
-      return cart.lines.some((line) => action.prices.some((price) => price.sku === line.sku)) ? undefined : none(`one of ${action.prices.map((price) => price.sku).join(', ')}`);
+      return cart.lines.some((line) => action.prices.some((price) => price.sku === line.sku)) ? undefined : nothingMatches(promotion, `one of ${action.prices.map((price) => price.sku).join(', ')}`);
     case 'free_shipping':
       return cart.context.shippingMinor > 0 ? undefined : { reason: 'no_shipping', message: `${promotion.name} is free shipping, and the cart has no shipping to pay` };
     default:
@@ -275,8 +275,12 @@ const hoursFormats = new Map<string, Intl.DateTimeFormat>();
 const weekdayNumbers: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 const hoursFormatsMax = 1_000;
 
+/** The last instant and zone converted: every promotion of one cart asks about the same instant. */
+let lastLocalTime: { at: string; timeZone: string; local: { day: number; time: string } } | null = null;
+
 /** The weekday and "HH:MM" of an instant in a time zone, by the runtime's time-zone data. */
 function localWeekdayAndTime(at: string, timeZone: string): { day: number; time: string } {
+  if (lastLocalTime && lastLocalTime.at === at && lastLocalTime.timeZone === timeZone) return lastLocalTime.local;
   let format = hoursFormats.get(timeZone);
   if (!format) {
     format = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
@@ -285,7 +289,9 @@ function localWeekdayAndTime(at: string, timeZone: string): { day: number; time:
   const parts = Object.fromEntries(format.formatToParts(new Date(at)).map((part) => [part.type, part.value]));
   const day = weekdayNumbers[parts['weekday'] ?? ''];
   assert(day !== undefined, `a weekday for ${at} in ${timeZone}`);
-  return { day, time: `${parts['hour']}:${parts['minute']}` };
+  const local = { day, time: `${parts['hour']}:${parts['minute']}` };
+  lastLocalTime = { at, timeZone, local };
+  return local;
 }
 
 export function isWithinHours(hours: HoursCondition, at: string): boolean {
@@ -342,20 +348,28 @@ function spread(amountMinor: number, weights: number[]): number[] {
   return allocateMinor(amountMinor, weights);
 }
 
+/** What is left of each line the selector names (all lines for null); 0 for the others. */
+function weightsOf(cart: CartView, remaining: readonly number[], items: ItemSelector | null): number[] {
+  return cart.lines.map((line, index) => (items === null || selectorMatches(items, line) ? remaining[index]! : 0));
+}
+
+function sumOf(values: readonly number[]): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+}
+
 function priceAction(action: PromotionAction, cart: CartView, remaining: readonly number[], shippingLeft: number): { lines: number[]; shipping: number } {
-  const zero = cart.lines.map(() => 0);
-  const weightsOf = (items: ItemSelector | null) => cart.lines.map((line, index) => (items === null || selectorMatches(items, line) ? remaining[index]! : 0));
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
   switch (action.type) {
     case 'percent_off_order':
     case 'percent_off_lines': {
-      const weights = weightsOf(action.type === 'percent_off_lines' ? action.items : null);
-      return { lines: spread(applyBasisPoints(sum(weights), action.percentBps), weights), shipping: 0 };
+      const weights = weightsOf(cart, remaining, action.type === 'percent_off_lines' ? action.items : null);
+      return { lines: spread(applyBasisPoints(sumOf(weights), action.percentBps), weights), shipping: 0 };
     }
     case 'amount_off_order':
     case 'amount_off_lines': {
-      const weights = weightsOf(action.type === 'amount_off_lines' ? action.items : null);
-      return { lines: spread(Math.min(action.amountMinor, sum(weights)), weights), shipping: 0 };
+      const weights = weightsOf(cart, remaining, action.type === 'amount_off_lines' ? action.items : null);
+      return { lines: spread(Math.min(action.amountMinor, sumOf(weights)), weights), shipping: 0 };
     }
     case 'member_price':
       return {
@@ -382,7 +396,7 @@ function priceAction(action: PromotionAction, cart: CartView, remaining: readonl
       return { lines: getUnits.map((units, index) => (units === 0 ? 0 : applyBasisPoints(shareOfUnits(remaining[index]!, units, cart.lines[index]!.quantity), action.get.percentBps))), shipping: 0 };
     }
     case 'free_shipping':
-      return { lines: zero, shipping: shippingLeft };
+      return { lines: cart.lines.map(() => 0), shipping: shippingLeft };
   }
 }
 

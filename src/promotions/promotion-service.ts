@@ -189,7 +189,8 @@ export async function updatePromotion(db: Queryable, merchantId: string, promoti
   const updated: Promotion = { ...current, ...rest, action, value: actionValue(action), conditions: { ...current.conditions, ...conditions }, updatedAt: nowIso() };
   assertValidRule(updated);
   if (updated.active && !current.active) await assertActiveRoom(db, merchantId);
-  const { id: _id, merchant_id: _merchant, created_at: _created, ...row } = toRow(merchantId, updated);
+  // The Shopify id is the deliverer's note, written beside this change: never overwritten here.
+  const { id: _id, merchant_id: _merchant, created_at: _created, shopify_discount_id: _shopify, ...row } = toRow(merchantId, updated);
   await db.updateTable('promotions').set(row).where('merchant_id', '=', merchantId).where('id', '=', promotionId).execute();
   await touchPromotionVersion(db, merchantId);
   return updated;

@@ -66,13 +66,18 @@ export function pointsToReverse(line: { pointsEarned: number; quantity: number; 
  * Records that the channel holds the refund of a return made in Continuum (its refund id), once
  * the push succeeded or the channel's refund webhook came back. False when there is no such return.
  */
-export async function linkChannelRefund(db: Queryable, merchantId: string, returnId: string, refund: { channel: string; refundRef: string }): Promise<boolean> {
-  const result = await db
+export async function linkChannelRefund(db: Queryable, merchantId: string, returnId: string, refund: { channel: string; refundRef: string; orderId?: string }): Promise<boolean> {
+  let update = db
     .updateTable('returns')
     .set({ channel_refund_ref: `${refund.channel}:${refund.refundRef}`, push_state: 'pushed' })
     .where('merchant_id', '=', merchantId)
     .where('id', '=', returnId)
-    .executeTakeFirst();
+    // Only a return of ours waiting for (or holding) its channel refund: a marker typed by hand
+    // into another order's refund note never swallows a refund Continuum did not push.
+    .where('source', '=', 'continuum')
+    .where('push_state', 'in', ['pending', 'pushed', 'failed']);
+  if (refund.orderId) update = update.where('order_id', '=', refund.orderId);
+  const result = await update.executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 

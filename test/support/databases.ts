@@ -46,23 +46,26 @@ function readDialects(value: string | undefined): DialectName[] {
 /** The dialects to run database tests on: env TEST_DIALECTS (comma list), default `sqlite`. */
 export const DIALECTS: DialectName[] = readDialects(process.env['TEST_DIALECTS']);
 
+/** Brings a fresh database's schema up; a migration test gives one that stops at an older migration. */
+export type TestMigrate = (db: DatabaseHandle['db'], dialect: DialectName) => Promise<unknown>;
+
 /** Opens a fresh, migrated database of the given dialect; call `dispose()` when the test ends. */
-export async function openTestDatabase(dialect: DialectName): Promise<TestDatabase> {
-  if (dialect === 'sqlite') return openSqliteTestDatabase();
-  if (dialect === 'postgres') return openPostgresTestDatabase();
+export async function openTestDatabase(dialect: DialectName, migrate: TestMigrate = migrateToLatest): Promise<TestDatabase> {
+  if (dialect === 'sqlite') return openSqliteTestDatabase(migrate);
+  if (dialect === 'postgres') return openPostgresTestDatabase(migrate);
   throw new Error(`unknown dialect ${String(dialect)}`);
 }
 
 // A temp file rather than `sqlite::memory:`: an in-memory database belongs to one connection, and
 // tests often need the engine under test and the test itself to open the same database.
-async function openSqliteTestDatabase(): Promise<TestDatabase> {
+async function openSqliteTestDatabase(migrate: TestMigrate): Promise<TestDatabase> {
   const directory = mkdtempSync(join(tmpdir(), 'continuum-test-'));
   const url = `sqlite:${join(directory, 'test.sqlite')}`;
   const handle = openDatabase(url);
   // Removing the directory also removes the -wal and -shm files that WAL mode creates beside it.
   const removeFiles = () => rmSync(directory, { recursive: true, force: true });
   try {
-    await migrateToLatest(handle.db, handle.dialect);
+    await migrate(handle.db, handle.dialect);
   } catch (error) {
     await handle.close();
     removeFiles();
@@ -91,7 +94,7 @@ async function withSchemaLock<T>(url: string, action: () => Promise<T>): Promise
   });
 }
 
-async function openPostgresTestDatabase(): Promise<TestDatabase> {
+async function openPostgresTestDatabase(migrate: TestMigrate): Promise<TestDatabase> {
   const url = process.env['TEST_POSTGRES_URL'] || defaultPostgresUrl;
   const schema = `t_${randomBytes(8).toString('hex')}`;
   const dropSchema = () => withSchemaLock(url, () => withAdminClient(url, (client) => client.query(`drop schema if exists ${schema} cascade`)));
@@ -99,7 +102,7 @@ async function openPostgresTestDatabase(): Promise<TestDatabase> {
   try {
     await withSchemaLock(url, async () => {
       await withAdminClient(url, (client) => client.query(`create schema ${schema}`));
-      await migrateToLatest(handle.db, handle.dialect);
+      await migrate(handle.db, handle.dialect);
     });
   } catch (error) {
     await handle.close();

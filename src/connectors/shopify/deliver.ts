@@ -8,6 +8,7 @@ import { getLocation, getMerchant, listChannelAccounts, type ChannelAccount } fr
 import { AppError, assert } from '../../shared/app-error.ts';
 import { minorToDecimal } from '../../shared/money.ts';
 import type { OutboxDeliverer, OutboxEvent } from '../../sync/index.ts';
+import { syncPromotionDiscount } from './promotion-discounts.ts';
 import { createShopifyAdminClient, shopifyGid, type BasicCodeDiscountInput, type ShopifyAdminClient } from './client.ts';
 import { pushShopifyRefund } from './push-refund.ts';
 
@@ -117,6 +118,9 @@ export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFacto
         return createRewardDiscount(db, client, event, payload as { reward_code_id: string });
       case 'discount.deactivate':
         return deactivateRewardDiscount(db, client, event, payload as { reward_code_id: string });
+      case 'promotion.push':
+      case 'promotion.deactivate':
+        return syncPromotionDiscount(db, client, event.merchant_id, (payload as { promotion_id: string }).promotion_id);
       case 'refund.create':
         return pushShopifyRefund(db, client, event);
       default:

@@ -35,8 +35,10 @@ export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outc
       return outcome === 'stale' || outcome === 'unchanged' ? { outcome: 'ignored', note: outcome === 'stale' ? 'older than the version held (stale), recorded and not applied' : 'nothing changed' } : { outcome: 'processed' };
     }
     case 'refunds/create': {
-      const { created } = await recordChannelRefund(tx, merchant, translateShopifyRefund(payload));
-      return created ? { outcome: 'processed' } : { outcome: 'ignored', note: 'refund already recorded' };
+      const command = translateShopifyRefund(payload);
+      const { created, returnId } = await recordChannelRefund(tx, merchant, command);
+      if (created) return { outcome: 'processed' };
+      return { outcome: 'ignored', note: returnId === command.continuumReturnId ? `our own refund of return ${returnId}, linked to it` : 'refund already recorded' };
     }
     case 'customers/create':
     case 'customers/update':

@@ -217,8 +217,9 @@ export async function applySquareEvent(tx: Tx, event: InboxEvent, prepared: Prep
       if (prepared?.kind !== 'refund') throw notPrepared(event, 'refund');
       const command = translateSquareRefund(plan.refund, prepared.refundOrder);
       if (!command) return { outcome: 'ignored', note: `refund ${plan.refund.id} returns goods of no single recorded sale (an unlinked return)` };
-      const { created } = await recordChannelRefund(tx, merchant, command);
-      return created ? { outcome: 'processed' } : { outcome: 'ignored', note: 'refund already recorded' };
+      const { created, returnId } = await recordChannelRefund(tx, merchant, command);
+      if (created) return { outcome: 'processed' };
+      return { outcome: 'ignored', note: returnId === command.continuumReturnId ? `our own refund of return ${returnId}, linked to it` : 'refund already recorded' };
     }
     case 'record_stock': {
       if (prepared?.kind !== 'stock') throw notPrepared(event, 'inventory changes');

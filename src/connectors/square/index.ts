@@ -1,6 +1,7 @@
 /**
  * The Square connector: notifications in (verify, store, prepare through the Square API outside the
- * transaction, translate, apply), the Square API client for reads and inventory changes.
+ * transaction, translate, apply), the Square API client for reads, inventory changes and refunds,
+ * and the outbox deliverer that pushes the refunds of returns made in Continuum.
  */
 export * from './webhook.ts';
 export * from './inbound.ts';
