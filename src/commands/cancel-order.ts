@@ -1,5 +1,5 @@
 import type { Tx } from '../db/index.ts';
-import { applyStockMovement, endReservation } from '../inventory/index.ts';
+import { applyChannelMovement, applyStockMovement, endReservation } from '../inventory/index.ts';
 import { reversePoints } from '../loyalty/index.ts';
 import { getLocation, type Merchant } from '../merchants/index.ts';
 import type { Order } from '../orders/index.ts';
@@ -26,7 +26,7 @@ export async function cancelOrderEffects(tx: Tx, merchant: Merchant, order: Orde
     await endReservation(tx, merchant.id, reservation.id, 'released', input.actor);
     await announceStockChange(tx, merchant.id, await getLocation(tx, merchant.id, reservation.location_id), reservation.variant_id);
   }
-  if (input.restockSoldUnits) await restockUnshipped(tx, merchant, order, input.actor);
+  if (input.restockSoldUnits) await restockUnshipped(tx, merchant, order, input.actor, input.cancelledAt ?? null);
 
   const reversed = await tx.selectFrom('return_lines').innerJoin('returns', 'returns.id', 'return_lines.return_id').select((eb) => eb.fn.sum<number>('return_lines.points_reversed').as('points')).where('returns.merchant_id', '=', merchant.id).where('returns.order_id', '=', order.id).executeTakeFirst();
   const pointsLeft = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0) - Number(reversed?.points ?? 0);
@@ -37,13 +37,16 @@ export async function cancelOrderEffects(tx: Tx, merchant: Merchant, order: Orde
   return true;
 }
 
-async function restockUnshipped(tx: Tx, merchant: Merchant, order: Order, actor: string): Promise<void> {
+async function restockUnshipped(tx: Tx, merchant: Merchant, order: Order, actor: string, cancelledAt: string | null): Promise<void> {
   for (const line of order.lines) {
     const units = line.quantity - line.returnedQuantity;
     if (!line.variantId || !line.fulfilmentLocationId || units <= 0) continue;
     const sold = await tx.selectFrom('stock_movements').select('id').where('merchant_id', '=', merchant.id).where('source_key', '=', `order:${order.id}:${line.id}:sale`).executeTakeFirst();
     if (!sold) continue;
-    await applyStockMovement(tx, merchant.id, { locationId: line.fulfilmentLocationId, variantId: line.variantId, kind: 'return', onHandDelta: units, sourceKey: `order:${order.id}:${line.id}:cancel`, actor, orderId: order.id, requireAvailable: false, reason: `Order ${order.orderNumber ?? order.sourceRef} cancelled before it shipped` });
+    const movement = { locationId: line.fulfilmentLocationId, variantId: line.variantId, kind: 'return' as const, onHandDelta: units, sourceKey: `order:${order.id}:${line.id}:cancel`, actor, orderId: order.id, requireAvailable: false, reason: `Order ${order.orderNumber ?? order.sourceRef} cancelled before it shipped` };
+    // A channel's cancellation happened at its own time: its counts taken since already include the units back.
+    if (cancelledAt && (order.source === 'shopify' || order.source === 'square')) await applyChannelMovement(tx, merchant.id, order.source, { ...movement, occurredAt: cancelledAt });
+    else await applyStockMovement(tx, merchant.id, movement);
     await announceStockChange(tx, merchant.id, await getLocation(tx, merchant.id, line.fulfilmentLocationId), line.variantId);
   }
 }

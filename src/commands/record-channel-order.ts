@@ -1,7 +1,7 @@
 import { findVariantForChannelLine } from '../catalog/index.ts';
 import type { CustomerClaim } from '../customers/index.ts';
 import type { Tx } from '../db/index.ts';
-import { applyStockMovement } from '../inventory/index.ts';
+import { applyChannelMovement } from '../inventory/index.ts';
 import { baseEarnMultiplierBps, computeMultipliedPoints, earnPoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, findOnlineFulfilmentLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { findOrderBySource, insertOrder, type NewOrderLine, type Order, type OrderChannel } from '../orders/index.ts';
@@ -127,7 +127,7 @@ async function moveSoldStock(tx: Tx, merchant: Merchant, order: Order, location:
       await raiseException(tx, merchant.id, { kind: 'unmapped_sku', dedupeKey: `unlocated:${order.id}`, subject: order.id, details: { order_id: order.id, reason: 'no location maps to the channel location, and no location fulfils online orders', event: eventRef } });
       return;
     }
-    const result = await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId: line.variantId, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: eventRef, orderId: order.id, requireAvailable: false, reason: `Sold on ${order.source} order ${order.orderNumber ?? order.sourceRef}` });
+    const result = await applyChannelMovement(tx, merchant.id, order.source, { locationId: location.id, variantId: line.variantId, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: eventRef, orderId: order.id, requireAvailable: false, occurredAt: order.placedAt, reason: `Sold on ${order.source} order ${order.orderNumber ?? order.sourceRef}` });
     if (result.oversold) {
       await raiseException(tx, merchant.id, { kind: 'oversell', dedupeKey: `oversell:${order.id}:${line.id}`, subject: line.sku ?? line.variantId, details: { order_id: order.id, location_id: location.id, variant_id: line.variantId, available: result.level.available } });
     }
@@ -146,6 +146,9 @@ export async function updateChannelOrder(tx: Tx, merchant: Merchant, command: Re
   const existing = await findOrderBySource(tx, merchant.id, command.source, command.sourceRef);
   if (!existing) {
     const { order } = await recordChannelOrder(tx, merchant, command);
+    // First seen through an update: the record takes the update's fulfilment state too, so the
+    // older orders/create arriving after it finds nothing left to change.
+    if (command.fulfilmentStatus) await tx.updateTable('orders').set({ fulfilment_status: command.fulfilmentStatus }).where('merchant_id', '=', merchant.id).where('id', '=', order.id).execute();
     if (command.cancelledAt) await cancelOrderEffects(tx, merchant, order, { restockSoldUnits: !command.fulfilmentStatus, actor: `${command.source}:cancel`, cancelledAt: command.cancelledAt });
     return 'recorded';
   }

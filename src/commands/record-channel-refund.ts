@@ -1,5 +1,5 @@
 import type { Tx } from '../db/index.ts';
-import { applyStockMovement } from '../inventory/index.ts';
+import { applyChannelMovement, applyStockMovement } from '../inventory/index.ts';
 import { reversePoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { addRefundedAmount, findOrderBySource, markLineReturned, type Order, type OrderLine } from '../orders/index.ts';
@@ -16,6 +16,8 @@ export interface RecordRefundCommand {
   amountMinor: number;
   currency: string;
   note: string | null;
+  /** When the channel processed the refund (its restock happened then, by the channel's clock). */
+  occurredAt?: string | null;
   /**
    * Set when the channel's refund is one Continuum pushed (our return id rides in Shopify's refund
    * note or Square's refund reason): it is linked to that return, never recorded a second time.
@@ -60,7 +62,7 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
     if (!line) throw new AppError('returns.unknown_line', `Order ${order.id} has no line ${refundLine.lineSourceRef}`, { line_source_ref: refundLine.lineSourceRef });
     const points = pointsToReverse(line, refundLine.quantity);
     await markLineReturned(tx, merchant.id, line.id, refundLine.quantity);
-    const restockLocation = refundLine.restock ? await restockLine(tx, merchant, order, line, returnId, refundLine) : undefined;
+    const restockLocation = refundLine.restock ? await restockLine(tx, merchant, order, line, returnId, refundLine, command.occurredAt ?? null) : undefined;
     await insertReturnLine(tx, merchant.id, returnId, { orderLineId: line.id, quantity: refundLine.quantity, amountMinor: refundLine.amountMinor, taxMinor: refundLine.taxMinor, restock: restockLocation ? 'restocked' : 'not_restocked', restockLocationId: restockLocation?.id ?? null, pointsReversed: points });
     pointsReversed += points;
   }
@@ -73,11 +75,13 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
   return { returnId, created, pointsReversed };
 }
 
-async function restockLine(tx: Tx, merchant: Merchant, order: Order, line: OrderLine, returnId: string, refundLine: RecordRefundCommand['lines'][number]): Promise<Location | undefined> {
+async function restockLine(tx: Tx, merchant: Merchant, order: Order, line: OrderLine, returnId: string, refundLine: RecordRefundCommand['lines'][number], occurredAt: string | null): Promise<Location | undefined> {
   if (!line.variantId) return undefined;
   const location = await findRestockLocation(tx, merchant, order.source === 'square' ? 'square' : 'shopify', line, refundLine.channelLocationId);
   if (!location) return undefined;
-  await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId: line.variantId, kind: 'return', onHandDelta: refundLine.quantity, sourceKey: `return:${returnId}:${line.id}:restock`, actor: `${order.source}:refund`, orderId: order.id, requireAvailable: false, reason: `Restocked from refund of order ${order.orderNumber ?? order.sourceRef}` });
+  const movement = { locationId: location.id, variantId: line.variantId, kind: 'return' as const, onHandDelta: refundLine.quantity, sourceKey: `return:${returnId}:${line.id}:restock`, actor: `${order.source}:refund`, orderId: order.id, requireAvailable: false, reason: `Restocked from refund of order ${order.orderNumber ?? order.sourceRef}` };
+  if (occurredAt) await applyChannelMovement(tx, merchant.id, order.source, { ...movement, occurredAt });
+  else await applyStockMovement(tx, merchant.id, movement);
   await announceStockChange(tx, merchant.id, location, line.variantId);
   return location;
 }

@@ -1,6 +1,6 @@
 import { findEntityIdByExternalId } from '../catalog/index.ts';
 import type { Queryable, Tx } from '../db/index.ts';
-import { applyStockMovement, channelAvailable, getChannelBuffer, getChannelStockMirror, getStockLevel, recordChannelReport, type StockMovementResult } from '../inventory/index.ts';
+import { applyStockMovement, channelAvailable, channelMovementsAfter, getChannelBuffer, getChannelStockMirror, getStockLevel, recordChannelReport, type StockMovementResult } from '../inventory/index.ts';
 import { findLocationByChannelId, type Location, type Merchant } from '../merchants/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { raiseException } from '../sync/index.ts';
@@ -61,10 +61,12 @@ export async function recordChannelStock(tx: Tx, merchant: Merchant, report: Cha
   }
   const level = await getStockLevel(tx, merchant.id, location.id, variantId);
   const buffer = await getChannelBuffer(tx, merchant.id, report.channel, location.id);
-  const delta = report.available - channelAvailable(level.available, buffer);
+  // Our figure as of the moment the channel counted: its own sales and restocks since are not in its count.
+  const later = await channelMovementsAfter(tx, merchant.id, report.channel, { locationId: location.id, variantId }, report.reportedAt);
+  const delta = report.available - channelAvailable(level.available - later, buffer);
   await recordChannelReport(tx, merchant.id, report.channel, location.id, variantId, report.available, report.reportedAt);
   if (delta === 0) return 'unchanged';
-  await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId, kind: 'adjust', onHandDelta: delta, sourceKey: `${report.eventRef}:${location.id}:${variantId}`, actor: report.channel, requireAvailable: false, reason: `Changed in ${report.channel === 'shopify' ? 'Shopify admin' : 'Square'} to ${report.available} available` });
+  await applyStockMovement(tx, merchant.id, { locationId: location.id, variantId, kind: 'adjust', onHandDelta: delta, sourceKey: `${report.eventRef}:${location.id}:${variantId}`, actor: report.channel, requireAvailable: false, occurredAt: report.reportedAt, reason: `Changed in ${report.channel === 'shopify' ? 'Shopify admin' : 'Square'} to ${report.available} available` });
   await announceStockChange(tx, merchant.id, location, variantId);
   return 'applied';
 }

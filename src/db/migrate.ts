@@ -8,6 +8,9 @@ import * as loyalty from './migrations/0006-loyalty.ts';
 import * as merchantWebhooks from './migrations/0007-merchant-webhooks.ts';
 import * as promotionRules from './migrations/0008-promotion-rules.ts';
 import * as returnsAndStoreCredit from './migrations/0009-returns-and-store-credit.ts';
+import * as syncOutbox from './migrations/0010-sync-outbox.ts';
+import * as shopifySync from './migrations/0012-shopify-sync.ts';
+import * as channelStockTime from './migrations/0014-channel-stock-time.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -20,6 +23,9 @@ const migrations: Record<string, Migration> = {
   '0007-merchant-webhooks': merchantWebhooks,
   '0008-promotion-rules': promotionRules,
   '0009-returns-and-store-credit': returnsAndStoreCredit,
+  '0010-sync-outbox': syncOutbox,
+  '0012-shopify-sync': shopifySync,
+  '0014-channel-stock-time': channelStockTime,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

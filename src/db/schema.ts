@@ -11,7 +11,7 @@ type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
 export interface MerchantsTable { id: string; merchant_id: string; name: string; currency: string; default_country: string; settings_json: string; created_at: string }
 export interface ApiKeysTable { id: string; merchant_id: string; name: string; key_hash: string; key_prefix: string; scope: string; created_at: string; expires_at: string | null; revoked_at: string | null }
 export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
-export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string }
+export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string; state: Defaulted<string>; disconnected_at: Optional<string> }
 export interface CustomersTable {
   birthday: ColumnType<string | null, string | null | undefined, string | null>;
   id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string | null; source_updated_at: string | null; created_at: string; updated_at: string;
@@ -22,11 +22,11 @@ export interface CustomerAddressesTable { merchant_id: string; id: string; custo
 export interface CustomerConsentsTable { merchant_id: string; customer_id: string; topic: string; state: string; source: string; updated_at: string }
 export interface CustomerMergesTable { merchant_id: string; id: string; survivor_id: string; merged_id: string; state: string; moved_json: string; reason: string; actor: string; created_at: string; unmerged_at: string | null }
 export interface PrivacyRequestsTable { merchant_id: string; id: string; kind: string; customer_id: string | null; channel_ref: string | null; export_json: string | null; created_at: string }
-export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string; source_updated_at: ColumnType<string | null, string | null | undefined, string | null> }
+export interface ProductsTable { id: string; merchant_id: string; title: string; created_at: string; source_updated_at: ColumnType<string | null, string | null | undefined, string | null>; archived_at: Optional<string> }
 export interface VariantsTable { id: string; merchant_id: string; product_id: string; sku: string; title: string; price_minor: number; currency: string; created_at: string; final_sale: Defaulted<number> }
 export interface ExternalRefsTable { merchant_id: string; entity: string; entity_id: string; channel: string; external_id: string }
 export interface StockLevelsTable { merchant_id: string; location_id: string; variant_id: string; on_hand: number; reserved: number; safety: number; updated_at: string }
-export interface StockMovementsTable { id: string; merchant_id: string; location_id: string; variant_id: string; kind: string; on_hand_delta: number; reserved_delta: number; source_key: string; reason: string | null; actor: string; order_id: string | null; created_at: string }
+export interface StockMovementsTable { id: string; merchant_id: string; location_id: string; variant_id: string; kind: string; on_hand_delta: number; reserved_delta: number; source_key: string; reason: string | null; actor: string; order_id: string | null; created_at: string; occurred_at: Optional<string> }
 export interface OrdersTable {
   id: string; merchant_id: string; channel: string; source: string; source_ref: string; order_number: string | null;
   customer_id: string | null; location_id: string | null; register_ref: string | null; status: string; currency: string;
@@ -73,14 +73,23 @@ export interface InboxEventsTable {
 export interface OutboxEventsTable {
   id: string; merchant_id: string; destination: string; kind: string; coalesce_key: string | null; payload: string; status: string;
   attempts: number; next_attempt_at: string; last_error: string | null; created_at: string; delivered_at: string | null;
+  /** Migration 0010: the circuit breaker the message travels on, its lease holder, replays by a person, later changes it absorbed. */
+  circuit_key: Defaulted<string>; claimed_by: Optional<string>; replays: Defaulted<number>; superseded: Defaulted<number>;
 }
 export interface ChannelStockMirrorTable { merchant_id: string; channel: string; location_id: string; variant_id: string; last_pushed_available: number | null; updated_at: string; last_seen_at: string | null }
 export interface ReservationsTable { merchant_id: string; id: string; location_id: string; variant_id: string; quantity: number; kind: string; state: string; order_id: string | null; pickup_id: string | null; expires_at: string | null; created_at: string; updated_at: string }
 export interface PickupsTable { merchant_id: string; id: string; order_id: string; location_id: string; state: string; expires_at: string | null; created_at: string; updated_at: string; ready_at: string | null; picked_up_at: string | null; closed_at: string | null }
 export interface StockBuffersTable { merchant_id: string; channel: string; location_id: string; units: number; updated_at: string }
-export interface ExceptionsTable { id: string; merchant_id: string; kind: string; dedupe_key: string; subject: string; state: string; details_json: string; resolution: string | null; created_at: string; resolved_at: string | null }
+export interface ExceptionsTable { id: string; merchant_id: string; kind: string; dedupe_key: string; subject: string; state: string; details_json: string; resolution: string | null; created_at: string; resolved_at: string | null; owner: Optional<string>; updated_at: Defaulted<string> }
+/** Migration 0010: one circuit breaker per merchant and outbound circuit (a destination, or one webhook subscriber). */
+export interface ChannelCircuitsTable { merchant_id: string; circuit_key: string; destination: string; state: string; consecutive_failures: number; trips: number; open_until: string | null; opened_at: string | null; last_error: string | null; updated_at: string }
 export interface AuditLogTable { id: string; merchant_id: string; actor: string; action: string; subject: string; details_json: string; created_at: string }
 export interface IdempotencyKeysTable { merchant_id: string; key: string; request_hash: string; state: string; response_status: number | null; response_body: string | null; created_at: string }
+
+/** Migration 0012: the channel's own locations, tombstones of records deleted in a channel, and backfill cursors. */
+export interface ChannelLocationsTable { merchant_id: string; channel: string; external_id: string; name: string; active: number; address_json: string; source_updated_at: string | null; deleted_at: string | null; updated_at: string }
+export interface ChannelDeletionsTable { merchant_id: string; channel: string; entity: string; external_id: string; deleted_at: string }
+export interface ChannelSyncCursorsTable { merchant_id: string; channel: string; resource: string; cursor: string | null; state: string; pages: number; items: number; counts_json: string; started_at: string; updated_at: string; completed_at: string | null }
 
 export interface WebhookSubscriptionsTable { merchant_id: string; id: string; url: string; secret: string; event_types: string; state: string; created_at: string }
 
@@ -130,4 +139,8 @@ export interface Database {
   audit_log: AuditLogTable;
   idempotency_keys: IdempotencyKeysTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
+  channel_circuits: ChannelCircuitsTable;
+  channel_locations: ChannelLocationsTable;
+  channel_deletions: ChannelDeletionsTable;
+  channel_sync_cursors: ChannelSyncCursorsTable;
 }

@@ -7,3 +7,4 @@ export * from './stock-service.ts';
 export * from './channel-stock-mirror.ts';
 export * from './reservation-service.ts';
 export * from './stock-buffers.ts';
+export * from './channel-stock-time.ts';

@@ -34,6 +34,8 @@ export interface StockMovementInput {
   requireAvailable: boolean;
   /** Compare-and-swap on on hand: the change applies only if on hand is still this (a count). */
   expectedOnHand?: number;
+  /** When it happened by the channel's clock, for movements a channel caused (see channel-stock-time.ts). */
+  occurredAt?: string | null;
 }
 
 export interface StockMovementResult {
@@ -84,7 +86,7 @@ export async function applyStockMovement(db: Queryable, merchantId: string, inpu
 
   await db
     .insertInto('stock_movements')
-    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso() })
+    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso(), occurred_at: input.occurredAt ?? null })
     .execute();
   const level = toLevel({ location_id: input.locationId, variant_id: input.variantId, ...row });
   return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };

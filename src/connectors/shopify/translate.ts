@@ -111,7 +111,7 @@ export function translateShopifyRefund(payload: unknown): RecordRefundCommand {
     : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, 0);
   // A refund Continuum pushed names its return in the note: it is linked to that return, not recorded again.
   const continuumReturnId = parseRefundMarker(refund.note);
-  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, ...(continuumReturnId ? { continuumReturnId } : {}), lines };
+  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, occurredAt: toIso(refund.processed_at ?? refund.created_at), ...(continuumReturnId ? { continuumReturnId } : {}), lines };
 }
 
 function addressInput(address: ShopifyAddress, isDefault: boolean): AddressInput {

@@ -89,6 +89,7 @@ export const shopifyRefundSchema = z
     order_id: shopifyId,
     note: z.string().nullish(),
     created_at: z.string(),
+    processed_at: z.string().nullish(),
     refund_line_items: z
       .array(
         z.object({
