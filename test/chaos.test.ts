@@ -38,6 +38,7 @@ const catalogue = [
   { sku: 'SKU-BEANIE-01', variantId: '642667041472714000', inventoryItemId: '271878346596884018', price: '24.99' },
 ] as const;
 const warehouseLocationId = '24826418';
+const storeLocationId = '24826419';
 
 function template(path: string): any {
   return parse(readFixture(path).toString('utf8'));
@@ -83,7 +84,9 @@ function buildDay(seed: number): Delivery[] {
       id: orderId, name: `#C${index}`, order_number: 9000 + index, email: customer.email, contact_email: customer.email, phone: null,
       created_at: minutesAfter(dayStart, at), processed_at: minutesAfter(dayStart, at), updated_at: minutesAfter(dayStart, at),
       customer: { ...order.customer, id: customer.id, email: customer.email, phone: customer.phone, first_name: 'Shopper', last_name: 'Chaos', default_address: undefined },
-      billing_address: undefined, shipping_address: undefined, location_id: null, financial_status: 'paid', fulfillment_status: null, cancelled_at: null,
+      billing_address: undefined, shipping_address: undefined, financial_status: 'paid', fulfillment_status: null, cancelled_at: null,
+      // Every fourth order is rung up on Shopify POS in the store; the rest are web orders the warehouse ships.
+      ...(index % 4 === 3 ? { source_name: 'pos', location_id: Number(storeLocationId) } : { source_name: 'web', location_id: null }),
       discount_codes: [], discount_applications: [], shipping_lines: [],
       total_line_items_price_set: money(decimal(totalMinor)), subtotal_price_set: money(decimal(totalMinor)), total_price_set: money(decimal(totalMinor)),
       total_tax_set: money('0.00'), total_discounts_set: money('0.00'), total_shipping_price_set: money('0.00'),
@@ -154,7 +157,7 @@ async function businessState(harness: TestEngine) {
     assert.equal(entries.available, account?.available ?? 0, `${customer.email}: the ledger balances`);
     loyalty[customer.email] = { state: customer.state, ...(account ?? {}) };
   }
-  const orders = await db.selectFrom('orders').select(['source_ref', 'status', 'refunded_minor', 'total_minor', 'fulfilment_status', 'cancelled_at']).where('merchant_id', '=', merchantId).orderBy('source_ref').execute();
+  const orders = await db.selectFrom('orders').select(['source_ref', 'channel', 'status', 'refunded_minor', 'total_minor', 'fulfilment_status', 'cancelled_at']).where('merchant_id', '=', merchantId).orderBy('source_ref').execute();
   const lines = await db.selectFrom('order_lines').innerJoin('orders', 'orders.id', 'order_lines.order_id').select(['orders.source_ref as order', 'order_lines.source_ref as line', 'order_lines.quantity', 'order_lines.returned_quantity', 'order_lines.points_earned']).where('order_lines.merchant_id', '=', merchantId).orderBy('order_lines.source_ref').execute();
   const stock = await db.selectFrom('stock_levels').innerJoin('variants', 'variants.id', 'stock_levels.variant_id').select(['variants.sku', 'stock_levels.location_id', 'stock_levels.on_hand', 'stock_levels.reserved']).where('stock_levels.merchant_id', '=', merchantId).orderBy('variants.sku').orderBy('stock_levels.location_id').execute();
   for (const level of stock) {
@@ -178,6 +181,7 @@ for (const dialect of DIALECTS) {
     assert.equal(expected.orders.length, 20);
     assert.ok(expected.returns.length > 0, 'the day has refunds');
     assert.ok(expected.orders.some((order) => order.cancelled_at !== null), 'the day has a cancellation');
+    assert.ok(expected.orders.some((order) => order.channel === 'store'), 'the day has store sales');
 
     for (const shuffleSeed of [7, 11, 23]) {
       await t.test(`shuffle ${shuffleSeed}`, async () => assert.deepEqual(await deliverChaotically(dialect, day, shuffleSeed), expected));
