@@ -9,7 +9,7 @@ import { join } from 'node:path';
 //   npm run bench -- --quick   small sizes (seconds), what CI runs to keep the benchmarks working
 
 /** The benchmarks, in the order they run. A new benchmark is a script in bench/ added here. */
-const benchmarks = ['customer-lookup.ts', 'stock.ts', 'loyalty.ts', 'cart-pricing.ts'];
+const benchmarks = ['customer-lookup.ts', 'stock.ts', 'loyalty.ts', 'cart-pricing.ts', 'webhook-ingest.ts'];
 const benchmarkMinutesMax = 20;
 
 function runBenchmark(script: string, args: string[]): Promise<number> {

@@ -80,6 +80,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { closeServer, delay, isRecord, listen, readBody, sendJson, stableStringify } from './fake-server-kit.ts';
+import { createShopRecords, shopControls, shopMutationResolvers, ShopQueryFault, shopQueryResolvers, type FakeShopControls, type ShopRecords } from './fake-shopify-shop.ts';
 
 export interface FakeShopifyOptions {
   /** The access token the fake accepts in `X-Shopify-Access-Token`. */
@@ -100,7 +101,7 @@ export interface ThrottleStatus {
   restoreRate: number;
 }
 
-export type FakeShopifyOutcome = 'executed' | 'replayed' | 'throttled' | 'failed' | 'unauthorized' | 'rejected';
+export type FakeShopifyOutcome = 'executed' | 'replayed' | 'throttled' | 'failed' | 'unauthorized' | 'rejected' | 'hung';
 
 export interface FakeShopifyRequest {
   /** Root field names of the operation, comma-separated (`inventorySetQuantities`). */
@@ -177,7 +178,7 @@ export interface FakeShopifyRefund {
   createdAt: string;
 }
 
-export interface FakeShopify {
+export interface FakeShopify extends FakeShopControls {
   /** The GraphQL endpoint, `http://127.0.0.1:<port>/admin/api/2026-04/graphql.json`. */
   url: string;
   token: string;
@@ -205,8 +206,14 @@ export interface FakeShopify {
   throttleNext(count: number): void;
   /** The next `count` requests are delayed by `delayMs` before being handled (and still executed). */
   slowNext(count: number, delayMs: number): void;
+  /** The next `count` requests are read and never answered (until the fake closes): a client's timeout must end them. */
+  hangNext(count: number): void;
+  /** The next `count` queries answer the version before the latest of each product and customer, as a lagging replica would. */
+  answerStaleNext(count: number): void;
   /** Empties the leaky bucket; it refills at `restoreRate` points per second of `nowMs`. */
   drainBucket(): void;
+  /** Fills the leaky bucket, as a long pause would: tests that read a lot without a virtual clock need not wait. */
+  fillBucket(): void;
   throttleStatusNow(): ThrottleStatus;
   close(): Promise<void>;
 }
@@ -267,18 +274,23 @@ interface FakeState {
   orders: Map<string, FakeOrder>;
   refunds: FakeShopifyRefund[];
   sequence: number;
+  /** Products, locations, customers, listed orders and webhook subscriptions (fake-shopify-shop.ts). */
+  shop: ShopRecords;
 }
 
 interface LeakyBucket {
   tryCharge(cost: number): boolean;
   status(): ThrottleStatus;
   drain(): void;
+  fill(): void;
 }
 
 interface Injections {
   failures: { count: number; status: number; operation: string | null };
   throttles: number;
   delays: { count: number; delayMs: number };
+  hangs: number;
+  staleReads: number;
 }
 
 interface ParsedRequest {
@@ -297,8 +309,8 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
   const token = options.token ?? DEFAULT_TOKEN;
   const nowMs = options.nowMs ?? (() => performance.now());
   const bucket = createLeakyBucket(options.maximumAvailable ?? DEFAULT_MAXIMUM_AVAILABLE, options.restoreRate ?? DEFAULT_RESTORE_RATE, nowMs);
-  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), automaticDiscounts: new Map(), orders: new Map(), refunds: [], sequence: 0 };
-  const injections: Injections = { failures: { count: 0, status: 503, operation: null }, throttles: 0, delays: { count: 0, delayMs: 0 } };
+  const state: FakeState = { quantities: new Map(), metafields: new Map(), customers: new Map(), idempotentResults: new Map(), codeDiscounts: new Map(), automaticDiscounts: new Map(), orders: new Map(), refunds: [], sequence: 0, shop: createShopRecords() };
+  const injections: Injections = { failures: { count: 0, status: 503, operation: null }, throttles: 0, delays: { count: 0, delayMs: 0 }, hangs: 0, staleReads: 0 };
   const requests: FakeShopifyRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const context: HandlerContext = { token, bucket, state, injections, requests, throttleHttpStatus: options.throttleStatus ?? 200 };
@@ -316,6 +328,7 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
     requests,
     setQuantity: (inventoryItemId, locationId, quantity, name = 'available') => {
       state.quantities.set(quantityKey(inventoryItemId, locationId, name), quantity);
+      state.shop.levelUpdatedAt.set(`${inventoryItemId}|${locationId}`, new Date().toISOString());
     },
     quantity: (inventoryItemId, locationId, name = 'available') => readQuantity(state, inventoryItemId, locationId, name),
     metafields: (ownerId) => [...state.metafields.values()].filter((metafield) => metafield.ownerId === ownerId),
@@ -334,7 +347,15 @@ export async function startFakeShopify(options: FakeShopifyOptions = {}): Promis
     slowNext: (count, delayMs) => {
       injections.delays = { count, delayMs };
     },
+    hangNext: (count) => {
+      injections.hangs = count;
+    },
+    answerStaleNext: (count) => {
+      injections.staleReads = count;
+    },
+    ...shopControls(state.shop),
     drainBucket: () => bucket.drain(),
+    fillBucket: () => bucket.fill(),
     throttleStatusNow: () => bucket.status(),
     close: () => closeServer(server, timers),
   };
@@ -351,6 +372,11 @@ interface HandlerContext {
 
 async function handleHttpRequest(context: HandlerContext, request: IncomingMessage, response: ServerResponse, timers: Set<NodeJS.Timeout>): Promise<void> {
   const bodyText = await readBody(request, REQUEST_BODY_BYTES_MAX);
+  if (context.injections.hangs > 0) {
+    context.injections.hangs -= 1;
+    context.requests.push({ operation: '', variables: {}, idempotencyKey: null, status: 0, outcome: 'hung' });
+    return;
+  }
   const { delays } = context.injections;
   if (delays.count > 0) {
     delays.count -= 1;
@@ -410,11 +436,13 @@ function chargeAndExecute(context: HandlerContext, parsed: ParsedRequest): Reply
     return throttledReply(context, requestedQueryCost);
   }
   const cost = costExtension(requestedQueryCost, requestedQueryCost, context.bucket.status());
+  const stale = parsed.operation.operation === 'query' && context.injections.staleReads > 0;
+  if (stale) context.injections.staleReads -= 1;
   try {
-    const { data, replayed } = executeOperation(context.state, parsed);
+    const { data, replayed } = executeOperation(context.state, parsed, { stale });
     return { status: 200, body: { data, extensions: { cost } }, outcome: replayed ? 'replayed' : 'executed' };
   } catch (error) {
-    if (!(error instanceof TopLevelFault)) throw error;
+    if (!(error instanceof TopLevelFault || error instanceof ShopQueryFault)) throw error;
     return { status: 200, body: { errors: [{ message: error.message, extensions: { code: error.code } }], extensions: { cost } }, outcome: 'rejected' };
   }
 }
@@ -461,24 +489,34 @@ function selectOperation(document: DocumentNode, operationName: string | undefin
 
 /**
  * Shopify's calculated cost, simplified: each mutation field costs 10 and each object field of a
- * query costs 1 (scalars are free), so a query costs at least 1.
+ * query costs 1 (scalars are free), so a query costs at least 1. A connection (a field selecting
+ * `nodes` or `edges`) costs 2 plus `first` times the cost of one node, as the rate-limits page
+ * says ("two points plus the number of objects returned", counted for the worst case requested).
  */
 function computeRequestedCost(parsed: ParsedRequest): number {
   if (parsed.operation.operation === 'mutation') return MUTATION_FIELD_COST * parsed.rootFields.length;
-  return Math.max(1, countObjectFields(parsed.operation.selectionSet));
+  return Math.max(1, countObjectFields(parsed.operation.selectionSet, parsed.variables));
 }
 
-function countObjectFields(selectionSet: SelectionSetNode): number {
+function countObjectFields(selectionSet: SelectionSetNode, variables: Record<string, unknown>): number {
   let count = 0;
   for (const field of fieldsOf(selectionSet)) {
-    if (field.selectionSet !== undefined) count += 1 + countObjectFields(field.selectionSet);
+    if (field.selectionSet === undefined) continue;
+    const connectionNodes = fieldsOf(field.selectionSet).find((child) => child.name.value === 'nodes' || child.name.value === 'edges');
+    if (connectionNodes?.selectionSet === undefined) {
+      count += 1 + countObjectFields(field.selectionSet, variables);
+      continue;
+    }
+    const first = argumentsOf(field, variables).first;
+    const nodeCost = connectionNodes.name.value === 'nodes' ? 1 + countObjectFields(connectionNodes.selectionSet, variables) : countObjectFields(connectionNodes.selectionSet, variables);
+    count += 2 + (typeof first === 'number' && first > 0 ? first : 1) * nodeCost;
   }
   return count;
 }
 
-function executeOperation(state: FakeState, parsed: ParsedRequest): { data: Record<string, unknown>; replayed: boolean } {
+function executeOperation(state: FakeState, parsed: ParsedRequest, options: { stale: boolean }): { data: Record<string, unknown>; replayed: boolean } {
   const isMutation = parsed.operation.operation === 'mutation';
-  const resolvers = isMutation ? mutationResolvers(state) : queryResolvers(state);
+  const resolvers = isMutation ? { ...mutationResolvers(state), ...shopMutationResolvers(state.shop) } : { ...queryResolvers(state), ...shopQueryResolvers(state.shop, shopLookups(state), options) };
   const typeName = isMutation ? 'Mutation' : 'QueryRoot';
   for (const field of parsed.rootFields) {
     if (resolvers[field.name.value] === undefined) throw new TopLevelFault(`Field '${field.name.value}' doesn't exist on type '${typeName}'`, 'undefinedField');
@@ -534,6 +572,15 @@ function readIdempotencyKey(field: FieldNode, variables: Record<string, unknown>
   if (argument === undefined) return null;
   const key = valueFromASTUntyped(argument.value, variables);
   return typeof key === 'string' && key.length > 0 ? key : null;
+}
+
+/** The quantities and metafields the shop's records read (fake-shopify-shop.ts). */
+function shopLookups(state: FakeState) {
+  return {
+    readQuantity: (inventoryItemId: string, locationId: string, name: string) => readQuantity(state, inventoryItemId, locationId, name),
+    itemsAt: (locationId: string) => [...state.quantities.keys()].map((key) => key.split('\u0000')).filter(([, location, name]) => location === locationId && name === 'available').map(([item]) => item!),
+    metafieldValue: (ownerId: string, namespace: string, key: string) => state.metafields.get(`${ownerId}\u0000${namespace}\u0000${key}`)?.value ?? null,
+  };
 }
 
 function queryResolvers(state: FakeState): Record<string, RootResolver> {
@@ -677,6 +724,7 @@ function applyChanges(state: FakeState, request: ChangeRequest) {
     const key = quantityKey(change.inventoryItemId, change.locationId, request.name);
     const quantityAfterChange = (state.quantities.get(key) ?? 0) + change.delta;
     state.quantities.set(key, quantityAfterChange);
+    state.shop.levelUpdatedAt.set(`${change.inventoryItemId}|${change.locationId}`, new Date().toISOString());
     return { name: request.name, delta: change.delta, quantityAfterChange, item: { id: change.inventoryItemId }, location: { id: change.locationId } };
   });
   state.sequence += 1;
@@ -1107,6 +1155,10 @@ function createLeakyBucket(maximumAvailable: number, restoreRate: number, nowMs:
     drain: () => {
       refill();
       available = 0;
+    },
+    fill: () => {
+      refill();
+      available = maximumAvailable;
     },
   };
 }

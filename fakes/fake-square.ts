@@ -30,7 +30,10 @@
  * - Idempotency (protocols.md C6): the same key with the same request returns the original response;
  *   the same key with another request is an error: https://developer.squareup.com/docs/working-with-apis/idempotency
  * - Rate limits (protocols.md C8): HTTP 429, `category: RATE_LIMIT_ERROR`, `code: RATE_LIMITED`:
- *   https://developer.squareup.com/reference/square/objects/ErrorCategory
+ *   https://developer.squareup.com/reference/square/objects/ErrorCategory. Square documents no
+ *   `Retry-After`; the fake sends one only when a test asks (`rateLimitNext(n, { retryAfterSeconds })`).
+ * - BatchChangeInventory changes the counts and answers them; it sends no notification by itself:
+ *   a test delivers `countUpdatedNotification` when it wants Square's `inventory.count.updated`.
  * - Errors are `{ errors: [{ category, code, detail }] }`:
  *   https://developer.squareup.com/docs/build-basics/handling-errors
  *
@@ -148,10 +151,14 @@ export interface FakeSquare {
    */
   countUpdatedNotification(input: { merchantId: string; eventId: string; catalogObjectIds: string[]; locationId: string }): Record<string, unknown>;
   count(catalogObjectId: string, locationId: string, state?: string): number;
-  /** The next `count` requests answer `status` (500 or 503) without being executed. */
-  failNext(count: number, status?: number): void;
-  /** The next `count` requests answer 429 RATE_LIMITED without being executed. */
-  rateLimitNext(count: number): void;
+  /** The next `count` requests (to `only.path`, when given) answer `status` (500 or 503) without being executed. */
+  failNext(count: number, status?: number, only?: { path?: string }): void;
+  /**
+   * The next `count` requests (to `path`, when given) answer 429 RATE_LIMITED without being executed,
+   * with a `Retry-After` of `retryAfterSeconds` when given. Square does not document that header
+   * (protocols.md C8); the knob proves the client reads it if Square ever sends it.
+   */
+  rateLimitNext(count: number, options?: { path?: string; retryAfterSeconds?: number }): void;
   /** The next `count` requests are delayed by `delayMs` before being handled (and still executed). */
   slowNext(count: number, delayMs: number): void;
   close(): Promise<void>;
@@ -217,8 +224,8 @@ interface LoggedChange {
 }
 
 interface Injections {
-  failures: { count: number; status: number };
-  rateLimits: number;
+  failures: { count: number; status: number; path: string | null };
+  rateLimits: { count: number; path: string | null; retryAfterSeconds: number | null };
   delays: { count: number; delayMs: number };
 }
 
@@ -226,6 +233,7 @@ interface Reply {
   status: number;
   body: unknown;
   outcome: FakeSquareOutcome;
+  headers?: Record<string, string>;
 }
 
 interface HandlerContext {
@@ -238,7 +246,7 @@ interface HandlerContext {
 export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<FakeSquare> {
   const token = options.token ?? DEFAULT_TOKEN;
   const state: FakeState = { orders: new Map(), customers: new Map(), payments: new Map(), refunds: new Map(), counts: new Map(), idempotentResponses: new Map(), sequence: 0, changeLog: [] };
-  const injections: Injections = { failures: { count: 0, status: 500 }, rateLimits: 0, delays: { count: 0, delayMs: 0 } };
+  const injections: Injections = { failures: { count: 0, status: 500, path: null }, rateLimits: { count: 0, path: null, retryAfterSeconds: null }, delays: { count: 0, delayMs: 0 } };
   const requests: FakeSquareRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const context: HandlerContext = { token, state, injections, requests };
@@ -293,11 +301,11 @@ export async function startFakeSquare(options: FakeSquareOptions = {}): Promise<
       return { merchant_id: merchantId, type: 'inventory.count.updated', event_id: eventId, created_at: new Date().toISOString(), data: { type: 'inventory', id: eventId, object: { inventory_counts: counts } } };
     },
     count: (catalogObjectId, locationId, countState = 'IN_STOCK') => state.counts.get(countKey(catalogObjectId, locationId, countState))?.quantity ?? 0,
-    failNext: (count, status = 500) => {
-      injections.failures = { count, status };
+    failNext: (count, status = 500, only = {}) => {
+      injections.failures = { count, status, path: only.path ?? null };
     },
-    rateLimitNext: (count) => {
-      injections.rateLimits = count;
+    rateLimitNext: (count, options = {}) => {
+      injections.rateLimits = { count, path: options.path ?? null, retryAfterSeconds: options.retryAfterSeconds ?? null };
     },
     slowNext: (count, delayMs) => {
       injections.delays = { count, delayMs };
@@ -319,21 +327,25 @@ async function handleHttpRequest(context: HandlerContext, request: IncomingMessa
   const reply = decideReply(context, request, path, bodyText, record);
   record.status = reply.status;
   record.outcome = reply.outcome;
-  if (!response.destroyed) sendJson(response, reply.status, reply.body);
+  if (!response.destroyed) {
+    for (const [name, value] of Object.entries(reply.headers ?? {})) response.setHeader(name, value);
+    sendJson(response, reply.status, reply.body);
+  }
 }
 
 /** The order of checks mirrors what a client can observe: injected faults, auth, version, route. */
 function decideReply(context: HandlerContext, request: IncomingMessage, path: string, bodyText: string, record: FakeSquareRequest): Reply {
-  const { failures } = context.injections;
-  if (failures.count > 0) {
+  const { failures, rateLimits } = context.injections;
+  if (failures.count > 0 && (failures.path === null || failures.path === path)) {
     failures.count -= 1;
     // Square's 5xx bodies were not retrieved; these are invented in Square's error shape.
     const code = failures.status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
     return errorReply(failures.status, 'failed', { category: 'API_ERROR', code, detail: 'Injected failure' });
   }
-  if (context.injections.rateLimits > 0) {
-    context.injections.rateLimits -= 1;
-    return errorReply(429, 'rate_limited', { category: 'RATE_LIMIT_ERROR', code: 'RATE_LIMITED', detail: 'Rate limit exceeded.' });
+  if (rateLimits.count > 0 && (rateLimits.path === null || rateLimits.path === path)) {
+    rateLimits.count -= 1;
+    const limited = errorReply(429, 'rate_limited', { category: 'RATE_LIMIT_ERROR', code: 'RATE_LIMITED', detail: 'Rate limit exceeded.' });
+    return rateLimits.retryAfterSeconds === null ? limited : { ...limited, headers: { 'retry-after': String(rateLimits.retryAfterSeconds) } };
   }
   if (headerOf(request, 'authorization') !== `Bearer ${context.token}`) {
     return errorReply(401, 'unauthorized', { category: 'AUTHENTICATION_ERROR', code: 'UNAUTHORIZED', detail: 'This request could not be authorized.' });

@@ -12,6 +12,14 @@ export interface EngineConfig {
   /** Run the inbox/outbox worker in this process (on by default). */
   runWorker: boolean;
   workerPollIntervalMs: number;
+  /**
+   * The engine's address as the channels reach it (`https://continuum.example.com`), without a
+   * trailing slash; Shopify's webhook subscriptions point at `${publicUrl}/webhooks/shopify`. Null
+   * when unset: webhook subscriptions are then neither checked nor re-created.
+   */
+  publicUrl: string | null;
+  /** How often the scheduled Shopify reconciliation (webhooks, recent orders) runs; 0 turns it off. */
+  reconcileIntervalMs: number;
 }
 
 function readInteger(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -22,6 +30,19 @@ function readInteger(name: string, fallback: number, env: NodeJS.ProcessEnv): nu
   return value;
 }
 
+function readPublicUrl(env: NodeJS.ProcessEnv): string | null {
+  const raw = env['PUBLIC_URL'];
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`PUBLIC_URL must be an absolute URL such as https://continuum.example.com (got "${raw}")`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`PUBLIC_URL must be an http(s) URL (got "${raw}")`);
+  return raw.replace(/\/+$/, '');
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   return {
     databaseUrl: env['DATABASE_URL'] || 'sqlite:./data/continuum.db',
@@ -30,5 +51,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     logLevel: env['LOG_LEVEL'] || 'info',
     runWorker: (env['WORKER'] ?? 'on') !== 'off',
     workerPollIntervalMs: readInteger('WORKER_POLL_INTERVAL_MS', 250, env),
+    publicUrl: readPublicUrl(env),
+    reconcileIntervalMs: readInteger('RECONCILE_INTERVAL_MS', 3_600_000, env),
   };
 }

@@ -1,12 +1,12 @@
 import pino, { type Logger } from 'pino';
-import { applyShopifyEvent, createShopifyDeliverer, type ShopifyClientFactory } from './connectors/shopify/index.ts';
+import { applyShopifyEvent, createShopifyDeliverer, runScheduledShopifyReconciliation, type ShopifyClientFactory } from './connectors/shopify/index.ts';
 import { applySquareEvent, createSquareDeliverer, createSquareEventPreparer, type PreparedSquareEvent, type SquareClientFactory } from './connectors/square/index.ts';
 import { createMerchantWebhookDeliverer } from './connectors/merchant/index.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type Tx } from './db/index.ts';
 import { buildServer } from './http/server.ts';
 import type { AppInstance } from './http/app-instance.ts';
 import { createMetrics, type Metrics } from './shared/metrics.ts';
-import { createScheduler, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
+import { createScheduler, createSyncGaugeReader, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
 import { expireDueReservations } from './commands/index.ts';
 import { payQualifiedReferrals } from './commands/index.ts';
 import { announceCustomerChange, announceExpiringPoints, awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
@@ -19,6 +19,10 @@ export interface EngineOptions {
   startWorker?: boolean;
   workerPollIntervalMs?: number;
   shopifyClientFactory?: ShopifyClientFactory;
+  /** The engine's address as Shopify reaches it (PUBLIC_URL); webhook subscriptions point at it. */
+  publicUrl?: string | null;
+  /** How often the Shopify reconciliation (webhook subscriptions, recent orders) runs; 0 or unset: not scheduled. */
+  reconcileIntervalMs?: number;
   /** How the worker reaches a merchant's Square API (RetrieveOrder for register sales, RefundPayment for returns); tests inject one. */
   squareClientFactory?: SquareClientFactory;
 }
@@ -69,17 +73,19 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   await migrateToLatest(database.db, database.dialect);
   const metrics = createMetrics();
   const prepareSquareEvent = createSquareEventPreparer(database.db, options.squareClientFactory);
+  const deliverers = {
+    shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory),
+    square: createSquareDeliverer(database.db, options.squareClientFactory),
+    merchant_webhook: createMerchantWebhookDeliverer(database.db),
+  };
+  metrics.attachSyncGauges(createSyncGaugeReader(database.db, Object.keys(deliverers)));
   const worker = createSyncWorker<PreparedInboxEvent>({
     db: database.db, logger, metrics, handleInboxEvent: applyInboxEvent,
     prepareInboxEvent: async (event) => (event.source === 'square' ? prepareSquareEvent(event) : undefined),
-    deliverers: {
-      shopify: createShopifyDeliverer(database.db, options.shopifyClientFactory),
-      square: createSquareDeliverer(database.db, options.squareClientFactory),
-      merchant_webhook: createMerchantWebhookDeliverer(database.db),
-    },
+    deliverers,
     ...(options.workerPollIntervalMs !== undefined ? { pollIntervalMs: options.workerPollIntervalMs } : {}),
   });
-  const server = await buildServer({ database, metrics, worker }, logger);
+  const server = await buildServer({ database, metrics, worker, shopify: { publicUrl: options.publicUrl ?? null, ...(options.shopifyClientFactory ? { clientFactory: options.shopifyClientFactory } : {}) } }, logger);
   await server.ready();
   const scheduler = createScheduler([
     { name: 'expire-reservations', intervalMs: scheduledJobIntervalMs, run: () => expireDueReservations(database.db) },
@@ -90,6 +96,13 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     { name: 'expire-inactive-points', intervalMs: loyaltyDailyJobIntervalMs, run: () => expireInactivePoints(database.db) },
     { name: 'downgrade-tiers', intervalMs: loyaltyDailyJobIntervalMs, run: () => downgradeDueTiers(database.db) },
     { name: 'birthday-bonuses', intervalMs: loyaltyDailyJobIntervalMs, run: () => awardDueBirthdayBonuses(database.db) },
+    ...(options.reconcileIntervalMs ? [{
+      name: 'reconcile-shopify', intervalMs: options.reconcileIntervalMs,
+      run: () => runScheduledShopifyReconciliation(database.db, {
+        publicUrl: options.publicUrl ?? null, ...(options.shopifyClientFactory ? { clientFactory: options.shopifyClientFactory } : {}),
+        onError: (merchantId, error) => logger.warn({ merchantId, err: error }, 'Shopify reconciliation failed for a merchant'),
+      }),
+    }] : []),
   ], logger);
   if (options.startWorker) {
     worker.start();

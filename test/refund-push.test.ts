@@ -314,7 +314,8 @@ for (const dialect of DIALECTS) {
     t.after(() => harness.dispose());
     const order = await recordAnasRegisterSale(harness);
     const beanie = order.lines.find((line) => line.sourceRef === 'line-beanie')!;
-    harness.fakeSquare.failNext(1, 503);
+    // Aimed at RefundPayment: the return's restock also pushes the store's stock to Square.
+    harness.fakeSquare.failNext(1, 503, { path: '/v2/refunds' });
     const returned = await takeReturn(harness, order.id, 'REG-R-1', [{ order_line_id: beanie.id, quantity: 1 }]);
     await harness.engine.worker.drain();
     const [waiting] = await refundMessages(harness);
@@ -322,7 +323,7 @@ for (const dialect of DIALECTS) {
     assert.match(waiting?.last_error ?? '', /connectors\.square\.unavailable/);
     assert.equal(harness.fakeSquare.refunds().length, 0);
 
-    harness.fakeSquare.rateLimitNext(1);
+    harness.fakeSquare.rateLimitNext(1, { path: '/v2/refunds' });
     await makeRetriesDue(harness);
     await harness.engine.worker.drain();
     assert.equal(harness.fakeSquare.refunds().length, 1);

@@ -45,6 +45,11 @@ function seedSquareCount(harness: TestEngine, catalogObjectId: string, quantity:
   harness.fakeSquare.recordChange({ type: 'PHYSICAL_COUNT', catalog_object_id: catalogObjectId, location_id: STORE_SQUARE_LOCATION, quantity, occurred_at: '2000-01-01T00:00:00Z', created_at: '2000-01-01T00:00:00Z' });
 }
 
+/** What Continuum asked of Square, leaving out its stock pushes (BatchChangeInventory), which every stock change at the store brings. */
+function squareReads(harness: TestEngine): string[] {
+  return harness.fakeSquare.requests.map((request) => request.path).filter((path) => path !== '/v2/inventory/changes/batch-create');
+}
+
 async function storeMovements(harness: TestEngine, sku: string): Promise<[string, number, string][]> {
   const rows = (await harness.request('GET', `/v1/inventory/movements?sku=${sku}&location_id=${harness.demo.store.id}`)).body.data as { kind: string; on_hand_delta: number; actor: string }[];
   return rows.map((row) => [row.kind, row.on_hand_delta, row.actor]);
@@ -93,7 +98,7 @@ for (const dialect of DIALECTS) {
     assert.ok(ana, 'the buyer Square named has a profile found by her email');
     assert.equal(ana.loyalty.available, 130, 'floor((8099 + 4998) / 100) points');
     assert.equal(ana.orders[0].source, 'square');
-    assert.deepEqual(harness.fakeSquare.requests.map((request) => request.path), [`/v2/orders/${FIXTURE_ORDER_ID}`, `/v2/customers/${ANA.id}`]);
+    assert.deepEqual(harness.fakeSquare.requests.map((request) => request.path), [`/v2/orders/${FIXTURE_ORDER_ID}`, `/v2/customers/${ANA.id}`, '/v2/inventory/changes/batch-create'], 'read the sale, then told Square the store\'s stock, in one request');
     assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['processed']);
   });
 
@@ -110,7 +115,7 @@ for (const dialect of DIALECTS) {
     assert.equal(await squareOrderCount(harness), 1);
     assert.equal((await storeLevel(harness, 'SKU2006-001')).on_hand, 3, 'stock moved once');
     assert.deepEqual((await inboxRows(harness)).map((row) => [row.delivery_id, row.status]), [['evt-created', 'processed'], ['evt-updated', 'ignored']]);
-    assert.equal(harness.fakeSquare.requests.length, 1, 'the second event found the order recorded and did not call RetrieveOrder');
+    assert.equal(squareReads(harness).length, 1, 'the second event found the order recorded and did not call RetrieveOrder');
   });
 
   test(`[${dialect}] a payment that is not COMPLETED records nothing and calls nothing`, async (t) => {
@@ -123,7 +128,7 @@ for (const dialect of DIALECTS) {
     await harness.engine.worker.drain();
     assert.equal(await squareOrderCount(harness), 0);
     assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['ignored', 'ignored', 'ignored']);
-    assert.equal(harness.fakeSquare.requests.length, 0);
+    assert.deepEqual(squareReads(harness), []);
     assert.equal((await storeLevel(harness, 'SKU2006-001')).on_hand, 4);
   });
 
@@ -131,7 +136,7 @@ for (const dialect of DIALECTS) {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());
     harness.fakeSquare.setOrder(registerSale(FIXTURE_ORDER_ID, null));
-    harness.fakeSquare.failNext(1, 500);
+    harness.fakeSquare.failNext(1, 500, { path: `/v2/orders/${FIXTURE_ORDER_ID}` });
     await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-retry', 'COMPLETED'));
     await harness.engine.worker.drain();
     const [failed] = await inboxRows(harness);
@@ -175,7 +180,7 @@ for (const dialect of DIALECTS) {
     assert.equal(exceptions.length, 1);
     assert.equal(exceptions[0].subject, '6F4K33KPNUVDWKZ43KUIFH6K');
     assert.deepEqual((await inboxRows(harness)).map((row) => row.status), ['processed', 'ignored']);
-    assert.deepEqual(harness.fakeSquare.requests.map((request) => request.path), ['/v2/inventory/changes/batch-retrieve'], 'only the mapped item was looked up');
+    assert.deepEqual(squareReads(harness), ['/v2/inventory/changes/batch-retrieve'], 'only the mapped item was looked up');
   });
 
   test(`[${dialect}] a register sale whose count update arrives before its payment moves stock once, by its order`, async (t) => {
@@ -206,7 +211,7 @@ for (const dialect of DIALECTS) {
     t.after(() => harness.dispose());
     seedSquareCount(harness, 'SQ-AVIATOR', 4);
     harness.fakeSquare.recordRegisterSale(registerSale(FIXTURE_ORDER_ID, null));
-    harness.fakeSquare.failNext(1, 503);
+    harness.fakeSquare.failNext(1, 503, { path: `/v2/orders/${FIXTURE_ORDER_ID}` });
     await harness.deliverSquareEvent(paymentEvent('payment.updated', 'evt-sale-retry', 'COMPLETED'));
     await harness.engine.worker.drain();
     assert.equal((await inboxRows(harness))[0]?.status, 'received', 'the payment waits for its retry');
@@ -279,7 +284,7 @@ for (const dialect of DIALECTS) {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());
     harness.fakeSquare.recordChange({ type: 'PHYSICAL_COUNT', catalog_object_id: 'SQ-WALLET', location_id: STORE_SQUARE_LOCATION, quantity: 6 });
-    harness.fakeSquare.failNext(1, 500);
+    harness.fakeSquare.failNext(1, 500, { path: '/v2/inventory/changes/batch-retrieve' });
     await deliverCountUpdate(harness, 'evt-count-older', ['SQ-WALLET']);
     await harness.engine.worker.drain();
     harness.fakeSquare.recordChange({ type: 'ADJUSTMENT', from_state: 'IN_STOCK', to_state: 'WASTE', catalog_object_id: 'SQ-WALLET', location_id: STORE_SQUARE_LOCATION, quantity: 1 });

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { createTestClock, installClock } from '../src/shared/clock.ts';
+import { outboxRetryDelaysMs, outboxRetryJitterFraction } from '../src/sync/index.ts';
 import { DIALECTS } from './support/databases.ts';
 import { startTestEngine, type TestEngine } from './support/engine-harness.ts';
+import { driveOutbox } from './support/outbox-time.ts';
 
 const gid = (type: string, id: string) => `gid://shopify/${type}/${id}`;
 const walletItem = gid('InventoryItem', '271878346596884017');
 const storeLocation = gid('Location', '24826419');
+const dayMs = 86_400_000;
 
 async function sellWallet(harness: TestEngine, saleId: string) {
   const sale = await harness.request('POST', '/v1/pos/sales', { body: { sale_id: saleId, location_id: harness.demo.store.id, lines: [{ sku: 'SKU-WALLET-01', quantity: 1 }] } });
@@ -54,19 +58,22 @@ for (const dialect of DIALECTS) {
     assert.equal(harness.fake.quantity(walletItem, storeLocation), 3);
   });
 
-  test(`[${dialect}] a push that keeps failing is dead-lettered after the schedule and raised for a person`, async (t) => {
+  test(`[${dialect}] a push that keeps failing is dead-lettered after the schedule (about a day of simulated time) and raised for a person`, async (t) => {
+    const clock = createTestClock();
+    t.after(installClock(clock));
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());
     await harness.engine.worker.drain();
     await sellWallet(harness, 'D-1');
-    harness.fake.failNext(1_000, 500);
-    for (let attempt = 0; attempt < 12; attempt += 1) {
-      await makeDue(harness);
-      await harness.engine.worker.drain();
-    }
+    harness.fake.failNext(1_000_000, 500);
+    const failingSinceMs = clock.nowMs();
+    await driveOutbox(harness, clock, { untilMs: failingSinceMs + 3 * dayMs, stopWhen: async () => (await outbox(harness)).some((event) => event.status === 'dead') });
+
     const dead = (await outbox(harness)).filter((event) => event.status === 'dead');
     assert.equal(dead.length, 1);
-    assert.equal(dead[0]!.attempts, 11, 'the first attempt and ten retries');
+    assert.equal(dead[0]!.attempts, outboxRetryDelaysMs.length + 1, 'the first attempt and one per step of the schedule');
+    const scheduleMs = outboxRetryDelaysMs.reduce((sum, delayMs) => sum + delayMs, 0);
+    assert.ok(clock.nowMs() - failingSinceMs >= scheduleMs * (1 - outboxRetryJitterFraction), 'not dead before the schedule ran its course');
     const exceptions = (await harness.request('GET', '/v1/exceptions?kind=sync_failed')).body.data;
     assert.equal(exceptions.length, 1);
     assert.equal(exceptions[0].subject, dead[0]!.id);

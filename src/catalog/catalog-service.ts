@@ -98,10 +98,10 @@ export async function findVariantForChannelLine(db: Queryable, merchantId: strin
   return line.sku ? findVariantBySku(db, merchantId, line.sku) : undefined;
 }
 
-export async function listProducts(db: Queryable, merchantId: string): Promise<{ id: string; title: string; variants: Variant[] }[]> {
+export async function listProducts(db: Queryable, merchantId: string): Promise<{ id: string; title: string; archivedAt: string | null; variants: Variant[] }[]> {
   const products = await db.selectFrom('products').selectAll().where('merchant_id', '=', merchantId).orderBy('created_at').execute();
   const variants = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).orderBy('sku').execute();
-  return products.map((product) => ({ id: product.id, title: product.title, variants: variants.filter((variant) => variant.product_id === product.id).map(toVariant) }));
+  return products.map((product) => ({ id: product.id, title: product.title, archivedAt: product.archived_at ?? null, variants: variants.filter((variant) => variant.product_id === product.id).map(toVariant) }));
 }
 
 export interface MirroredProduct {
@@ -113,31 +113,61 @@ export interface MirroredProduct {
 }
 
 export interface MirrorResult {
-  productId: string;
+  /** Null when the channel's product matched nothing here and nothing was created (`applyChanges: false`). */
+  productId: string | null;
   created: number;
   updated: number;
   /** Variants without a SKU: they cannot be matched to a register's catalog. */
   skippedWithoutSku: string[];
   stale: boolean;
+  /** The product was deleted in the channel and is archived here: nothing was changed. */
+  archived: boolean;
+  /** What the channel says differently from us, when we do not apply it (`applyChanges: false`). */
+  differences: CatalogDifference[];
+}
+
+/** One way a channel's copy of the catalogue differs from ours. */
+export interface CatalogDifference {
+  /** The SKU, or the channel's product id for a product-level difference. */
+  subject: string;
+  field: 'title' | 'price_minor' | 'missing_here';
+  held: string | number | null;
+  channel: string | number | null;
+}
+
+export interface MirrorOptions {
+  /**
+   * True (the default) when the channel owns the catalogue: its titles and prices are applied, and
+   * products and variants are created. False when Continuum owns it: the channel's ids are linked
+   * to the variants we have (by id, then SKU), nothing else changes, and the differences are returned.
+   */
+  applyChanges?: boolean;
+}
+
+function emptyMirrorResult(productId: string | null, overrides: Partial<MirrorResult> = {}): MirrorResult {
+  return { productId, created: 0, updated: 0, skippedWithoutSku: [], stale: false, archived: false, differences: [], ...overrides };
 }
 
 /**
  * Mirrors a product from the channel that owns the catalogue (Shopify by default): creates or
  * updates its variants by the channel's variant id, then by SKU, with title and price. An older
- * version than the one held changes nothing.
+ * version than the one held changes nothing, and so does any version of a product the channel
+ * deleted (archived here). With `applyChanges: false` only the channel's ids are linked.
  */
-export async function mirrorProduct(db: Queryable, merchantId: string, currency: string, product: MirroredProduct): Promise<MirrorResult> {
+export async function mirrorProduct(db: Queryable, merchantId: string, currency: string, product: MirroredProduct, options: MirrorOptions = {}): Promise<MirrorResult> {
+  if (options.applyChanges === false) return linkChannelProduct(db, merchantId, product);
   let productId = await findEntityIdByExternalId(db, merchantId, 'product', product.channel, product.productRef);
   if (productId) {
-    const held = await db.selectFrom('products').select('source_updated_at').where('merchant_id', '=', merchantId).where('id', '=', productId).executeTakeFirstOrThrow();
-    if (product.updatedAt && held.source_updated_at && product.updatedAt < held.source_updated_at) return { productId, created: 0, updated: 0, skippedWithoutSku: [], stale: true };
+    const held = await db.selectFrom('products').select(['source_updated_at', 'archived_at']).where('merchant_id', '=', merchantId).where('id', '=', productId).executeTakeFirstOrThrow();
+    if (held.archived_at) return emptyMirrorResult(productId, { archived: true });
+    if (product.updatedAt && held.source_updated_at && product.updatedAt < held.source_updated_at) return emptyMirrorResult(productId, { stale: true });
     await db.updateTable('products').set({ title: product.title, source_updated_at: product.updatedAt }).where('merchant_id', '=', merchantId).where('id', '=', productId).execute();
   } else {
     productId = newId('prod');
     await db.insertInto('products').values({ id: productId, merchant_id: merchantId, title: product.title, created_at: nowIso(), source_updated_at: product.updatedAt }).execute();
     await linkExternalRef(db, merchantId, 'product', productId, product.channel, product.productRef);
   }
-  const result: MirrorResult = { productId, created: 0, updated: 0, skippedWithoutSku: [], stale: false };
+  const result = emptyMirrorResult(productId);
   for (const variant of product.variants) {
     const existing = await findVariantForChannelLine(db, merchantId, product.channel, { externalVariantId: variant.variantRef, sku: variant.sku });
     if (existing) {
@@ -160,4 +190,63 @@ export async function mirrorProduct(db: Queryable, merchantId: string, currency:
 async function linkVariantRefs(db: Queryable, merchantId: string, variantId: string, channel: ExternalChannel, variant: MirroredProduct['variants'][number]): Promise<void> {
   await linkExternalRef(db, merchantId, 'variant', variantId, channel, variant.variantRef);
   if (variant.inventoryItemRef) await linkExternalRef(db, merchantId, 'inventory_item', variantId, channel, variant.inventoryItemRef);
+}
+
+/**
+ * The catalogue belongs to Continuum: the channel's product and variant ids are linked to the
+ * variants we hold (by the channel's id, then SKU), and every title, price or variant we do not
+ * share is returned as a difference; no title or price changes and nothing is created.
+ */
+async function linkChannelProduct(db: Queryable, merchantId: string, product: MirroredProduct): Promise<MirrorResult> {
+  let productId = await findEntityIdByExternalId(db, merchantId, 'product', product.channel, product.productRef);
+  const result = emptyMirrorResult(productId ?? null);
+  if (productId) {
+    const held = await db.selectFrom('products').select(['title', 'source_updated_at', 'archived_at']).where('merchant_id', '=', merchantId).where('id', '=', productId).executeTakeFirstOrThrow();
+    if (held.archived_at) return { ...result, archived: true };
+    if (product.updatedAt && held.source_updated_at && product.updatedAt < held.source_updated_at) return { ...result, stale: true };
+    if (held.title !== product.title) result.differences.push({ subject: product.productRef, field: 'title', held: held.title, channel: product.title });
+    await db.updateTable('products').set({ source_updated_at: product.updatedAt }).where('merchant_id', '=', merchantId).where('id', '=', productId).execute();
+  }
+  for (const variant of product.variants) {
+    const existing = await findVariantForChannelLine(db, merchantId, product.channel, { externalVariantId: variant.variantRef, sku: variant.sku });
+    if (!existing) {
+      if (variant.sku) result.differences.push({ subject: variant.sku, field: 'missing_here', held: null, channel: variant.title });
+      else result.skippedWithoutSku.push(variant.variantRef);
+      continue;
+    }
+    if (!productId) {
+      productId = existing.productId;
+      result.productId = productId;
+      await linkExternalRef(db, merchantId, 'product', productId, product.channel, product.productRef);
+    }
+    if (existing.title !== variant.title) result.differences.push({ subject: existing.sku, field: 'title', held: existing.title, channel: variant.title });
+    if (existing.priceMinor !== variant.priceMinor) result.differences.push({ subject: existing.sku, field: 'price_minor', held: existing.priceMinor, channel: variant.priceMinor });
+    await linkVariantRefs(db, merchantId, existing.id, product.channel, variant);
+  }
+  return result;
+}
+
+/**
+ * A product the channel deleted: archived, never deleted, so its variants keep their orders,
+ * returns and stock history. The variants are no longer pushed to the channel, and a later version
+ * of the product from the channel (a late or replayed update) is not applied. Returns `unknown`
+ * when no product here carries the channel's id.
+ */
+export async function archiveChannelProduct(db: Queryable, merchantId: string, channel: ExternalChannel, productRef: string, archivedAt: string): Promise<{ outcome: 'archived' | 'already_archived' | 'unknown'; productId: string | null }> {
+  const productId = await findEntityIdByExternalId(db, merchantId, 'product', channel, productRef);
+  if (!productId) return { outcome: 'unknown', productId: null };
+  const result = await db.updateTable('products').set({ archived_at: archivedAt }).where('merchant_id', '=', merchantId).where('id', '=', productId).where('archived_at', 'is', null).executeTakeFirst();
+  return { outcome: Number(result.numUpdatedRows) === 1 ? 'archived' : 'already_archived', productId };
+}
+
+/** True when the variant's product was deleted in its channel (archived here). */
+export async function isVariantArchived(db: Queryable, merchantId: string, variantId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('variants')
+    .innerJoin('products', (join) => join.onRef('products.id', '=', 'variants.product_id').onRef('products.merchant_id', '=', 'variants.merchant_id'))
+    .select('products.archived_at')
+    .where('variants.merchant_id', '=', merchantId)
+    .where('variants.id', '=', variantId)
+    .executeTakeFirst();
+  return Boolean(row?.archived_at);
 }

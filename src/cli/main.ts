@@ -4,7 +4,9 @@ import { migrateToLatest, openDatabase } from '../db/index.ts';
 import { createMerchant, issueApiKey, type ApiKeyScope } from '../merchants/index.ts';
 import { runDemo } from './demo.ts';
 import { registerImportCommands } from './import-customers.ts';
+import { registerReplayCommand } from './replay-outbox.ts';
 import { serveEngine } from './serve.ts';
+import { registerShopifyCommands } from './shopify-commands.ts';
 import { sendShopifyWebhook } from './send-webhook.ts';
 
 const program = new Command();
@@ -73,21 +75,8 @@ program
 
 registerImportCommands(program);
 
-program
-  .command('reconcile')
-  .description("Compare Shopify's stock per location with Continuum's and report each difference; --repair pushes the truth again")
-  .option('--merchant <id>', 'the merchant (default: the only one)')
-  .option('--repair', 'push the truth for every difference', false)
-  .action(async (options: { merchant?: string; repair: boolean }) => {
-    const { reconcileShopifyStock } = await import('../connectors/shopify/index.ts');
-    const database = openDatabase(readConfig().databaseUrl);
-    await migrateToLatest(database.db, database.dialect);
-    const merchants = await database.db.selectFrom('merchants').select('id').limit(2).execute();
-    const merchantId = options.merchant ?? (merchants.length === 1 ? merchants[0]!.id : undefined);
-    if (!merchantId) throw new Error('there are several merchants: name one with --merchant');
-    const report = await reconcileShopifyStock(database.db, merchantId, { repair: options.repair });
-    console.log(JSON.stringify(report, null, 2));
-    await database.close();
-  });
+registerShopifyCommands(program);
+
+registerReplayCommand(program);
 
 await program.parseAsync(process.argv);

@@ -5,6 +5,9 @@ import { assert } from '../shared/app-error.ts';
 // schema, so a table added to `db/schema.ts` without being added here does not compile: a shop
 // erasure can never silently leave a new table's rows behind. `merchants` goes last.
 const merchantTables = {
+  channel_sync_cursors: true, channel_deletions: true, channel_locations: true,
+  channel_circuits: true,
+  pos_offline_ops: true,
   idempotency_keys: true, webhook_subscriptions: true, audit_log: true, exceptions: true, channel_stock_mirror: true, reservations: true, pickups: true, stock_buffers: true, outbox_events: true, inbox_events: true,
   loyalty_lot_spends: true, loyalty_lots: true, loyalty_entries: true, loyalty_transactions: true, loyalty_accounts: true, store_credit_accounts: true, reward_codes: true, memberships: true, referral_codes: true, referrals: true, rewards: true,
   promotion_redemptions: true, promotion_versions: true, promotions: true, return_lines: true, returns: true, payments: true, order_discounts: true, order_lines: true, orders: true,

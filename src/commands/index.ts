@@ -38,3 +38,5 @@ export * from './store-credit-payments.ts';
 export * from './price-cart.ts';
 export * from './define-promotion.ts';
 export * from './promotion-uses.ts';
+export * from './offline-sale.ts';
+export * from './accept-channel-stock.ts';

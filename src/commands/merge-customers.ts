@@ -7,7 +7,7 @@ import { reassignPromotionRedemptions } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
-import { writeAudit } from '../sync/index.ts';
+import { activeExceptionStates, writeAudit } from '../sync/index.ts';
 import { announceCustomerChange } from './announce-changes.ts';
 
 interface MergeRecord extends MovedProfileRecords {
@@ -28,7 +28,7 @@ export interface MergeResult {
 /** Closes the open "possible duplicate" cases of this pair with how they were settled. */
 async function settleDuplicateCases(tx: Tx, merchantId: string, customerIds: [string, string], resolution: string): Promise<void> {
   const pair = [...customerIds].sort().join(':');
-  await tx.updateTable('exceptions').set({ state: 'resolved', resolution, resolved_at: nowIso() }).where('merchant_id', '=', merchantId).where('dedupe_key', '=', `duplicate:${pair}`).where('state', '=', 'open').execute();
+  await tx.updateTable('exceptions').set({ state: 'resolved', resolution, resolved_at: nowIso(), updated_at: nowIso() }).where('merchant_id', '=', merchantId).where('dedupe_key', '=', `duplicate:${pair}`).where('state', 'in', activeExceptionStates).execute();
 }
 
 /**

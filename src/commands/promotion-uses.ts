@@ -24,12 +24,21 @@ function limitPassed(promotion: Promotion, usedBefore: { total: number; byCustom
   return null;
 }
 
+/** A use recorded past one of its promotion's limits. */
+export interface PromotionLimitPassed {
+  promotion: Promotion;
+  limit: 'usage_limit_total' | 'usage_limit_per_customer';
+  max: number;
+  used: number;
+}
+
 /**
  * Records one use of each promotion by the order, once (a replay records nothing). A use past a
- * limit is recorded all the same (the channel granted it) and raises `promotion_limit_exceeded`;
- * a use that reaches the total limit tells Shopify to deactivate the promotion's discount.
+ * limit is recorded all the same (the channel granted it), raises `promotion_limit_exceeded` and is
+ * returned; a use that reaches the total limit tells Shopify to deactivate the promotion's discount.
  */
-export async function recordPromotionUses(tx: Tx, merchant: Merchant, order: Order, uses: PromotionUse[]): Promise<void> {
+export async function recordPromotionUses(tx: Tx, merchant: Merchant, order: Order, uses: PromotionUse[]): Promise<PromotionLimitPassed[]> {
+  const passedLimits: PromotionLimitPassed[] = [];
   const limited = uses.filter(({ promotion }) => promotion.totalUsageMax !== null || promotion.perCustomerUsageMax !== null).map(({ promotion }) => promotion.id);
   const before = await countPromotionUsage(tx, merchant.id, limited, order.customerId);
   for (const { promotion, amountMinor } of uses) {
@@ -38,6 +47,7 @@ export async function recordPromotionUses(tx: Tx, merchant: Merchant, order: Ord
     const usedBefore = before.get(promotion.id) ?? { total: 0, byCustomer: 0 };
     const passed = limitPassed(promotion, usedBefore, order.customerId);
     if (passed) {
+      passedLimits.push({ promotion, ...passed });
       await raiseException(tx, merchant.id, {
         kind: promotionLimitExceeded, dedupeKey: `promotion-limit:${order.id}:${promotion.id}`, subject: promotion.code ?? promotion.name,
         details: { promotion_id: promotion.id, code: promotion.code, order_id: order.id, source: order.source, channel: order.channel, customer_id: order.customerId, reason: passed.limit, max: passed.max, used_before: passed.used, amount_minor: amountMinor },
@@ -47,14 +57,15 @@ export async function recordPromotionUses(tx: Tx, merchant: Merchant, order: Ord
       await enqueueOutbox(tx, merchant.id, { destination: 'shopify', kind: 'promotion.deactivate', coalesceKey: `promotion:${promotion.id}:deactivate`, payload: { promotion_id: promotion.id, reason: 'usage_limit_total' } });
     }
   }
+  return passedLimits;
 }
 
 /** The promotions a channel order names by code (Shopify `discount_codes`), counted like any use. */
-export async function recordChannelPromotionUses(tx: Tx, merchant: Merchant, order: Order, codes: { code: string; amountMinor: number }[]): Promise<void> {
+export async function recordChannelPromotionUses(tx: Tx, merchant: Merchant, order: Order, codes: { code: string; amountMinor: number }[]): Promise<PromotionLimitPassed[]> {
   const uses: PromotionUse[] = [];
   for (const code of codes) {
     const promotion = await findPromotionByCode(tx, merchant.id, code.code);
     if (promotion) uses.push({ promotion, amountMinor: code.amountMinor });
   }
-  await recordPromotionUses(tx, merchant, order, uses);
+  return recordPromotionUses(tx, merchant, order, uses);
 }

@@ -16,7 +16,7 @@ import { resolveEventCustomer } from './resolve-order-customer.ts';
 import { useRewardCodeOnSale } from './online-reward-codes.ts';
 import { priceCart, type CartToPrice, type PricedCart } from './price-cart.ts';
 import { recordPromotionUses } from './promotion-uses.ts';
-import { assertRewardLimits } from './reward-limits.ts';
+import { checkRewardLimits, redeemOfflineReward, useRewardCodeOffline, type SaleConflict } from './offline-sale.ts';
 import { spendStoreCreditPayments } from './store-credit-payments.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
 import { settleExchange, type ExchangeSettlement } from '../returns/index.ts';
@@ -40,6 +40,13 @@ export interface PosSaleCommand {
   fulfilment?: 'sale' | 'pickup';
   /** The new goods of an exchange: paid first by the returned goods' value, carrying their points (src/returns/exchange-settlement.ts). */
   exchange?: { ofOrderId: string; creditMinor: number; returnedPoints: number };
+  /**
+   * Set for a sale a register made while offline (docs/pos-offline.md): it happened, so nothing
+   * refuses it. It is recorded as the register charged it (`charged`, from priceAsCharged) instead
+   * of being priced; the shelf may go below zero, a reward may overdraw her points, a reward or
+   * promotion may pass its limit, and each of these comes back in the result's `conflicts`.
+   */
+  offline?: { charged: PricedCart };
 }
 
 export interface PosSaleResult {
@@ -49,6 +56,8 @@ export interface PosSaleResult {
   pointsRedeemed: number;
   loyalty: LoyaltyBalance | null;
   exchange?: { appliedMinor: number; carriedPoints: number };
+  /** What an offline sale did that a live sale would have been refused for (none for a live sale or a replay). */
+  conflicts?: SaleConflict[];
 }
 
 async function resolveSaleCustomer(tx: Tx, merchant: Merchant, command: PosSaleCommand): Promise<string | null> {
@@ -144,12 +153,14 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   const recorded = await findOrderBySource(tx, merchant.id, source, sourceRef);
   if (recorded) return { order: recorded, created: false, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
   const pickup = command.fulfilment === 'pickup';
-  const priced = await priceSale(tx, merchant, {
+  const offline = command.offline !== undefined;
+  const priced = command.offline?.charged ?? await priceSale(tx, merchant, {
     channel: pickup ? 'online' : 'store', location, customerId, at: placedAt, shippingMinor: 0,
     lines: command.lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor ?? null })), promotionCodes: command.promotionCodes, rewards: command.rewards,
   });
-  assertCodesApplied(priced);
-  if (customerId) await assertRewardLimits(tx, merchant.id, customerId, priced.rewards.filter((applied) => applied.rewardCode === null).map((applied) => ({ reward: applied.reward, count: 1 })));
+  if (!offline) assertCodesApplied(priced);
+  if (priced.rewards.length > 0 && !customerId) throw new AppError('loyalty.customer_required', 'Redeeming a reward needs a customer', { field: 'customer' });
+  const conflicts = customerId ? await checkRewardLimits(tx, merchant.id, customerId, priced.rewards, offline) : [];
   // Her tier's (or an active membership's) multiplier as she holds it when the sale is rung up.
   const multiplierBps = customerId ? await earnMultiplierFor(tx, merchant, customerId, placedAt) : baseEarnMultiplierBps;
   const exchange = command.exchange ? settleSaleExchange(merchant, command.exchange, priced, customerId, multiplierBps) : null;
@@ -160,15 +171,18 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   let pointsRedeemed = 0;
   for (const [index, applied] of priced.rewards.entries()) {
     if (applied.rewardCode) {
-      await useRewardCodeOnSale(tx, merchant.id, applied.rewardCode, order.id);
+      if (offline) conflicts.push(...(await useRewardCodeOffline(tx, merchant.id, applied.rewardCode, order.id)));
+      else await useRewardCodeOnSale(tx, merchant.id, applied.rewardCode, order.id);
       continue;
     }
-    await redeemPoints(tx, merchant.id, baseTier, { customerId: customerId!, points: applied.reward.pointsCost, idempotencyKey: `order:${order.id}:reward:${index}`, orderId: order.id, memo: `Redeemed ${applied.reward.name} at ${location.name}` });
+    const posting = { customerId: customerId!, points: applied.reward.pointsCost, idempotencyKey: `order:${order.id}:reward:${index}`, orderId: order.id, memo: `Redeemed ${applied.reward.name} at ${location.name}` };
+    if (offline) conflicts.push(...(await redeemOfflineReward(tx, merchant, applied.reward, posting)));
+    else await redeemPoints(tx, merchant.id, baseTier, posting);
     await emitMerchantEvent(tx, merchant.id, 'loyalty.reward_redeemed', { customer_id: customerId, order_id: order.id, reward: applied.reward.code, points: applied.reward.pointsCost, channel: order.channel, location_id: location.id });
     pointsRedeemed += applied.reward.pointsCost;
   }
   if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location);
-  else await sellAtRegister(tx, merchant.id, order, location, command);
+  else conflicts.push(...(await sellAtRegister(tx, merchant.id, order, location, command)));
   // An exchange's new goods earn only on what they are worth above the returned ones; the points they carry are already hers.
   const pointsEarned = exchange ? exchange.earnedPoints : order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && pointsEarned > 0) {
@@ -179,10 +193,11 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
     if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
     await raiseTierIfQualified(tx, merchant, customerId);
   }
-  await recordPromotionUses(tx, merchant, order, priced.promotions.map((applied) => ({ promotion: applied.promotion, amountMinor: applied.amountMinor })));
+  const passedLimits = await recordPromotionUses(tx, merchant, order, priced.promotions.map((applied) => ({ promotion: applied.promotion, amountMinor: applied.amountMinor })));
+  if (offline) conflicts.push(...passedLimits.map((passed) => ({ kind: 'promotion_limit' as const, promotion: passed.promotion.code ?? passed.promotion.name, limit: passed.limit, max: passed.max, used: passed.used })));
   await applyReferralOnOrder(tx, merchant, order);
   if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
-  return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null, ...(exchange ? { exchange: { appliedMinor: exchange.appliedMinor, carriedPoints: customerId ? exchange.carriedPoints : 0 } } : {}) };
+  return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null, ...(exchange ? { exchange: { appliedMinor: exchange.appliedMinor, carriedPoints: customerId ? exchange.carriedPoints : 0 } } : {}), conflicts };
 }
 
 /** What each line earns: its net after discounts (SKUs that never earn: nothing) at her multiplier; nothing without a customer. */
@@ -202,12 +217,19 @@ function settleSaleExchange(merchant: Merchant, exchange: NonNullable<PosSaleCom
   });
 }
 
-/** The goods leave with the shopper: a sale movement per line, refused (409) if the shelf is empty. */
-async function sellAtRegister(tx: Tx, merchantId: string, order: Order, location: Location, command: PosSaleCommand): Promise<void> {
+/**
+ * The goods leave with the shopper: a sale movement per line, refused (409) if the shelf is empty.
+ * An offline sale already took the goods: it is never refused, and a shelf it takes below zero is a conflict.
+ */
+async function sellAtRegister(tx: Tx, merchantId: string, order: Order, location: Location, command: PosSaleCommand): Promise<SaleConflict[]> {
+  const offline = command.offline !== undefined;
+  const conflicts: SaleConflict[] = [];
   for (const line of order.lines) {
-    await applyStockMovement(tx, merchantId, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: true, reason: `Store sale ${command.saleId}` });
+    const moved = await applyStockMovement(tx, merchantId, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: !offline, reason: `${offline ? 'Offline store sale' : 'Store sale'} ${command.saleId}`, ...(offline ? { occurredAt: order.placedAt } : {}) });
+    if (moved.oversold) conflicts.push({ kind: 'oversold', sku: line.sku ?? '', variantId: line.variantId!, locationId: location.id, quantity: line.quantity, availableAfter: moved.level.available });
     await announceStockChange(tx, merchantId, location, line.variantId!);
   }
+  return conflicts;
 }
 
 /** The shopper collects later: the pickup is placed and every line reserved at the store, or nothing is. */

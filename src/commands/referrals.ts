@@ -7,7 +7,7 @@ import {
 import type { Merchant } from '../merchants/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
-import { raiseException, writeAudit, type ExceptionKind } from '../sync/index.ts';
+import { activeExceptionStates, raiseException, writeAudit, type ExceptionKind } from '../sync/index.ts';
 import { findActiveCustomerId, startReferralReturnWindow } from './referral-rewards.ts';
 import { identityRulesOf, resolveEventCustomer } from './resolve-order-customer.ts';
 
@@ -144,7 +144,7 @@ async function closeReview(tx: Tx, merchantId: string, referral: Referral, decis
   if (referral.state !== 'review' || !(await moveReferral(tx, merchantId, referral.id, 'review', { state: decision.state, reason: decision.reason, closed: decision.state === 'refused' }))) {
     throw new AppError('loyalty.referral_conflict', `Referral ${referral.id} is ${referral.state}, not in review`, { referral_id: referral.id, state: referral.state });
   }
-  await tx.updateTable('exceptions').set({ state: 'resolved', resolution: decision.resolution, resolved_at: nowIso() }).where('merchant_id', '=', merchantId).where('dedupe_key', '=', reviewKey(referral.id)).where('state', '=', 'open').execute();
+  await tx.updateTable('exceptions').set({ state: 'resolved', resolution: decision.resolution, resolved_at: nowIso(), updated_at: nowIso() }).where('merchant_id', '=', merchantId).where('dedupe_key', '=', reviewKey(referral.id)).where('state', 'in', activeExceptionStates).execute();
   await writeAudit(tx, merchantId, { actor: decision.actor, action: `loyalty.referral_${decision.state === 'pending' ? 'approve' : 'reject'}`, subject: referral.id, details: { review_reason: referral.reason, resolution: decision.resolution } });
 }
 

@@ -110,6 +110,29 @@ export async function getCustomerIdentity(db: Queryable, merchantId: string, cus
   return identity;
 }
 
+/** Merges a surviving profile is looked for through at most; a longer chain is a loop, a bug. */
+const mergeHopsMax = 10;
+
+/**
+ * The profile a customer id stands for now: itself unless it was merged, else the survivor its
+ * merges lead to, with the merged ids passed on the way (a register that looked her up before a
+ * merge still names the old id). 404 `customers.not_found` for an unknown id.
+ * Example: A merged into B → `{ customerId: 'B', state: 'active', mergedFrom: ['A'] }`.
+ */
+export async function findSurvivingCustomer(db: Queryable, merchantId: string, customerId: string): Promise<{ customerId: string; state: string; mergedFrom: string[] }> {
+  const mergedFrom: string[] = [];
+  let row = await db.selectFrom('customers').select(['id', 'state', 'merged_into']).where('merchant_id', '=', merchantId).where('id', '=', customerId).executeTakeFirst();
+  if (!row) throw new AppError('customers.not_found', `No customer ${customerId}`, { customer_id: customerId });
+  while (row.state === 'merged' && row.merged_into) {
+    if (mergedFrom.length >= mergeHopsMax) throw new Error(`Assertion failed: the merges of customer ${customerId} lead to a survivor within ${mergeHopsMax} hops`);
+    mergedFrom.push(row.id);
+    const next: { id: string; state: string; merged_into: string | null } | undefined = await db.selectFrom('customers').select(['id', 'state', 'merged_into']).where('merchant_id', '=', merchantId).where('id', '=', row.merged_into).executeTakeFirst();
+    if (!next) throw new Error(`Assertion failed: customer ${row.id} is merged into ${row.merged_into}, which exists`);
+    row = next;
+  }
+  return { customerId: row.id, state: row.state, mergedFrom };
+}
+
 /** The addresses and marketing consent of a profile. */
 export async function getCustomerContactDetails(db: Queryable, merchantId: string, customerId: string) {
   const addresses = await db.selectFrom('customer_addresses').selectAll().where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).orderBy('is_default', 'desc').orderBy('created_at').execute();

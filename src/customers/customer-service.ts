@@ -213,3 +213,16 @@ async function recordProfileDetails(tx: Tx, merchantId: string, customerId: stri
     await tx.updateTable('customers').set({ note: claim.note }).where('merchant_id', '=', merchantId).where('id', '=', customerId).where('note', 'is', null).execute();
   }
 }
+
+/**
+ * Links a channel's customer id to a profile unless another profile already holds it; returns the
+ * profile that holds it afterwards (this one, or the other).
+ */
+export async function linkChannelId(tx: Tx, merchantId: string, customerId: string, kind: 'shopify_id' | 'square_id' | 'pos_id', value: string): Promise<string> {
+  const identifier = normalizeChannelId(kind, value);
+  assert(identifier.valid, `linkChannelId: a ${kind} is not empty`);
+  const [holder] = await findCustomerIdsByIdentifier(tx, merchantId, kind, identifier.normalized, 1);
+  if (holder) return holder;
+  await addIdentifiers(tx, merchantId, customerId, [{ ...identifier, flag: null, verified: false }]);
+  return customerId;
+}

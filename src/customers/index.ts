@@ -7,3 +7,4 @@ export * from './customer-service.ts';
 export * from './customer-queries.ts';
 export * from './loyalty-code.ts';
 export * from './customer-merge-records.ts';
+export * from './channel-customer-links.ts';

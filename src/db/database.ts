@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Transaction } from 'kysely';
 import pg from 'pg';
 import { assert } from '../shared/app-error.ts';
 import type { Database } from './schema.ts';
@@ -77,6 +77,15 @@ class ImmediateSqliteDialect extends SqliteDialect {
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config);
   }
+}
+
+/**
+ * Whether claims of queued rows may lock them with `FOR UPDATE SKIP LOCKED` (PostgreSQL): each of
+ * several workers then takes rows nobody else holds. SQLite has no row locks; its transactions
+ * begin IMMEDIATE and so already take turns, one claim at a time.
+ */
+export function canSkipLockedRows(db: Queryable): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /**

@@ -9,7 +9,9 @@ import * as merchantWebhooks from './migrations/0007-merchant-webhooks.ts';
 import * as promotionRules from './migrations/0008-promotion-rules.ts';
 import * as returnsAndStoreCredit from './migrations/0009-returns-and-store-credit.ts';
 import * as syncOutbox from './migrations/0010-sync-outbox.ts';
+import * as inboxOrdering from './migrations/0011-inbox-ordering.ts';
 import * as shopifySync from './migrations/0012-shopify-sync.ts';
+import * as squareAndOffline from './migrations/0013-square-and-offline.ts';
 import * as channelStockTime from './migrations/0014-channel-stock-time.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -24,7 +26,9 @@ const migrations: Record<string, Migration> = {
   '0008-promotion-rules': promotionRules,
   '0009-returns-and-store-credit': returnsAndStoreCredit,
   '0010-sync-outbox': syncOutbox,
+  '0011-inbox-ordering': inboxOrdering,
   '0012-shopify-sync': shopifySync,
+  '0013-square-and-offline': squareAndOffline,
   '0014-channel-stock-time': channelStockTime,
 };
 

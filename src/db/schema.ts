@@ -11,7 +11,7 @@ type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
 export interface MerchantsTable { id: string; merchant_id: string; name: string; currency: string; default_country: string; settings_json: string; created_at: string }
 export interface ApiKeysTable { id: string; merchant_id: string; name: string; key_hash: string; key_prefix: string; scope: string; created_at: string; expires_at: string | null; revoked_at: string | null }
 export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
-export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string; state: Defaulted<string>; disconnected_at: Optional<string> }
+export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string; state: string; disconnected_at: string | null }
 export interface CustomersTable {
   birthday: ColumnType<string | null, string | null | undefined, string | null>;
   id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string | null; source_updated_at: string | null; created_at: string; updated_at: string;
@@ -69,6 +69,8 @@ export interface LoyaltyLotSpendsTable { merchant_id: string; transaction_id: st
 export interface InboxEventsTable {
   id: string; merchant_id: string; source: string; topic: string; delivery_id: string; event_key: string | null; headers_json: string;
   payload: string; status: string; attempts: number; error: string | null; triggered_at: string | null; available_at: string; received_at: string; processed_at: string | null;
+  /** Migration 0011: what the event is about (`shopify:order:ID`), null when unordered; its place among the waiting events. */
+  resource_key: Optional<string>; queue_position: Defaulted<number>;
 }
 export interface OutboxEventsTable {
   id: string; merchant_id: string; destination: string; kind: string; coalesce_key: string | null; payload: string; status: string;
@@ -93,6 +95,8 @@ export interface ChannelSyncCursorsTable { merchant_id: string; channel: string;
 
 export interface WebhookSubscriptionsTable { merchant_id: string; id: string; url: string; secret: string; event_types: string; state: string; created_at: string }
 
+/** An operation an offline register uploaded, with its first result (docs/pos-offline.md). */
+export interface PosOfflineOpsTable { merchant_id: string; register_id: string; op_id: string; kind: string; sequence: number; occurred_at: string; fingerprint: string; result_json: string; applied_at: string }
 export interface Database {
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;
@@ -139,6 +143,7 @@ export interface Database {
   audit_log: AuditLogTable;
   idempotency_keys: IdempotencyKeysTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
+  pos_offline_ops: PosOfflineOpsTable;
   channel_circuits: ChannelCircuitsTable;
   channel_locations: ChannelLocationsTable;
   channel_deletions: ChannelDeletionsTable;

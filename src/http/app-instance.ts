@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DatabaseHandle } from '../db/index.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import type { SyncWorker } from '../sync/index.ts';
+import type { ShopifyClientFactory } from '../connectors/shopify/index.ts';
 
 export type AppInstance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -11,4 +12,6 @@ export interface RouteDependencies {
   database: DatabaseHandle;
   metrics: Metrics;
   worker: SyncWorker;
+  /** The Shopify connector's settings for its admin routes: the engine's public URL and, in tests, a client factory. */
+  shopify?: { publicUrl: string | null; clientFactory?: ShopifyClientFactory };
 }

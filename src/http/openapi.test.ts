@@ -13,7 +13,7 @@ const documentationPath = /^\/(docs|openapi\.json)(\/|$)/;
 const knownRoutes = [
   'GET /healthz', 'GET /metrics',
   'GET /v1/customers/lookup', 'GET /v1/customers/{id}', 'GET /v1/customers/{id}/loyalty',
-  'POST /v1/pos/sales', 'GET /v1/orders/{id}',
+  'POST /v1/pos/sales', 'POST /v1/pos/uploads', 'GET /v1/orders/{id}',
   'GET /v1/inventory', 'GET /v1/inventory/movements', 'POST /v1/inventory/receive', 'POST /v1/inventory/adjust',
   'GET /v1/locations', 'POST /v1/locations', 'GET /v1/products', 'POST /v1/products',
   'GET /v1/promotions', 'POST /v1/promotions', 'GET /v1/promotions/{code}', 'PATCH /v1/promotions/{code}', 'POST /v1/promotions/{code}/deactivate', 'POST /v1/carts/price', 'GET /v1/rewards', 'POST /v1/rewards',

@@ -15,8 +15,10 @@ import { registerLoyaltyProgramRoutes } from './routes/loyalty-program-routes.ts
 import { registerFulfilmentRoutes } from './routes/fulfilment-routes.ts';
 import { registerInventoryRoutes } from './routes/inventory-routes.ts';
 import { registerOrderRoutes } from './routes/order-routes.ts';
+import { registerPosRoutes } from './routes/pos-routes.ts';
 import { registerReturnRoutes } from './routes/return-routes.ts';
 import { registerSetupRoutes } from './routes/setup-routes.ts';
+import { registerShopifyRoutes } from './routes/shopify-routes.ts';
 import { registerPromotionRoutes } from './routes/promotion-routes.ts';
 import { registerRewardRoutes } from './routes/reward-routes.ts';
 import { registerSyncRoutes } from './routes/sync-routes.ts';
@@ -99,6 +101,7 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerIdentityRoutes(app, dependencies);
   registerLoyaltyProgramRoutes(app, dependencies);
   registerOrderRoutes(app, dependencies);
+  registerPosRoutes(app, dependencies);
   registerReturnRoutes(app, dependencies);
   registerInventoryRoutes(app, dependencies);
   registerFulfilmentRoutes(app, dependencies);
@@ -106,6 +109,7 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerPromotionRoutes(app, dependencies);
   registerRewardRoutes(app, dependencies);
   registerSyncRoutes(app, dependencies);
+  registerShopifyRoutes(app, dependencies);
   registerMerchantWebhookRoutes(app, dependencies);
   registerReferralRoutes(app, dependencies);
   await app.register(async (scope) => registerWebhookRoutes(scope, dependencies));

@@ -8,3 +8,4 @@ export * from './channel-stock-mirror.ts';
 export * from './reservation-service.ts';
 export * from './stock-buffers.ts';
 export * from './channel-stock-time.ts';
+export * from './last-stock-change.ts';

@@ -162,3 +162,9 @@ export async function listStockMovements(db: Queryable, merchantId: string, filt
   if (filter.locationId) query = query.where('location_id', '=', filter.locationId);
   return query.orderBy('created_at').orderBy('id').limit(Math.min(limit, 1000)).execute();
 }
+
+/** The level of a variant at a location, or undefined when stock there was never counted nor moved. */
+export async function findStockLevel(db: Queryable, merchantId: string, locationId: string, variantId: string): Promise<StockLevel | undefined> {
+  const row = await db.selectFrom('stock_levels').select(['location_id', 'variant_id', 'on_hand', 'reserved', 'safety']).where('merchant_id', '=', merchantId).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  return row ? toLevel(row) : undefined;
+}

@@ -132,8 +132,21 @@ export async function earnPoints(tx: Tx, merchantId: string, baseTier: string, p
   return true;
 }
 
-/** Spends available points, soonest-expiring lots first, recording which lots paid. Never spends what is not there. */
-export async function redeemPoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting): Promise<boolean> {
+export interface RedeemOptions {
+  /**
+   * A redemption that already happened and cannot be refused (a register that was offline gave the
+   * reward): the points are spent even when the balance no longer holds them. What the lots hold
+   * pays first; the rest is a debt on the account, which later earnings pay first, as for a
+   * reversal of points already spent. Default false: a redemption never overdraws.
+   */
+  allowDebt?: boolean;
+}
+
+/**
+ * Spends available points, soonest-expiring lots first, recording which lots paid. Never spends what
+ * is not there, unless `allowDebt` says the redemption already happened (see RedeemOptions).
+ */
+export async function redeemPoints(tx: Tx, merchantId: string, baseTier: string, posting: LoyaltyPosting, options: RedeemOptions = {}): Promise<boolean> {
   assert(Number.isSafeInteger(posting.points) && posting.points > 0, 'redeemed points are a positive integer');
   await ensureLoyaltyAccount(tx, merchantId, posting.customerId, baseTier);
   const transactionId = await postTransaction(tx, merchantId, 'redeem', posting, [
@@ -141,6 +154,10 @@ export async function redeemPoints(tx: Tx, merchantId: string, baseTier: string,
     { account: 'redeemed', amount: posting.points },
   ]);
   if (!transactionId) return false;
+  if (options.allowDebt) {
+    await spendIntoDebt(tx, merchantId, posting.customerId, posting.points, transactionId);
+    return true;
+  }
   if (!(await changeAccount(tx, merchantId, posting.customerId, { available: -posting.points, requireCovered: true, activity: true }))) {
     const { available } = await readAccount(tx, merchantId, posting.customerId);
     throw new AppError('loyalty.insufficient_points', `The customer has ${available} points available, ${posting.points} are needed`, { customer_id: posting.customerId, available, requested: posting.points });
@@ -148,6 +165,20 @@ export async function redeemPoints(tx: Tx, merchantId: string, baseTier: string,
   const taken = await takeFromLots(tx, merchantId, posting.customerId, posting.points, transactionId, { includePending: false });
   assert(taken.total === posting.points, 'lots cover every available point');
   return true;
+}
+
+/**
+ * The balance moves first, by one unconditional update that also locks the account row, so the
+ * balance read after it is this transaction's own: the lots pay what was available before (never
+ * less than zero), and the rest of the points are the debt.
+ */
+async function spendIntoDebt(tx: Tx, merchantId: string, customerId: string, points: number, transactionId: string): Promise<void> {
+  await changeAccount(tx, merchantId, customerId, { available: -points, activity: true });
+  const availableBefore = (await readAccount(tx, merchantId, customerId)).available + points;
+  const covered = Math.min(points, Math.max(0, availableBefore));
+  if (covered === 0) return;
+  const taken = await takeFromLots(tx, merchantId, customerId, covered, transactionId, { includePending: false });
+  assert(taken.total === covered, 'lots cover every available point');
 }
 
 /**
@@ -197,7 +228,15 @@ export async function restorePoints(tx: Tx, merchantId: string, baseTier: string
     await tx.insertInto('loyalty_lot_spends').values({ merchant_id: merchantId, transaction_id: transactionId, lot_id: spend.lot_id, points: -back }).execute();
     left -= back;
   }
-  assert(left === 0, 'a restore never gives back more than the redemption took');
+  if (left > 0) {
+    // A redemption made into debt (RedeemOptions.allowDebt) was paid by its lots only in part; the
+    // points given back beyond what they paid, once the debt is covered, go into a lot of their own.
+    const spentFromLots = paid.reduce((sum, spend) => sum + spend.points, 0);
+    const redeemed = await tx.selectFrom('loyalty_transactions').select('points').where('id', '=', redemption.id).executeTakeFirstOrThrow();
+    assert(spentFromLots < redeemed.points, 'a restore never gives back more than the redemption took from its lots');
+    const now = nowIso();
+    await tx.insertInto('loyalty_lots').values({ id: newId('lot'), merchant_id: merchantId, customer_id: posting.customerId, transaction_id: transactionId, points: left, remaining: left, earned_at: now, expires_at: null, pending: 0, available_at: now }).execute();
+  }
   return true;
 }
 

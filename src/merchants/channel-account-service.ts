@@ -17,6 +17,9 @@ export interface ChannelAccount {
   accessToken: string | null;
   /** Square signs notification URL + body, so the URL is configured, never rebuilt from a request. */
   notificationUrl: string | null;
+  /** `disconnected` once the channel told us the app was uninstalled: nothing is pushed to it until it is connected again. */
+  state: 'connected' | 'disconnected';
+  disconnectedAt: string | null;
 }
 
 function toChannelAccount(row: ChannelAccountsTable): ChannelAccount {
@@ -29,6 +32,8 @@ function toChannelAccount(row: ChannelAccountsTable): ChannelAccount {
     adminApiUrl: row.admin_api_url,
     accessToken: row.access_token,
     notificationUrl: row.notification_url,
+    state: row.state === 'disconnected' ? 'disconnected' : 'connected',
+    disconnectedAt: row.disconnected_at,
   };
 }
 
@@ -50,6 +55,8 @@ export async function connectChannel(
     access_token: input.accessToken ?? null,
     notification_url: input.notificationUrl ?? null,
     created_at: nowIso(),
+    state: 'connected',
+    disconnected_at: null,
   };
   await db.insertInto('channel_accounts').values(row).execute();
   return toChannelAccount(row);
@@ -71,8 +78,25 @@ export async function listChannelAccounts(db: Queryable, merchantId: string, cha
 export async function updateChannelConnection(db: Queryable, merchantId: string, channel: Channel, input: { adminApiUrl: string | null; accessToken: string | null; notificationUrl?: string | null }): Promise<void> {
   await db
     .updateTable('channel_accounts')
-    .set({ admin_api_url: input.adminApiUrl, access_token: input.accessToken, ...(input.notificationUrl !== undefined ? { notification_url: input.notificationUrl } : {}) })
+    .set({ admin_api_url: input.adminApiUrl, access_token: input.accessToken, state: 'connected', disconnected_at: null, ...(input.notificationUrl !== undefined ? { notification_url: input.notificationUrl } : {}) })
     .where('merchant_id', '=', merchantId)
     .where('channel', '=', channel)
     .execute();
+}
+
+/**
+ * Marks a connected channel account disconnected (Shopify's `app/uninstalled`). The account and its
+ * webhook secret stay, so the channel's later webhooks (privacy requests, `shop/redact`) are still
+ * verified; the outbox closes its messages with a note instead of retrying them. Returns false when
+ * it was already disconnected.
+ */
+export async function markChannelDisconnected(db: Queryable, merchantId: string, accountId: string, disconnectedAt: string): Promise<boolean> {
+  const result = await db
+    .updateTable('channel_accounts')
+    .set({ state: 'disconnected', disconnected_at: disconnectedAt })
+    .where('merchant_id', '=', merchantId)
+    .where('id', '=', accountId)
+    .where('state', '=', 'connected')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

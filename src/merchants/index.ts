@@ -5,4 +5,5 @@
 export * from './merchant-service.ts';
 export * from './location-service.ts';
 export * from './channel-account-service.ts';
+export * from './channel-location-service.ts';
 export { parseMerchantSettings, merchantSettingsSchema, type MerchantSettings } from './merchant-settings.ts';

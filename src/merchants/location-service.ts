@@ -81,3 +81,20 @@ export async function findOnlineFulfilmentLocation(db: Queryable, merchantId: st
   const row = await db.selectFrom('locations').selectAll().where('merchant_id', '=', merchantId).where('fulfils_online', '=', 1).orderBy('created_at').executeTakeFirst();
   return row ? toLocation(row) : undefined;
 }
+
+/**
+ * Maps one of our locations to a channel's location id, or unmaps it with null. A channel location
+ * maps to at most one of ours (the unique index says so too); mapping it elsewhere is refused.
+ */
+export async function mapLocationToChannel(db: Queryable, merchantId: string, locationId: string, channel: Channel, externalId: string | null): Promise<Location> {
+  await getLocation(db, merchantId, locationId);
+  const column = channel === 'square' ? 'square_location_id' : 'shopify_location_id';
+  if (externalId !== null) {
+    const holder = await findLocationByChannelId(db, merchantId, channel, externalId);
+    if (holder && holder.id !== locationId) {
+      throw new AppError('locations.duplicate_channel_location', `Location ${holder.id} is already mapped to ${channel} location ${externalId}`, { field: `${channel}_location_id`, value: externalId });
+    }
+  }
+  await db.updateTable('locations').set({ [column]: externalId }).where('merchant_id', '=', merchantId).where('id', '=', locationId).execute();
+  return getLocation(db, merchantId, locationId);
+}

@@ -75,6 +75,26 @@ export const merchantSettingsSchema = z.object({
       autoMergeVerifiedEmail: z.boolean().default(false),
     })
     .prefault({}),
+  sync: z
+    .object({
+      /**
+       * Which system holds the truth for each kind of data (DESIGN.md, "Sources of truth"). A mirror's
+       * copy never overwrites the owner's: see docs/configuration.md for what each choice does.
+       */
+      ownership: z
+        .object({
+          /** `continuum`: channels get mirrored tier, points and tags; their edits only fill what is empty. `shopify`: Shopify's profile fields overwrite ours. */
+          customers: z.enum(['continuum', 'shopify']).default('continuum'),
+          /** `continuum`: channels get available pushed, their edits arrive as adjustments. `shopify`: Shopify's figure is the truth and nothing is pushed back to it. */
+          stock: z.enum(['continuum', 'shopify']).default('continuum'),
+          /** `shopify`: products and prices are mirrored from Shopify. `continuum`: Shopify's edits are recorded and reported, never applied. */
+          products: z.enum(['shopify', 'continuum']).default('shopify'),
+          /** Orders always belong to the channel that took them; Continuum holds the unified record. */
+          orders: z.literal('channel').default('channel'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
 });
 
 export type MerchantSettings = z.infer<typeof merchantSettingsSchema>;

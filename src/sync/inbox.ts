@@ -1,9 +1,11 @@
-import type { InboxEventsTable, Queryable } from '../db/index.ts';
-import { nowIso } from '../shared/clock.ts';
+import { sql, type Selectable } from 'kysely';
+import { canSkipLockedRows, type InboxEventsTable, type Queryable } from '../db/index.ts';
+import { assert } from '../shared/app-error.ts';
+import { isoAfter, nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
 export type InboxSource = 'shopify' | 'square' | 'pos';
-export type InboxEvent = InboxEventsTable;
+export type InboxEvent = Selectable<InboxEventsTable>;
 
 export interface InboundEvent {
   merchantId: string;
@@ -17,55 +19,150 @@ export interface InboundEvent {
   /** The raw body exactly as received, so any event can be re-processed. */
   payload: string;
   triggeredAt: string | null;
+  /** What the event is about (`computeResourceKey`); its events are applied in the order received. Null or absent: unordered. */
+  resourceKey?: string | null;
+}
+
+/** What storing one event came to: a new row, or a duplicate of a delivery already held (nothing new stored). */
+export type StoredInboxEvent = { stored: true; id: string } | { stored: false; id: undefined };
+
+/** The most events one insert statement stores: 17 values a row, far below both databases' limits on bound values. */
+export const inboxStoreBatchMax = 500;
+
+/**
+ * A waiting event's position is below this; one that needs what a later event of its resource
+ * brings is moved to its position plus this, behind every event of its resource that is not so
+ * moved, now or later (`recordInboxFailure`). 2^52 + a position stays a safe integer.
+ */
+export const parkedPositionOffset = 2 ** 52;
+
+/**
+ * Error codes saying an event needs something a later event of its resource brings: a refund
+ * delivered before its order. Such an event must not hold back that later event.
+ */
+export const prerequisiteMissingCodes: ReadonlySet<string> = new Set(['orders.not_yet_known']);
+
+// The status of waiting rows, written as a literal so that SQLite can use the partial indexes of
+// migration 0011 (which hold only these rows); a bound parameter would not match them. The queries
+// also say `queue_position >= 0` (always true): with that range SQLite reads the waiting rows in
+// queue order from the index and stops at the batch's end, where it would otherwise read every
+// waiting row through the older (status, available_at) index and sort them.
+const waiting = sql.lit('received');
+const positionMin = 0;
+
+/**
+ * Stores inbound events durably in one statement, so one commit (one fsync) covers them all.
+ * Dedupes exactly as one `storeInboxEvent` after another would, in the given order: a repeated
+ * (merchant, source, delivery id), or (merchant, source, event key) where the event key is set, is
+ * not stored, whether its twin was stored earlier or earlier in the same batch. Each event gets
+ * the next queue position, so its resource's events are applied in this order.
+ */
+export async function storeInboxEvents(db: Queryable, events: readonly InboundEvent[]): Promise<StoredInboxEvent[]> {
+  assert(events.length >= 1 && events.length <= inboxStoreBatchMax, `an inbox batch holds 1 to ${inboxStoreBatchMax} events (got ${events.length})`);
+  const lastPosition = await findLastWaitingPosition(db);
+  const now = nowIso();
+  const rows = events.map((event, index) => ({
+    id: newId('evt'), merchant_id: event.merchantId, source: event.source, topic: event.topic, delivery_id: event.deliveryId, event_key: event.eventKey,
+    headers_json: JSON.stringify(event.headers), payload: event.payload, status: 'received', attempts: 0, error: null,
+    triggered_at: event.triggeredAt, available_at: now, received_at: now, processed_at: null,
+    resource_key: event.resourceKey ?? null, queue_position: lastPosition + 1 + index,
+  }));
+  // ON CONFLICT DO NOTHING skips a row that repeats a key of a row already there or inserted
+  // before it by the same statement, on both databases; RETURNING names the rows inserted.
+  const inserted = await db.insertInto('inbox_events').values(rows).onConflict((conflict) => conflict.doNothing()).returning('id').execute();
+  const storedIds = new Set(inserted.map((row) => row.id));
+  return rows.map((row): StoredInboxEvent => (storedIds.has(row.id) ? { stored: true, id: row.id } : { stored: false, id: undefined }));
 }
 
 /**
- * Stores an inbound event durably. Returns `stored: false` for a duplicate delivery, which the caller
- * acknowledges without storing anything new.
+ * Stores one inbound event durably. Returns `stored: false` for a duplicate delivery, which the caller
+ * acknowledges without storing anything new. Webhooks go through the group committer
+ * (`inbox-writer.ts`), which stores the events of concurrent requests together.
  */
-export async function storeInboxEvent(db: Queryable, event: InboundEvent): Promise<{ stored: boolean; id: string | undefined }> {
-  const now = nowIso();
-  const inserted = await db
-    .insertInto('inbox_events')
-    .values({
-      id: newId('evt'), merchant_id: event.merchantId, source: event.source, topic: event.topic, delivery_id: event.deliveryId, event_key: event.eventKey,
-      headers_json: JSON.stringify(event.headers), payload: event.payload, status: 'received', attempts: 0, error: null,
-      triggered_at: event.triggeredAt, available_at: now, received_at: now, processed_at: null,
-    })
-    .onConflict((conflict) => conflict.doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return { stored: inserted !== undefined, id: inserted?.id };
+export async function storeInboxEvent(db: Queryable, event: InboundEvent): Promise<StoredInboxEvent> {
+  const [result] = await storeInboxEvents(db, [event]);
+  assert(result !== undefined, 'one event stored gives one result');
+  return result;
+}
+
+/**
+ * The highest position among the waiting events (parked ones aside), 0 when none waits. Read before
+ * the insert and not locked: an event stored after another was committed always lands behind it;
+ * two stored at the same moment may share a position, and the id breaks the tie.
+ */
+async function findLastWaitingPosition(db: Queryable): Promise<number> {
+  const row = await db.selectFrom('inbox_events').select('queue_position')
+    .where('status', '=', waiting).where('queue_position', '>=', positionMin).where('queue_position', '<', parkedPositionOffset)
+    .orderBy('queue_position', 'desc').limit(1).executeTakeFirst();
+  return row ? Number(row.queue_position) : 0;
 }
 
 export const inboxBatchSizeMax = 100;
 
-/** Events due for processing, oldest first, in a bounded batch. */
+/**
+ * Events due for processing, in queue order, in a bounded batch. An event waits while an earlier
+ * event of its resource still waits (for its turn or for a retry): the events of one resource are
+ * applied one at a time in the order received, and the events of other resources go on meanwhile.
+ * A batch therefore holds at most one event per resource.
+ */
 export async function listDueInboxEvents(db: Queryable, limit = inboxBatchSizeMax): Promise<InboxEvent[]> {
-  return db.selectFrom('inbox_events').selectAll().where('status', '=', 'received').where('available_at', '<=', nowIso()).orderBy('received_at').orderBy('id').limit(Math.min(limit, inboxBatchSizeMax)).execute();
+  return db.selectFrom('inbox_events as e').selectAll('e')
+    .where('e.status', '=', waiting)
+    .where('e.queue_position', '>=', positionMin)
+    .where('e.available_at', '<=', nowIso())
+    .where((eb) => eb.not(eb.exists(
+      eb.selectFrom('inbox_events as earlier').select('earlier.id')
+        .where('earlier.status', '=', waiting)
+        .whereRef('earlier.merchant_id', '=', 'e.merchant_id')
+        .whereRef('earlier.resource_key', '=', 'e.resource_key')
+        // (position, id) as one row value, so the index gives the range directly on both databases.
+        .where((inner) => inner(inner.refTuple('earlier.queue_position', 'earlier.id'), '<', inner.refTuple('e.queue_position', 'e.id'))),
+    )))
+    .orderBy('e.queue_position').orderBy('e.id')
+    .limit(Math.min(limit, inboxBatchSizeMax))
+    .execute();
 }
 
 /**
- * Claims an event inside the transaction that applies it: only one worker's update matches, and on
- * PostgreSQL the row lock makes a second worker wait and then find it already done.
+ * Claims an event inside the transaction that applies it: only one worker's update matches. On
+ * PostgreSQL the row is first locked with SKIP LOCKED, so a worker of another process that is
+ * applying it right now is passed by at once (its commit or rollback settles the row) instead of
+ * waited for; on SQLite transactions already take turns.
  */
 export async function claimInboxEvent(db: Queryable, id: string, outcome: 'processed' | 'ignored', note: string | null = null): Promise<boolean> {
-  const result = await db.updateTable('inbox_events').set({ status: outcome, processed_at: nowIso(), error: note }).where('id', '=', id).where('status', '=', 'received').executeTakeFirst();
+  const now = nowIso();
+  if (canSkipLockedRows(db)) {
+    const free = await db.selectFrom('inbox_events').select('id').where('id', '=', id).where('status', '=', 'received').where('available_at', '<=', now).forUpdate().skipLocked().executeTakeFirst();
+    if (!free) return false;
+  }
+  const result = await db.updateTable('inbox_events').set({ status: outcome, processed_at: now, error: note })
+    .where('id', '=', id).where('status', '=', 'received').where('available_at', '<=', now).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
 export const inboxAttemptsMax = 8;
+const retryDelayMsMax = 15 * 60 * 1000;
 
-/** Records a failed attempt; retries later with backoff, or parks the event as failed after the last. */
-export async function recordInboxFailure(db: Queryable, event: InboxEvent, error: string): Promise<'retry' | 'failed'> {
+/**
+ * Records a failed attempt: retried later with backoff, or marked failed after the last. While it
+ * waits for the retry, the later events of its resource wait too, unless the failure says the event
+ * needs what a later event brings (`park`): it then moves behind its resource's other events.
+ * Returns 'retry' also when another worker recorded this attempt first (nothing more to do).
+ */
+export async function recordInboxFailure(db: Queryable, event: InboxEvent, error: string, options: { park?: boolean } = {}): Promise<'retry' | 'failed'> {
   const attempts = event.attempts + 1;
   const giveUp = attempts >= inboxAttemptsMax;
-  const delayMs = Math.min(2 ** attempts * 1000, 15 * 60 * 1000);
-  await db
+  const delayMs = Math.min(2 ** attempts * 1000, retryDelayMsMax);
+  const position = Number(event.queue_position);
+  const park = options.park === true && event.resource_key !== null && position < parkedPositionOffset;
+  const result = await db
     .updateTable('inbox_events')
-    .set({ attempts, error, status: giveUp ? 'failed' : 'received', available_at: new Date(Date.now() + delayMs).toISOString() })
+    .set({ attempts, error, status: giveUp ? 'failed' : 'received', available_at: isoAfter(delayMs), ...(park ? { queue_position: position + parkedPositionOffset } : {}) })
     .where('id', '=', event.id)
-    .execute();
+    .where('status', '=', 'received')
+    .where('attempts', '=', event.attempts)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) return 'retry';
   return giveUp ? 'failed' : 'retry';
 }
 

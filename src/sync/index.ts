@@ -5,7 +5,14 @@
  */
 export * from './exceptions.ts';
 export * from './inbox.ts';
+export * from './inbox-writer.ts';
+export * from './resource-key.ts';
 export * from './outbox.ts';
+export * from './outbox-replay.ts';
+export * from './outbox-delivery.ts';
+export * from './channel-circuits.ts';
+export * from './exception-lifecycle.ts';
+export * from './sync-gauges.ts';
 export * from './sync-worker.ts';
 export * from './scheduler.ts';
 export * from './merchant-events.ts';

@@ -19,7 +19,8 @@ export async function emitMerchantEvent(db: Queryable, merchantId: string, type:
   for (const subscription of subscriptions) {
     const types = JSON.parse(subscription.event_types) as string[];
     if (!types.includes(type)) continue;
-    await enqueueOutbox(db, merchantId, { destination: 'merchant_webhook', kind: type, coalesceKey: null, payload: { subscription_id: subscription.id, event: { type, timestamp: nowIso(), data } } });
+    // Each subscriber has a circuit of its own: one merchant system being down holds back only its own events.
+    await enqueueOutbox(db, merchantId, { destination: 'merchant_webhook', kind: type, coalesceKey: null, circuitKey: `merchant_webhook:${subscription.id}`, payload: { subscription_id: subscription.id, event: { type, timestamp: nowIso(), data } } });
   }
 }
 

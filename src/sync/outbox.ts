@@ -1,8 +1,15 @@
-import type { OutboxEventsTable, Queryable } from '../db/index.ts';
-import { nowIso } from '../shared/clock.ts';
+import type { Selectable } from 'kysely';
+import { canSkipLockedRows, type Db, type OutboxEventsTable, type Queryable } from '../db/index.ts';
+import { assert } from '../shared/app-error.ts';
+import { isoAfter, nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
-export type OutboxEvent = OutboxEventsTable;
+export type OutboxEvent = Selectable<OutboxEventsTable>;
+/**
+ * A message this worker holds the lease on. `next_attempt_at` is when it fell due (the stored value
+ * is the lease's end meanwhile), so a claim given back leaves it exactly as due as it was.
+ */
+export type ClaimedOutboxEvent = OutboxEvent & { claimed_by: string };
 
 export interface OutboundMessage {
   destination: string;
@@ -13,70 +20,143 @@ export interface OutboundMessage {
    */
   coalesceKey: string | null;
   payload: Record<string, unknown>;
+  /**
+   * The circuit breaker the message travels on (docs/sync.md): the destination by default; a
+   * destination with several independent endpoints (the merchant's webhook subscribers) names one.
+   */
+  circuitKey?: string;
 }
 
 /** Appends a message to the outbox, in the caller's transaction. */
 export async function enqueueOutbox(db: Queryable, merchantId: string, message: OutboundMessage): Promise<void> {
-  if (message.coalesceKey) {
-    const pending = await db.selectFrom('outbox_events').select('id').where('merchant_id', '=', merchantId).where('coalesce_key', '=', message.coalesceKey).where('status', '=', 'pending').executeTakeFirst();
-    if (pending) return;
-  }
+  if (message.coalesceKey && (await absorbIntoPendingMessage(db, merchantId, message.coalesceKey))) return;
   const now = nowIso();
   await db
     .insertInto('outbox_events')
-    .values({ id: newId('out'), merchant_id: merchantId, destination: message.destination, kind: message.kind, coalesce_key: message.coalesceKey, payload: JSON.stringify(message.payload), status: 'pending', attempts: 0, next_attempt_at: now, last_error: null, created_at: now, delivered_at: null })
-    .execute();
-}
-
-// Retry schedule after each failed attempt, modelled on Svix's: about a day in total, then dead.
-export const outboxRetryDelaysMs = [5_000, 30_000, 120_000, 300_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 28_800_000];
-export const outboxBatchSizeMax = 50;
-const deliveryLeaseMs = 60_000;
-const jitterFraction = 0.2;
-
-export async function listDueOutboxEvents(db: Queryable, limit = outboxBatchSizeMax): Promise<OutboxEvent[]> {
-  return db
-    .selectFrom('outbox_events')
-    .selectAll()
-    .where('status', 'in', ['pending', 'delivering'])
-    .where('next_attempt_at', '<=', nowIso())
-    .orderBy('next_attempt_at')
-    .orderBy('id')
-    .limit(Math.min(limit, outboxBatchSizeMax))
+    .values({
+      id: newId('out'), merchant_id: merchantId, destination: message.destination, kind: message.kind, coalesce_key: message.coalesceKey, payload: JSON.stringify(message.payload),
+      status: 'pending', attempts: 0, next_attempt_at: now, last_error: null, created_at: now, delivered_at: null, circuit_key: message.circuitKey ?? message.destination,
+    })
     .execute();
 }
 
 /**
- * Takes a lease on a message before delivering it. A worker that dies mid-delivery leaves the lease
- * to expire, and the message becomes due again.
+ * Lets a pending message with the same key absorb the change. It is an UPDATE rather than a read:
+ * on PostgreSQL it holds the pending row's lock until the caller commits, so no worker can claim
+ * the message and read the state before this change is visible (a claim skips the locked row and
+ * takes it at a later round). When a claim locked the row first, the row is no longer pending once
+ * the claim commits, the update matches nothing, and the caller adds a new message.
  */
-export async function leaseOutboxEvent(db: Queryable, event: OutboxEvent): Promise<boolean> {
+async function absorbIntoPendingMessage(db: Queryable, merchantId: string, coalesceKey: string): Promise<boolean> {
   const result = await db
     .updateTable('outbox_events')
-    .set({ status: 'delivering', next_attempt_at: new Date(Date.now() + deliveryLeaseMs).toISOString() })
-    .where('id', '=', event.id)
-    .where('status', '=', event.status)
-    .where('next_attempt_at', '=', event.next_attempt_at)
+    .set((eb) => ({ superseded: eb('superseded', '+', 1) }))
+    .where('merchant_id', '=', merchantId)
+    .where('coalesce_key', '=', coalesceKey)
+    .where('status', '=', 'pending')
     .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Delay before the retry after each failed attempt, modelled on Svix's schedule: eleven attempts
+ * over about 23.6 hours (85,055 s before jitter), then the message is dead. Each step is listed in
+ * docs/sync.md; change both together.
+ */
+export const outboxRetryDelaysMs = [5_000, 30_000, 120_000, 300_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 28_800_000];
+/** Every delay is moved by up to this fraction either way, so messages that failed together do not retry together. */
+export const outboxRetryJitterFraction = 0.2;
+export const outboxBatchSizeMax = 50;
+/**
+ * How long a claim holds a message. It is taken again before each delivery, so it bounds one
+ * delivery, not a batch: longer than any deliverer's own time limit (10 s for the merchant's
+ * webhooks), or a second worker could take the message while the first still delivers it.
+ */
+export const outboxLeaseMs = 60_000;
+
+/**
+ * The wait before the next attempt after `attempts` failed ones, or undefined when the schedule is
+ * spent. `random` is in [0, 1); 0.5 gives the step itself.
+ */
+export function outboxRetryDelayMs(attempts: number, random: number): number | undefined {
+  assert(Number.isSafeInteger(attempts) && attempts >= 1, `a retry follows at least one attempt (got ${attempts})`);
+  assert(random >= 0 && random < 1, `random is in [0, 1) (got ${random})`);
+  const baseDelayMs = outboxRetryDelaysMs[attempts - 1];
+  if (baseDelayMs === undefined) return undefined;
+  return Math.round(baseDelayMs * (1 + outboxRetryJitterFraction * (random * 2 - 1)));
+}
+
+/**
+ * Claims a batch of due messages for `claimant` in one short transaction, skipping messages whose
+ * circuit is open. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`, so workers in any
+ * number of processes take disjoint batches without waiting for each other; on SQLite the
+ * transaction begins IMMEDIATE, so claims take turns. A claim is a lease (`outboxLeaseMs`): a
+ * worker that dies leaves its messages to fall due again when the lease ends.
+ */
+export async function claimDueOutboxEvents(db: Db, claimant: string, limit = outboxBatchSizeMax): Promise<ClaimedOutboxEvent[]> {
+  assert(Number.isSafeInteger(limit) && limit >= 1 && limit <= outboxBatchSizeMax, `a claim takes 1 to ${outboxBatchSizeMax} messages (got ${limit})`);
+  // An idle poll reads only: on SQLite a claim's transaction takes the write lock, which every
+  // writer of every process waits for, so it is not taken when nothing is due.
+  const anyDue = await db.selectFrom('outbox_events').select('id').where('status', 'in', ['pending', 'delivering']).where('next_attempt_at', '<=', nowIso()).limit(1).executeTakeFirst();
+  if (!anyDue) return [];
+  return db.transaction().execute(async (tx) => {
+    const now = nowIso();
+    const due = await tx
+      .selectFrom('outbox_events')
+      .selectAll()
+      .where('status', 'in', ['pending', 'delivering'])
+      .where('next_attempt_at', '<=', now)
+      .where(({ not, exists, selectFrom }) => not(exists(
+        selectFrom('channel_circuits')
+          .select('channel_circuits.circuit_key')
+          .whereRef('channel_circuits.merchant_id', '=', 'outbox_events.merchant_id')
+          .whereRef('channel_circuits.circuit_key', '=', 'outbox_events.circuit_key')
+          .where('channel_circuits.open_until', '>', now),
+      )))
+      .orderBy('next_attempt_at')
+      .orderBy('id')
+      .limit(limit)
+      .$if(canSkipLockedRows(tx), (query) => query.forUpdate().skipLocked())
+      .execute();
+    if (due.length === 0) return [];
+    await tx.updateTable('outbox_events').set({ status: 'delivering', claimed_by: claimant, next_attempt_at: isoAfter(outboxLeaseMs) }).where('id', 'in', due.map((row) => row.id)).execute();
+    return due.map((row) => ({ ...row, status: 'delivering', claimed_by: claimant }));
+  });
+}
+
+/** Renews the lease just before a delivery; false when it was lost (it ran out and another worker took the message). */
+export async function renewOutboxLease(db: Queryable, event: ClaimedOutboxEvent): Promise<boolean> {
+  const result = await db.updateTable('outbox_events').set({ next_attempt_at: isoAfter(outboxLeaseMs) }).where('id', '=', event.id).where('status', '=', 'delivering').where('claimed_by', '=', event.claimed_by).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function markOutboxDelivered(db: Queryable, id: string, note: string | null = null): Promise<void> {
-  await db.updateTable('outbox_events').set({ status: 'delivered', delivered_at: nowIso(), last_error: note }).where('id', '=', id).execute();
+/** Gives a claimed message back untouched: not attempted, so not counted (its circuit opened meanwhile). */
+export async function releaseOutboxClaim(db: Queryable, event: ClaimedOutboxEvent): Promise<void> {
+  await db.updateTable('outbox_events').set({ status: 'pending', next_attempt_at: event.next_attempt_at, claimed_by: null }).where('id', '=', event.id).where('status', '=', 'delivering').where('claimed_by', '=', event.claimed_by).execute();
 }
 
-/** Schedules the next attempt with backoff and jitter, or marks the message dead after the last. */
-export async function recordOutboxFailure(db: Queryable, event: OutboxEvent, error: string): Promise<'retry' | 'dead'> {
+/** Records the delivery; false when the lease was lost meanwhile (the holder records the outcome). */
+export async function markOutboxDelivered(db: Queryable, event: ClaimedOutboxEvent, note: string | null = null): Promise<boolean> {
+  const result = await db.updateTable('outbox_events').set({ status: 'delivered', delivered_at: nowIso(), last_error: note }).where('id', '=', event.id).where('status', '=', 'delivering').where('claimed_by', '=', event.claimed_by).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Records a failed attempt: schedules the next with backoff and jitter, or marks the message dead
+ * after the last. 'lost' when the lease was lost meanwhile and nothing was recorded.
+ */
+export async function recordOutboxFailure(db: Queryable, event: ClaimedOutboxEvent, error: string, random: () => number = Math.random): Promise<'retry' | 'dead' | 'lost'> {
   const attempts = event.attempts + 1;
-  const baseDelayMs = outboxRetryDelaysMs[attempts - 1];
-  if (baseDelayMs === undefined) {
-    await db.updateTable('outbox_events').set({ status: 'dead', attempts, last_error: error }).where('id', '=', event.id).execute();
-    return 'dead';
-  }
-  const jitterMs = baseDelayMs * jitterFraction * (Math.random() * 2 - 1);
-  const nextAttemptAt = new Date(Date.now() + baseDelayMs + jitterMs).toISOString();
-  await db.updateTable('outbox_events').set({ status: 'pending', attempts, last_error: error, next_attempt_at: nextAttemptAt }).where('id', '=', event.id).execute();
-  return 'retry';
+  const delayMs = outboxRetryDelayMs(attempts, random());
+  const outcome = delayMs === undefined ? 'dead' : 'retry';
+  const result = await db
+    .updateTable('outbox_events')
+    .set({ status: delayMs === undefined ? 'dead' : 'pending', attempts, last_error: error, ...(delayMs === undefined ? {} : { next_attempt_at: isoAfter(delayMs) }) })
+    .where('id', '=', event.id)
+    .where('status', '=', 'delivering')
+    .where('claimed_by', '=', event.claimed_by)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1 ? outcome : 'lost';
 }
 
 export async function countOutboxByStatus(db: Queryable, merchantId: string): Promise<Record<string, number>> {
@@ -84,9 +164,13 @@ export async function countOutboxByStatus(db: Queryable, merchantId: string): Pr
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
 }
 
-export async function listOutboxEvents(db: Queryable, merchantId: string, filter: { status?: string; destination?: string } = {}) {
+export const outboxListSizeMax = 500;
+
+/** A merchant's messages, newest first, at most `outboxListSizeMax`. */
+export async function listOutboxEvents(db: Queryable, merchantId: string, filter: { status?: string; destination?: string; kind?: string } = {}): Promise<OutboxEvent[]> {
   let query = db.selectFrom('outbox_events').selectAll().where('merchant_id', '=', merchantId);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.destination) query = query.where('destination', '=', filter.destination);
-  return query.orderBy('created_at', 'desc').limit(500).execute();
+  if (filter.kind) query = query.where('kind', '=', filter.kind);
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(outboxListSizeMax).execute();
 }

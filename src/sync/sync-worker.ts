@@ -3,8 +3,9 @@ import type { Db, Tx } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { raiseException } from './exceptions.ts';
-import { claimInboxEvent, listDueInboxEvents, recordInboxFailure, type InboxEvent } from './inbox.ts';
-import { leaseOutboxEvent, listDueOutboxEvents, markOutboxDelivered, recordOutboxFailure, type OutboxEvent } from './outbox.ts';
+import { claimInboxEvent, listDueInboxEvents, prerequisiteMissingCodes, recordInboxFailure, type InboxEvent } from './inbox.ts';
+import { createOutboxDelivery } from './outbox-delivery.ts';
+import type { OutboxEvent } from './outbox.ts';
 
 /**
  * Applies one inbound event inside the given transaction; says whether it was applied or only kept.
@@ -56,43 +57,42 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
         metrics.inboxEvents.inc({ source: event.source, outcome: result.outcome });
       });
     } catch (error) {
-      const message = error instanceof AppError ? `${error.code}: ${error.message}` : String((error as Error).stack ?? error);
-      const verdict = await recordInboxFailure(db, event, message);
-      metrics.inboxEvents.inc({ source: event.source, outcome: verdict });
-      logger.warn({ eventId: event.id, topic: event.topic, verdict, err: message }, 'inbox event failed');
-      if (verdict === 'failed') {
-        await raiseException(db, event.merchant_id, { kind: 'inbox_failed', dedupeKey: `inbox:${event.id}`, subject: event.id, details: { source: event.source, topic: event.topic, error: message } });
-        metrics.exceptionsRaised.inc({ kind: 'inbox_failed' });
+      try {
+        await recordInboxEventFailure(event, error);
+      } catch (recordError) {
+        // The failure could not even be recorded (the database is away): the event is still
+        // `received`, so a later round tries it again; the rest of this batch goes on.
+        logger.error({ eventId: event.id, err: recordError }, 'inbox event failure could not be recorded');
       }
     }
   }
 
-  async function deliverOutboxEvent(event: OutboxEvent): Promise<void> {
-    if (!(await leaseOutboxEvent(db, event))) return;
-    const deliverer = options.deliverers[event.destination];
-    try {
-      if (!deliverer) throw new AppError('sync.no_deliverer', `No deliverer for destination ${event.destination}`);
-      const note = await deliverer(event);
-      await markOutboxDelivered(db, event.id, note ?? null);
-      metrics.outboxEvents.inc({ destination: event.destination, outcome: 'delivered' });
-    } catch (error) {
-      const message = error instanceof AppError ? `${error.code}: ${error.message}` : String(error);
-      const verdict = await recordOutboxFailure(db, event, message);
-      metrics.outboxEvents.inc({ destination: event.destination, outcome: verdict });
-      logger.warn({ outboxId: event.id, destination: event.destination, verdict, err: message }, 'outbox delivery failed');
-      if (verdict === 'dead') {
-        await raiseException(db, event.merchant_id, { kind: 'sync_failed', dedupeKey: `outbox:${event.id}`, subject: event.id, details: { destination: event.destination, kind: event.kind, error: message } });
-        metrics.exceptionsRaised.inc({ kind: 'sync_failed' });
-      }
+  /**
+   * A failed attempt: retried with backoff, and after the last attempt an `inbox_failed` exception
+   * for a person. An event missing what a later event of its resource brings (a refund before its
+   * order) moves behind that resource's other events, so it does not hold them back.
+   */
+  async function recordInboxEventFailure(event: InboxEvent, error: unknown): Promise<void> {
+    const message = error instanceof AppError ? `${error.code}: ${error.message}` : String((error as Error).stack ?? error);
+    const park = error instanceof AppError && prerequisiteMissingCodes.has(error.code);
+    const verdict = await recordInboxFailure(db, event, message, { park });
+    metrics.inboxEvents.inc({ source: event.source, outcome: verdict });
+    logger.warn({ eventId: event.id, topic: event.topic, resourceKey: event.resource_key, verdict, err: message }, 'inbox event failed');
+    if (verdict === 'failed') {
+      await raiseException(db, event.merchant_id, { kind: 'inbox_failed', dedupeKey: `inbox:${event.id}`, subject: event.id, details: { source: event.source, topic: event.topic, error: message } });
+      metrics.exceptionsRaised.inc({ kind: 'inbox_failed' });
     }
   }
+
+  // The outbound half (claims, circuit breakers, retries, dead letters): sync/outbox-delivery.ts.
+  const outboxDelivery = createOutboxDelivery({ db, logger, metrics, deliverers: options.deliverers });
 
   /** One round: a batch of inbox events, then a batch of outbox messages. Returns how many were due. */
   async function runOnce(): Promise<number> {
     const inbox = await listDueInboxEvents(db);
     for (const event of inbox) await processInboxEvent(event);
-    const outbox = await listDueOutboxEvents(db);
-    for (const event of outbox) await deliverOutboxEvent(event);
+    const outbox = await outboxDelivery.claimDue();
+    for (const event of outbox) await outboxDelivery.deliver(event);
     return inbox.length + outbox.length;
   }
 
@@ -138,6 +138,8 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
       if (running) schedule(0);
     },
     runOnce,
+    /** Names this worker in the outbox's `claimed_by` (host, process id, a random part). */
+    workerId: outboxDelivery.workerId,
     /** Runs rounds until nothing is due; for tests and the demo. */
     async drain(): Promise<void> {
       await current;

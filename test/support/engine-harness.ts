@@ -38,6 +38,8 @@ export interface TestEngine {
   /** The fake Square API the demo merchant's Square account reads register sales from. */
   fakeSquare: FakeSquare;
   demo: DemoMerchant;
+  /** Where the engine's database is, for a second opener (a CLI process under test). */
+  databaseLocation: { url: string; postgresSchema?: string };
   /** Sends a request through the server without opening a port. */
   request(method: 'GET' | 'POST' | 'PATCH', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /** Posts a Shopify fixture re-signed with the test merchant's own secret, headers as Shopify sent them. */
@@ -85,6 +87,7 @@ export async function startTestEngine(dialect: DialectName): Promise<TestEngine>
 
   return {
     engine, fake, fakeSquare, demo, request, deliverShopifyFixture, deliverSquareEvent,
+    databaseLocation: { url: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}) },
     async dispose() {
       await engine.close();
       await fake.close();

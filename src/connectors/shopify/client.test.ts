@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { startFakeShopify, type FakeShopify, type FakeShopifyOptions } from '../../../fakes/fake-shopify.ts';
 import { AppError } from '../../shared/app-error.ts';
-import { computeThrottleWaitMs, createShopifyAdminClient, shopifyGid, type ShopifyAdminClientOptions } from './client.ts';
+import { computePacingWaitMs, computeThrottleWaitMs, createShopifyAdminClient, shopifyGid, type ShopifyAdminClientOptions } from './client.ts';
 
 const ITEM = 'gid://shopify/InventoryItem/123';
 const LOCATION = 'gid://shopify/Location/456';
@@ -267,4 +267,28 @@ test('the throttle wait is whole seconds between 1 and 60 and refills the bucket
     }),
   );
   assert.equal(computeThrottleWaitMs(undefined, undefined), 1000);
+});
+
+test('computePacingWaitMs waits for what the bucket lacks at its restore rate, counting the refill since it was reported, and never longer than a minute', () => {
+  const status = { maximumAvailable: 1000, currentlyAvailable: 100, restoreRate: 50 };
+  assert.equal(computePacingWaitMs(undefined, status, 0), 0, 'an operation never sent: its cost is not known');
+  assert.equal(computePacingWaitMs(80, status, 0), 0, 'the bucket holds enough');
+  assert.equal(computePacingWaitMs(300, status, 0), 4000, '(300 - 100) / 50 s');
+  assert.equal(computePacingWaitMs(300, status, 1000), 3000, 'a second since the report restored 50');
+  assert.equal(computePacingWaitMs(5000, status, 0), 18_000, 'a cost above the bucket waits for a full bucket only');
+  assert.equal(computePacingWaitMs(300, { ...status, restoreRate: 1 }, 0), 60_000);
+});
+
+test('a client repeating an operation waits for the bucket the last answer reported, so the repeat is not throttled', async () => {
+  let clockMs = 0;
+  await withFake({ maximumAvailable: 100, restoreRate: 10, nowMs: () => clockMs }, async (fake) => {
+    const sleptMs: number[] = [];
+    const client = clientFor(fake, { nowMs: () => clockMs, sleep: async (ms) => { sleptMs.push(ms); clockMs += ms; } });
+    const query = 'query Paced { products(first: 10) { nodes { id variants(first: 4) { nodes { id } } } } }';
+    const first = await client.request(query, {});
+    assert.equal(first.requestedQueryCost, 72, 'a connection costs 2 plus first times its node');
+    await client.request(query, {});
+    assert.deepEqual(sleptMs, [4400], 'the bucket held 28 of the 72 needed, restoring 10 per second');
+    assert.deepEqual(fake.requests.map((request) => request.outcome), ['executed', 'executed']);
+  });
 });

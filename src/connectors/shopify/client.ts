@@ -71,6 +71,8 @@ export interface ShopifyAdminClientOptions {
   maxAttempts?: number;
   /** Per-request timeout; default REQUEST_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** Clock in milliseconds for pacing by the bucket's restore rate; tests share one with the fake. */
+  nowMs?: () => number;
 }
 
 export interface InventoryLevelReference {
@@ -155,8 +157,11 @@ export interface CreateRefundInput {
 }
 
 export interface ShopifyAdminClient {
-  /** Sends one GraphQL operation, waiting out THROTTLED answers; returns `data` and the bucket status. */
-  request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined }>;
+  /**
+   * Sends one GraphQL operation, waiting out THROTTLED answers, and first waiting for the bucket to
+   * hold what the same operation cost last time; returns `data`, the bucket status and the cost.
+   */
+  request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined; requestedQueryCost?: number }>;
   /** Reads the `available` quantity of one item at one location. */
   readAvailable(level: InventoryLevelReference): Promise<number>;
   /** One compare-and-swap write of `available`; `stale` when Shopify holds another quantity than `changeFromQuantity`. */
@@ -318,6 +323,23 @@ export function computeThrottleWaitMs(requestedQueryCost: number | undefined, th
   return Math.min(THROTTLE_WAIT_SECONDS_MAX, Math.max(THROTTLE_WAIT_SECONDS_MIN, seconds)) * 1000;
 }
 
+/** Operations whose last cost the client remembers for pacing; past it the memory starts again. */
+const PACED_OPERATIONS_MAX = 100;
+
+/**
+ * Milliseconds to wait before sending an operation that cost `requestedQueryCost` last time, so it
+ * is not throttled: the bucket as last reported, refilled at its restore rate for the time since,
+ * must hold the cost. Nothing is hard-coded: size, level and rate all come from `throttleStatus`
+ * (protocols.md B1). 0 when nothing is known yet or the bucket holds enough.
+ */
+export function computePacingWaitMs(requestedQueryCost: number | undefined, throttleStatus: ThrottleStatus | undefined, elapsedMs: number): number {
+  if (requestedQueryCost === undefined || throttleStatus === undefined || throttleStatus.restoreRate <= 0) return 0;
+  const needed = Math.min(requestedQueryCost, throttleStatus.maximumAvailable);
+  const availableNow = Math.min(throttleStatus.maximumAvailable, throttleStatus.currentlyAvailable + (Math.max(0, elapsedMs) / 1000) * throttleStatus.restoreRate);
+  if (availableNow >= needed) return 0;
+  return Math.min(THROTTLE_WAIT_SECONDS_MAX * 1000, Math.ceil(((needed - availableNow) / throttleStatus.restoreRate) * 1000));
+}
+
 export function createShopifyAdminClient(options: ShopifyAdminClientOptions): ShopifyAdminClient {
   const maxAttempts = options.maxAttempts ?? THROTTLED_ATTEMPTS_MAX;
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
@@ -331,15 +353,28 @@ export function createShopifyAdminClient(options: ShopifyAdminClientOptions): Sh
     timeoutMs,
   };
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const nowMs = options.nowMs ?? (() => performance.now());
   let lastStatus: ThrottleStatus | undefined;
+  let lastStatusAtMs = 0;
+  // What each operation (by its text) cost when last sent: the bucket must hold it before it goes again.
+  const requestedCostByQuery = new Map<string, number>();
 
-  async function request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined }> {
+  async function request<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T; cost: ThrottleStatus | undefined; requestedQueryCost?: number }> {
     let cost: Cost = {};
+    const pacingWaitMs = computePacingWaitMs(requestedCostByQuery.get(query), lastStatus, nowMs() - lastStatusAtMs);
+    if (pacingWaitMs > 0) await sleep(pacingWaitMs);
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
       const answer = await sendOnce(transport, query, variables);
       cost = readCost(answer.envelope);
-      lastStatus = cost.throttleStatus ?? lastStatus;
-      if (!isThrottled(answer)) return { data: extractData<T>(answer.envelope), cost: cost.throttleStatus };
+      if (cost.throttleStatus) {
+        lastStatus = cost.throttleStatus;
+        lastStatusAtMs = nowMs();
+      }
+      if (cost.requestedQueryCost !== undefined) {
+        if (requestedCostByQuery.size >= PACED_OPERATIONS_MAX) requestedCostByQuery.clear();
+        requestedCostByQuery.set(query, cost.requestedQueryCost);
+      }
+      if (!isThrottled(answer)) return { data: extractData<T>(answer.envelope), cost: cost.throttleStatus, ...(cost.requestedQueryCost !== undefined ? { requestedQueryCost: cost.requestedQueryCost } : {}) };
       if (attempt < maxAttempts) await sleep(computeThrottleWaitMs(cost.requestedQueryCost, cost.throttleStatus ?? lastStatus));
     }
     throw new AppError('connectors.shopify.rate_limited', `Shopify still throttled the request after ${maxAttempts} attempts`, {

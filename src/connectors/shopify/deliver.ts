@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { findExternalId, findVariantBySku } from '../../catalog/index.ts';
+import { findExternalId, findVariantBySku, isVariantArchived } from '../../catalog/index.ts';
 import { findChannelId } from '../../customers/index.ts';
 import type { Db } from '../../db/index.ts';
 import { channelAvailable, findLastPushedAvailable, getChannelBuffer, getStockLevel, recordPushedAvailable } from '../../inventory/index.ts';
@@ -24,6 +24,9 @@ function idempotencyKeyFor(...parts: (string | number | null)[]): string {
 
 async function pushInventory(db: Db, client: ShopifyAdminClient, event: OutboxEvent, payload: { location_id: string; variant_id: string }): Promise<string | void> {
   const merchantId = event.merchant_id;
+  const merchant = await getMerchant(db, merchantId);
+  if (merchant.settings.sync.ownership.stock === 'shopify') return 'skipped: Shopify owns stock (sync.ownership.stock), nothing is pushed back to it';
+  if (await isVariantArchived(db, merchantId, payload.variant_id)) return 'skipped: the product was deleted in Shopify and is archived here';
   const location = await getLocation(db, merchantId, payload.location_id);
   const inventoryItemId = await findExternalId(db, merchantId, 'inventory_item', payload.variant_id, 'shopify');
   if (!location.shopifyLocationId || !inventoryItemId) return 'skipped: the location or variant has no Shopify id';
@@ -107,6 +110,7 @@ export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFacto
     const [account] = await listChannelAccounts(db, event.merchant_id, 'shopify');
     if (!account) return 'skipped: no Shopify store connected';
     if (!account.adminApiUrl || !account.accessToken) return 'skipped: the Shopify store has no Admin API connection';
+    if (account.state === 'disconnected') return `skipped: ${account.accountRef} uninstalled the app at ${account.disconnectedAt ?? 'an unknown time'}; nothing is sent until it is connected again`;
     const client = clientFactory({ ...account, adminApiUrl: account.adminApiUrl, accessToken: account.accessToken });
     const payload = JSON.parse(event.payload) as Record<string, string>;
     switch (event.kind) {

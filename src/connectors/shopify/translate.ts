@@ -5,7 +5,10 @@ import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { decimalToMinor } from '../../shared/money.ts';
 import { parseRefundMarker } from '../refund-marker.ts';
+import type { ChannelLocationInput } from '../../merchants/index.ts';
+import type { ShopifyCustomerNode, ShopifyLocationNode, ShopifyOrderNode, ShopifyProductNode } from './admin-queries.ts';
 import {
+  shopifyDeletionSchema, shopifyLocationSchema, shopifyShopSchema,
   shopifyProductSchema,
   shopifyInventoryLevelSchema,
   shopifyCustomerDataRequestSchema, shopifyCustomerMergeSchema, shopifyCustomerRedactSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, shopifyShopRedactSchema,
@@ -147,6 +150,12 @@ function customerObjectClaim(customer: ShopifyCustomer): CustomerClaim {
   };
 }
 
+/** The Shopify id and `updated_at` of a `customers/*` payload: which version of whom it is. */
+export function translateShopifyCustomerVersion(payload: unknown): { shopifyId: string; updatedAt: string | null } {
+  const customer = parsePayload(shopifyCustomerSchema, payload, 'customer');
+  return { shopifyId: customer.id, updatedAt: customer.updated_at ? toIso(customer.updated_at) : null };
+}
+
 /** `customers/create` and `customers/update` → the claim that resolves her profile. */
 export function translateShopifyCustomer(payload: unknown): CustomerClaim {
   return customerObjectClaim(parsePayload(shopifyCustomerSchema, payload, 'customer'));
@@ -213,5 +222,162 @@ export function translateShopifyProduct(payload: unknown, shopCurrency: string):
       title: variant.title && variant.title !== 'Default Title' ? `${product.title} - ${variant.title}` : product.title,
       priceMinor: decimalToMinor(variant.price, shopCurrency),
     })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics and Admin API reads added for issue #7.
+
+/** `gid://shopify/Product/123` → `123`: Continuum keeps Shopify's numeric ids, as its webhooks carry them. */
+export function numericShopifyId(id: string): string {
+  const numeric = id.startsWith('gid://') ? id.split('/').pop()?.split('?')[0] : id;
+  if (!numeric || !/^\d+$/.test(numeric)) throw new AppError('connectors.shopify.invalid_id', `Expected a Shopify id or GID, got ${id}`, { id });
+  return numeric;
+}
+
+/** `locations/create` and `locations/update` → the channel's location as Continuum keeps it. */
+export function translateShopifyLocation(payload: unknown): ChannelLocationInput {
+  const location = parsePayload(shopifyLocationSchema, payload, 'location');
+  return {
+    externalId: location.id,
+    name: location.name,
+    active: location.active !== false,
+    address: { line1: location.address1 ?? null, line2: location.address2 ?? null, city: location.city ?? null, region: location.province_code ?? null, postalCode: location.zip ?? null, countryCode: location.country_code ?? null },
+    sourceUpdatedAt: location.updated_at ? toIso(location.updated_at) : null,
+  };
+}
+
+/** A location read from the Admin API (backfill); the API gives no `updatedAt`, so no version. */
+export function translateShopifyLocationNode(node: ShopifyLocationNode): ChannelLocationInput {
+  const address = node.address ?? {};
+  return {
+    externalId: numericShopifyId(node.id),
+    name: node.name,
+    active: node.isActive,
+    address: { line1: address.address1 ?? null, line2: address.address2 ?? null, city: address.city ?? null, region: address.provinceCode ?? null, postalCode: address.zip ?? null, countryCode: address.countryCode ?? null },
+    sourceUpdatedAt: null,
+  };
+}
+
+/** `products/delete`, `customers/delete`, `locations/delete` → the deleted record's id. */
+export function translateShopifyDeletion(payload: unknown, topic: string): { id: string } {
+  return { id: parsePayload(shopifyDeletionSchema, payload, topic).id };
+}
+
+/** `app/uninstalled` → the shop that uninstalled the app (its myshopify domain, when the body names it). */
+export function translateShopifyUninstall(payload: unknown): { shopDomain: string | null } {
+  const shop = parsePayload(shopifyShopSchema, payload, 'app/uninstalled');
+  return { shopDomain: shop.myshopify_domain?.toLowerCase() ?? null };
+}
+
+/** A product read from the Admin API → the same mirror `products/update` makes. */
+export function translateShopifyProductNode(node: ShopifyProductNode, shopCurrency: string): MirroredProduct {
+  return {
+    channel: 'shopify',
+    productRef: numericShopifyId(node.id),
+    title: node.title,
+    updatedAt: node.updatedAt ? toIso(node.updatedAt) : null,
+    variants: node.variants.map((variant) => ({
+      variantRef: numericShopifyId(variant.id),
+      inventoryItemRef: variant.inventoryItem ? numericShopifyId(variant.inventoryItem.id) : null,
+      sku: variant.sku?.trim() || null,
+      title: variant.title && variant.title !== 'Default Title' ? `${node.title} - ${variant.title}` : node.title,
+      priceMinor: decimalToMinor(variant.price, shopCurrency),
+    })),
+  };
+}
+
+/** A customer read from the Admin API → the claim `customers/update` makes, and her version. */
+export function translateShopifyCustomerNode(node: ShopifyCustomerNode): { claim: CustomerClaim; shopifyId: string; updatedAt: string | null } {
+  const shopifyId = numericShopifyId(node.id);
+  return {
+    shopifyId,
+    updatedAt: node.updatedAt ? toIso(node.updatedAt) : null,
+    claim: {
+      channelIds: [{ kind: 'shopify_id', value: shopifyId }],
+      email: node.defaultEmailAddress?.emailAddress ?? null,
+      emailVerified: node.verifiedEmail === true,
+      phone: node.defaultPhoneNumber?.phoneNumber ?? null,
+      firstName: node.firstName,
+      lastName: node.lastName,
+      note: node.note ?? null,
+      source: 'shopify',
+    },
+  };
+}
+
+function nodeMoney(set: { shopMoney: { amount: string; currencyCode: string } }): number {
+  return decimalToMinor(set.shopMoney.amount, set.shopMoney.currencyCode);
+}
+
+/** OrderDisplayFulfillmentStatus → the REST `fulfillment_status` Continuum keeps (null while nothing shipped). */
+function fulfilmentStatusOf(status: string | null | undefined): string | null {
+  switch (status) {
+    case null: case undefined: case 'UNFULFILLED': return null;
+    case 'FULFILLED': return 'fulfilled';
+    case 'PARTIALLY_FULFILLED': return 'partial';
+    default: return status.toLowerCase();
+  }
+}
+
+/**
+ * An order read from the Admin API → the same RecordOrder command `orders/create` makes, so an order
+ * whose webhook never came is recorded as the webhook would have recorded it. GraphQL lists an
+ * order's discount codes without their amounts: a single code takes the order's whole discount;
+ * with several, Shopify does not say how the discount splits between them, so each is recorded with
+ * 0 and the discount stays on the lines (where loyalty and returns read it).
+ */
+export function translateShopifyOrderNode(node: ShopifyOrderNode): RecordOrderCommand {
+  const currency = node.totalPriceSet.shopMoney.currencyCode;
+  if (node.lineItems.pageInfo.hasNextPage) {
+    throw new AppError('connectors.shopify.too_many_lines', `Order ${node.id} has more than ${node.lineItems.nodes.length} lines; it is recorded from its webhook or by hand`, { order_id: node.id });
+  }
+  const lines = node.lineItems.nodes.map((line) => ({
+    sourceRef: numericShopifyId(line.id),
+    channelVariantId: line.variant ? numericShopifyId(line.variant.id) : null,
+    sku: line.sku || null,
+    title: line.name,
+    quantity: line.quantity,
+    unitPriceMinor: nodeMoney(line.originalUnitPriceSet),
+    discountMinor: line.discountAllocations.reduce((sum, allocation) => sum + nodeMoney(allocation.allocatedAmountSet), 0),
+    taxMinor: line.taxLines.reduce((sum, tax) => sum + nodeMoney(tax.priceSet), 0),
+    giftCard: line.isGiftCard,
+  }));
+  const subtotalMinor = lines.reduce((sum, line) => sum + line.unitPriceMinor * line.quantity, 0);
+  const discountMinor = lines.reduce((sum, line) => sum + line.discountMinor, 0);
+  const shippingMinor = nodeMoney(node.totalShippingPriceSet);
+  const taxMinor = nodeMoney(node.totalTaxSet);
+  const totalMinor = nodeMoney(node.totalPriceSet);
+  if (subtotalMinor - discountMinor + shippingMinor + taxMinor !== totalMinor) {
+    throw new AppError('connectors.shopify.inconsistent_totals', `Order ${node.id}: lines, discounts, shipping and tax do not add up to the total`, { subtotal_minor: subtotalMinor, discount_minor: discountMinor, shipping_minor: shippingMinor, tax_minor: taxMinor, total_minor: totalMinor });
+  }
+  const financialStatus = node.displayFinancialStatus?.toLowerCase() ?? null;
+  const customer = node.customer;
+  const email = customer?.defaultEmailAddress?.emailAddress ?? node.email ?? null;
+  const phone = customer?.defaultPhoneNumber?.phoneNumber ?? node.phone ?? null;
+  const claim: CustomerClaim | null = customer || email || phone
+    ? { channelIds: customer ? [{ kind: 'shopify_id', value: numericShopifyId(customer.id) }] : [], email, emailVerified: customer?.verifiedEmail === true, phone, firstName: customer?.firstName ?? null, lastName: customer?.lastName ?? null, source: 'shopify' }
+    : null;
+  return {
+    source: 'shopify',
+    sourceRef: numericShopifyId(node.id),
+    channel: node.sourceName === 'pos' ? 'store' : 'online',
+    orderNumber: node.name ?? null,
+    placedAt: toIso(node.processedAt ?? node.createdAt),
+    sourceUpdatedAt: node.updatedAt ? toIso(node.updatedAt) : null,
+    currency,
+    status: node.cancelledAt ? 'cancelled' : financialStatus ?? 'open',
+    customer: claim,
+    channelLocationId: node.retailLocation ? numericShopifyId(node.retailLocation.id) : null,
+    lines,
+    subtotalMinor,
+    discountMinor,
+    shippingMinor,
+    taxMinor,
+    totalMinor,
+    discountCodes: node.discountCodes.map((code) => ({ code, amountMinor: node.discountCodes.length === 1 ? nodeMoney(node.totalDiscountsSet) : 0 })),
+    payments: financialStatus === 'paid' ? [{ method: node.paymentGatewayNames.join(',') || 'unknown', amountMinor: totalMinor }] : [],
+    cancelledAt: node.cancelledAt ? toIso(node.cancelledAt) : null,
+    fulfilmentStatus: fulfilmentStatusOf(node.displayFulfillmentStatus),
   };
 }

@@ -170,3 +170,26 @@ export const shopifyProductSchema = z
     variants: z.array(z.object({ id: shopifyId, sku: z.string().nullish(), title: z.string().nullish(), price: z.union([z.string(), z.number()]), inventory_item_id: shopifyId.nullish() }).passthrough()).default([]),
   })
   .passthrough();
+
+// Topics added for issue #7. Shapes as Shopify's webhook reference documents them
+// (https://shopify.dev/docs/api/webhooks/latest): `locations/*` send the REST Location (id, name,
+// address1…zip, country_code, province_code, active, legacy, updated_at, admin_graphql_api_id);
+// `products/delete` sends only the id ("Deleted objects are not available in the API. The product
+// ID is the only detail", https://help.shopify.com/en/manual/shopify-flow/reference/triggers/product-deleted);
+// `customers/delete` sends the id with empty personal fields; `locations/delete` sends the id;
+// `app/uninstalled` sends the Shop (id, name, myshopify_domain, …).
+export const shopifyLocationSchema = z
+  .object({
+    id: shopifyId,
+    name: z.string(),
+    active: z.boolean().nullish(),
+    address1: z.string().nullish(), address2: z.string().nullish(), city: z.string().nullish(), zip: z.string().nullish(),
+    province_code: z.string().nullish(), country_code: z.string().nullish(),
+    updated_at: z.string().nullish(),
+  })
+  .passthrough();
+
+/** The body of a delete topic (products, customers, locations): at least the deleted record's id. */
+export const shopifyDeletionSchema = z.object({ id: shopifyId }).passthrough();
+
+export const shopifyShopSchema = z.object({ id: shopifyId.nullish(), myshopify_domain: z.string().min(1).nullish(), domain: z.string().nullish() }).passthrough();

@@ -3,7 +3,10 @@
  * for the outbox. Facts it relies on are in shared/reference/protocols.md section C:
  * - rate limits (C8): HTTP 429 with `RATE_LIMITED`, retried with exponential backoff and jitter, as
  *   https://developer.squareup.com/reference/square/objects/ErrorCategory asks; the numeric limits
- *   are not published, so the client cannot compute a wait the way Shopify's bucket allows.
+ *   are not published, so the client cannot compute a wait the way Shopify's bucket allows. Square
+ *   does not document a `Retry-After` header; when a 429 carries one anyway (RFC 9110 §10.2.3:
+ *   seconds or an HTTP date) the client waits that long instead, up to RETRY_AFTER_MS_MAX, and a
+ *   longer wait is left to the caller's own retry (the outbox or inbox schedules the next attempt).
  * - BatchChangeInventory (C7): `POST /v2/inventory/changes/batch-create`, a required idempotency key,
  *   at most 100 changes, quantities as decimal strings:
  *   https://developer.squareup.com/reference/square/inventory/batch-change-inventory
@@ -46,6 +49,8 @@ import {
 export const SQUARE_API_VERSION = '2026-07-15';
 /** Attempts of one request while Square answers 429, the first included. */
 export const RATE_LIMITED_ATTEMPTS_MAX = 5;
+/** The longest `Retry-After` the client waits out itself; a longer one ends the request as rate limited, for a later retry. */
+export const RETRY_AFTER_MS_MAX = 30_000;
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** The first backoff after a 429; it doubles per attempt up to BACKOFF_MS_MAX. */
 export const BACKOFF_MS_BASE = 500;
@@ -149,12 +154,17 @@ export function createSquareClient(options: SquareClientOptions): SquareClient {
   const random = options.random ?? Math.random;
 
   async function send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
+    let retryAfterMs: number | null = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
       const answer = await sendOnce(transport, method, path, body);
       if (answer.status !== 429) return answer;
-      if (attempt < maxAttempts) await sleep(computeBackoffMs(attempt, random));
+      retryAfterMs = answer.retryAfterMs;
+      if (retryAfterMs !== null && retryAfterMs > RETRY_AFTER_MS_MAX) {
+        throw new AppError('connectors.square.rate_limited', `Square rate limited ${method} ${path} and asked to retry after ${retryAfterMs} ms`, { attempts: attempt, path, retryAfterMs });
+      }
+      if (attempt < maxAttempts) await sleep(retryAfterMs ?? computeBackoffMs(attempt, random));
     }
-    throw new AppError('connectors.square.rate_limited', `Square still rate limited ${method} ${path} after ${maxAttempts} attempts`, { attempts: maxAttempts, path });
+    throw new AppError('connectors.square.rate_limited', `Square still rate limited ${method} ${path} after ${maxAttempts} attempts`, { attempts: maxAttempts, path, retryAfterMs });
   }
 
   return {
@@ -194,6 +204,8 @@ interface Answer {
   status: number;
   body: unknown;
   path: string;
+  /** A 429's `Retry-After`, in milliseconds; null when absent or unreadable. */
+  retryAfterMs: number | null;
 }
 
 type Send = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Answer>;
@@ -225,7 +237,20 @@ async function sendOnce(transport: Transport, method: 'GET' | 'POST', path: stri
   if (response.status === 401 || response.status === 403) {
     throw new AppError('connectors.square.unauthorized', `Square refused the access token (HTTP ${response.status})`, { status: response.status, path, errors: readErrors(text) });
   }
-  return { status: response.status, body: parseBody(text, response.status, path), path };
+  return { status: response.status, body: parseBody(text, response.status, path), path, retryAfterMs: response.status === 429 ? parseRetryAfterMs(response.headers.get('retry-after')) : null };
+}
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3) in milliseconds: delay-seconds (decimals accepted, as some APIs
+ * send `2.0`) or an HTTP date; null when absent or unreadable, never negative.
+ * Example: parseRetryAfterMs('2.5') → 2500; parseRetryAfterMs(null) → null.
+ */
+export function parseRetryAfterMs(value: string | null, nowMs: number = Date.now()): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+  const dateMs = Date.parse(text);
+  return Number.isNaN(dateMs) ? null : Math.max(0, dateMs - nowMs);
 }
 
 function parseBody(text: string, status: number, path: string): unknown {

@@ -4,10 +4,11 @@ import { AppError } from '../../shared/app-error.ts';
 import type { OutboxDeliverer } from '../../sync/index.ts';
 import { defaultSquareClientFactory, type SquareClientFactory } from './inbound.ts';
 import { pushSquareRefund } from './push-refund.ts';
+import { pushSquareStock } from './push-stock.ts';
 
 /**
- * Delivers outbox messages to the merchant's Square account through the Square API (today the
- * refunds of returns made in Continuum). An account connected for notifications only (no API URL
+ * Delivers outbox messages to the merchant's Square account through the Square API: the refunds of
+ * returns made in Continuum, and the stock available at each location mapped to a Square location. An account connected for notifications only (no API URL
  * or token) has nothing to push to: the message is closed with a note saying so rather than
  * retried forever.
  */
@@ -20,6 +21,8 @@ export function createSquareDeliverer(db: Db, clientFactory: SquareClientFactory
     switch (event.kind) {
       case 'refund.create':
         return pushSquareRefund(db, client, event);
+      case 'inventory.push':
+        return pushSquareStock(db, client, event);
       default:
         throw new AppError('connectors.square.unknown_message', `No Square delivery for ${event.kind}`, { kind: event.kind });
     }

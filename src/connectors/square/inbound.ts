@@ -1,10 +1,11 @@
-import { findChannelStockPlace, recordChannelOrder, recordChannelRefund, recordChannelStockChanges, resolveEventCustomer, type ChannelStockChangesCommand, type ChannelStockChangesOutcome } from '../../commands/index.ts';
+import { findChannelStockPlace, raisePossibleDuplicate, recordChannelOrder, recordChannelRefund, recordChannelStockChanges, resolveEventCustomer, type ChannelStockChangesCommand, type ChannelStockChangesOutcome } from '../../commands/index.ts';
+import { linkChannelId, unlinkChannelCustomerId } from '../../customers/index.ts';
 import type { Db, Tx } from '../../db/index.ts';
 import { getMerchant, listChannelAccounts, type ChannelAccount, type Merchant } from '../../merchants/index.ts';
 import { findOrderBySource } from '../../orders/index.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
-import type { InboxEvent } from '../../sync/index.ts';
+import { writeAudit, type InboxEvent } from '../../sync/index.ts';
 import { createSquareClient, type SquareClient } from './client.ts';
 import { planSquareEvent, readInStockCounts, translateSquareCustomer, translateSquareOrder, translateSquareRefund, translateSquareStockChanges } from './translate.ts';
 import type { SquareCustomer, SquareInventoryChange, SquareInventoryCount, SquareOrder, SquareRefund } from './types.ts';
@@ -195,7 +196,7 @@ export function createSquareEventPreparer(db: Db, clientFactory: SquareClientFac
 /** Types Continuum applies; every other type is kept in the inbox, acknowledged and not applied. */
 export const appliedSquareTypes = [
   'payment.created', 'payment.updated', 'order.created', 'order.updated', 'refund.created', 'refund.updated',
-  'inventory.count.updated', 'customer.created', 'customer.updated',
+  'inventory.count.updated', 'customer.created', 'customer.updated', 'customer.deleted',
 ] as const;
 
 /** Applies one stored Square notification inside the worker's transaction, with what was prepared for it. */
@@ -228,7 +229,30 @@ export async function applySquareEvent(tx: Tx, event: InboxEvent, prepared: Prep
     case 'resolve_customer':
       await resolveEventCustomer(tx, merchant, translateSquareCustomer(plan.customer), `square:customer:${event.delivery_id}`);
       return { outcome: 'processed' };
+    case 'unlink_customer':
+      return applySquareCustomerDeletion(tx, merchant, plan.squareCustomerId, plan.mergedInto, event);
   }
+}
+
+/**
+ * `customer.deleted`: the Square id is unlinked; the profile, its points and its orders stay. When a
+ * Square merge deleted it, the customer the merge made is linked to the same profile (unless another
+ * profile holds it already: then the two are a possible duplicate for a person), so the profile
+ * keeps a Square id whichever of the merge's notifications arrives first.
+ */
+async function applySquareCustomerDeletion(tx: Tx, merchant: Merchant, squareCustomerId: string, mergedInto: string | null, event: InboxEvent): Promise<Outcome> {
+  const customerIds = await unlinkChannelCustomerId(tx, merchant.id, 'square_id', squareCustomerId);
+  for (const customerId of customerIds) {
+    await writeAudit(tx, merchant.id, { actor: 'square', action: 'customer.channel_unlinked', subject: customerId, details: { channel: 'square', square_id: squareCustomerId, merged_into: mergedInto, event: event.delivery_id } });
+  }
+  if (customerIds.length === 0) return { outcome: 'ignored', note: 'no profile holds this Square customer' };
+  const [customerId] = customerIds;
+  if (mergedInto && customerIds.length === 1 && customerId) {
+    const holder = await linkChannelId(tx, merchant.id, customerId, 'square_id', mergedInto);
+    if (holder !== customerId) await raisePossibleDuplicate(tx, merchant.id, [customerId, holder], { event: `square:${event.delivery_id}`, reason: `Square merged customer ${squareCustomerId} into ${mergedInto}, which another profile holds` });
+  }
+  const merged = mergedInto ? `, merged in Square into ${mergedInto}` : '';
+  return { outcome: 'processed', note: `Square customer ${squareCustomerId}${merged} unlinked from ${customerIds.join(', ')}; the profile and its loyalty ledger stay` };
 }
 
 /** An inbox note names at most this many characters of what was not applied. */

@@ -1,7 +1,8 @@
 /**
  * The Square connector: notifications in (verify, store, prepare through the Square API outside the
  * transaction, translate, apply), the Square API client for reads, inventory changes and refunds,
- * and the outbox deliverer that pushes the refunds of returns made in Continuum.
+ * and the outbox deliverer that pushes the refunds of returns made in Continuum and the stock
+ * available at each location mapped to Square (BatchChangeInventory, `push-stock.ts`).
  */
 export * from './webhook.ts';
 export * from './inbound.ts';

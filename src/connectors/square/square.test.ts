@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { buildSquareOrder, startFakeSquare, type FakeSquare } from '../../../fakes/fake-square.ts';
 import { AppError } from '../../shared/app-error.ts';
-import { BACKOFF_MS_BASE, BACKOFF_MS_MAX, CHANGE_PAGES_MAX, CHANGES_PAGE_LIMIT, computeBackoffMs, createSquareClient, RATE_LIMITED_ATTEMPTS_MAX, SQUARE_API_VERSION, type SquareClientOptions } from './client.ts';
+import { BACKOFF_MS_BASE, BACKOFF_MS_MAX, CHANGE_PAGES_MAX, CHANGES_PAGE_LIMIT, computeBackoffMs, createSquareClient, parseRetryAfterMs, RATE_LIMITED_ATTEMPTS_MAX, SQUARE_API_VERSION, type SquareClientOptions } from './client.ts';
 import { CHANGES_LOOKBACK_MS, CHANGES_LOOKBACK_MS_MAX, CHANGES_OVERLAP_MS, computeChangesReadStart, planChangeReads } from './inbound.ts';
 import { classifySquareInventoryChange, planSquareEvent, translateSquareOrder, translateSquareRefund, translateSquareStockChanges } from './translate.ts';
 import { squareInventoryChangeSchema, squareOrderSchema, squareRefundSchema } from './types.ts';
@@ -85,6 +85,36 @@ test('429 is retried with growing, jittered backoff, then succeeds', async () =>
     assert.ok(waits[1]! > waits[0]!);
     assert.deepEqual(fake.requests.map((request) => request.outcome), ['rate_limited', 'rate_limited', 'executed']);
   });
+});
+
+test('a 429 with Retry-After is waited out for that long; one longer than the client waits ends as rate limited with the wait, for the caller to retry', async () => {
+  await withFake(async (fake) => {
+    fake.setCustomer({ id: 'CUST-1', email_address: 'ana@example.com' });
+    fake.rateLimitNext(1, { retryAfterSeconds: 2 });
+    const waits: number[] = [];
+    await clientFor(fake, { sleep: async (ms) => void waits.push(ms) }).retrieveCustomer('CUST-1');
+    assert.deepEqual(waits, [2000]);
+    fake.rateLimitNext(1, { retryAfterSeconds: 120 });
+    const error = await rejectsWithCode(clientFor(fake).retrieveCustomer('CUST-1'), 'connectors.square.rate_limited');
+    assert.equal(error.details.retryAfterMs, 120_000);
+    assert.equal(error.details.attempts, 1, 'not retried within the request');
+  });
+});
+
+test('Retry-After is read as seconds or an HTTP date, never negative; anything else is ignored', () => {
+  const now = Date.parse('2026-11-20T15:00:00Z');
+  assert.equal(parseRetryAfterMs('2.5', now), 2500);
+  assert.equal(parseRetryAfterMs('0', now), 0);
+  assert.equal(parseRetryAfterMs('Fri, 20 Nov 2026 15:00:30 GMT', now), 30_000);
+  assert.equal(parseRetryAfterMs('Fri, 20 Nov 2026 14:00:00 GMT', now), 0);
+  assert.equal(parseRetryAfterMs('soon', now), null);
+  assert.equal(parseRetryAfterMs(null, now), null);
+});
+
+test('customer.deleted unlinks the Square id; a merge names the customer it made', () => {
+  assert.deepEqual(planSquareEvent(envelope('customer.deleted', { customer: { id: 'C-1' } })), { action: 'unlink_customer', squareCustomerId: 'C-1', mergedInto: null });
+  assert.deepEqual(planSquareEvent(envelope('customer.deleted', { customer: { id: 'C-1' }, event_context: { merge: { from_customer_ids: ['C-1', 'C-2'], to_customer_id: 'C-3' } } })), { action: 'unlink_customer', squareCustomerId: 'C-1', mergedInto: 'C-3' });
+  assert.throws(() => planSquareEvent(envelope('customer.deleted', {})), /connectors\.square\.invalid_payload|does not have the expected shape/);
 });
 
 test('429 on every attempt ends in connectors.square.rate_limited after the bounded number of attempts', async () => {

@@ -4,7 +4,7 @@ import { AppError, assert } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
 import { parseRefundMarker } from '../refund-marker.ts';
 import {
-  squareCustomerSchema, squareEnvelopeSchema, squareInventoryCountSchema, squareOrderSummarySchema, squarePaymentSchema, squareRefundSchema,
+  squareCustomerDeletedSchema, squareCustomerSchema, squareEnvelopeSchema, squareInventoryCountSchema, squareOrderSummarySchema, squarePaymentSchema, squareRefundSchema,
   type SquareCustomer, type SquareInventoryChange, type SquareInventoryCount, type SquareMoney, type SquareOrder, type SquareRefund,
 } from './types.ts';
 
@@ -18,6 +18,8 @@ export type SquareEventPlan =
   | { action: 'record_refund'; refund: SquareRefund }
   | { action: 'record_stock'; counts: SquareInventoryCount[] }
   | { action: 'resolve_customer'; customer: SquareCustomer }
+  /** `mergedInto`: the customer a Square merge made of the deleted one, null for a plain deletion. */
+  | { action: 'unlink_customer'; squareCustomerId: string; mergedInto: string | null }
   | { action: 'ignore'; note: string };
 
 type SafeParser<T> = { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } };
@@ -79,10 +81,13 @@ export function planSquareEvent(payload: unknown): SquareEventPlan {
     case 'customer.created':
     case 'customer.updated':
       return { action: 'resolve_customer', customer: parsePayload(squareCustomerSchema, object['customer'], `${envelope.type} customer`) };
-    case 'customer.deleted':
-      // A Square merge sends customer.created for the survivor and customer.deleted for the others
-      // (protocols.md C5); the profile stays ours, with its history and points.
-      return { action: 'ignore', note: 'a customer deleted in Square keeps her profile here' };
+    case 'customer.deleted': {
+      // A Square merge sends customer.created for the new customer and customer.deleted for each
+      // merged one (protocols.md C5). Either way the profile stays ours, with its history and points;
+      // only the deleted Square id is unlinked from it.
+      const deleted = parsePayload(squareCustomerDeletedSchema, object, 'customer.deleted object');
+      return { action: 'unlink_customer', squareCustomerId: deleted.customer.id, mergedInto: deleted.event_context?.merge?.to_customer_id ?? null };
+    }
     default:
       return { action: 'ignore', note: `type ${envelope.type} is kept but not applied` };
   }

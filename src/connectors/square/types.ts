@@ -133,6 +133,19 @@ export const squareCustomerSchema = z
   })
   .passthrough();
 
+/**
+ * `customer.deleted` carries the deleted customer and, only when a merge deleted it, the merge:
+ * `event_context.merge` with `from_customer_ids` and `to_customer_id`, the new customer the merge made
+ * (https://developer.squareup.com/reference/square/objects/CustomerDeletedWebhookObject,
+ * https://developer.squareup.com/docs/customers-api/use-the-api/customer-webhooks).
+ */
+export const squareCustomerDeletedSchema = z
+  .object({
+    customer: z.object({ id: z.string().min(1), version: z.number().nullish() }).passthrough(),
+    event_context: z.object({ merge: z.object({ from_customer_ids: z.array(z.string()).nullish(), to_customer_id: z.string().nullish() }).passthrough().nullish() }).passthrough().nullish(),
+  })
+  .passthrough();
+
 /** OrderLineItem (https://developer.squareup.com/reference/square/objects/OrderLineItem). */
 export const squareLineItemSchema = z
   .object({

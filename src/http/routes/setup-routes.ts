@@ -86,7 +86,7 @@ export function registerSetupRoutes(app: AppInstance, { database }: RouteDepende
   });
 
   app.get('/v1/channels', { config: { scope: 'admin' }, schema: { summary: 'Connected channels (secrets never shown)', tags: ['setup'] } }, async (request) => ({
-    data: (await listChannelAccounts(db, merchantOf(request).id)).map((account) => ({ id: account.id, channel: account.channel, account_ref: account.accountRef, admin_api_url: account.adminApiUrl, notification_url: account.notificationUrl, has_access_token: account.accessToken !== null })),
+    data: (await listChannelAccounts(db, merchantOf(request).id)).map((account) => ({ id: account.id, channel: account.channel, account_ref: account.accountRef, admin_api_url: account.adminApiUrl, notification_url: account.notificationUrl, has_access_token: account.accessToken !== null, state: account.state, disconnected_at: account.disconnectedAt })),
   }));
   app.post('/v1/channels', {
     config: { scope: 'admin' },
