@@ -161,6 +161,12 @@ for (const dialect of DIALECTS) {
     const forged = await harness.deliverShopifyFixture('shopify/customers-create.json', { 'X-Shopify-Webhook-Id': 'forged-1', 'X-Shopify-Hmac-Sha256': 'bm90IGEgc2lnbmF0dXJl' });
     assert.equal(forged.status, 401, 'and verified by the secret');
     assert.equal((await deliver(harness, 'shopify/app-uninstalled.json')).status, 'ignored', 'a repeated uninstall changes nothing');
+
+    const reconnected = await harness.request('POST', '/v1/channels/shopify/reconnect', { body: { admin_api_url: harness.fake.url, access_token: harness.fake.token } });
+    assert.equal(reconnected.body.data.state, 'connected', 'reinstalled, the shop is connected again');
+    await harness.request('POST', '/v1/inventory/receive', { body: { location_id: harness.demo.store.id, sku: 'SKU-BEANIE-01', quantity: 1 } });
+    await harness.engine.worker.drain();
+    assert.equal(harness.fake.quantity(gid('InventoryItem', '271878346596884018'), storeLocation), 12 + 2 + 1 + 1, 'and the truth is pushed to it again');
   });
 
   test(`[${dialect}] a customers/update older than the version applied is kept and not applied; Shopify-owned customers are overwritten, Continuum-owned ones only filled`, async (t) => {

@@ -12,10 +12,16 @@ import { applyStockMovement, type StockMovementInput, type StockMovementResult }
  * - a movement that happened before the latest count we applied is already in that count: it is
  *   recorded, and offset by an adjustment, so it does not count twice (`applyChannelMovement`).
  * Delivered in any order, the same webhooks leave the same stock.
+ *
+ * Only Shopify's figures need it: a Square count is read with the inventory changes behind it, and
+ * the ones its own sales made are skipped there (src/commands/record-channel-stock.ts), so a Square
+ * sale is never in a count we apply.
  */
+const channelsWhoseCountsIncludeTheirSales = new Set(['shopify']);
+
 export async function applyChannelMovement(db: Queryable, merchantId: string, channel: string, input: StockMovementInput & { occurredAt: string }): Promise<StockMovementResult> {
   const result = await applyStockMovement(db, merchantId, input);
-  if (!result.applied) return result;
+  if (!result.applied || !channelsWhoseCountsIncludeTheirSales.has(channel)) return result;
   const { lastSeenAt } = await getChannelStockMirror(db, merchantId, channel, input.locationId, input.variantId);
   if (!lastSeenAt || input.occurredAt >= lastSeenAt) return result;
   const offset = await applyStockMovement(db, merchantId, {
@@ -27,6 +33,7 @@ export async function applyChannelMovement(db: Queryable, merchantId: string, ch
 
 /** The on-hand change of movements the channel caused at a place after `at`: what a count taken at `at` does not know yet. */
 export async function channelMovementsAfter(db: Queryable, merchantId: string, channel: string, place: { locationId: string; variantId: string }, at: string): Promise<number> {
+  if (!channelsWhoseCountsIncludeTheirSales.has(channel)) return 0;
   const row = await db
     .selectFrom('stock_movements')
     .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('on_hand_delta'), eb.lit(0)).as('delta'))

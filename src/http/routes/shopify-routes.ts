@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { backfillShopify, getShopifyBackfillProgress, ORDER_RECONCILE_DAYS_MAX, reconcileScopes, reconcileShopify } from '../../connectors/shopify/index.ts';
-import { listChannelLocations, listLocations, mapLocationToChannel } from '../../merchants/index.ts';
+import { listChannelAccounts, listChannelLocations, listLocations, mapLocationToChannel, updateChannelConnection } from '../../merchants/index.ts';
+import { AppError } from '../../shared/app-error.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
@@ -49,6 +50,21 @@ export function registerShopifyRoutes(app: AppInstance, { database, worker, shop
     const report = await reconcileShopify(db, merchantOf(request).id, { scopes: [...new Set(scopes)], repair, publicUrl: shopify?.publicUrl ?? null, ...(orderDays ? { orderDays } : {}), ...(clientFactory ? { clientFactory } : {}) });
     worker.wake();
     return { data: report };
+  });
+
+  app.post('/v1/channels/shopify/reconnect', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Give the shop its Admin API access again (after it reinstalled the app): it is connected again and the outbox pushes to it',
+      tags: ['channels'],
+      body: z.object({ admin_api_url: z.url(), access_token: z.string().min(1).max(500) }),
+    },
+  }, async (request) => {
+    const merchantId = merchantOf(request).id;
+    if ((await listChannelAccounts(db, merchantId, 'shopify')).length === 0) throw new AppError('channels.not_found', 'No Shopify shop is connected', { channel: 'shopify' });
+    await updateChannelConnection(db, merchantId, 'shopify', { adminApiUrl: request.body.admin_api_url, accessToken: request.body.access_token });
+    const [account] = await listChannelAccounts(db, merchantId, 'shopify');
+    return { data: { id: account!.id, account_ref: account!.accountRef, state: account!.state } };
   });
 
   app.get('/v1/channels/shopify/locations', {
