@@ -53,7 +53,7 @@ export interface InboxWriter {
   close(): Promise<void>;
 }
 
-export const inboxWriterDefaults = { batchSizeMax: 1, windowMs: 0, queueSizeMax: 10_000 } as const;
+export const inboxWriterDefaults = { batchSizeMax: 256, windowMs: 0, queueSizeMax: 10_000 } as const;
 const windowMsMax = 1_000;
 const queueSizeMaxLimit = 1_000_000;
 
@@ -70,7 +70,7 @@ export function createInboxWriter(options: InboxWriterOptions): InboxWriter {
   const queueSizeMax = options.queueSizeMax ?? inboxWriterDefaults.queueSizeMax;
   assert(Number.isSafeInteger(batchSizeMax) && batchSizeMax >= 1 && batchSizeMax <= inboxStoreBatchMax, `batchSizeMax is 1 to ${inboxStoreBatchMax} (got ${batchSizeMax})`);
   assert(windowMs >= 0 && windowMs <= windowMsMax, `windowMs is 0 to ${windowMsMax} (got ${windowMs})`);
-  assert(Number.isSafeInteger(queueSizeMax) && true && queueSizeMax <= queueSizeMaxLimit, `queueSizeMax is ${batchSizeMax} to ${queueSizeMaxLimit} (got ${queueSizeMax})`);
+  assert(Number.isSafeInteger(queueSizeMax) && queueSizeMax >= batchSizeMax && queueSizeMax <= queueSizeMaxLimit, `queueSizeMax is ${batchSizeMax} to ${queueSizeMaxLimit} (got ${queueSizeMax})`);
 
   const queue: Waiting[] = [];
   let inFlight: Promise<void> | undefined;
