@@ -1,3 +1,36 @@
+import type { ReplayWindow } from './connectors/replay-window.ts';
+
+/** The replay window of each channel's webhooks (`docs/inbox.md`, "Replay window"); null: not checked. */
+export interface WebhookReplayWindows {
+  shopify: ReplayWindow | null;
+  square: ReplayWindow | null;
+}
+
+/**
+ * Shopify retries a failed delivery 8 times over 4 hours, each retry with the original
+ * X-Shopify-Triggered-At (shared/reference/protocols.md A3); its older policy retried for 48 hours.
+ * 48 hours takes every retry of either policy. The header is not signed, so this refuses replays
+ * that keep their headers; the signed body's own ids make any replay a duplicate (docs/inbox.md).
+ */
+export const defaultShopifyWebhookMaxAgeHours = 48;
+/**
+ * Square retries for up to 72 hours, each retry with the event's original `created_at`, which the
+ * signature covers (protocols.md C3). 96 hours takes every retry with a day to spare.
+ */
+export const defaultSquareWebhookMaxAgeHours = 96;
+/** A delivery time ahead of our clock by more than this is refused: clocks differ, but not by more. */
+export const webhookMaxAheadMinutes = 15;
+
+/** A window of `maxAgeHours` (0: none). */
+export function replayWindowOfHours(maxAgeHours: number): ReplayWindow | null {
+  return maxAgeHours === 0 ? null : { maxAgeMs: maxAgeHours * 3_600_000, maxAheadMs: webhookMaxAheadMinutes * 60_000 };
+}
+
+export const defaultWebhookReplayWindows: WebhookReplayWindows = {
+  shopify: replayWindowOfHours(defaultShopifyWebhookMaxAgeHours),
+  square: replayWindowOfHours(defaultSquareWebhookMaxAgeHours),
+};
+
 /**
  * Every option of the engine, read from the environment, with its default. This is the one place
  * defaults live; docs/configuration.md lists the same table for people.
@@ -20,6 +53,8 @@ export interface EngineConfig {
   publicUrl: string | null;
   /** How often the scheduled Shopify reconciliation (webhooks, recent orders) runs; 0 turns it off. */
   reconcileIntervalMs: number;
+  /** SHOPIFY_WEBHOOK_MAX_AGE_HOURS (48) and SQUARE_WEBHOOK_MAX_AGE_HOURS (96); 0 turns a check off. */
+  webhookReplayWindows: WebhookReplayWindows;
 }
 
 function readInteger(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -53,5 +88,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     workerPollIntervalMs: readInteger('WORKER_POLL_INTERVAL_MS', 250, env),
     publicUrl: readPublicUrl(env),
     reconcileIntervalMs: readInteger('RECONCILE_INTERVAL_MS', 3_600_000, env),
+    webhookReplayWindows: {
+      shopify: replayWindowOfHours(readInteger('SHOPIFY_WEBHOOK_MAX_AGE_HOURS', defaultShopifyWebhookMaxAgeHours, env)),
+      square: replayWindowOfHours(readInteger('SQUARE_WEBHOOK_MAX_AGE_HOURS', defaultSquareWebhookMaxAgeHours, env)),
+    },
   };
 }

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { defaultWebhookReplayWindows, type WebhookReplayWindows } from './config.ts';
 import { applyShopifyEvent, createShopifyDeliverer, runScheduledShopifyReconciliation, type ShopifyClientFactory } from './connectors/shopify/index.ts';
 import { applySquareEvent, createSquareDeliverer, createSquareEventPreparer, type PreparedSquareEvent, type SquareClientFactory } from './connectors/square/index.ts';
 import { createMerchantWebhookDeliverer } from './connectors/merchant/index.ts';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   reconcileIntervalMs?: number;
   /** How the worker reaches a merchant's Square API (RetrieveOrder for register sales, RefundPayment for returns); tests inject one. */
   squareClientFactory?: SquareClientFactory;
+  /** How old a webhook's delivery time may be (replays refused); unset: the defaults of `config.ts`, null: a channel not checked. */
+  webhookReplayWindows?: WebhookReplayWindows;
 }
 
 export interface Engine {
@@ -85,7 +88,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     deliverers,
     ...(options.workerPollIntervalMs !== undefined ? { pollIntervalMs: options.workerPollIntervalMs } : {}),
   });
-  const server = await buildServer({ database, metrics, worker, shopify: { publicUrl: options.publicUrl ?? null, ...(options.shopifyClientFactory ? { clientFactory: options.shopifyClientFactory } : {}) } }, logger);
+  const server = await buildServer({
+    database, metrics, worker, webhookReplayWindows: options.webhookReplayWindows ?? defaultWebhookReplayWindows,
+    shopify: { publicUrl: options.publicUrl ?? null, ...(options.shopifyClientFactory ? { clientFactory: options.shopifyClientFactory } : {}) },
+  }, logger);
   await server.ready();
   const scheduler = createScheduler([
     { name: 'expire-reservations', intervalMs: scheduledJobIntervalMs, run: () => expireDueReservations(database.db) },

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { announceExpiringPoints } from '../src/commands/index.ts';
 import { verifyStandardWebhook } from '../src/connectors/merchant/index.ts';
 import { DIALECTS } from './support/databases.ts';
-import { startTestEngine } from './support/engine-harness.ts';
+import { readFixture, startTestEngine } from './support/engine-harness.ts';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -74,5 +74,40 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(events.find((event) => event.type === 'loyalty.tier_changed')?.data, { customer_id: sale.body.data.order.customer_id, from: 'Member', to: 'Gold', direction: 'up' });
     assert.equal(new Set(subscriber.received.map((delivery) => delivery.headers['webhook-id'])).size, subscriber.received.length, 'one delivery per event once it succeeded');
     assert.equal(await announceExpiringPoints(engine.database.db, new Date(Date.now() + 360 * 86_400_000)), 0, 'each lot is announced once');
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] the merchant's own systems hear every order recorded, every return, every merge and every case raised for a person`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    const subscriber = await startSubscriber();
+    t.after(async () => { await harness.dispose(); await subscriber.close(); });
+    const { engine, demo } = harness;
+    const subscription = await harness.request('POST', '/v1/webhook-subscriptions', { body: { url: subscriber.url, event_types: ['order.recorded', 'order.returned', 'customer.merged', 'exception.raised'] } });
+    assert.equal(subscription.status, 201, JSON.stringify(subscription.body));
+
+    await harness.deliverShopifyFixture('shopify/orders-create.json', { 'X-Shopify-Triggered-At': new Date().toISOString() });
+    await engine.worker.drain();
+    const sale = await harness.request('POST', '/v1/pos/sales', { body: { sale_id: 'WH-ORD-1', location_id: demo.store.id, customer: { email: 'second.profile@example.com' }, lines: [{ sku: 'SKU-WALLET-01', quantity: 1 }] } });
+    assert.equal(sale.status, 201, JSON.stringify(sale.body));
+    const order = sale.body.data.order;
+    const returned = await harness.request('POST', '/v1/returns', { body: { order_id: order.id, return_ref: 'WH-RET-1', lines: [{ order_line_id: order.lines[0].id, quantity: 1 }] } });
+    assert.equal(returned.status, 201, JSON.stringify(returned.body));
+    const jane = (await harness.request('GET', '/v1/customers/lookup?q=jane.doe@example.com')).body.data[0];
+    const merged = await harness.request('POST', '/v1/customers/merge', { body: { survivor_id: jane.id, merged_id: order.customer_id } });
+    assert.equal(merged.status, 201, JSON.stringify(merged.body));
+    // A store sale of a SKU nobody mapped in Shopify POS: recorded, and a case for a person.
+    const unmapped = readFixture('shopify/orders-create.json').toString('utf8').replace('"820982911946154508"', '"820982911946154599"').replace(/"id":\s*820982911946154508/, '"id":820982911946154599').replace(/"sku":\s*"SKU2006-001"/, '"sku":"SKU-NOBODY"').replace(/"variant_id":\s*642667041472713922/, '"variant_id":1');
+    await harness.deliverShopifyFixture('shopify/orders-create.json', { 'X-Shopify-Webhook-Id': 'wh-unmapped', 'X-Shopify-Event-Id': 'wh-unmapped', 'X-Shopify-Triggered-At': new Date().toISOString() }, Buffer.from(unmapped));
+    await engine.worker.drain();
+    await engine.worker.drain();
+
+    const events = subscriber.received.map((delivery) => JSON.parse(delivery.body) as { type: string; data: Record<string, any> });
+    const ofType = (type: string) => events.filter((event) => event.type === type);
+    assert.deepEqual(ofType('order.recorded').map((event) => event.data.source).sort(), ['pos', 'shopify', 'shopify']);
+    assert.equal(ofType('order.recorded').find((event) => event.data.source === 'pos')?.data.total_minor, order.total.amount_minor);
+    assert.deepEqual(ofType('order.returned').map((event) => [event.data.order_id, event.data.amount_minor]), [[order.id, returned.body.data.total.amount_minor]]);
+    assert.deepEqual(ofType('customer.merged').map((event) => [event.data.survivor_id, event.data.merged_id]), [[jane.id, order.customer_id]]);
+    assert.ok(ofType('exception.raised').some((event) => event.data.kind === 'unmapped_sku'), 'the unmapped SKU is announced');
   });
 }

@@ -51,6 +51,9 @@ export async function runDemo(): Promise<void> {
   const auth = `-H "Authorization: Bearer ${secrets.adminKey}"`;
   console.log(`
 Continuum is running at ${base}  (database: ${config.databaseUrl})
+Staff console   ${base}/console
+  manager       manager@demo-outfitters.example / demo-manager-pass      (operations and the store screens)
+  associate     associate@demo-outfitters.example / demo-associate-pass  (the store screens, at ${demo.store.name})
 Demo merchant "${demo.merchant.name}"${demo.created ? ' was created' : ' is ready'}:
   admin API key   ${secrets.adminKey}      pos API key  ${secrets.posKey}
   Shopify shop    demo-outfitters.myshopify.com, webhook secret "${secrets.shopifySecret}"

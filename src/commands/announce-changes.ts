@@ -19,8 +19,10 @@ async function pushesStockToSquare(tx: Tx, merchantId: string, variantId: string
 /**
  * Tells the channels that available stock changed at a location, through the outbox, in the
  * caller's transaction. Coalesced per channel, location and variant: the delivery reads the latest figure.
+ * A location whose `stock_push` workflow is off tells no channel: its stock is kept, not pushed.
  */
 export async function announceStockChange(tx: Tx, merchantId: string, location: Location, variantId: string): Promise<void> {
+  if (!location.workflows.stockPush) return;
   if (location.shopifyLocationId && (await pushesToShopify(tx, merchantId))) {
     await enqueueOutbox(tx, merchantId, { destination: 'shopify', kind: 'inventory.push', coalesceKey: `inventory.push:${location.id}:${variantId}`, payload: { location_id: location.id, variant_id: variantId } });
   }

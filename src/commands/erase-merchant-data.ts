@@ -5,6 +5,7 @@ import { assert } from '../shared/app-error.ts';
 // schema, so a table added to `db/schema.ts` without being added here does not compile: a shop
 // erasure can never silently leave a new table's rows behind. `merchants` goes last.
 const merchantTables = {
+  staff_sessions: true, staff_users: true,
   channel_sync_cursors: true, channel_deletions: true, channel_locations: true,
   channel_circuits: true,
   pos_offline_ops: true,

@@ -40,3 +40,5 @@ export * from './define-promotion.ts';
 export * from './promotion-uses.ts';
 export * from './offline-sale.ts';
 export * from './accept-channel-stock.ts';
+export * from './location-workflows.ts';
+export * from './staff-accounts.ts';

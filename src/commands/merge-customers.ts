@@ -7,7 +7,7 @@ import { reassignPromotionRedemptions } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
-import { activeExceptionStates, writeAudit } from '../sync/index.ts';
+import { activeExceptionStates, emitMerchantEvent, writeAudit } from '../sync/index.ts';
 import { announceCustomerChange } from './announce-changes.ts';
 
 interface MergeRecord extends MovedProfileRecords {
@@ -55,6 +55,7 @@ export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { surviv
   await tx.insertInto('customer_merges').values({ merchant_id: merchant.id, id: mergeId, survivor_id: input.survivorId, merged_id: input.mergedId, state: 'merged', moved_json: JSON.stringify(record), reason: input.reason, actor: input.actor, created_at: nowIso(), unmerged_at: null }).execute();
   await settleDuplicateCases(tx, merchant.id, [input.survivorId, input.mergedId], `merged (${mergeId})`);
   await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.merge', subject: input.survivorId, details: { merge_id: mergeId, merged_id: input.mergedId, reason: input.reason, orders: orderIds.length, points: loyalty.points } });
+  await emitMerchantEvent(tx, merchant.id, 'customer.merged', { merge_id: mergeId, survivor_id: input.survivorId, merged_id: input.mergedId, reason: input.reason });
   await announceCustomerChange(tx, merchant.id, input.survivorId);
   return { mergeId, survivorId: input.survivorId, mergedId: input.mergedId };
 }

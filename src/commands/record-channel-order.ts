@@ -18,6 +18,7 @@ import { markRewardCodesUsedByOrder } from './online-reward-codes.ts';
 import { recordChannelPromotionUses } from './promotion-uses.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
 import { emitMerchantEvent } from '../sync/index.ts';
+import { orderEventData } from './merchant-event-data.ts';
 
 /** An order a channel took, in canonical form: no channel field names cross this line. */
 export interface RecordOrderCommand {
@@ -81,7 +82,9 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   // Her tier's (or an active membership's) multiplier as she holds it when the order is recorded.
   const multiplierBps = customerId ? await earnMultiplierFor(tx, merchant, customerId, toIso(command.placedAt)) : baseEarnMultiplierBps;
   const earning = computeMultipliedPoints(command.lines.map((line) => (lineEarns(merchant, line) ? line.unitPriceMinor * line.quantity - line.discountMinor : 0)), command.currency, merchant.settings.loyalty.pointsPerCurrencyUnit, multiplierBps);
-  const pointsPerLine = customerId ? earning.perLine : command.lines.map(() => 0);
+  // A store sale at a location where loyalty is not rolled out (issue #8) earns nothing.
+  const earns = customerId !== null && (command.channel !== 'store' || !location || location.workflows.loyaltyInStore);
+  const pointsPerLine = earns ? earning.perLine : command.lines.map(() => 0);
 
   const lines: NewOrderLine[] = [];
   for (const [index, line] of command.lines.entries()) {
@@ -97,6 +100,7 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   });
   if (!created) return { order, created };
 
+  await emitMerchantEvent(tx, merchant.id, 'order.recorded', orderEventData(order));
   await moveSoldStock(tx, merchant, order, location, eventRef);
   const totalPoints = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && totalPoints > 0) {
@@ -105,7 +109,7 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   }
   // An order first seen already cancelled is undone right after; it neither visits nor qualifies.
   if (customerId && !command.cancelledAt) {
-    if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
+    if (order.channel === 'store' && earns) await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
     await raiseTierIfQualified(tx, merchant, customerId);
   }
   // Shopify cannot know the uses of the other channels: a use past a limit is recorded and raised.

@@ -7,6 +7,8 @@ import { insertReturn, insertReturnLine, linkChannelRefund, pointsToReverse } fr
 import { AppError } from '../shared/app-error.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { restoreRedeemedPoints } from './restore-redeemed-points.ts';
+import { emitMerchantEvent } from '../sync/index.ts';
+import { returnEventData } from './merchant-event-data.ts';
 
 /** A refund a channel made, in canonical form. */
 export interface RecordRefundCommand {
@@ -71,6 +73,7 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
   }
   await restoreRedeemedPoints(tx, merchant, order, returnId);
   await addRefundedAmount(tx, merchant.id, order.id, command.amountMinor);
+  await emitMerchantEvent(tx, merchant.id, 'order.returned', returnEventData(order, { returnId, amountMinor: command.amountMinor, source: command.source }));
   if (order.customerId) await announceCustomerChange(tx, merchant.id, order.customerId);
   return { returnId, created, pointsReversed };
 }

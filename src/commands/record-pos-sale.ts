@@ -21,6 +21,7 @@ import { spendStoreCreditPayments } from './store-credit-payments.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
 import { settleExchange, type ExchangeSettlement } from '../returns/index.ts';
 import { emitMerchantEvent } from '../sync/index.ts';
+import { orderEventData } from './merchant-event-data.ts';
 
 export interface PosSaleCommand {
   /** The register's own id for the sale; with the register id it makes the sale idempotent. */
@@ -75,6 +76,21 @@ function assertCodesApplied(priced: PricedCart): void {
   }
 }
 
+/**
+ * The workflows rolled out at the location (issue #8) that a sale needs: pickup for a pickup order,
+ * loyalty for a live store sale that takes rewards. Checked before anything is written. An offline
+ * sale already happened: its rewards were handed over and are recorded (it earns nothing there).
+ */
+function assertWorkflowsAllowSale(location: Location, command: PosSaleCommand): void {
+  if (command.fulfilment === 'pickup') {
+    if (!location.workflows.pickup) throw new AppError('pickups.not_enabled_at_location', `Pickup is not offered at ${location.name}: its pickup workflow is off`, { field: 'location_id', location_id: location.id, workflow: 'pickup' });
+    return;
+  }
+  if (command.offline === undefined && command.rewards.length > 0 && !location.workflows.loyaltyInStore) {
+    throw new AppError('loyalty.not_enabled_at_location', `Rewards are not taken at ${location.name}: its loyalty_in_store workflow is off`, { field: 'rewards', location_id: location.id, workflow: 'loyalty_in_store' });
+  }
+}
+
 /** Pricing rounds of a sale: each locks the limited promotions it newly applies, then prices again. */
 const saleLockRoundsMax = 4;
 
@@ -103,9 +119,9 @@ function saleSource(command: PosSaleCommand): { source: OrderSource; sourceRef: 
   return command.fulfilment === 'pickup' ? { source: 'api', sourceRef: `pickup:${command.saleId}` } : { source: 'pos', sourceRef: `${command.registerId ?? 'register'}:${command.saleId}` };
 }
 
-function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Location, customerId: string | null, priced: PricedCart, placedAt: string, multiplierBps: number, exchange: ExchangeSettlement | null): NewOrder {
+function buildOrder(merchant: Merchant, command: PosSaleCommand, location: Location, customerId: string | null, priced: PricedCart, placedAt: string, multiplierBps: number, exchange: ExchangeSettlement | null, earns: boolean): NewOrder {
   const { totals } = priced;
-  const points = exchange && customerId ? exchange.linePoints : plainSalePoints(merchant, priced, customerId, multiplierBps);
+  const points = exchange && customerId ? exchange.linePoints : plainSalePoints(merchant, priced, earns ? customerId : null, multiplierBps);
   const payments = salePayments(command, totals.totalMinor, exchange);
   const paid = payments.reduce((sum, payment) => sum + payment.amountMinor, 0);
   if (paid !== totals.totalMinor) throw new AppError('orders.payment_mismatch', `Payments add up to ${paid}, the sale totals ${totals.totalMinor}`, { field: 'payments', paid_minor: paid, total_minor: totals.totalMinor });
@@ -154,6 +170,9 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   if (recorded) return { order: recorded, created: false, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
   const pickup = command.fulfilment === 'pickup';
   const offline = command.offline !== undefined;
+  assertWorkflowsAllowSale(location, command);
+  // Points are earned where loyalty is rolled out; a pickup is an online order, which always earns.
+  const earns = pickup || location.workflows.loyaltyInStore;
   const priced = command.offline?.charged ?? await priceSale(tx, merchant, {
     channel: pickup ? 'online' : 'store', location, customerId, at: placedAt, shippingMinor: 0,
     lines: command.lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: line.unitPriceMinor ?? null })), promotionCodes: command.promotionCodes, rewards: command.rewards,
@@ -163,10 +182,11 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   const conflicts = customerId ? await checkRewardLimits(tx, merchant.id, customerId, priced.rewards, offline) : [];
   // Her tier's (or an active membership's) multiplier as she holds it when the sale is rung up.
   const multiplierBps = customerId ? await earnMultiplierFor(tx, merchant, customerId, placedAt) : baseEarnMultiplierBps;
-  const exchange = command.exchange ? settleSaleExchange(merchant, command.exchange, priced, customerId, multiplierBps) : null;
-  const { order, created } = await insertOrder(tx, merchant.id, buildOrder(merchant, command, location, customerId, priced, placedAt, multiplierBps, exchange));
+  const exchange = command.exchange ? settleSaleExchange(merchant, command.exchange, priced, customerId, multiplierBps, earns) : null;
+  const { order, created } = await insertOrder(tx, merchant.id, buildOrder(merchant, command, location, customerId, priced, placedAt, multiplierBps, exchange, earns));
   if (!created) return { order, created, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
   await spendStoreCreditPayments(tx, merchant.id, order);
+  await emitMerchantEvent(tx, merchant.id, 'order.recorded', orderEventData(order));
 
   let pointsRedeemed = 0;
   for (const [index, applied] of priced.rewards.entries()) {
@@ -190,7 +210,7 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
     await emitMerchantEvent(tx, merchant.id, 'loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: pointsEarned, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
   }
   if (customerId) {
-    if (order.channel === 'store') await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
+    if (order.channel === 'store' && earns) await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
     await raiseTierIfQualified(tx, merchant, customerId);
   }
   const passedLimits = await recordPromotionUses(tx, merchant, order, priced.promotions.map((applied) => ({ promotion: applied.promotion, amountMinor: applied.amountMinor })));
@@ -210,10 +230,11 @@ function plainSalePoints(merchant: Merchant, priced: PricedCart, customerId: str
   return computeMultipliedPoints(earningNet(merchant, priced), merchant.currency, merchant.settings.loyalty.pointsPerCurrencyUnit, multiplierBps).perLine;
 }
 
-function settleSaleExchange(merchant: Merchant, exchange: NonNullable<PosSaleCommand['exchange']>, priced: PricedCart, customerId: string | null, multiplierBps: number): ExchangeSettlement {
+/** `earns` false (loyalty not rolled out at the location): the new goods carry the returned ones' points and earn none. */
+function settleSaleExchange(merchant: Merchant, exchange: NonNullable<PosSaleCommand['exchange']>, priced: PricedCart, customerId: string | null, multiplierBps: number, earns: boolean): ExchangeSettlement {
   return settleExchange({
     returnedMinor: exchange.creditMinor, returnedPoints: customerId ? exchange.returnedPoints : 0, newTotalMinor: priced.totals.totalMinor,
-    plainSalePoints: plainSalePoints(merchant, priced, customerId, multiplierBps), earningWeights: earningNet(merchant, priced),
+    plainSalePoints: plainSalePoints(merchant, priced, earns ? customerId : null, multiplierBps), earningWeights: earningNet(merchant, priced),
   });
 }
 

@@ -7,7 +7,8 @@ import { computeRefund, insertReturn, insertReturnLine, pointsToReverse, type Re
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
-import { enqueueOutbox } from '../sync/index.ts';
+import { emitMerchantEvent, enqueueOutbox } from '../sync/index.ts';
+import { returnEventData } from './merchant-event-data.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { planRestoredPoints, restoreRedeemedPoints } from './restore-redeemed-points.ts';
 
@@ -92,6 +93,19 @@ async function restockLocationFor(db: Queryable, merchantId: string, command: Re
 }
 
 /**
+ * A location where cross-channel returns are not rolled out (issue #8) takes back only its own
+ * store sales: an online order, or a sale of another store, is refused there. A return that names
+ * no location goes back where each line was fulfilled, the order's own way back, and is not checked.
+ */
+function assertReturnAllowedAt(location: Location, order: Order): void {
+  if (location.workflows.crossChannelReturns) return;
+  if (order.channel === 'store' && order.locationId === location.id) return;
+  throw new AppError('returns.not_enabled_at_location', `${location.name} takes back only its own store sales: its cross_channel_returns workflow is off`, {
+    field: 'location_id', location_id: location.id, workflow: 'cross_channel_returns', order_channel: order.channel, order_location_id: order.locationId,
+  });
+}
+
+/**
  * Computes a return without writing anything: the refund by the one allocation function and the
  * merchant's policy, the points each line takes back and the redeemed points that come back, where
  * each unit goes, and who pays the money back. The preview and the return itself both use it.
@@ -100,6 +114,7 @@ export async function planReturn(db: Queryable, merchant: Merchant, command: Ret
   const order = await getOrder(db, merchant.id, command.orderId);
   if (order.status === 'cancelled') throw new AppError('returns.order_cancelled', `Order ${order.orderNumber ?? order.id} was cancelled; its payment was already given back`, { field: 'order_id', order_id: order.id });
   if (command.refundMethod === 'store_credit' && !order.customerId) throw new AppError('returns.customer_required', 'Store credit needs a customer, and this order has none', { field: 'refund_method' });
+  if (command.locationId) assertReturnAllowedAt(await getLocation(db, merchant.id, command.locationId), order);
   const previous = await sumOfReturns(db, merchant.id, order.id);
   const refund = computeRefund(toRefundable(order, previous.shippingMinor), {
     lines: command.lines.map((line) => ({ lineId: line.orderLineId, quantity: line.quantity, waiveFee: line.waiveFee })), at: command.at ?? nowIso(), override: command.override, refundShipping: command.refundShipping,
@@ -159,6 +174,7 @@ export async function returnOrder(tx: Tx, merchant: Merchant, command: ReturnOrd
   await settleLoyalty(tx, merchant, plan, returnId, command.exchange?.carriedPoints ?? 0);
   await addRefundedAmount(tx, merchant.id, order.id, plan.refund.totalMinor);
   if (pushed) await enqueueOutbox(tx, merchant.id, { destination: plan.destination, kind: 'refund.create', coalesceKey: null, payload: { return_id: returnId } });
+  await emitMerchantEvent(tx, merchant.id, 'order.returned', returnEventData(order, { returnId, amountMinor: plan.refund.totalMinor, source: 'continuum' }));
   if (order.customerId) await announceCustomerChange(tx, merchant.id, order.customerId);
   return { returnId, created: true, plan };
 }

@@ -27,6 +27,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => {
 });
 
 const postgresPoolMax = 10;
+// A server that accepts no connection within this is reported as unavailable (503) instead of
+// holding the request forever.
+const postgresConnectTimeoutMs = 5_000;
 const preparedStatementsMax = 1_000;
 
 /**
@@ -66,6 +69,21 @@ class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
+
+  /**
+   * SQLite rolls a transaction back by itself after some errors (SQLITE_FULL, SQLITE_IOERR, a
+   * SQLITE_BUSY at commit), and the ROLLBACK that follows then finds none. The transaction is gone
+   * either way; swallowing that second error lets the first, the one that says why (a full disk:
+   * 503), reach the caller instead of an "internal error" (found by test/faults, issue #9).
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } catch (error) {
+      if (error instanceof Error && /no transaction is active/.test(error.message)) return;
+      throw error;
+    }
+  }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
@@ -97,8 +115,16 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const pool = new pg.Pool({
       connectionString: url,
       max: postgresPoolMax,
+      connectionTimeoutMillis: postgresConnectTimeoutMs,
       ...(options.postgresSchema ? { options: `-c search_path=${options.postgresSchema}` } : {}),
     });
+    // A connection the server closes (a restart, an administrator's terminate, the network) makes
+    // its client emit 'error': the pool listens only while the client is idle, so one closed under
+    // a running query had no listener and ended the process (found by test/faults, issue #9). The
+    // query itself is rejected with the error (a storage error, answered 503), the pool drops the
+    // broken client when it is released, and the next query opens a new connection.
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }

@@ -13,6 +13,7 @@ import * as inboxOrdering from './migrations/0011-inbox-ordering.ts';
 import * as shopifySync from './migrations/0012-shopify-sync.ts';
 import * as squareAndOffline from './migrations/0013-square-and-offline.ts';
 import * as channelStockTime from './migrations/0014-channel-stock-time.ts';
+import * as staffAndRollout from './migrations/0015-staff-and-rollout.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '0012-shopify-sync': shopifySync,
   '0013-square-and-offline': squareAndOffline,
   '0014-channel-stock-time': channelStockTime,
+  '0015-staff-and-rollout': staffAndRollout,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

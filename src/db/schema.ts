@@ -10,7 +10,11 @@ type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
 
 export interface MerchantsTable { id: string; merchant_id: string; name: string; currency: string; default_country: string; settings_json: string; created_at: string }
 export interface ApiKeysTable { id: string; merchant_id: string; name: string; key_hash: string; key_prefix: string; scope: string; created_at: string; expires_at: string | null; revoked_at: string | null }
-export interface LocationsTable { id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string }
+export interface LocationsTable {
+  id: string; merchant_id: string; name: string; kind: string; shopify_location_id: string | null; square_location_id: string | null; fulfils_online: number; tax_rate_bps: number; created_at: string;
+  /** Migration 0015: the workflows rolled out at the location (1 on, 0 off; all on by default). */
+  workflow_loyalty_in_store: Defaulted<number>; workflow_pickup: Defaulted<number>; workflow_cross_channel_returns: Defaulted<number>; workflow_stock_push: Defaulted<number>;
+}
 export interface ChannelAccountsTable { id: string; merchant_id: string; channel: string; account_ref: string; webhook_secret: string; admin_api_url: string | null; access_token: string | null; notification_url: string | null; created_at: string; state: string; disconnected_at: string | null }
 export interface CustomersTable {
   birthday: ColumnType<string | null, string | null | undefined, string | null>;
@@ -93,6 +97,10 @@ export interface ChannelLocationsTable { merchant_id: string; channel: string; e
 export interface ChannelDeletionsTable { merchant_id: string; channel: string; entity: string; external_id: string; deleted_at: string }
 export interface ChannelSyncCursorsTable { merchant_id: string; channel: string; resource: string; cursor: string | null; state: string; pages: number; items: number; counts_json: string; started_at: string; updated_at: string; completed_at: string | null }
 
+/** Migration 0015: the people who sign in to the console, and their sessions (only the token's SHA-256 is kept). */
+export interface StaffUsersTable { merchant_id: string; id: string; email: string; name: string; role: string; home_location_id: string | null; password_hash: string; created_at: string; disabled_at: string | null }
+export interface StaffSessionsTable { merchant_id: string; token_hash: string; staff_id: string; created_at: string; expires_at: string; revoked_at: string | null }
+
 export interface WebhookSubscriptionsTable { merchant_id: string; id: string; url: string; secret: string; event_types: string; state: string; created_at: string }
 
 /** An operation an offline register uploaded, with its first result (docs/pos-offline.md). */
@@ -148,4 +156,6 @@ export interface Database {
   channel_locations: ChannelLocationsTable;
   channel_deletions: ChannelDeletionsTable;
   channel_sync_cursors: ChannelSyncCursorsTable;
+  staff_users: StaffUsersTable;
+  staff_sessions: StaffSessionsTable;
 }

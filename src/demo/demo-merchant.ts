@@ -1,9 +1,10 @@
 import { createProduct, findVariantBySku } from '../catalog/index.ts';
 import { changeStock } from '../commands/index.ts';
-import type { Db } from '../db/index.ts';
+import type { Db, Queryable } from '../db/index.ts';
 import { createReward } from '../loyalty/index.ts';
 import { authenticateApiKey, connectChannel, updateChannelConnection, createLocation, createMerchant, findMerchantByName, getMerchant, issueApiKey, listLocations, type Location, type Merchant } from '../merchants/index.ts';
 import { createPromotion } from '../promotions/index.ts';
+import { createStaffUser, findStaffUserByEmail, hashStaffPassword } from '../staff/index.ts';
 
 /** Demo Outfitters: one store, one warehouse, a few products, SUMMER10 and a $5 reward. */
 export interface DemoOptions {
@@ -48,6 +49,30 @@ export const demoProducts = [
   { title: 'Wool beanie', sku: 'SKU-BEANIE-01', variantTitle: 'Charcoal', priceMinor: 2499, shopifyProductId: '788032119674292925', shopifyVariantId: '642667041472714000', shopifyInventoryItemId: '271878346596884018', squareCatalogObjectId: 'SQ-BEANIE', warehouse: 30, store: 12 },
 ] as const;
 
+/** The console's demo people, both at the store; `npm start` prints them (src/cli/demo.ts). */
+export const demoStaff = [
+  { email: 'manager@demo-outfitters.example', name: 'Morgan Lee', role: 'manager', password: 'demo-manager-pass' },
+  { email: 'associate@demo-outfitters.example', name: 'Alex Chen', role: 'associate', password: 'demo-associate-pass' },
+] as const;
+
+// Hashing is deliberately slow (scrypt, a tenth of a second or more): one hash per demo password
+// per process, shared by every demo seeded in it (the test harness seeds one per test).
+const demoPasswordHashes = new Map<string, Promise<string>>();
+
+function demoPasswordHash(password: string): Promise<string> {
+  let hash = demoPasswordHashes.get(password);
+  if (!hash) demoPasswordHashes.set(password, (hash = hashStaffPassword(password)));
+  return hash;
+}
+
+/** Adds the demo's people where they are missing (a database seeded before the console existed gets them too). */
+async function ensureDemoStaff(db: Queryable, merchantId: string, storeId: string): Promise<void> {
+  for (const person of demoStaff) {
+    if (await findStaffUserByEmail(db, merchantId, person.email)) continue;
+    await createStaffUser(db, merchantId, { email: person.email, name: person.name, role: person.role, homeLocationId: storeId, passwordHash: await demoPasswordHash(person.password) });
+  }
+}
+
 async function ensureKey(db: Db, merchantId: string, key: string, scope: 'admin' | 'pos'): Promise<void> {
   if (!(await authenticateApiKey(db, key))) await issueApiKey(db, merchantId, { name: `demo ${scope} key`, scope, plainKey: key });
 }
@@ -63,8 +88,12 @@ export async function seedDemoMerchant(db: Db, options: DemoOptions): Promise<De
     await updateChannelConnection(db, existing.id, 'shopify', { adminApiUrl: options.shopifyAdminApiUrl, accessToken: options.shopifyAccessToken });
     await updateChannelConnection(db, existing.id, 'square', { adminApiUrl: options.squareApiUrl ?? null, accessToken: options.squareAccessToken ?? null, notificationUrl: options.squareNotificationUrl });
     const locations = await listLocations(db, existing.id);
-    return { merchant: existing, store: locations.find((location) => location.kind === 'store')!, warehouse: locations.find((location) => location.kind === 'warehouse')!, created: false };
+    const store = locations.find((location) => location.kind === 'store')!;
+    await ensureDemoStaff(db, existing.id, store.id);
+    return { merchant: existing, store, warehouse: locations.find((location) => location.kind === 'warehouse')!, created: false };
   }
+  // Hashed before the transaction, which would otherwise hold SQLite's write lock while scrypt runs.
+  await Promise.all(demoStaff.map((person) => demoPasswordHash(person.password)));
   return db.transaction().execute(async (tx) => {
     const created = await createMerchant(tx, { name, currency: 'USD', defaultCountry: 'CA', settings: { loyalty: { pointsPerCurrencyUnit: 1, baseTier: 'Member', pendingDays: 0, lotExpiryMonths: 12 } } });
     await issueApiKey(tx, created.id, { name: 'demo admin key', scope: 'admin', plainKey: options.adminApiKey });
@@ -83,6 +112,7 @@ export async function seedDemoMerchant(db: Db, options: DemoOptions): Promise<De
     }
     await createPromotion(tx, merchant.id, { code: 'SUMMER10', name: 'Summer 10 % off, online and in store', kind: 'percent_off_order', value: 1000 });
     await createReward(tx, merchant.id, { code: '5-OFF', name: '$5 off', pointsCost: 100, amountOffMinor: 500 });
+    await ensureDemoStaff(tx, merchant.id, store.id);
     return { merchant, store, warehouse, created: true };
   });
 }

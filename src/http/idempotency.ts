@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
-import { nowIso } from '../shared/clock.ts';
+import { nowIso, nowMs } from '../shared/clock.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,6 +11,15 @@ declare module 'fastify' {
 }
 
 const keyLengthMax = 255;
+/**
+ * How long a claim may stay `in_progress` before the same request may take it over. A process
+ * killed between claiming a key and keeping its answer leaves the claim behind; without a lease the
+ * caller's retries would get 409 `idempotency.in_progress` for ever (found by test/faults, issue #9).
+ * The retry then runs the request again: the routes that write carry their own natural keys
+ * (`sale_id`, `return_ref`, ...), so a request that did commit before the crash is answered, not
+ * repeated. Far longer than any request runs.
+ */
+export const idempotencyClaimLeaseMs = 60_000;
 
 function requestHash(request: FastifyRequest): string {
   return createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
@@ -21,6 +30,15 @@ function requestHash(request: FastifyRequest): string {
  * key with another body, or while the first is still running, is a 409. Keys are per merchant.
  */
 export function createIdempotencyHooks(db: Db) {
+  /** A claim older than the lease was left by a process that stopped: one conditional update lets exactly one retry take it. */
+  async function takeOverAbandonedClaim(merchantId: string, key: string, claimedAt: string): Promise<boolean> {
+    if (Date.parse(claimedAt) > nowMs() - idempotencyClaimLeaseMs) return false;
+    const taken = await db.updateTable('idempotency_keys').set({ created_at: nowIso() })
+      .where('merchant_id', '=', merchantId).where('key', '=', key).where('state', '=', 'in_progress').where('created_at', '=', claimedAt)
+      .executeTakeFirst();
+    return Number(taken.numUpdatedRows) === 1;
+  }
+
   async function claim(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
     const key = request.headers['idempotency-key'];
     if (request.method !== 'POST' || typeof key !== 'string' || !request.principal) return;
@@ -39,7 +57,13 @@ export function createIdempotencyHooks(db: Db) {
     }
     const existing = await db.selectFrom('idempotency_keys').selectAll().where('merchant_id', '=', merchantId).where('key', '=', key).executeTakeFirstOrThrow();
     if (existing.request_hash !== hash) throw new AppError('idempotency.key_reused', 'This Idempotency-Key was used with another request', { header: 'Idempotency-Key' });
-    if (existing.state !== 'done' || existing.response_status === null) throw new AppError('idempotency.in_progress', 'A request with this Idempotency-Key is still being processed', { header: 'Idempotency-Key' });
+    if (existing.state !== 'done' || existing.response_status === null) {
+      if (await takeOverAbandonedClaim(merchantId, key, existing.created_at)) {
+        request.idempotencyClaim = { merchantId, key };
+        return;
+      }
+      throw new AppError('idempotency.in_progress', 'A request with this Idempotency-Key is still being processed', { header: 'Idempotency-Key' });
+    }
     return reply.code(existing.response_status).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(existing.response_body);
   }
 

@@ -7,8 +7,9 @@ import { startLockedTestEngine } from '../../test/support/postgres-schema-lock.t
 // The self-description an integrator starts from: /openapi.json documents every route the server
 // answers, /docs renders it, and /healthz and /metrics answer without a key.
 
-// Routes that serve the documentation itself and so are not part of it.
-const documentationPath = /^\/(docs|openapi\.json)(\/|$)/;
+// Routes that serve the documentation itself, or the console's files (a web page, not an API),
+// and so are not part of it.
+const documentationPath = /^\/(docs|openapi\.json|console)(\/|\*|$)/;
 
 const knownRoutes = [
   'GET /healthz', 'GET /metrics',

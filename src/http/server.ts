@@ -1,13 +1,16 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { createStorageHealth, toStorageUnavailable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
+import { nowMs } from '../shared/clock.ts';
 import type { AppInstance, RouteDependencies } from './app-instance.ts';
 import { createAuthHook } from './auth.ts';
 import { errorBody, statusForCode } from './error-mapping.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
+import { registerConsoleRoutes } from './routes/console-routes.ts';
 import { registerCustomerRoutes } from './routes/customer-routes.ts';
 import { registerIdentityRoutes } from './routes/identity-routes.ts';
 import { registerMerchantWebhookRoutes } from './routes/merchant-webhook-routes.ts';
@@ -18,6 +21,8 @@ import { registerOrderRoutes } from './routes/order-routes.ts';
 import { registerPosRoutes } from './routes/pos-routes.ts';
 import { registerReturnRoutes } from './routes/return-routes.ts';
 import { registerSetupRoutes } from './routes/setup-routes.ts';
+import { registerStaffRoutes } from './routes/staff-routes.ts';
+import { registerReportRoutes } from './routes/report-routes.ts';
 import { registerShopifyRoutes } from './routes/shopify-routes.ts';
 import { registerPromotionRoutes } from './routes/promotion-routes.ts';
 import { registerRewardRoutes } from './routes/reward-routes.ts';
@@ -35,6 +40,9 @@ function toAppError(error: unknown): AppError {
     return new AppError('request.invalid', first ? `${first.field}: ${first.message}` : 'The request is invalid', { issues });
   }
   if (!(error instanceof Error)) return new AppError('internal.error', 'Something went wrong on our side; it is logged', {});
+  // A full disk, a failing disk, a database server that is down: 503, nothing written, send again.
+  const storageUnavailable = toStorageUnavailable(error);
+  if (storageUnavailable) return storageUnavailable;
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -54,16 +62,71 @@ function statusFor(error: AppError): number {
   return error.code === 'internal.error' ? 500 : statusForCode(error.code);
 }
 
+// Values a request's params, query and body are searched at most for a NUL character.
+const nulSearchValuesMax = 100_000;
+
+/**
+ * The first field of the request holding a NUL character (`body.customer.phone`), if any.
+ * PostgreSQL cannot store one in text (SQLSTATE 22021: a 500 before this check), SQLite stores it
+ * and C-string tools cut at it; refused for every route on both dialects (found by
+ * test/faults/hostile-input.test.ts, issue #9). Iterative and bounded: a body nested 50,000 deep
+ * costs no stack.
+ */
+function findNulField(parts: Record<string, unknown>): string | undefined {
+  const pending: [string, unknown][] = Object.entries(parts);
+  for (let visited = 0; pending.length > 0 && visited < nulSearchValuesMax; visited += 1) {
+    const [path, value] = pending.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path;
+    } else if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+      for (const [key, inner] of Object.entries(value)) pending.push([`${path}.${key}`, inner]);
+    }
+  }
+  return undefined;
+}
+
+// How long a caller refused for a storage outage is asked to wait before sending again.
+const storageRetryAfterSeconds = 5;
+
+/** The route's authentication in its OpenAPI operation: a bearer key of a scope, or none (public). */
+function documentAuth(input: Parameters<typeof jsonSchemaTransform>[0]): ReturnType<typeof jsonSchemaTransform> {
+  const transformed = jsonSchemaTransform(input);
+  const scope = (input.route as { config?: { scope?: string } } | undefined)?.config?.scope;
+  // `x-continuum-auth` names what test/faults/security.test.ts must prove for every route.
+  // A route with a scope also takes a console session (docs/console-api.md); a public route may name its own (the session routes do).
+  const declared = (transformed.schema as { security?: unknown }).security;
+  const schema: Record<string, unknown> = { ...transformed.schema, security: scope ? [{ apiKey: [] }, { session: [] }] : declared ?? [], 'x-continuum-auth': scope ? `api_key:${scope}` : 'public' };
+  return { ...transformed, schema };
+}
+
 /** Builds the HTTP server: validation, auth, idempotency, errors, OpenAPI and every route. */
 export async function buildServer(dependencies: RouteDependencies, logger: Logger): Promise<AppInstance> {
-  const app: AppInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: webhookBodyBytesMax }).withTypeProvider<ZodTypeProvider>();
+  const app: AppInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger, bodyLimit: webhookBodyBytesMax,
+    // The router's own refusals (a URL that does not decode, a path parameter over 100 characters)
+    // get the error shape too (found by test/faults/hostile-input.test.ts, issue #9).
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const appError = new AppError(tooLong ? 'request.param_too_long' : 'request.bad_url', tooLong ? 'A path parameter is longer than 100 characters' : 'The URL does not decode', { url: request.url.slice(0, 200) });
+      void (reply as FastifyReply).code(statusForCode(appError.code)).send(errorBody(appError));
+    },
+  }).withTypeProvider<ZodTypeProvider>();
+  // JSON only: Fastify's built-in text/plain parser would hand a route a string (or, for a route
+  // without a body, run it with a body it never reads); refused with 415 instead.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  const storageHealth = createStorageHealth(nowMs);
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
     const status = statusFor(appError);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (appError.code === 'storage.unavailable') {
+      // The health check's own refusal is not news: noting it would keep /healthz at 503 forever.
+      if (request.routeOptions.url !== '/healthz') storageHealth.noteFailure(String(appError.details['reason'] ?? 'unknown'));
+      reply.header('retry-after', String(storageRetryAfterSeconds));
+    }
     return reply.code(status).send(errorBody(appError));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(new AppError('http.route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`, { method: request.method }))));
@@ -71,10 +134,15 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Continuum', version: '0.1.0', description: 'One customer, one loyalty ledger, one stock truth per location and one order history across Shopify, Square and store registers.' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key of scope admin, pos or read' } } },
-      security: [{ apiKey: [] }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key of scope admin, pos or read' },
+          session: { type: 'apiKey', in: 'cookie', name: 'continuum_session', description: 'A console session (POST /v1/sessions): an associate has scope pos, a manager admin. A signed-in request that changes something needs a same-origin Origin header, or X-Requested-With: continuum-console (docs/console-api.md)' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: documentAuth,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -86,17 +154,25 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   });
   // Authenticate on request, before the body is read or validated: no key learns nothing about the route.
   app.addHook('onRequest', createAuthHook(dependencies.database.db));
+  app.addHook('preValidation', (request, _reply, done) => {
+    const field = findNulField({ params: request.params, querystring: request.query, body: request.body });
+    if (!field) return done();
+    const message = `${field}: text must not contain the NUL character`;
+    done(new AppError('request.invalid', message, { issues: [{ field, rule: 'no_nul_character', message }] }));
+  });
   app.addHook('preHandler', idempotency.claim);
   app.addHook('onSend', (request, reply, payload, done) => {
     idempotency.remember(request, reply, payload).then((result) => done(null, result), (error: Error) => done(error));
   });
   app.addHook('onResponse', (request, reply, done) => {
+    // A write answered 2xx was committed: the storage takes writes again (for /healthz).
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 300) storageHealth.noteSuccess();
     const startedAt = (request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint();
     dependencies.metrics.httpRequests.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, Number(process.hrtime.bigint() - startedAt) / 1e9);
     done();
   });
 
-  registerSystemRoutes(app, dependencies);
+  registerSystemRoutes(app, { ...dependencies, storageHealth });
   registerCustomerRoutes(app, dependencies);
   registerIdentityRoutes(app, dependencies);
   registerLoyaltyProgramRoutes(app, dependencies);
@@ -112,6 +188,9 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   registerShopifyRoutes(app, dependencies);
   registerMerchantWebhookRoutes(app, dependencies);
   registerReferralRoutes(app, dependencies);
+  registerStaffRoutes(app, dependencies);
+  registerReportRoutes(app, dependencies);
+  registerConsoleRoutes(app);
   await app.register(async (scope) => registerWebhookRoutes(scope, dependencies));
   return app;
 }

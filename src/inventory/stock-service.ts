@@ -168,3 +168,11 @@ export async function findStockLevel(db: Queryable, merchantId: string, location
   const row = await db.selectFrom('stock_levels').select(['location_id', 'variant_id', 'on_hand', 'reserved', 'safety']).where('merchant_id', '=', merchantId).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
   return row ? toLevel(row) : undefined;
 }
+
+/** The variants with a level at a location, by id, a page at a time after `afterVariantId` (issue #8: pushing a location's stock again). */
+export async function listVariantIdsStockedAt(db: Queryable, merchantId: string, locationId: string, afterVariantId: string | null, limit: number): Promise<string[]> {
+  let query = db.selectFrom('stock_levels').select('variant_id').where('merchant_id', '=', merchantId).where('location_id', '=', locationId);
+  if (afterVariantId !== null) query = query.where('variant_id', '>', afterVariantId);
+  const rows = await query.orderBy('variant_id').limit(Math.min(limit, 1000)).execute();
+  return rows.map((row) => row.variant_id);
+}

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.ts';
+import type { Selectable } from 'kysely';
 import type { LocationsTable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
@@ -13,7 +14,36 @@ export interface Location {
   squareLocationId: string | null;
   fulfilsOnline: boolean;
   taxRateBps: number;
+  /** The cross-channel workflows rolled out at this location (all on unless a merchant turned one off). */
+  workflows: LocationWorkflows;
 }
+
+/**
+ * Workflow switches per location, so a merchant can roll the cross-channel workflows out one store
+ * at a time (issue #8). Each is on by default: a location behaves as before until one is turned off.
+ */
+export interface LocationWorkflows {
+  /** Store sales earn points and take rewards at this location. */
+  loyaltyInStore: boolean;
+  /** Online orders can be placed for pickup at this location. */
+  pickup: boolean;
+  /** Returns here of orders from another channel or another location. */
+  crossChannelReturns: boolean;
+  /** Stock changes here are pushed to the channels (the stock itself is always kept). */
+  stockPush: boolean;
+}
+
+export const allWorkflowsOn: Readonly<LocationWorkflows> = Object.freeze({ loyaltyInStore: true, pickup: true, crossChannelReturns: true, stockPush: true });
+
+// Each switch and its column; the API names them in snake case, as the columns do without the prefix.
+const workflowColumns = {
+  loyaltyInStore: 'workflow_loyalty_in_store',
+  pickup: 'workflow_pickup',
+  crossChannelReturns: 'workflow_cross_channel_returns',
+  stockPush: 'workflow_stock_push',
+} as const satisfies Record<keyof LocationWorkflows, keyof LocationsTable>;
+
+type LocationRow = Selectable<LocationsTable>;
 
 export interface LocationInput {
   name: string;
@@ -24,7 +54,7 @@ export interface LocationInput {
   taxRateBps?: number;
 }
 
-function toLocation(row: LocationsTable): Location {
+function toLocation(row: LocationRow): Location {
   return {
     id: row.id,
     name: row.name,
@@ -33,6 +63,12 @@ function toLocation(row: LocationsTable): Location {
     squareLocationId: row.square_location_id,
     fulfilsOnline: row.fulfils_online === 1,
     taxRateBps: row.tax_rate_bps,
+    workflows: {
+      loyaltyInStore: row.workflow_loyalty_in_store === 1,
+      pickup: row.workflow_pickup === 1,
+      crossChannelReturns: row.workflow_cross_channel_returns === 1,
+      stockPush: row.workflow_stock_push === 1,
+    },
   };
 }
 
@@ -43,7 +79,7 @@ export async function createLocation(db: Queryable, merchantId: string, input: L
       throw new AppError('locations.duplicate_channel_location', `Another location is already mapped to ${channel} location ${externalId}`, { field: `${channel}_location_id`, value: externalId });
     }
   }
-  const row: LocationsTable = {
+  const row: LocationRow = {
     id: newId('loc'),
     merchant_id: merchantId,
     name: input.name,
@@ -53,6 +89,7 @@ export async function createLocation(db: Queryable, merchantId: string, input: L
     fulfils_online: input.fulfilsOnline ? 1 : 0,
     tax_rate_bps: input.taxRateBps ?? 0,
     created_at: nowIso(),
+    workflow_loyalty_in_store: 1, workflow_pickup: 1, workflow_cross_channel_returns: 1, workflow_stock_push: 1,
   };
   await db.insertInto('locations').values(row).execute();
   return toLocation(row);
@@ -97,4 +134,20 @@ export async function mapLocationToChannel(db: Queryable, merchantId: string, lo
   }
   await db.updateTable('locations').set({ [column]: externalId }).where('merchant_id', '=', merchantId).where('id', '=', locationId).execute();
   return getLocation(db, merchantId, locationId);
+}
+
+/**
+ * Turns workflows on or off at a location; the switches not named keep their value. Returns the
+ * location before and after, so the caller can audit what changed.
+ * Example: `await setLocationWorkflows(tx, merchantId, storeId, { pickup: false })`.
+ */
+export async function setLocationWorkflows(db: Queryable, merchantId: string, locationId: string, change: Partial<LocationWorkflows>): Promise<{ before: Location; after: Location }> {
+  const before = await getLocation(db, merchantId, locationId);
+  const values: Partial<Record<(typeof workflowColumns)[keyof LocationWorkflows], number>> = {};
+  for (const [name, column] of Object.entries(workflowColumns) as [keyof LocationWorkflows, (typeof workflowColumns)[keyof LocationWorkflows]][]) {
+    const wanted = change[name];
+    if (wanted !== undefined) values[column] = wanted ? 1 : 0;
+  }
+  if (Object.keys(values).length > 0) await db.updateTable('locations').set(values).where('merchant_id', '=', merchantId).where('id', '=', locationId).execute();
+  return { before, after: await getLocation(db, merchantId, locationId) };
 }

@@ -101,6 +101,11 @@ export async function authenticateApiKeyWithMerchant(db: Queryable, key: string)
   };
 }
 
+/** A merchant from its columns read joined with another table (a staff session), settings parsed once per text. */
+export function merchantFromColumns(row: { merchant_id: string; name: string; currency: string; default_country: string; settings_json: string }): Merchant {
+  return { id: row.merchant_id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseStoredSettings(row.settings_json) };
+}
+
 // Parsed settings by the JSON text they were parsed from: every API request reads its merchant,
 // and the same text always parses to the same settings, so one frozen copy per text is shared
 // instead of validating through zod each time (a change to the settings is a new text, parsed anew).

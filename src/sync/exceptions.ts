@@ -3,6 +3,7 @@ import type { ExceptionsTable, Queryable } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { nowIso, toIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
+import { emitMerchantEvent } from './merchant-events.ts';
 
 export type ExceptionKind = 'possible_duplicate' | 'unmapped_sku' | 'oversell' | 'sync_failed' | 'inbox_failed' | 'stale_event' | 'offline_conflict' | 'referral_review' | 'reward_code_reused' | 'promotion_limit_exceeded' | 'channel_drift';
 
@@ -34,6 +35,7 @@ export async function raiseException(db: Queryable, merchantId: string, exceptio
     .onConflict((conflict) => conflict.columns(['merchant_id', 'dedupe_key']).doNothing())
     .returning('id')
     .executeTakeFirst();
+  if (inserted) await emitMerchantEvent(db, merchantId, 'exception.raised', { exception_id: inserted.id, kind: exception.kind, subject: exception.subject });
   return inserted !== undefined;
 }
 

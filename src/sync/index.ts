@@ -16,3 +16,4 @@ export * from './sync-gauges.ts';
 export * from './sync-worker.ts';
 export * from './scheduler.ts';
 export * from './merchant-events.ts';
+export * from './sync-health.ts';

@@ -5,7 +5,11 @@ import { newId } from '../shared/ids.ts';
 import { enqueueOutbox } from './outbox.ts';
 
 /** Events the merchant's own systems can subscribe to. */
-export const merchantEventTypes = ['loyalty.points_earned', 'loyalty.reward_redeemed', 'loyalty.tier_changed', 'loyalty.points_expiring'] as const;
+export const merchantEventTypes = [
+  'loyalty.points_earned', 'loyalty.reward_redeemed', 'loyalty.tier_changed', 'loyalty.points_expiring',
+  // An order from any channel recorded once; a return (or a channel's refund) recorded; two profiles merged; a case for a person.
+  'order.recorded', 'order.returned', 'customer.merged', 'exception.raised',
+] as const;
 export type MerchantEventType = (typeof merchantEventTypes)[number];
 
 const subscriptionsPerMerchantMax = 20;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Db, Tx } from '../db/index.ts';
+import { classifyStorageError, type Db, type Tx } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { raiseException } from './exceptions.ts';
@@ -57,6 +57,9 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
         metrics.inboxEvents.inc({ source: event.source, outcome: result.outcome });
       });
     } catch (error) {
+      // The storage failed, not the event (a full disk, the server away): not an attempt, so an
+      // outage never burns an event's retries. The round ends here and the next waits a poll.
+      if (classifyStorageError(error)) throw error;
       try {
         await recordInboxEventFailure(event, error);
       } catch (recordError) {

@@ -5,6 +5,7 @@ import { startFakeShopify, type FakeShopify } from '../../fakes/fake-shopify.ts'
 import { startFakeSquare, type FakeSquare } from '../../fakes/fake-square.ts';
 import { signShopifyBody } from '../../src/connectors/shopify/index.ts';
 import { signSquareBody } from '../../src/connectors/square/index.ts';
+import type { WebhookReplayWindows } from '../../src/config.ts';
 import type { DialectName } from '../../src/db/index.ts';
 import { seedDemoMerchant, type DemoMerchant } from '../../src/demo/demo-merchant.ts';
 import { createEngine, type Engine } from '../../src/engine.ts';
@@ -41,7 +42,7 @@ export interface TestEngine {
   /** Where the engine's database is, for a second opener (a CLI process under test). */
   databaseLocation: { url: string; postgresSchema?: string };
   /** Sends a request through the server without opening a port. */
-  request(method: 'GET' | 'POST' | 'PATCH', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, options?: { body?: unknown; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /** Posts a Shopify fixture re-signed with the test merchant's own secret, headers as Shopify sent them. */
   deliverShopifyFixture(path: string, overrides?: Record<string, string>, body?: Buffer): Promise<{ status: number; body: any }>;
   /** Posts a Square notification signed with the demo's key over the notification URL and the exact bytes. */
@@ -49,12 +50,19 @@ export interface TestEngine {
   dispose(): Promise<void>;
 }
 
+/**
+ * The recorded fixtures keep the delivery times they were recorded with (2020 to 2025), and tests
+ * send old times on purpose (stale updates, retries), so the harness's engine checks no replay
+ * window unless a test asks for one; test/faults/security.test.ts proves the engine's defaults.
+ */
+const noReplayWindows: WebhookReplayWindows = { shopify: null, square: null };
+
 /** An engine on a fresh database of the dialect, with the demo merchant connected to a fake Shopify. */
-export async function startTestEngine(dialect: DialectName): Promise<TestEngine> {
+export async function startTestEngine(dialect: DialectName, options: { webhookReplayWindows?: WebhookReplayWindows } = {}): Promise<TestEngine> {
   const database = await openTestDatabase(dialect);
   const fake = await startFakeShopify();
   const fakeSquare = await startFakeSquare();
-  const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
+  const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false, webhookReplayWindows: options.webhookReplayWindows ?? noReplayWindows });
   const demo = await seedDemoMerchant(engine.database.db, {
     shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: fake.url, shopifyAccessToken: fake.token,
     squareMerchantRef: testSquareMerchantRef, squareSignatureKey: testSquareSignatureKey, squareNotificationUrl: testSquareNotificationUrl,

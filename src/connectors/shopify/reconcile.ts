@@ -37,7 +37,8 @@ const levelsPerRunMax = 5_000;
  */
 export async function reconcileShopifyStock(db: Db, merchantId: string, options: { repair: boolean; clientFactory?: ShopifyClientFactory }): Promise<StockReconciliation> {
   const client = await openShopifyAdminClient(db, merchantId, options.clientFactory);
-  const locations = (await listLocations(db, merchantId)).filter((location) => location.shopifyLocationId);
+  // A location whose stock_push workflow is off keeps its stock to itself: Shopify's figure there is not ours to correct.
+  const locations = (await listLocations(db, merchantId)).filter((location) => location.shopifyLocationId && location.workflows.stockPush);
   // Variants of products deleted in Shopify (archived) are not pushed, so they are not compared either.
   const variants = await db
     .selectFrom('variants')

@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { createProduct, listProducts } from '../../catalog/index.ts';
-import { defineReward } from '../../commands/index.ts';
+import { changeLocationWorkflows, defineReward } from '../../commands/index.ts';
 import { listRewards, percentOffBpsMax, rewardAmountOffMinorMax, rewardPointsCostMax, rewardUsesMax } from '../../loyalty/index.ts';
-import { connectChannel, createLocation, listChannelAccounts, listLocations } from '../../merchants/index.ts';
+import { connectChannel, createLocation, listChannelAccounts, listLocations, type Location } from '../../merchants/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
 const name = z.string().trim().min(1).max(200);
 const channelId = z.string().trim().min(1).max(100);
+// Shopify's ids are numbers (the webhooks carry them so); any other text stored here would only
+// fail later, in the backfill or a push (found by test/faults/hostile-input.test.ts, issue #9).
+const shopifyId = z.string().trim().regex(/^\d{1,20}$/, 'a numeric Shopify id');
 
 // The value field each reward kind needs; the others' must be absent.
 const rewardValueFields = { amount_off: 'amount_off_minor', percent_off: 'percent_off_bps', free_product: 'free_sku', free_shipping: null } as const;
@@ -29,22 +32,52 @@ const rewardBody = z.object({
   }
 });
 
+/** A location as the API shows it; its workflow switches under their API names (docs/console-api.md). */
+function locationView(location: Location) {
+  const { workflows, ...rest } = location;
+  return { ...rest, workflows: { loyalty_in_store: workflows.loyaltyInStore, pickup: workflows.pickup, cross_channel_returns: workflows.crossChannelReturns, stock_push: workflows.stockPush } };
+}
+
+const workflowSwitch = z.boolean();
+
 /** What a merchant's engineers set up: locations, products, promotions, rewards, channels. */
-export function registerSetupRoutes(app: AppInstance, { database }: RouteDependencies): void {
+export function registerSetupRoutes(app: AppInstance, { database, worker }: RouteDependencies): void {
   const db = database.db;
 
-  app.get('/v1/locations', { config: { scope: 'read' }, schema: { summary: 'Stores and warehouses', tags: ['setup'] } },
-    async (request) => ({ data: await listLocations(db, merchantOf(request).id) }));
+  app.get('/v1/locations', { config: { scope: 'read' }, schema: { summary: 'Stores and warehouses, with the workflows rolled out at each', tags: ['setup'] } },
+    async (request) => ({ data: (await listLocations(db, merchantOf(request).id)).map(locationView) }));
   app.post('/v1/locations', {
     config: { scope: 'admin' },
     schema: {
       summary: 'Add a store or warehouse, mapped to its Shopify and Square location ids', tags: ['setup'],
-      body: z.object({ name, kind: z.enum(['store', 'warehouse']), shopify_location_id: channelId.optional(), square_location_id: channelId.optional(), fulfils_online: z.boolean().default(false), tax_rate_bps: z.number().int().min(0).max(10_000).default(0) }),
+      body: z.object({ name, kind: z.enum(['store', 'warehouse']), shopify_location_id: shopifyId.optional(), square_location_id: channelId.optional(), fulfils_online: z.boolean().default(false), tax_rate_bps: z.number().int().min(0).max(10_000).default(0) }),
     },
   }, async (request, reply) => {
     const body = request.body;
     const location = await createLocation(db, merchantOf(request).id, { name: body.name, kind: body.kind, shopifyLocationId: body.shopify_location_id ?? null, squareLocationId: body.square_location_id ?? null, fulfilsOnline: body.fulfils_online, taxRateBps: body.tax_rate_bps });
-    return reply.code(201).send({ data: location });
+    return reply.code(201).send({ data: locationView(location) });
+  });
+
+  app.patch('/v1/locations/:id/workflows', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Roll workflows out (or back) at one location: loyalty in store, pickup, cross-channel returns, stock pushed to the channels; the switches not sent keep their value; audited',
+      tags: ['setup'], params: z.object({ id: z.string().trim().min(1).max(200) }),
+      body: z.strictObject({
+        loyalty_in_store: workflowSwitch.optional().describe('off: store sales here earn no points and take no rewards (422 loyalty.not_enabled_at_location)'),
+        pickup: workflowSwitch.optional().describe('off: no pickup orders here (422 pickups.not_enabled_at_location)'),
+        cross_channel_returns: workflowSwitch.optional().describe("off: returns here only of this store's own sales (422 returns.not_enabled_at_location)"),
+        stock_push: workflowSwitch.optional().describe('off: stock here is kept but not pushed to the channels; on again pushes every level'),
+      }).refine((body) => Object.keys(body).length > 0, { message: 'name at least one workflow: loyalty_in_store, pickup, cross_channel_returns or stock_push', path: ['loyalty_in_store'] }),
+    },
+  }, async (request) => {
+    const body = request.body;
+    const location = await db.transaction().execute((tx) => changeLocationWorkflows(tx, merchantOf(request).id, request.params.id, {
+      ...(body.loyalty_in_store !== undefined ? { loyaltyInStore: body.loyalty_in_store } : {}), ...(body.pickup !== undefined ? { pickup: body.pickup } : {}),
+      ...(body.cross_channel_returns !== undefined ? { crossChannelReturns: body.cross_channel_returns } : {}), ...(body.stock_push !== undefined ? { stockPush: body.stock_push } : {}),
+    }, `api:${request.principal?.keyId ?? 'unknown'}`));
+    worker.wake();
+    return { data: locationView(location) };
   });
 
   app.get('/v1/products', { config: { scope: 'read' }, schema: { summary: 'Products and their variants', tags: ['setup'] } },
@@ -55,8 +88,8 @@ export function registerSetupRoutes(app: AppInstance, { database }: RouteDepende
       summary: 'Add a product with its variants (one SKU each) and their channel ids', tags: ['setup'],
       body: z.object({
         title: name,
-        shopify_product_id: channelId.optional(),
-        variants: z.array(z.object({ sku: name, title: name, price_minor: z.number().int().min(0).max(100_000_000), final_sale: z.boolean().default(false).describe('Sold without returns: the return policy refuses it unless a manager overrides'), shopify_variant_id: channelId.optional(), shopify_inventory_item_id: channelId.optional(), square_catalog_object_id: channelId.optional() })).min(1).max(100),
+        shopify_product_id: shopifyId.optional(),
+        variants: z.array(z.object({ sku: name, title: name, price_minor: z.number().int().min(0).max(100_000_000), final_sale: z.boolean().default(false).describe('Sold without returns: the return policy refuses it unless a manager overrides'), shopify_variant_id: shopifyId.optional(), shopify_inventory_item_id: shopifyId.optional(), square_catalog_object_id: channelId.optional() })).min(1).max(100),
       }),
     },
   }, async (request, reply) => {

@@ -2,8 +2,9 @@ import type { FastifyRequest } from 'fastify';
 import { readShopifyHeaders, requireShopifyEventHeaders, verifyShopifySignature } from '../../connectors/shopify/index.ts';
 import { readSquareEnvelope, verifySquareSignature } from '../../connectors/square/index.ts';
 import type { Channel, ChannelAccount } from '../../merchants/index.ts';
+import { checkReplayWindow } from '../../connectors/replay-window.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
-import { toIso } from '../../shared/clock.ts';
+import { nowMs, toIso } from '../../shared/clock.ts';
 import { parseJsonSafely } from '../../shared/json.ts';
 import { computeResourceKey, createInboxWriter, needsExactNumbers, type InboxSource } from '../../sync/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
@@ -60,7 +61,7 @@ function safeIso(value: string | null): string | null {
  * after the commit. Events of concurrent requests share one commit (`sync/inbox-writer.ts`). The
  * worker applies them afterwards; a channel never waits on our processing.
  */
-export async function registerWebhookRoutes(app: AppInstance, { database, metrics, worker }: RouteDependencies): Promise<void> {
+export async function registerWebhookRoutes(app: AppInstance, { database, metrics, worker, webhookReplayWindows }: RouteDependencies): Promise<void> {
   const inboxWriter = createInboxWriter({
     db: database.db, logger: app.log, onCommit: (events) => metrics.inboxCommitEvents.observe(events),
     // Each event is stored only if the account that verified it is still connected, as read then.
@@ -98,6 +99,8 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
     if (signer === 'mismatch') throw new AppError('connectors.shopify.unauthenticated', 'X-Shopify-Hmac-Sha256 does not match the body', { header: 'X-Shopify-Hmac-Sha256' });
     const { account } = signer;
     requireShopifyEventHeaders(headers);
+    // After the signature, so an unsigned request learns nothing but 401; before anything is stored.
+    checkReplayWindow({ channel: 'shopify', field: 'X-Shopify-Triggered-At', at: headers.triggeredAt, nowMs: nowMs() }, webhookReplayWindows?.shopify ?? null);
     const text = raw.toString('utf8');
     const resourceKey = readResourceKey('shopify', headers.topic, parseWebhookJson(text), text);
     const { stored } = await inboxWriter.write({
@@ -125,6 +128,8 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
     const signer = await findSigningAccount('square', envelope.merchantRef, (candidate) => candidate.notificationUrl !== null && verifySquareSignature(candidate.webhookSecret, candidate.notificationUrl, raw, signature));
     const refused = () => new AppError('connectors.square.unauthenticated', 'The signature does not match this seller\'s key and notification URL', { header: 'x-square-hmacsha256-signature' });
     if (typeof signer === 'string') throw refused();
+    // The signature covers created_at, so an old notification sent again is refused here.
+    checkReplayWindow({ channel: 'square', field: 'created_at', at: envelope.createdAt, nowMs: nowMs() }, webhookReplayWindows?.square ?? null);
     const { account } = signer;
     const { stored } = await inboxWriter.write({
       merchantId: account.merchantId, source: 'square', topic: envelope.type, deliveryId: envelope.eventId, eventKey: null,

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { toCsv } from '../src/reports/index.ts';
+import { DIALECTS } from './support/databases.ts';
+import { startTestEngine, testPosKey, type TestEngine } from './support/engine-harness.ts';
+
+// The operations console's reports (issue #8), checked by exact figures against a known day of
+// business: Jane's paid web order from the Shopify fixture (placed 2025-06-14) with one line
+// refunded online, her store sale with SUMMER10 and the 5-OFF reward, and Bob's store sale, which
+// he brings back. Then sync health hour by hour, read from the inbox and outbox.
+
+const from = '2025-06-01';
+const dayMs = 86_400_000;
+
+interface Business {
+  today: string;
+  to: string;
+}
+
+function assertError(response: { status: number; body: any }, status: number, code: string): void {
+  assert.equal(response.status, status, JSON.stringify(response.body));
+  assert.equal(response.body?.error?.code, code, JSON.stringify(response.body));
+}
+
+/** The known business: every figure below follows from these four documents. */
+async function recordBusiness(harness: TestEngine): Promise<Business> {
+  const { engine, demo } = harness;
+  const today = new Date().toISOString().slice(0, 10);
+  assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json')).status, 200);
+  await engine.worker.drain();
+  // 5000 wallet − 500 SUMMER10 − 500 reward = 4000, 13 % tax 520, paid 4520 by card; earns 40, spends 100.
+  const jane = await harness.request('POST', '/v1/pos/sales', {
+    key: testPosKey,
+    body: { sale_id: 'R1-0001', location_id: demo.store.id, customer: { phone: '613.555.0142' }, lines: [{ sku: 'SKU-WALLET-01', quantity: 1 }], promotion_codes: ['SUMMER10'], rewards: ['5-OFF'], payments: [{ method: 'card', amount_minor: 4520 }] },
+  });
+  assert.equal(jane.status, 201, JSON.stringify(jane.body));
+  // 5000 wallet, 13 % tax 650, paid 5650 in cash; earns 50.
+  const bob = await harness.request('POST', '/v1/pos/sales', {
+    key: testPosKey,
+    body: { sale_id: 'R1-0002', location_id: demo.store.id, customer: { email: 'bob@example.com', first_name: 'Bob' }, lines: [{ sku: 'SKU-WALLET-01', quantity: 1 }], payments: [{ method: 'cash', amount_minor: 5650 }] },
+  });
+  assert.equal(bob.status, 201, JSON.stringify(bob.body));
+  // Shopify refunds the sunglasses line of the web order: 8747 back, its 81 points reversed.
+  assert.equal((await harness.deliverShopifyFixture('shopify/refunds-create.json')).status, 200);
+  await engine.worker.drain();
+  // Bob brings his wallet back to the store: 5650 back, his 50 points reversed.
+  const returned = await harness.request('POST', '/v1/returns', { key: testPosKey, body: { order_id: bob.body.data.order.id, location_id: demo.store.id, return_ref: 'RET-BOB', lines: [{ order_line_id: bob.body.data.order.lines[0].id, quantity: 1 }] } });
+  assert.equal(returned.status, 201, JSON.stringify(returned.body));
+  assert.equal(returned.body.data.total.amount_minor, 5650);
+  await engine.worker.drain();
+  assert.equal(new Date().toISOString().slice(0, 10), today, 'the test did not run across midnight UTC');
+  return { today, to: new Date(Date.parse(today) + dayMs).toISOString().slice(0, 10) };
+}
+
+const online = { orders: 1, gross_minor: 24998, discounts_minor: 2500, shipping_minor: 1000, tax_minor: 1800, refunds_minor: 8747, net_minor: 25298 - 8747, payments: { shopify_payments: 25298 } };
+const store = { orders: 2, gross_minor: 10000, discounts_minor: 1000, shipping_minor: 0, tax_minor: 1170, refunds_minor: 5650, net_minor: 4520 + 5650 - 5650, payments: { card: 4520, cash: 5650 } };
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] sales by channel, location and day: orders, gross, discounts, tax, refunds, net and payments, to the minor unit`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { today, to } = await recordBusiness(harness);
+    const sales = async (group: string) => {
+      const response = await harness.request('GET', `/v1/reports/sales?group=${group}&from=${from}&to=${to}`);
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.deepEqual(response.body.period, { from, to });
+      return response.body.data;
+    };
+
+    assert.deepEqual(await sales('channel'), [
+      { channel: 'online', location_id: null, location_name: null, day: null, ...online },
+      { channel: 'store', location_id: null, location_name: null, day: null, ...store },
+    ]);
+    assert.deepEqual(await sales('location'), [
+      { channel: null, location_id: null, location_name: 'Online', day: null, ...online },
+      { channel: null, location_id: harness.demo.store.id, location_name: 'Rideau Street Store', day: null, ...store },
+    ], 'the web order names no location: Online');
+    assert.deepEqual(await sales('day'), [
+      { channel: null, location_id: null, location_name: null, day: '2025-06-14', ...online, refunds_minor: 0, net_minor: 25298 },
+      { channel: null, location_id: null, location_name: null, day: today, ...store, refunds_minor: 8747 + 5650, net_minor: 4520 + 5650 - 8747 - 5650 },
+    ], 'each refund counts on the day it was given');
+    const todayOnly = await harness.request('GET', `/v1/reports/sales?from=${today}&to=${today}`);
+    assert.deepEqual(todayOnly.body.data, [
+      { channel: 'online', location_id: null, location_name: null, day: null, orders: 0, gross_minor: 0, discounts_minor: 0, shipping_minor: 0, tax_minor: 0, refunds_minor: 8747, net_minor: -8747, payments: {} },
+      { channel: 'store', location_id: null, location_name: null, day: null, ...store },
+    ], 'a refund of an order placed before the period lowers the period\'s net against the order\'s channel');
+  });
+
+  test(`[${dialect}] each report as CSV: text/csv attachment named after the report and period, one line per row, payments as columns`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { today, to } = await recordBusiness(harness);
+    const csv = async (path: string) => {
+      const response = await harness.request('GET', `${path}${path.includes('?') ? '&' : '?'}from=${from}&to=${to}&format=csv`);
+      assert.equal(response.status, 200, String(response.body));
+      assert.equal(response.headers['content-type'], 'text/csv; charset=utf-8');
+      return { disposition: response.headers['content-disposition'], lines: String(response.body).split('\r\n') };
+    };
+
+    const sales = await csv('/v1/reports/sales?group=location');
+    assert.equal(sales.disposition, `attachment; filename="sales-${from}-${to}.csv"`);
+    assert.deepEqual(sales.lines, [
+      'channel,location_id,location_name,day,orders,gross_minor,discounts_minor,shipping_minor,tax_minor,refunds_minor,net_minor,payments_card,payments_cash,payments_shopify_payments',
+      ',,Online,,1,24998,2500,1000,1800,8747,16551,0,0,25298',
+      `,${harness.demo.store.id},Rideau Street Store,,2,10000,1000,0,1170,5650,4520,4520,5650,0`,
+      '',
+    ]);
+    const customers = await csv('/v1/reports/customers');
+    assert.equal(customers.disposition, `attachment; filename="customers-${from}-${to}.csv"`);
+    assert.deepEqual(customers.lines, ['combination,customers,orders,repeat_customers,total_minor', 'online_only,0,0,0,0', 'store_only,1,1,0,5650', 'both,1,2,1,29818', 'all,2,3,1,35468', '']);
+    const loyalty = await csv('/v1/reports/loyalty?group=day');
+    assert.deepEqual(loyalty.lines, ['day,points_issued,points_redeemed,points_reversed,points_expired,points_restored,points_adjusted', `${today},314,100,131,0,0,0`, '']);
+    const rewards = await csv('/v1/reports/rewards');
+    assert.equal(rewards.disposition, `attachment; filename="rewards-${from}-${to}.csv"`);
+    assert.deepEqual(rewards.lines, ['channel,reward_code,redemptions,points', 'store,5-OFF,1,100', '']);
+  });
+
+  test(`[${dialect}] customers across channels, points by day and rewards by channel, from the same business`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { today, to } = await recordBusiness(harness);
+    const get = async (path: string) => {
+      const response = await harness.request('GET', `${path}${path.includes('?') ? '&' : '?'}from=${from}&to=${to}`);
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      return response.body.data;
+    };
+
+    assert.deepEqual(await get('/v1/reports/customers'), {
+      customers_with_orders: 2, multi_channel_customers: 1, multi_channel_share: 0.5, repeat_customers: 1, repeat_purchase_rate: 0.5,
+      rows: [
+        { combination: 'online_only', customers: 0, orders: 0, repeat_customers: 0, total_minor: 0 },
+        { combination: 'store_only', customers: 1, orders: 1, repeat_customers: 0, total_minor: 5650 },
+        { combination: 'both', customers: 1, orders: 2, repeat_customers: 1, total_minor: 25298 + 4520 },
+      ],
+    }, 'Jane bought online and in store, twice; Bob once in store; the anonymous are not customers');
+    // 224 (web order) + 40 (Jane in store) + 50 (Bob) issued; 100 for 5-OFF; 81 (refunded line) + 50 (Bob's return) reversed.
+    assert.deepEqual(await get('/v1/reports/loyalty?group=day'), [{ day: today, points_issued: 314, points_redeemed: 100, points_reversed: 131, points_expired: 0, points_restored: 0, points_adjusted: 0 }]);
+    assert.deepEqual(await get('/v1/reports/rewards'), [{ channel: 'store', reward_code: '5-OFF', redemptions: 1, points: 100 }]);
+    const webOnly = await harness.request('GET', '/v1/reports/customers?from=2025-06-14&to=2025-06-14');
+    assert.deepEqual([webOnly.body.data.customers_with_orders, webOnly.body.data.multi_channel_customers, webOnly.body.data.rows[0].customers], [1, 0, 1], 'on the day of the web order she bought online only');
+  });
+
+  test(`[${dialect}] a report's period: the last 30 days by default; a bad date, from after to, a period over three years are refused naming the field`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const today = new Date().toISOString().slice(0, 10);
+
+    const byDefault = await harness.request('GET', '/v1/reports/sales');
+    assert.equal(byDefault.status, 200);
+    assert.deepEqual(byDefault.body.period, { from: new Date(Date.parse(today) - 29 * dayMs).toISOString().slice(0, 10), to: today });
+    assert.deepEqual(byDefault.body.data, [], 'no sale in the last 30 days');
+    assert.equal(byDefault.body.group, 'channel');
+
+    const notADate = await harness.request('GET', '/v1/reports/sales?from=2026-13-01');
+    assertError(notADate, 400, 'request.invalid');
+    assert.equal(notADate.body.error.details.issues[0].field, 'querystring.from');
+    const reversed = await harness.request('GET', '/v1/reports/loyalty?from=2026-11-02&to=2026-11-01');
+    assertError(reversed, 422, 'reports.invalid_period');
+    assert.equal(reversed.body.error.details.field, 'from');
+    const tooLong = await harness.request('GET', '/v1/reports/customers?from=2020-01-01&to=2026-11-01');
+    assertError(tooLong, 422, 'reports.invalid_period');
+    assert.equal(tooLong.body.error.details.field, 'to');
+    assert.equal(tooLong.body.error.details.rule, 'days_max');
+    const badGroup = await harness.request('GET', '/v1/reports/sales?group=week');
+    assertError(badGroup, 400, 'request.invalid');
+    assert.equal(badGroup.body.error.details.issues[0].field, 'querystring.group');
+    assertError(await harness.request('GET', '/v1/reports/rewards?format=xlsx'), 400, 'request.invalid');
+    assertError(await harness.request('GET', '/v1/reports/rewards', { key: '' }), 401, 'auth.unauthenticated');
+  });
+
+  test(`[${dialect}] sync health hour by hour: webhooks received and applied, messages delivered, retried and dead, what waits and for how long, the circuit now`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { engine, fake, demo } = harness;
+    await engine.worker.drain();
+    assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json')).status, 200);
+    await engine.worker.drain();
+    // The next push to Shopify fails once: it waits for its retry.
+    fake.failNext(1, 503);
+    const received = await harness.request('POST', '/v1/inventory/receive', { body: { location_id: demo.store.id, sku: 'SKU-BEANIE-01', quantity: 1 } });
+    assert.equal(received.status, 200);
+    await engine.worker.drain();
+    const db = engine.database.db;
+    // A message given up on: how it died does not matter to the report, which reads the rows.
+    const dead = await db.selectFrom('outbox_events').select('id').where('destination', '=', 'square').where('status', '=', 'delivered').orderBy('id').executeTakeFirstOrThrow();
+    await db.updateTable('outbox_events').set({ status: 'dead', attempts: 11 }).where('id', '=', dead.id).execute();
+    const waiting = await db.selectFrom('outbox_events').select(['id', 'created_at']).where('destination', '=', 'shopify').where('status', '=', 'pending').execute();
+    assert.equal(waiting.length, 1, 'the failed push waits');
+    await db.updateTable('outbox_events').set({ created_at: new Date(Date.now() - 300_000).toISOString() }).where('id', '=', waiting[0]!.id).execute();
+    await db.insertInto('channel_circuits').values({ merchant_id: demo.merchant.id, circuit_key: 'square', destination: 'square', state: 'open', consecutive_failures: 5, trips: 1, open_until: new Date(Date.now() + 30_000).toISOString(), opened_at: new Date().toISOString(), last_error: '503', updated_at: new Date().toISOString() }).execute();
+    const outbox = (await harness.request('GET', '/v1/outbox')).body.data as { destination: string; status: string; attempts: number; created_at: string }[];
+
+    const response = await harness.request('GET', '/v1/sync/health?hours=6');
+
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const channels = response.body.data.channels as any[];
+    assert.deepEqual(channels.map((channel) => channel.channel), ['shopify', 'square']);
+    const shopify = channels[0];
+    assert.equal(shopify.hours.length, 6);
+    assert.equal(shopify.hours[5].hour, `${new Date().toISOString().slice(0, 13)}:00:00.000Z`, 'the last hour is the current one');
+    assert.deepEqual(shopify.hours.slice(0, 4).map((hour: { outbound_delivered: number }) => hour.outbound_delivered), [0, 0, 0, 0]);
+    const sum = (channel: any, figure: string) => channel.hours.reduce((total: number, hour: Record<string, number>) => total + hour[figure]!, 0);
+    assert.deepEqual([sum(shopify, 'inbound_received'), sum(shopify, 'inbound_processed'), sum(shopify, 'inbound_failed')], [1, 1, 0], 'the web order arrived and was applied');
+    const delivered = (destination: string) => outbox.filter((message) => message.destination === destination && message.status === 'delivered').length;
+    assert.equal(sum(shopify, 'outbound_delivered'), delivered('shopify'));
+    assert.ok(delivered('shopify') > 0);
+    assert.equal(sum(shopify, 'outbound_retried'), 1);
+    assert.equal(sum(shopify, 'outbound_retried') + sum(shopify, 'outbound_dead'), outbox.filter((message) => message.destination === 'shopify' && message.attempts > 0).length);
+    assert.deepEqual([shopify.pending, shopify.dead, shopify.circuit], [1, 0, 'closed']);
+    assert.ok(shopify.lag_seconds_now >= 300 && shopify.lag_seconds_now < 400, `the waiting push is five minutes old: ${shopify.lag_seconds_now}`);
+    const square = channels[1];
+    assert.deepEqual([sum(square, 'outbound_delivered'), sum(square, 'outbound_dead'), square.pending, square.dead, square.lag_seconds_now, square.circuit], [delivered('square'), 1, 0, 1, 0, 'open']);
+
+    assertError(await harness.request('GET', '/v1/sync/health?hours=0'), 400, 'request.invalid');
+    assertError(await harness.request('GET', '/v1/sync/health?hours=169'), 400, 'request.invalid');
+    const byDefault = await harness.request('GET', '/v1/sync/health');
+    assert.equal(byDefault.body.data.channels[0].hours.length, 24);
+  });
+}
+
+test('CSV cells: quotes, commas and line breaks are quoted; a text that a spreadsheet would run as a formula is defused', () => {
+  assert.equal(
+    toCsv(['name', 'amount'], [['Rideau, "Main"', -5], ['=HYPERLINK("x")', 0], ['line\nbreak', null], ['@sum', 12], ['+1', 3]]),
+    'name,amount\r\n"Rideau, ""Main""",-5\r\n"\'=HYPERLINK(""x"")",0\r\n"line\nbreak",\r\n\'@sum,12\r\n\'+1,3\r\n',
+  );
+});
