@@ -42,12 +42,21 @@ export async function up(db: Db): Promise<void> {
     .execute();
   await db.schema.createIndex('staff_sessions_by_staff').on('staff_sessions').columns(['merchant_id', 'staff_id']).execute();
 
+  // Reports read a period of a merchant's orders, refunds and points, and the payments and reward
+  // discounts of those orders: without these, each report reads every row the merchant ever had.
+  await db.schema.createIndex('orders_by_placed_at').on('orders').columns(['merchant_id', 'placed_at']).execute();
+  await db.schema.createIndex('payments_by_order').on('payments').columns(['merchant_id', 'order_id']).execute();
+  await db.schema.createIndex('order_discounts_by_order').on('order_discounts').columns(['merchant_id', 'order_id']).execute();
+  await db.schema.createIndex('returns_by_created_at').on('returns').columns(['merchant_id', 'created_at']).execute();
+  await db.schema.createIndex('loyalty_transactions_by_created_at').on('loyalty_transactions').columns(['merchant_id', 'created_at']).execute();
+
   for (const column of workflowColumns) {
     await db.schema.alterTable('locations').addColumn(column, 'integer', (definition) => definition.notNull().defaultTo(1).check(sql`${sql.ref(column)} in (0, 1)`)).execute();
   }
 }
 
 export async function down(db: Db): Promise<void> {
+  for (const index of ['orders_by_placed_at', 'payments_by_order', 'order_discounts_by_order', 'returns_by_created_at', 'loyalty_transactions_by_created_at']) await db.schema.dropIndex(index).execute();
   for (const column of workflowColumns) await db.schema.alterTable('locations').dropColumn(column).execute();
   await db.schema.dropTable('staff_sessions').execute();
   await db.schema.dropTable('staff_users').execute();
