@@ -10,6 +10,7 @@ import { loadCustomers, lookupKinds, type LookupKind, type LookupQueries } from 
 import type { LoadPlan, LoadResult } from './lookup-load.ts';
 import { createRawLookup, type RawLookupFigures } from './raw-lookup.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
+import { reportFigures, type BenchFigure } from './figures.ts';
 
 // Issue #3's speed target: customer lookup by phone, email and name over HTTP at 10k, 100k and 1M
 // customers. For each size: a fresh database loaded in bulk, the raw storage limit measured on it
@@ -195,6 +196,33 @@ function printGrowth(all: SizeFigures[]): void {
   })));
 }
 
+/** The headline figures for bench/run.ts: each kind at the largest size, and the growth from the smallest. */
+function lookupFigures(all: SizeFigures[], storage: string, connections: number): BenchFigure[] {
+  const smallest = all[0];
+  const largest = all[all.length - 1];
+  if (!smallest || !largest) return [];
+  const atTarget = largest.size >= target.atSize;
+  const figures: BenchFigure[] = [];
+  for (const kind of lookupKinds) {
+    const engine = largest.engine[kind];
+    const raw = largest.raw?.[kind];
+    figures.push({
+      figure: `checkout lookups/s by ${kind}, ${count(largest.size)} customers, ${storage}`, value: engine.requestsPerSecond, unit: '/s', cpuMicrosPerOperation: engine.cpuMicrosPerRequest,
+      ...(raw ? { raw: raw.lookupsPerSecond, rawWhat: 'the same SELECTs, prepared, one at a time' } : {}), ...(atTarget ? { target: { atLeast: target.requestsPerSecondMin } } : {}),
+    });
+    figures.push({ figure: `checkout lookup p99 by ${kind}, ${count(largest.size)} customers`, value: engine.p99Ms, unit: 'ms', ...(atTarget ? { target: { atMost: target.p99MsMax } } : {}), note: `p50 ${ms(engine.p50Ms)} ms, ${connections} connections` });
+  }
+  if (smallest !== largest) {
+    for (const kind of lookupKinds) {
+      figures.push({
+        figure: `growth of CPU per lookup by ${kind}, ${count(smallest.size)} → ${count(largest.size)} customers`, value: largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest, unit: '×',
+        target: { atMost: target.growthMax }, note: `throughput drop ${ratio(smallest.engine[kind].requestsPerSecond / largest.engine[kind].requestsPerSecond)}`,
+      });
+    }
+  }
+  return figures;
+}
+
 function printTargets(all: SizeFigures[]): void {
   const atTarget = all.find((figures) => figures.size === target.atSize);
   if (!atTarget) return;
@@ -219,6 +247,7 @@ async function main(): Promise<void> {
   }
   printGrowth(all);
   printTargets(all);
+  reportFigures('customer-lookup', lookupFigures(all, options.postgresUrl ? 'PostgreSQL' : 'SQLite', options.connections));
   const failed = all.flatMap((figures) => lookupKinds.filter((kind) => {
     const engine = figures.engine[kind];
     return engine.responses === 0 || engine.non2xx + engine.errors + engine.timeouts > 0;

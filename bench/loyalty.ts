@@ -6,6 +6,7 @@ import { migrateToLatest, openDatabase, type Db } from '../src/db/index.ts';
 import { earnPoints, getLoyaltyBalance, redeemPoints, sumLoyaltyEntries } from '../src/loyalty/index.ts';
 import { createMerchant } from '../src/merchants/index.ts';
 import { newId } from '../src/shared/ids.ts';
+import { reportFigures } from './figures.ts';
 
 // The loyalty ledger's speed (issue #4): entries posted per second through the engine's ledger
 // functions (each earn or redemption is one transaction of two entries, with its lot), and balance
@@ -113,6 +114,11 @@ try {
     { figure: `derived balance reads per second at ${entriesTarget.toLocaleString('en-US')} entries`, value: Math.round(derivedReads), raw: '', ratio: '' },
   ];
   console.table(rows);
+  reportFigures('loyalty', [
+    { figure: `loyalty entries posted/s (earn), at ${entriesTarget.toLocaleString('en-US')} entries`, value: entriesPerSecond, unit: '/s', raw: rawEntriesPerSecond, rawWhat: '2 entry INSERTs + balance UPDATE, 1 per commit' },
+    { figure: `loyalty entries posted/s (redeem), at ${entriesTarget.toLocaleString('en-US')} entries`, value: redeemsPerSecond * 2, unit: '/s', raw: rawEntriesPerSecond, rawWhat: '2 entry INSERTs + balance UPDATE, 1 per commit' },
+    { figure: `balance reads/s at ${entriesTarget.toLocaleString('en-US')} entries, cached / derived from entries`, value: cachedReads, unit: '/s', note: `derived ${Math.round(derivedReads).toLocaleString('en-US')}/s` },
+  ]);
 } finally {
   await handle.close().catch(() => undefined);
   rmSync(directory, { recursive: true, force: true });

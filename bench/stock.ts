@@ -16,6 +16,7 @@ import type { ObservedPush, PushCounts } from './shopify-push-recorder.ts';
 import { loadStockSkus, type LoadedSku } from './stock-data.ts';
 import type { BurstResult, HoldsResult, SalesResult, StockLoadMessage, StockLoadTask } from './stock-load.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
+import { reportFigures, type BenchFigure } from './figures.ts';
 
 // Issue #5's speed targets, each against the raw storage limit measured in the same run:
 // 1. cart holds (POST /v1/holds) per second on one hot SKU, with zero oversell: a closed-loop run
@@ -465,6 +466,27 @@ function printSummary(options: StockBenchOptions, holds: HoldsRunFigures | undef
   console.table(rows);
 }
 
+/** The headline figures for bench/run.ts. The spread figure is named so run.ts can derive growth between two runs. */
+function stockFigures(options: StockBenchOptions, holds: HoldsRunFigures | undefined, pushRuns: PushRunFigures[]): BenchFigure[] {
+  const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite';
+  const figures: BenchFigure[] = [];
+  if (holds) {
+    const raw = holds.raw;
+    figures.push(
+      { figure: `holds/s on one hot SKU, ${storage}`, value: holds.hot.requestsPerSecond, unit: '/s', cpuMicrosPerOperation: holds.hot.cpuMicrosPerRequest, target: { atLeast: target.holdsPerSecondMin }, ...(raw ? { raw: raw.hot.reservationsPerSecond, rawWhat: 'conditional UPDATE + movement, 1 per commit' } : {}), note: `p99 ${ms(holds.hot.p99Ms)} ms${raw ? `; raw ${count(raw.hotGrouped.reservationsPerSecond)}/s at ${groupCommitSize} per commit` : ''}` },
+      { figure: `units oversold, last ${holds.oversell.units} units × ${holds.oversell.requests} holds at once`, value: holds.oversell.oversold, unit: 'units', target: { atMost: 0 } },
+      { figure: `holds/s, spread over ${count(options.skuCount)} SKUs`, value: holds.spread.requestsPerSecond, unit: '/s', cpuMicrosPerOperation: holds.spread.cpuMicrosPerRequest, ...(raw ? { raw: raw.spread.reservationsPerSecond, rawWhat: 'conditional UPDATE + movement, 1 per commit' } : {}), note: `p99 ${ms(holds.spread.p99Ms)} ms${raw ? `; raw CPU ${count(raw.spread.cpuMicrosPerReservation)} µs` : ''}` },
+    );
+  }
+  for (const run of pushRuns) {
+    figures.push({
+      figure: `sale-to-push delay p99, ${count(options.saleRatePerSecond)} sales/s offered, Shopify ${run.plan} plan`, value: run.delays.p99Ms, unit: 'ms', cpuMicrosPerOperation: run.cpuMicrosPerSale, target: { atMost: target.salePushP99MsMax },
+      note: `${count(run.acknowledgedPerSecond)} sales/s acknowledged, p50 ${ms(run.delays.p50Ms)} ms, ${count(run.counts.mutations['executed'] ?? 0)} pushes for ${count(run.delays.sales)} sales`,
+    });
+  }
+  return figures;
+}
+
 function countStatuses(sales: SalesResult): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const ack of sales.acks) counts[String(ack.status)] = (counts[String(ack.status)] ?? 0) + 1;
@@ -497,6 +519,7 @@ async function main(): Promise<void> {
   if (options.phases.includes('push')) for (const plan of options.plans) pushRuns.push(await benchmarkSalePushDelay(options, plan));
   printSummary(options, holds, pushRuns);
   if (holds) console.log(`oversold: ${holds.oversell.oversold}`);
+  reportFigures('stock', stockFigures(options, holds, pushRuns));
   console.log(`load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at the end`);
   const failures = listFailures(holds, pushRuns);
   if (failures.length > 0) {

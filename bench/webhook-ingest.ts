@@ -13,6 +13,7 @@ import { createEngine, type Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 import { measureRawInboxInserts, type RawInboxFigures } from './raw-inbox.ts';
 import { idPlaceholder, type WebhookLoadMessage, type WebhookLoadPlan, type WebhookLoadResult } from './webhook-load.ts';
+import { reportFigures } from './figures.ts';
 
 // Issue #9's ingest target: durable Shopify webhooks per second and the p99 of their acknowledgement
 // (signature verified over the raw bytes, JSON checked, resource key read, deduped, stored and
@@ -279,6 +280,19 @@ async function main(): Promise<void> {
   }
   printTarget(all);
   console.log(`machine load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at the end`);
+  reportFigures('webhook-ingest', all.flatMap((figures) => {
+    const storage = figures.storage.startsWith('SQLite') ? 'SQLite' : 'PostgreSQL';
+    const topic = topicFixtures[figures.topic].topic;
+    const { engine, raw } = figures;
+    return [
+      {
+        figure: `durable webhooks/s, ${topic} (${count(engine.bodyBytes)} B), ${storage}`, value: engine.acknowledgedPerSecond, unit: '/s', cpuMicrosPerOperation: engine.cpuMicrosPerEvent, target: { atLeast: target.eventsPerSecondMin },
+        ...(raw ? { raw: raw.single.rowsPerSecond, rawWhat: 'inbox rows, 1 per commit' } : {}),
+        note: `${engine.eventsPerCommit.toFixed(0)} events/commit${raw ? `; raw ${count(raw.batched.rowsPerSecond)}/s at ${raw.batched.perCommit} per commit` : ''}${figures.httpFloor ? `; bare Fastify ${count(figures.httpFloor.acknowledgedPerSecond)}/s` : ''}`,
+      },
+      { figure: `webhook acknowledgement p99, ${topic}, ${storage}`, value: engine.p99Ms, unit: 'ms', target: { atMost: target.p99MsMax }, note: `p50 ${ms(engine.p50Ms)} ms` },
+    ];
+  }));
   const failed = all.flatMap((figures) => checkRun(figures).map((problem) => `${figures.topic} on ${figures.storage}: ${problem}`));
   if (failed.length > 0) {
     for (const problem of failed) console.error(`webhook-ingest: ${problem}`);

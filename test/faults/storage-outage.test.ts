@@ -282,12 +282,18 @@ for (const kind of DIALECTS.includes('sqlite') ? (['tmpfs', 'max_page_count'] as
     assertUnavailable(await webhook(engine, 2), 'a webhook on a full disk (never a 200 for an event not stored)');
     assert.deepEqual(describeCountChanges(beforeWebhook, await countEveryTable(db, tables)), [], 'the refused webhook stored nothing');
     assertUnavailable(await inject(engine, 'GET', '/healthz'), '/healthz while writes are refused');
+    // The worker applying the webhook stored before the disk filled: a storage failure is not an attempt of the event.
+    await engine.worker.runOnce().catch(() => undefined);
+    const [waiting] = await db.selectFrom('inbox_events').select(['status', 'attempts']).execute();
+    assert.ok(waiting && (waiting.status === 'processed' || (waiting.status === 'received' && waiting.attempts === 0)), `the event kept its retries: ${JSON.stringify(waiting)}`);
     assert.equal((await inject(engine, 'GET', '/v1/customers/lookup?q=outage%40example.com', { key: testPosKey })).status, 200, 'reads still work on a full disk');
 
     await free();
     for (const saleId of refused) assert.equal((await sale(engine, demo.store.id, saleId)).status, 201, `${saleId} is recorded once there is room, by the same engine`);
     assert.deepEqual((await webhook(engine, 2)).body, { received: true, duplicate: false }, 'the refused webhook was never stored');
     assert.deepEqual((await inject(engine, 'GET', '/healthz')).body, { status: 'ok', database: 'sqlite' });
+    await engine.worker.drain();
+    assert.deepEqual((await db.selectFrom('inbox_events').select('status').execute()).map((row) => row.status), ['processed', 'processed'], 'both webhooks applied once there is room');
     const orders = await db.selectFrom('orders').select('source_ref').where('source', '=', 'pos').execute();
     assert.equal(orders.length, 1 + accepted.length + refused.length, 'each sale recorded exactly once');
     assert.deepEqual(await findInvariantViolations(db), []);

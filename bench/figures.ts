@@ -1,0 +1,44 @@
+// How a benchmark hands its figures to `bench/run.ts`, which prints one table for the whole run.
+// Each benchmark prints its own tables as before, and at the end one line `BENCH_FIGURES <json>`
+// holding its headline figures; run.ts reads those lines from the benchmarks' output.
+
+/** A target a figure is measured against: at least or at most a value. */
+export interface FigureTarget {
+  atLeast?: number;
+  atMost?: number;
+}
+
+export interface BenchFigure {
+  /** What is measured, in words: "durable webhooks/s, customers/create, SQLite". */
+  figure: string;
+  value: number;
+  /** The unit of `value` and of `raw`: "/s", "ms", "×", "units". */
+  unit: string;
+  /** CPU time of the engine per operation (all its threads), in microseconds; the steadiest figure on a busy machine. */
+  cpuMicrosPerOperation?: number;
+  /** The raw limit of the same storage measured in the same run, in the same unit. */
+  raw?: number;
+  /** What the raw limit is, in a few words. */
+  rawWhat?: string;
+  target?: FigureTarget;
+  /** Anything the reader needs beside the number (a p99, a count). */
+  note?: string;
+}
+
+export const figuresLinePrefix = 'BENCH_FIGURES ';
+
+/** Prints the figures for bench/run.ts to collect (one line, at the end of the benchmark). */
+export function reportFigures(benchmark: string, figures: BenchFigure[]): void {
+  for (const figure of figures) {
+    if (!Number.isFinite(figure.value)) figure.value = Number.NaN;
+  }
+  console.log(`${figuresLinePrefix}${JSON.stringify({ benchmark, figures })}`);
+}
+
+/** Whether a figure meets its target: true, false, or undefined when it has none (or no value). */
+export function meetsTarget(figure: BenchFigure): boolean | undefined {
+  if (!figure.target || !Number.isFinite(figure.value)) return undefined;
+  if (figure.target.atLeast !== undefined && figure.value < figure.target.atLeast) return false;
+  if (figure.target.atMost !== undefined && figure.value > figure.target.atMost) return false;
+  return true;
+}
