@@ -10,8 +10,8 @@ import { figuresLinePrefix, meetsTarget, type BenchFigure } from './figures.ts';
 // still prints its own detailed tables as it goes; it hands its headline figures over on one line
 // (`BENCH_FIGURES`, bench/figures.ts).
 //
-//   npm run bench                                   full sizes (about 25 minutes on the 2-core machine)
-//   npm run bench -- --quick                        small sizes (about 3 minutes): what CI runs
+//   npm run bench                                   full sizes (about 11 minutes on the 2-core machine)
+//   npm run bench -- --quick                        small sizes (about 2 minutes): what CI runs
 //   npm run bench -- --postgres=postgres://...      adds the PostgreSQL figures (or BENCH_POSTGRES_URL)
 //   npm run bench -- --only=webhook-ingest,scale-out --out=bench-table.md
 

@@ -48,7 +48,8 @@ async function insertInChunks<Table extends BulkTable>(db: Db, table: Table, row
   }
 }
 
-function skuName(prefix: string, index: number): string {
+/** The SKU the loader gives item `index` (from 0) of a set: `${prefix}-000001` and onwards. */
+export function skuName(prefix: string, index: number): string {
   return `${prefix}-${String(index + 1).padStart(6, '0')}`;
 }
 

@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http';
 import autocannon, { type AutocannonResult } from 'autocannon';
 import { LatencyHistogram, latencyMsMax } from './latency-histogram.ts';
+import { skuName } from './stock-data.ts';
 
 // The load generator of the stock benchmark, run as a child process (`fork`) so that it never
 // shares the engine's event loop. It receives one task over IPC, says when its counted part starts,
@@ -21,6 +22,8 @@ export interface HoldsTask extends TaskTarget {
   warmupSeconds: number;
   durationSeconds: number;
   skus: string[];
+  /** Instead of a list, the loader's SKUs `${prefix}-000001` … of a set of `count` (a million SKUs need not travel as a list). */
+  skuRange?: { prefix: string; count: number };
 }
 
 export interface BurstTask extends TaskTarget {
@@ -111,7 +114,7 @@ async function fireHolds(task: HoldsTask, durationSeconds: number): Promise<Hold
       headers: { authorization: `Bearer ${task.apiKey}`, 'content-type': 'application/json' },
       requests: [{
         method: 'POST', path: '/v1/holds',
-        setupRequest: (request) => ({ ...request, body: JSON.stringify({ location_id: task.locationId, sku: task.skus[Math.floor(Math.random() * task.skus.length)]!, quantity: 1, ttl_seconds: holdTtlSeconds }) }),
+        setupRequest: (request) => ({ ...request, body: JSON.stringify({ location_id: task.locationId, sku: pickSku(task), quantity: 1, ttl_seconds: holdTtlSeconds }) }),
       }],
     }, (error, finished) => (error ? reject(error) : resolve(finished)));
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
@@ -126,6 +129,11 @@ async function fireHolds(task: HoldsTask, durationSeconds: number): Promise<Hold
     statusCounts, non2xx: Object.entries(statusCounts).filter(([status]) => !status.startsWith('2')).reduce((sum, [, count]) => sum + count, 0),
     errors: result.errors, timeouts: result.timeouts,
   };
+}
+
+function pickSku(task: HoldsTask): string {
+  if (task.skuRange) return skuName(task.skuRange.prefix, Math.floor(Math.random() * task.skuRange.count));
+  return task.skus[Math.floor(Math.random() * task.skus.length)]!;
 }
 
 async function runHolds(task: HoldsTask): Promise<HoldsResult> {
