@@ -3,8 +3,8 @@ import type { LookupKind, LookupQuery } from './customer-lookup-data.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 
 // The raw storage limit: the same lookups as the engine answers, with the same SELECTs (find the
-// customers; read their profiles with emails and phones, their loyalty accounts and their five
-// latest orders, each for all of them at once), as better-sqlite3 statements prepared once, on the
+// customers; read their profiles with emails, phones and loyalty accounts in one statement, and
+// their five latest orders, each for all of them at once), as better-sqlite3 statements prepared once, on the
 // same database file. No HTTP, no JSON, no Kysely, no normalization of what was typed: what one
 // core can get out of SQLite for this work.
 
@@ -35,16 +35,16 @@ export function createRawLookup(path: string, merchantId: string) {
     select id from customers where merchant_id = ? and state = 'active' and name_search >= ? and name_search < ?
     order by name_search limit ${lookupResultsMax}`).pluck();
   // One statement per count of ids (1 to lookupResultsMax), prepared on first use.
-  const byCount = new Map<number, { profiles: Statement; accounts: Statement; orders: Statement }>();
+  const byCount = new Map<number, { profiles: Statement; orders: Statement }>();
   function statementsFor(count: number) {
     let statements = byCount.get(count);
     if (!statements) {
       statements = {
         profiles: database.prepare(`
-          select c.id, c.first_name, c.last_name, c.loyalty_code, ci.kind, ci.value_normalized from customers c
+          select c.id, c.first_name, c.last_name, c.loyalty_code, la.available, la.pending, la.tier, ci.kind, ci.value_normalized from customers c
+          left join loyalty_accounts la on la.merchant_id = c.merchant_id and la.customer_id = c.id
           left join customer_identifiers ci on ci.merchant_id = c.merchant_id and ci.customer_id = c.id and ci.kind in ('email', 'phone') and ci.flag is null
           where (c.merchant_id || '') = ? and c.id in (${placeholders(count)}) order by ci.created_at, ci.id`),
-        accounts: database.prepare(`select customer_id, available, pending, lifetime_earned, tier from loyalty_accounts where merchant_id = ? and customer_id in (${placeholders(count)})`),
         // As the engine: a plain limit for one customer, a ranking per customer for several.
         orders: database.prepare(count === 1
           ? `select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency
@@ -66,7 +66,6 @@ export function createRawLookup(path: string, merchantId: string) {
     if (ids.length === 0) return 0;
     const statements = statementsFor(ids.length);
     statements.profiles.all(merchantId, ...ids);
-    statements.accounts.all(merchantId, ...ids);
     statements.orders.all(merchantId, ...ids);
     return ids.length;
   }

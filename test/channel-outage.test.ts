@@ -45,10 +45,16 @@ async function countEverything(harness: TestEngine): Promise<{ sku: string; item
   return counted;
 }
 
+/** The levels a stock push names (one call may set several: issue #9). */
+function levelsOf(request: TestEngine['fake']['requests'][number]): { inventoryItemId: string; locationId: string }[] {
+  if (!request.operation.includes('inventorySetQuantities')) return [];
+  return (request.variables.input as { quantities?: { inventoryItemId: string; locationId: string }[] } | undefined)?.quantities ?? [];
+}
+
 /** Pushes of one item at one location that Shopify executed, since request number `since`. */
 function executedPushes(harness: TestEngine, since: number, item: string, location: string): number {
-  return harness.fake.requests.slice(since).filter((request) => request.outcome === 'executed' && request.operation.includes('inventorySetQuantities')
-    && JSON.stringify(request.variables).includes(item) && JSON.stringify(request.variables).includes(location)).length;
+  return harness.fake.requests.slice(since).filter((request) => request.outcome === 'executed')
+    .flatMap(levelsOf).filter((level) => level.inventoryItemId === item && level.locationId === location).length;
 }
 
 async function startOutage(dialect: DialectName, t: TestContext): Promise<{ clock: TestClock; harness: TestEngine }> {
@@ -86,7 +92,10 @@ for (const dialect of DIALECTS) {
     assert.equal(during.filter((row) => row.status === 'pending' || row.status === 'delivering').length, counted.length, 'every push still waits: nothing lost');
     const failedCalls = harness.fake.requests.slice(requestsBefore).filter((request) => request.outcome === 'failed').length;
     const attempts = during.reduce((sum, row) => sum + row.attempts, 0);
-    assert.equal(attempts, failedCalls, 'every attempt is one call Shopify refused; held-back messages were not attempted');
+    // A call may carry the levels of several messages (issue #9), each of which made an attempt;
+    // a refused call is no more than one attempt per message waiting. The bounds below (calls, and
+    // each message's attempts) show that the held-back messages were not attempted.
+    assert.ok(attempts >= failedCalls && attempts <= failedCalls * counted.length, `every attempt is in a call Shopify refused (${attempts} attempts, ${failedCalls} calls)`);
     t.diagnostic(`${counted.length} pushes held for an hour: ${failedCalls} calls refused by Shopify, attempts per message ${during.map((row) => row.attempts).join(', ')}`);
     assert.ok(failedCalls <= circuitFailuresToOpen + 12, `the open circuit let only probes through in the hour (${failedCalls} calls, not one per message per retry)`);
     assert.ok(during.every((row) => row.attempts < outboxRetryDelaysMs.length / 2), `no message burned much of its schedule: ${during.map((row) => row.attempts).join(', ')}`);

@@ -3,10 +3,10 @@ import { test, type TestContext } from 'node:test';
 import { LosslessNumber, parse, stringify } from 'lossless-json';
 import { signShopifyBody } from '../src/connectors/shopify/index.ts';
 import type { DialectName } from '../src/db/index.ts';
-import { seedDemoMerchant } from '../src/demo/demo-merchant.ts';
-import { DIALECTS, openTestDatabase } from './support/databases.ts';
-import { readFixture, testAdminKey, testPosKey, testShopDomain, testShopifySecret } from './support/engine-harness.ts';
-import { engineDatabaseUrl, errorLines, findFreePort, spawnEngine, stopEngines, waitUntilHealthy, type EngineProcess } from './support/engine-processes.ts';
+import { DIALECTS } from './support/databases.ts';
+import { openEngineCluster, waitUntilNoneLeft } from './support/engine-cluster.ts';
+import { readFixture, testShopDomain, testShopifySecret } from './support/engine-harness.ts';
+import { errorLines, type EngineProcess } from './support/engine-processes.ts';
 
 // Issue #7's scale-out of the inbox: several engine processes share one database, every webhook is
 // delivered to every one of them at once (as a channel retrying against a load balancer might),
@@ -101,20 +101,9 @@ async function processedCount(engine: EngineProcess): Promise<number> {
 }
 
 async function runInboxRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
-  const database = await openTestDatabase(dialect);
-  const engines: EngineProcess[] = [];
-  t.after(async () => {
-    await stopEngines(engines);
-    await database.dispose();
-  });
+  const { database, demo, startEngines } = await openEngineCluster(dialect, t);
   const db = database.handle.db;
-  const demo = await seedDemoMerchant(db, {
-    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: null, shopifyAccessToken: null,
-    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
-    adminApiKey: testAdminKey, posApiKey: testPosKey,
-  });
-  for (let index = 0; index < processCount; index += 1) engines.push(spawnEngine(index, engineDatabaseUrl(database), await findFreePort(), { WORKER_POLL_INTERVAL_MS: '50' }));
-  await waitUntilHealthy(engines);
+  const engines = await startEngines(processCount, { WORKER_POLL_INTERVAL_MS: '50' });
 
   const startedAt = Date.now();
   const orders = Array.from({ length: orderCount }, (_, index) => orderDelivery(index));
@@ -131,13 +120,8 @@ async function runInboxRace(dialect: DialectName, processCount: number, t: TestC
   const deliveredAt = Date.now();
 
   const eventCount = orderCount + refunded.length + customerCount;
-  const deadline = Date.now() + settleWaitMsMax;
-  for (;;) {
-    const waiting = await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '=', 'received').executeTakeFirstOrThrow();
-    if (Number(waiting.count) === 0) break;
-    if (Date.now() > deadline) assert.fail(`${waiting.count} event(s) still waiting after ${settleWaitMsMax} ms; engine output:\n${engines.map((engine) => engine.output().slice(-2_000)).join('\n---\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, settlePollMs));
-  }
+  const waiting = async () => Number((await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '=', 'received').executeTakeFirstOrThrow()).count);
+  await waitUntilNoneLeft(engines, waiting, (count) => `${count} event(s) still waiting`, { waitMsMax: settleWaitMsMax, pollMs: settlePollMs });
 
   const rows = await db.selectFrom('inbox_events').select(['delivery_id', 'topic', 'status', 'attempts', 'error']).where('merchant_id', '=', demo.merchant.id).execute();
   assert.equal(rows.length, eventCount, 'one row per event, whichever process stored it');

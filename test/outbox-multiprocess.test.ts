@@ -3,11 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { DialectName } from '../src/db/index.ts';
-import { seedDemoMerchant } from '../src/demo/demo-merchant.ts';
 import { createWebhookSubscription, emitMerchantEvent } from '../src/sync/index.ts';
-import { DIALECTS, openTestDatabase } from './support/databases.ts';
-import { testAdminKey, testPosKey, testShopDomain, testShopifySecret } from './support/engine-harness.ts';
-import { engineDatabaseUrl, errorLines, findFreePort, spawnEngine, stopEngines, waitUntilHealthy, type EngineProcess } from './support/engine-processes.ts';
+import { DIALECTS } from './support/databases.ts';
+import { openEngineCluster, waitUntilNoneLeft } from './support/engine-cluster.ts';
+import { errorLines } from './support/engine-processes.ts';
 
 // Issue #7's scale-out proof for the outbox: several `continuum serve` processes share one database
 // and deliver one outbox. On PostgreSQL they claim messages `FOR UPDATE SKIP LOCKED`; on SQLite
@@ -59,36 +58,15 @@ async function startSubscriber(): Promise<Subscriber> {
   return { url: `http://127.0.0.1:${port}/hooks`, accepted, refused, close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }) };
 }
 
-async function waitUntilDelivered(db: Awaited<ReturnType<typeof openTestDatabase>>['handle']['db'], engines: EngineProcess[]): Promise<void> {
-  const deadline = Date.now() + deliveryWaitMsMax;
-  for (;;) {
-    const waiting = await db.selectFrom('outbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '<>', 'delivered').executeTakeFirstOrThrow();
-    if (Number(waiting.count) === 0) return;
-    if (Date.now() > deadline) assert.fail(`${waiting.count} message(s) still not delivered after ${deliveryWaitMsMax} ms; engine output:\n${engines.map((engine) => engine.output().slice(-2_000)).join('\n---\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-  }
-}
-
 async function runDeliveryRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
-  const database = await openTestDatabase(dialect);
   const subscriber = await startSubscriber();
-  const engines: EngineProcess[] = [];
-  t.after(async () => {
-    await stopEngines(engines);
-    await subscriber.close();
-    await database.dispose();
-  });
+  const { database, demo, startEngines } = await openEngineCluster(dialect, t, { afterEnginesStop: () => subscriber.close() })
+    .catch(async (error: unknown) => { await subscriber.close(); throw error; });
   const db = database.handle.db;
-  const demo = await seedDemoMerchant(db, {
-    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: null, shopifyAccessToken: null,
-    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
-    adminApiKey: testAdminKey, posApiKey: testPosKey,
-  });
   for (let index = 0; index < subscriberCount; index += 1) {
     await createWebhookSubscription(db, demo.merchant.id, { url: `${subscriber.url}/${index}`, eventTypes: ['loyalty.points_earned'], secret: `whsec_${Buffer.from(`subscriber ${index} secret`).toString('base64')}` });
   }
-  for (let index = 0; index < processCount; index += 1) engines.push(spawnEngine(index, engineDatabaseUrl(database), await findFreePort(), { WORKER_POLL_INTERVAL_MS: '50' }));
-  await waitUntilHealthy(engines);
+  const engines = await startEngines(processCount, { WORKER_POLL_INTERVAL_MS: '50' });
 
   const startedAt = Date.now();
   for (let batch = 0; batch < eventBatches; batch += 1) {
@@ -100,7 +78,8 @@ async function runDeliveryRace(dialect: DialectName, processCount: number, t: Te
     });
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await waitUntilDelivered(db, engines);
+  const undelivered = async () => Number((await db.selectFrom('outbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '<>', 'delivered').executeTakeFirstOrThrow()).count);
+  await waitUntilNoneLeft(engines, undelivered, (count) => `${count} message(s) still not delivered`, { waitMsMax: deliveryWaitMsMax, pollMs: pollIntervalMs });
 
   const messages = await db.selectFrom('outbox_events').select(['id', 'claimed_by', 'attempts']).where('destination', '=', 'merchant_webhook').execute();
   const expected = eventBatches * eventsPerBatch * subscriberCount;

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { DialectName } from '../src/db/index.ts';
-import { seedDemoMerchant, type DemoMerchant } from '../src/demo/demo-merchant.ts';
-import { DIALECTS, openTestDatabase, type TestDatabase } from './support/databases.ts';
-import { testAdminKey, testPosKey, testShopDomain, testShopifySecret } from './support/engine-harness.ts';
-import { withPostgresSchemaLock } from './support/postgres-schema-lock.ts';
+import type { DemoMerchant } from '../src/demo/demo-merchant.ts';
+import { DIALECTS, type TestDatabase } from './support/databases.ts';
+import { openEngineCluster } from './support/engine-cluster.ts';
+import { testAdminKey, testPosKey } from './support/engine-harness.ts';
+import { errorLines, type EngineProcess } from './support/engine-processes.ts';
 
 // Issue #5's proof that stock is never oversold when the buyers reach different engine processes.
 // The in-process race in pickup-and-stock.test.ts shares one connection pool (on SQLite, one
@@ -18,7 +16,6 @@ import { withPostgresSchemaLock } from './support/postgres-schema-lock.ts';
 // Starting several engines takes seconds, so this file runs only when PostgreSQL is among the test
 // dialects (the full matrix); its SQLite pass then runs the same race against a real process.
 
-const binPath = join(import.meta.dirname, '..', 'bin', 'continuum.mjs');
 const sku = 'SKU-BEANIE-01';
 const unitsOnHand = 10;
 const buyerCount = 200;
@@ -28,11 +25,7 @@ const sqliteProcessCountMax = 8;
 // second process waits for the write lock instead of failing with SQLITE_BUSY. Regression: with a
 // deferred BEGIN, 52 to 82 of the 200 buyers got 500 here. TEST_RACE_SQLITE_PROCESSES overrides it.
 const sqliteProcessCount = readProcessCount(process.env['TEST_RACE_SQLITE_PROCESSES'], 2);
-const startupWaitMsMax = 30_000;
-const healthPollIntervalMs = 100;
 const requestTimeoutMs = 20_000;
-const stopWaitMsMax = 5_000;
-const outputKeptCharsMax = 16_000;
 const testTimeoutMs = 60_000;
 const failuresShownMax = 3;
 const failureOutputCharsMax = 2_000;
@@ -44,95 +37,6 @@ function readProcessCount(raw: string | undefined, fallback: number): number {
     throw new Error(`TEST_RACE_SQLITE_PROCESSES must be an integer from 1 to ${sqliteProcessCountMax} (got "${raw}")`);
   }
   return value;
-}
-
-interface EngineProcess {
-  index: number;
-  baseUrl: string;
-  child: ChildProcess;
-  /** The last outputKeptCharsMax characters the process wrote to stdout and stderr. */
-  output(): string;
-  /** Resolves when the process has exited (at once if it already has). */
-  exited: Promise<void>;
-}
-
-/** A port nobody listens on now: the OS picks one for a throwaway server, which then closes. */
-async function findFreePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object', 'a listening server has an address');
-  return address.port;
-}
-
-/** The DATABASE_URL an engine process needs to see the test's database (PostgreSQL: its schema). */
-function engineDatabaseUrl(database: TestDatabase): string {
-  if (!database.postgresSchema) return database.url;
-  // pg reads libpq's `options` parameter from the connection string and sends it at connect time,
-  // so every pooled connection of the engine starts with the test schema as its search_path.
-  const url = new URL(database.url);
-  url.searchParams.set('options', `-c search_path=${database.postgresSchema}`);
-  return url.toString();
-}
-
-function spawnEngine(index: number, databaseUrl: string, port: number): EngineProcess {
-  const child = spawn(process.execPath, [binPath, 'serve'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER: 'on' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-outputKeptCharsMax);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  return { index, baseUrl: `http://127.0.0.1:${port}`, child, output: () => output, exited };
-}
-
-function hasExited(engine: EngineProcess): boolean {
-  return engine.child.exitCode !== null || engine.child.signalCode !== null;
-}
-
-/** Waits until every engine answers GET /healthz; fails with the output of one that does not. */
-async function waitUntilHealthy(engines: EngineProcess[]): Promise<void> {
-  const deadline = Date.now() + startupWaitMsMax;
-  const pending = new Set(engines);
-  while (pending.size > 0) {
-    for (const engine of pending) {
-      if (hasExited(engine)) {
-        assert.fail(`engine ${engine.index} exited (code ${engine.child.exitCode}, signal ${engine.child.signalCode}) before it was healthy; its output:\n${engine.output()}`);
-      }
-      const healthy = await fetch(`${engine.baseUrl}/healthz`, { signal: AbortSignal.timeout(healthPollIntervalMs * 10) }).then((response) => response.ok, () => false);
-      if (healthy) pending.delete(engine);
-    }
-    if (pending.size === 0) return;
-    if (Date.now() > deadline) {
-      const first = [...pending][0]!;
-      assert.fail(`engine ${first.index} (of ${pending.size} not up) did not answer /healthz within ${startupWaitMsMax} ms; its output:\n${first.output()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, healthPollIntervalMs));
-  }
-}
-
-/** SIGTERM (the engine's clean stop), then SIGKILL for any process still running after stopWaitMsMax. */
-async function stopEngines(engines: EngineProcess[]): Promise<void> {
-  for (const engine of engines) if (!hasExited(engine)) engine.child.kill('SIGTERM');
-  const allExited = Promise.all(engines.map((engine) => engine.exited));
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), stopWaitMsMax); });
-  const outcome = await Promise.race([allExited.then(() => 'exited' as const), timedOut]);
-  clearTimeout(timer);
-  if (outcome === 'exited') return;
-  for (const engine of engines) if (!hasExited(engine)) engine.child.kill('SIGKILL');
-  await allExited;
 }
 
 interface Answer {
@@ -175,28 +79,9 @@ function describeStatuses(answers: Answer[]): string {
   return [...counts].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(', ');
 }
 
-/** The lines an engine logged at pino's error level or above (50 error, 60 fatal). */
-function errorLines(engine: EngineProcess): string[] {
-  return engine.output().split('\n').filter((line) => /"level":\s*(5|6)0\b/.test(line));
-}
-
 /** The orders row a buyer's sale makes: register sales and pickups are keyed apart (record-pos-sale.ts). */
 function sourceRefOf(answer: Answer): string {
   return `${answer.kind}:${answer.saleId}`;
-}
-
-/** Spawns the engines and waits until all answer; they are pushed into `engines` as they start, for the caller's cleanup. */
-async function startEngines(dialect: DialectName, databaseUrl: string, processCount: number, engines: EngineProcess[]): Promise<void> {
-  // Every engine migrates on start, which on PostgreSQL reads the catalog of every schema; under the
-  // schema lock no other test file drops its schema meanwhile (see postgres-schema-lock.ts).
-  await withPostgresSchemaLock(dialect, async () => {
-    for (let index = 0; index < processCount; index += 1) engines.push(spawnEngine(index, databaseUrl, await findFreePort()));
-    await waitUntilHealthy(engines);
-  });
-  for (const engine of engines) {
-    const health = await send(engine, 'GET', '/healthz', testAdminKey);
-    assert.equal(health.body.database, dialect, `engine ${engine.index} uses the test's ${dialect} database`);
-  }
 }
 
 /** After the race: the figures every engine serves and the rows underneath agree with the 10 sales made. */
@@ -223,27 +108,10 @@ async function assertStockAndOrders(database: TestDatabase, engines: EngineProce
   assert.deepEqual(orders.map((order) => order.source_ref).sort(), sold.map(sourceRefOf).sort(), 'an order for each sale made, none for a refused one');
 }
 
-/** A fresh database with the demo merchant; the engines started on it are stopped before it is dropped. */
-async function prepareRace(dialect: DialectName, t: TestContext): Promise<{ database: TestDatabase; engines: EngineProcess[]; demo: DemoMerchant }> {
-  const database = await withPostgresSchemaLock(dialect, () => openTestDatabase(dialect));
-  const engines: EngineProcess[] = [];
-  // One hook, so the engines are always stopped before their database is dropped.
-  t.after(async () => {
-    await stopEngines(engines);
-    await withPostgresSchemaLock(dialect, () => database.dispose());
-  });
-  const demo = await seedDemoMerchant(database.handle.db, {
-    shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: null, shopifyAccessToken: null,
-    squareMerchantRef: '6SSW7HV8K2ST5', squareSignatureKey: 'TEST_ONLY_square_signature_key', squareNotificationUrl: 'https://example.com/webhooks/square',
-    adminApiKey: testAdminKey, posApiKey: testPosKey,
-  });
-  return { database, engines, demo };
-}
-
 async function runRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
-  const { database, engines, demo } = await prepareRace(dialect, t);
+  const { database, demo, startEngines } = await openEngineCluster(dialect, t);
   const startedAt = Date.now();
-  await startEngines(dialect, engineDatabaseUrl(database), processCount, engines);
+  const engines = await startEngines(processCount);
   const count = await send(engines[0]!, 'POST', '/v1/inventory/count', testAdminKey, { location_id: demo.store.id, sku, on_hand: unitsOnHand, reference: 'race-multiprocess' });
   assert.equal(count.status, 200, JSON.stringify(count.body));
   assert.deepEqual([count.body.data.on_hand, count.body.data.reserved], [unitsOnHand, 0]);
@@ -279,8 +147,8 @@ const pointsOnAccount = 300;
 const redeemers = 40;
 
 async function runRedemptionRace(dialect: DialectName, processCount: number, t: TestContext): Promise<void> {
-  const { database, engines, demo } = await prepareRace(dialect, t);
-  await startEngines(dialect, engineDatabaseUrl(database), processCount, engines);
+  const { demo, startEngines } = await openEngineCluster(dialect, t);
+  const engines = await startEngines(processCount);
   const enrolled = await send(engines[0]!, 'POST', '/v1/customers', testPosKey, { email: 'race.redeemer@example.com' });
   assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
   const customerId: string = enrolled.body.data.id;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { demoStaff } from '../src/demo/demo-merchant.ts';
-import { createMerchant } from '../src/merchants/index.ts';
+import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
 import { createTestClock, installClock } from '../src/shared/clock.ts';
 import { createStaffUser, hashStaffPassword, signInFailuresMax } from '../src/staff/index.ts';
 import { DIALECTS } from './support/databases.ts';
@@ -52,6 +52,20 @@ function asStaff(harness: TestEngine, cookie: string, method: 'GET' | 'POST' | '
   return harness.request(method, url, { key: '', ...(options.body !== undefined ? { body: options.body } : {}), headers: { cookie, ...(options.headers ?? { origin: sameOrigin }) } });
 }
 
+
+/** The demo manager and associate signed in, with their ids, and an admin key of another merchant. */
+async function managerAndAssociateSignedIn(harness: TestEngine) {
+  const db = harness.engine.database.db;
+  const managerSignIn = await signIn(harness, manager.email, manager.password);
+  const associateSignIn = await signIn(harness, associate.email, associate.password);
+  const other = await createMerchant(db, { name: 'Other Goods', currency: 'USD', defaultCountry: 'CA' });
+  const otherAdmin = await issueApiKey(db, other.id, { name: 'other admin', scope: 'admin' });
+  return {
+    db, otherAdmin,
+    managerCookie: cookieOf(managerSignIn), managerId: managerSignIn.body.staff.id as string,
+    associateCookie: cookieOf(associateSignIn), associateId: associateSignIn.body.staff.id as string,
+  };
+}
 for (const dialect of DIALECTS) {
   test(`[${dialect}] a manager signs in: who she is and an HttpOnly SameSite=Strict cookie of 12 hours; the session answers until she signs out`, async (t) => {
     const harness = await startTestEngine(dialect);
@@ -279,5 +293,80 @@ for (const dialect of DIALECTS) {
     clock.advance(60_000);
     assertError(await asStaff(harness, managerCookie, 'GET', '/v1/locations', { headers: {} }), 401, 'auth.unauthenticated');
     assertError(await asStaff(harness, managerCookie, 'GET', '/v1/sessions/current', { headers: {} }), 401, 'auth.unauthenticated');
+  });
+
+  test(`[${dialect}] a manager disables a person who left: her next request is 401, she cannot sign in, it is audited under the manager; herself 409, another merchant's staff 404, an associate 403`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { db, managerCookie, managerId, associateCookie, associateId, otherAdmin } = await managerAndAssociateSignedIn(harness);
+    const secondAssociateCookie = await signedIn(harness, associate);
+    const audits = async () => db.selectFrom('audit_log').select(['actor', 'action', 'subject', 'details_json']).where('action', '=', 'staff.disable').execute();
+
+    assertError(await asStaff(harness, associateCookie, 'POST', `/v1/staff/${managerId}/disable`), 403, 'auth.forbidden');
+    const herself = await asStaff(harness, managerCookie, 'POST', `/v1/staff/${managerId}/disable`);
+    assertError(herself, 409, 'staff.disable_self_conflict');
+    assertError(await harness.request('POST', `/v1/staff/${associateId}/disable`, { key: otherAdmin.key }), 404, 'staff.not_found');
+    assertError(await asStaff(harness, managerCookie, 'POST', '/v1/staff/stf_never_existed/disable'), 404, 'staff.not_found');
+    assert.deepEqual(await audits(), [], 'the refusals wrote nothing');
+    assert.equal((await asStaff(harness, associateCookie, 'GET', '/v1/sessions/current', { headers: {} })).status, 200, 'the refusals disabled no one');
+
+    const disabled = await asStaff(harness, managerCookie, 'POST', `/v1/staff/${associateId}/disable`);
+
+    assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+    assert.equal(disabled.body.data.id, associateId);
+    assert.ok(Date.parse(disabled.body.data.disabled_at) > 0, 'disabled_at is a time');
+    for (const cookie of [associateCookie, secondAssociateCookie]) {
+      assertError(await asStaff(harness, cookie, 'GET', '/v1/sessions/current', { headers: {} }), 401, 'auth.unauthenticated');
+      assertError(await asStaff(harness, cookie, 'GET', '/v1/customers/lookup?q=jane', { headers: {} }), 401, 'auth.unauthenticated');
+    }
+    const sessions = await db.selectFrom('staff_sessions').select('revoked_at').where('staff_id', '=', associateId).execute();
+    assert.ok(sessions.length === 2 && sessions.every((session) => session.revoked_at !== null), 'both of her sessions were ended');
+    assertError(await signIn(harness, associate.email, associate.password), 401, 'auth.invalid_credentials');
+    assert.equal((await asStaff(harness, managerCookie, 'GET', '/v1/sessions/current', { headers: {} })).status, 200, 'the manager is still signed in');
+    const listed = (await asStaff(harness, managerCookie, 'GET', '/v1/staff', { headers: {} })).body.data.find((person: { id: string }) => person.id === associateId);
+    assert.equal(listed.disabled_at, disabled.body.data.disabled_at);
+    const again = await harness.request('POST', `/v1/staff/${associateId}/disable`);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.data.disabled_at, disabled.body.data.disabled_at, 'disabling her again keeps the first time');
+    const audit = await audits();
+    assert.deepEqual(audit.map((entry) => [entry.actor, entry.subject]), [[`api:staff:${managerId}`, associateId]], 'audited once, under the manager');
+    assert.deepEqual(JSON.parse(audit[0]!.details_json), { email: associate.email, sessions_ended: 2 });
+  });
+
+  test(`[${dialect}] a manager sets a new password: the policy of creation applies, the person's other sessions end, the old password stops and the new one signs in; another merchant's staff 404`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { db, managerCookie, managerId, associateCookie, associateId, otherAdmin } = await managerAndAssociateSignedIn(harness);
+    const managerOtherCookie = await signedIn(harness, manager);
+    const hashOf = async (id: string) => (await db.selectFrom('staff_users').select('password_hash').where('id', '=', id).executeTakeFirstOrThrow()).password_hash;
+    const associateHash = await hashOf(associateId);
+
+    const short = await asStaff(harness, managerCookie, 'POST', `/v1/staff/${associateId}/password`, { body: { password: 'nine-char' } });
+    assertError(short, 400, 'request.invalid');
+    assert.deepEqual(short.body.error.details.issues.map((issue: { field: string; rule: string }) => [issue.field, issue.rule]), [['body.password', 'too_small']]);
+    assertError(await harness.request('POST', `/v1/staff/${associateId}/password`, { key: otherAdmin.key, body: { password: 'a-new-long-password' } }), 404, 'staff.not_found');
+    assertError(await harness.request('POST', `/v1/staff/${associateId}/password`, { key: testPosKey, body: { password: 'a-new-long-password' } }), 403, 'auth.forbidden');
+    assert.equal(await hashOf(associateId), associateHash, 'the refusals changed nothing');
+    assert.equal((await asStaff(harness, associateCookie, 'GET', '/v1/sessions/current', { headers: {} })).status, 200);
+
+    const changed = await asStaff(harness, managerCookie, 'POST', `/v1/staff/${associateId}/password`, { body: { password: 'a-new-long-password' } });
+
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal(changed.body.data.id, associateId);
+    assert.ok(!JSON.stringify(changed.body).includes('scrypt'), 'the hash is never shown');
+    assertError(await asStaff(harness, associateCookie, 'GET', '/v1/sessions/current', { headers: {} }), 401, 'auth.unauthenticated');
+    assertError(await signIn(harness, associate.email, associate.password), 401, 'auth.invalid_credentials');
+    assert.equal((await signIn(harness, associate.email, 'a-new-long-password')).status, 201);
+
+    const own = await asStaff(harness, managerCookie, 'POST', `/v1/staff/${managerId}/password`, { body: { password: 'the-managers-new-password' } });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.equal((await asStaff(harness, managerCookie, 'GET', '/v1/sessions/current', { headers: {} })).status, 200, 'she stays signed in where she set it');
+    assertError(await asStaff(harness, managerOtherCookie, 'GET', '/v1/sessions/current', { headers: {} }), 401, 'auth.unauthenticated');
+    const audit = await db.selectFrom('audit_log').select(['actor', 'subject', 'details_json']).where('action', '=', 'staff.password_set').orderBy('created_at').orderBy('id').execute();
+    assert.deepEqual(audit.map((entry) => [entry.actor, entry.subject, JSON.parse(entry.details_json)]), [
+      [`api:staff:${managerId}`, associateId, { sessions_ended: 1 }],
+      [`api:staff:${managerId}`, managerId, { sessions_ended: 1 }],
+    ]);
+    assert.ok(audit.every((entry) => !entry.details_json.includes('password-')), 'no password in the audit log');
   });
 }

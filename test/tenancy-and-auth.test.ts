@@ -105,6 +105,30 @@ for (const dialect of DIALECTS) {
     assert.equal(demoWallet.body.data.length, 2);
   });
 
+  test(`[${dialect}] the merges of another merchant's customer, or of an unknown id, are 404 customers.not_found like every customer route, not an empty list; the merchant's own merged and surviving profiles list the merge`, async (t) => {
+    // The bug: GET /v1/customers/{id}/merges answered 200 with an empty list for any id it could not see.
+    const harness = await withEngine(t, dialect);
+    const jane = await recordJaneSale(harness);
+    const other = await createOtherMerchant(harness);
+    const sam = await harness.request('POST', '/v1/customers', { key: testPosKey, body: { email: 'sam@example.com', first_name: 'Sam' } });
+    assert.ok(sam.status < 300, JSON.stringify(sam.body));
+    const merged = await harness.request('POST', '/v1/customers/merge', { body: { survivor_id: jane.customerId, merged_id: sam.body.data.id, reason: 'same person' } });
+    assert.ok(merged.status < 300, JSON.stringify(merged.body));
+
+    const asOther = await harness.request('GET', `/v1/customers/${jane.customerId}/merges`, { key: other.adminKey });
+    const unknown = await harness.request('GET', '/v1/customers/cus_never_existed/merges');
+
+    assertError(asOther, 404, 'customers.not_found');
+    assertError(unknown, 404, 'customers.not_found');
+    const profileAsOther = await harness.request('GET', `/v1/customers/${jane.customerId}`, { key: other.adminKey });
+    assert.deepEqual(asOther.body, profileAsOther.body, 'the same answer as the profile route: nothing shown, nothing hinted');
+    for (const id of [jane.customerId, sam.body.data.id]) {
+      const own = await harness.request('GET', `/v1/customers/${id}/merges`);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+      assert.deepEqual(own.body.data.map((merge: { survivor_id: string; merged_id: string }) => [merge.survivor_id, merge.merged_id]), [[jane.customerId, sam.body.data.id]]);
+    }
+  });
+
   test(`[${dialect}] a second merchant's key cannot change the demo merchant's stock, points, promotions or idempotency keys`, async (t) => {
     const harness = await withEngine(t, dialect);
     const jane = await recordJaneSale(harness);

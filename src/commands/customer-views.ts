@@ -1,8 +1,8 @@
-import { getCustomerContactDetails, getCustomerIdentities, getCustomerSummaries, lookupCustomerIds, type CustomerSummary } from '../customers/index.ts';
+import { getCustomerContactDetails, getCustomerIdentities, lookupCustomerIds, readLookupProfiles, type CustomerSummary } from '../customers/index.ts';
 import type { Queryable } from '../db/index.ts';
 import { combineEarnMultipliers, getLoyaltyBalances, listActiveMemberships, listLoyaltyHistory, listLots, membershipEarnMultipliers, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
-import { listRecentOrders, type OrderSummary } from '../orders/index.ts';
+import { listRecentOrders, readRecentOrders, type OrderSummary } from '../orders/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { identityRulesOf } from './resolve-order-customer.ts';
 import { readTierProgress } from './customer-tiers.ts';
@@ -34,13 +34,22 @@ function summaryView(identity: CustomerSummary, balance: LoyaltyBalance | undefi
 
 export type CustomerSummaryView = ReturnType<typeof summaryView>;
 
-/** What the register shows for a search: ranked profiles with points and recent orders from every channel. */
+/**
+ * What the register shows for a search: ranked profiles with points and recent orders from every
+ * channel. Three statements, each compiled once: the search, the profiles with their loyalty
+ * accounts, and their latest orders (found by bench/customer-lookup.ts, issue #9).
+ */
 export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
   const ids = await lookupCustomerIds(db, merchant.id, identityRulesOf(merchant), query);
-  const identities = await getCustomerSummaries(db, merchant.id, ids);
-  const balances = await getLoyaltyBalances(db, merchant.id, ids, merchant.settings.loyalty.baseTier);
-  const orders = await listRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer);
-  return identities.map((identity) => summaryView(identity, balances.get(identity.id), orders.get(identity.id) ?? []));
+  const profiles = await readLookupProfiles(db, merchant.id, ids);
+  const orders = await readRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer);
+  const baseTier = merchant.settings.loyalty.baseTier;
+  return profiles.map((profile) => ({
+    id: profile.id, name: profile.name, emails: profile.emails, phones: profile.phones, loyalty_code: profile.loyaltyCode,
+    // A customer without a loyalty account shows the base tier, as getLoyaltyBalances reads her.
+    loyalty: { available: profile.loyalty.available, pending: profile.loyalty.pending, tier: profile.loyalty.tier ?? baseTier },
+    orders: (orders.get(profile.id) ?? []).map(orderView),
+  }));
 }
 
 /** The full profile: identifiers, points, and the whole cross-channel history. */

@@ -12,12 +12,12 @@ import { earnOptionsOf, lineEarns } from './loyalty-options.ts';
 import { earnMultiplierFor, raiseTierIfQualified } from './customer-tiers.ts';
 import { awardFirstStoreVisitBonus } from './loyalty-bonuses.ts';
 import { raiseException } from '../sync/index.ts';
-import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
+import { createChangeAnnouncer, type ChangeAnnouncer } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
 import { markRewardCodesUsedByOrder } from './online-reward-codes.ts';
 import { recordChannelPromotionUses } from './promotion-uses.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
-import { emitMerchantEvent } from '../sync/index.ts';
+import { createMerchantEventEmitter } from '../sync/index.ts';
 import { orderEventData } from './merchant-event-data.ts';
 
 /** An order a channel took, in canonical form: no channel field names cross this line. */
@@ -100,12 +100,16 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   });
   if (!created) return { order, created };
 
-  await emitMerchantEvent(tx, merchant.id, 'order.recorded', orderEventData(order));
-  await moveSoldStock(tx, merchant, order, location, eventRef);
+  // What the order announces (merchant events, channel pushes) reads the subscriptions and the
+  // connected channels once for the whole order.
+  const announcer = createChangeAnnouncer(tx, merchant.id);
+  const merchantEvents = createMerchantEventEmitter(tx, merchant.id);
+  await merchantEvents.emit('order.recorded', orderEventData(order));
+  await moveSoldStock(tx, merchant, order, location, eventRef, announcer);
   const totalPoints = order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && totalPoints > 0) {
     await earnPoints(tx, merchant.id, merchant.settings.loyalty.baseTier, { customerId, points: totalPoints, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on ${command.source} order ${command.orderNumber ?? command.sourceRef}` }, earnOptionsOf(merchant));
-    await emitMerchantEvent(tx, merchant.id, 'loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: totalPoints, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
+    await merchantEvents.emit('loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: totalPoints, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
   }
   // An order first seen already cancelled is undone right after; it neither visits nor qualifies.
   if (customerId && !command.cancelledAt) {
@@ -116,12 +120,12 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
   await recordChannelPromotionUses(tx, merchant, order, command.discountCodes);
   await markRewardCodesUsedByOrder(tx, merchant.id, order, command.discountCodes.map((code) => code.code));
   await applyReferralOnOrder(tx, merchant, order);
-  if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
+  if (customerId) await announcer.customer(customerId);
   return { order, created };
 }
 
 /** The channel already sold these units: record the sale as it happened and flag what went wrong. */
-async function moveSoldStock(tx: Tx, merchant: Merchant, order: Order, location: Location | undefined, eventRef: string): Promise<void> {
+async function moveSoldStock(tx: Tx, merchant: Merchant, order: Order, location: Location | undefined, eventRef: string, announcer: ChangeAnnouncer): Promise<void> {
   for (const line of order.lines) {
     if (!line.variantId) {
       await raiseException(tx, merchant.id, { kind: 'unmapped_sku', dedupeKey: `unmapped:${order.id}:${line.id}`, subject: line.sku ?? line.title, details: { order_id: order.id, line_id: line.id, sku: line.sku, title: line.title, event: eventRef } });
@@ -135,7 +139,7 @@ async function moveSoldStock(tx: Tx, merchant: Merchant, order: Order, location:
     if (result.oversold) {
       await raiseException(tx, merchant.id, { kind: 'oversell', dedupeKey: `oversell:${order.id}:${line.id}`, subject: line.sku ?? line.variantId, details: { order_id: order.id, location_id: location.id, variant_id: line.variantId, available: result.level.available } });
     }
-    await announceStockChange(tx, merchant.id, location, line.variantId);
+    await announcer.stock(location, line.variantId);
   }
 }
 

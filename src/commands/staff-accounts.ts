@@ -1,5 +1,7 @@
 import type { Db } from '../db/index.ts';
-import { createStaffUser, hashStaffPassword, type NewStaffUser, type StaffUser } from '../staff/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { nowIso } from '../shared/clock.ts';
+import { createStaffUser, getStaffUser, hashStaffPassword, markStaffUserDisabled, replaceStaffPasswordHash, revokeStaffSessionsOf, type NewStaffUser, type StaffUser } from '../staff/index.ts';
 import { writeAudit } from '../sync/index.ts';
 
 /**
@@ -12,6 +14,54 @@ export async function addStaffUser(db: Db, merchantId: string, input: Omit<NewSt
   return db.transaction().execute(async (tx) => {
     const staff = await createStaffUser(tx, merchantId, { email: input.email, name: input.name, role: input.role, homeLocationId: input.homeLocationId, passwordHash });
     await writeAudit(tx, merchantId, { actor, action: 'staff.create', subject: staff.id, details: { email: staff.email, role: staff.role, home_location_id: staff.homeLocationId } });
+    return staff;
+  });
+}
+
+/** Who asks for a change to a person's account: the audit's actor, and the staff id and session token when she is signed in. */
+export interface StaffAccountActor {
+  actor: string;
+  staffId: string | undefined;
+  sessionToken: string | undefined;
+}
+
+/**
+ * Disables a person who left, in one transaction: `disabled_at` set, every open session of hers
+ * ended (the next request with her cookie is 401) and an audit entry under the actor. She can no
+ * longer sign in. A manager cannot disable herself (409 `staff.disable_self_conflict`, a code
+ * the `conflict` rule of http/error-mapping.ts maps): a slip would lock her out at once, perhaps
+ * the merchant's last manager. Disabling someone already disabled changes nothing and is not
+ * audited again.
+ * Example: `await disableStaffUser(db, merchantId, 'stf_1', { actor: 'api:staff:stf_2', staffId: 'stf_2', sessionToken })`.
+ */
+export async function disableStaffUser(db: Db, merchantId: string, staffId: string, by: StaffAccountActor): Promise<StaffUser> {
+  return db.transaction().execute(async (tx) => {
+    const staff = await getStaffUser(tx, merchantId, staffId);
+    if (by.staffId === staff.id) throw new AppError('staff.disable_self_conflict', 'You cannot disable your own account: another manager, or an admin key, can', { staff_id: staffId });
+    const disabledAt = nowIso();
+    if (!(await markStaffUserDisabled(tx, merchantId, staffId, disabledAt))) return staff;
+    const sessionsEnded = await revokeStaffSessionsOf(tx, merchantId, staffId);
+    await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.disable', subject: staffId, details: { email: staff.email, sessions_ended: sessionsEnded } });
+    return { ...staff, disabledAt };
+  });
+}
+
+/**
+ * Sets a person's password (the same policy as at creation: 10 to 200 characters, else
+ * `staff.invalid_password` naming the field) and ends her other sessions, in one transaction with
+ * its audit entry (never the password). A manager who sets her own keeps the session she did it
+ * from. The password is hashed first, outside the transaction: hashing is deliberately slow.
+ * Example: `await setStaffPassword(db, merchantId, 'stf_1', 'a-new-long-password', { actor: 'api:key_1', staffId: undefined, sessionToken: undefined })`.
+ */
+export async function setStaffPassword(db: Db, merchantId: string, staffId: string, password: string, by: StaffAccountActor): Promise<StaffUser> {
+  // An id the merchant does not have is refused before the slow hash, so a stream of them costs little.
+  await getStaffUser(db, merchantId, staffId);
+  const passwordHash = await hashStaffPassword(password);
+  return db.transaction().execute(async (tx) => {
+    const staff = await getStaffUser(tx, merchantId, staffId);
+    await replaceStaffPasswordHash(tx, merchantId, staffId, passwordHash);
+    const sessionsEnded = await revokeStaffSessionsOf(tx, merchantId, staffId, by.staffId === staffId ? by.sessionToken : undefined);
+    await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.password_set', subject: staffId, details: { sessions_ended: sessionsEnded } });
     return staff;
   });
 }

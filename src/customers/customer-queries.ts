@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { Queryable } from '../db/index.ts';
-import { AppError } from '../shared/app-error.ts';
-import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier } from './customer-service.ts';
-import { normalizeEmail, normalizePhone, type IdentityRules } from './normalize-identifier.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { AppError, assert } from '../shared/app-error.ts';
+import { findCustomerIdByLoyaltyCode } from './customer-service.ts';
+import { normalizeEmail, normalizePhone, type IdentifierKind, type IdentityRules } from './normalize-identifier.ts';
 
 export interface CustomerIdentity {
   id: string;
@@ -66,44 +66,6 @@ export interface CustomerSummary {
   loyaltyCode: string | null;
 }
 
-/**
- * Reads search results in one query, in the order of `customerIds`: only the columns shown, the
- * profile joined to its linkable emails and phones. The lookup runs on every register search, so
- * it reads what `getCustomerIdentities` would in half the round trips.
- */
-export async function getCustomerSummaries(db: Queryable, merchantId: string, customerIds: string[]): Promise<CustomerSummary[]> {
-  if (customerIds.length === 0) return [];
-  const rows = await db
-    .selectFrom('customers')
-    .leftJoin('customer_identifiers', (join) => join
-      .onRef('customer_identifiers.merchant_id', '=', 'customers.merchant_id')
-      .onRef('customer_identifiers.customer_id', '=', 'customers.id')
-      .on('customer_identifiers.kind', 'in', ['email', 'phone'])
-      .on('customer_identifiers.flag', 'is', null))
-    .select(['customers.id', 'customers.first_name', 'customers.last_name', 'customers.loyalty_code', 'customer_identifiers.kind', 'customer_identifiers.value_normalized'])
-    // The merchant is compared through an expression on purpose: given `merchant_id = ?` and
-    // `id in (...)`, SQLite's planner (without ANALYZE statistics, as the engine runs) takes the
-    // loyalty-code index for the merchant alone and reads every profile of the merchant (0.1 s of
-    // CPU per name search at 100k customers, growing with them); through the expression it looks
-    // up each id by primary key. PostgreSQL plans it the same way either way.
-    .where(sql<string>`(${sql.ref('customers.merchant_id')} || '')`, '=', merchantId)
-    .where('customers.id', 'in', customerIds)
-    .orderBy('customer_identifiers.created_at')
-    .orderBy('customer_identifiers.id')
-    .execute();
-  const byId = new Map<string, CustomerSummary>();
-  for (const row of rows) {
-    let summary = byId.get(row.id);
-    if (!summary) {
-      summary = { id: row.id, name: [row.first_name, row.last_name].filter(Boolean).join(' '), emails: [], phones: [], loyaltyCode: row.loyalty_code };
-      byId.set(row.id, summary);
-    }
-    if (row.kind === 'email' && row.value_normalized !== null) summary.emails.push(row.value_normalized);
-    if (row.kind === 'phone' && row.value_normalized !== null) summary.phones.push(row.value_normalized);
-  }
-  return customerIds.flatMap((id) => byId.get(id) ?? []);
-}
-
 export async function getCustomerIdentity(db: Queryable, merchantId: string, customerId: string): Promise<CustomerIdentity> {
   const [identity] = await getCustomerIdentities(db, merchantId, [customerId]);
   if (!identity) throw new AppError('customers.not_found', `No customer ${customerId}`, { customer_id: customerId });
@@ -153,6 +115,32 @@ function looksLikePhone(query: string): boolean {
   return query.replace(/\D/g, '').length >= 7 && /^[\d\s().+\-]+$/.test(query);
 }
 
+// The register's lookup runs on every search, so its statements are built and compiled once
+// (src/db/compiled-query.ts) instead of through the query builder on every call: Kysely's building
+// and compiling cost more CPU than SQLite's answer (found by bench/customer-lookup.ts, issue #9).
+
+const lookupByIdentifier = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; value: string }>) => db
+  .selectFrom('customer_identifiers')
+  .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
+  .select('customer_identifiers.customer_id')
+  .where('customer_identifiers.merchant_id', '=', param('merchantId'))
+  .where('customer_identifiers.kind', '=', param('kind'))
+  .where('customer_identifiers.value_normalized', '=', param('value'))
+  .where('customer_identifiers.is_valid', '=', 1)
+  .where('customers.state', '=', 'active')
+  .orderBy('customers.created_at')
+  .limit(lookupResultsMax));
+
+const lookupByNamePrefix = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; from: string; below: string }>) => db
+  .selectFrom('customers')
+  .select('id')
+  .where('merchant_id', '=', param('merchantId'))
+  .where('state', '=', 'active')
+  .where('name_search', '>=', param('from'))
+  .where('name_search', '<', param('below'))
+  .orderBy('name_search')
+  .limit(lookupResultsMax));
+
 /**
  * Finds active profiles for what an associate types at the register: an email in any case, a
  * phone as typed, a loyalty code, or a name prefix. Exact identifier matches rank first, in that
@@ -165,20 +153,86 @@ export async function lookupCustomerIds(db: Queryable, merchantId: string, rules
   }
   const found: string[] = [];
   const add = (ids: string[]) => ids.forEach((id) => !found.includes(id) && found.push(id));
+  const byIdentifier = async (kind: IdentifierKind, value: string) => (await lookupByIdentifier.execute(db, { merchantId, kind, value })).map((row) => row.customer_id);
   if (query.includes('@')) {
-    add(await findCustomerIdsByIdentifier(db, merchantId, 'email', normalizeEmail(query, rules.foldGmailAddresses).normalized, lookupResultsMax));
+    add(await byIdentifier('email', normalizeEmail(query, rules.foldGmailAddresses).normalized));
     return found;
   }
   if (looksLikePhone(query)) {
     const phone = normalizePhone(query, rules.defaultCountry);
-    if (phone.valid) add(await findCustomerIdsByIdentifier(db, merchantId, 'phone', phone.normalized, lookupResultsMax));
+    if (phone.valid) add(await byIdentifier('phone', phone.normalized));
   }
   const byCode = await findCustomerIdByLoyaltyCode(db, merchantId, query);
   if (byCode) add([byCode]);
   if (/[a-z]/i.test(query)) {
     const prefix = query.toLowerCase().replace(/\s+/g, ' ');
-    const rows = await db.selectFrom('customers').select('id').where('merchant_id', '=', merchantId).where('state', '=', 'active').where('name_search', '>=', prefix).where('name_search', '<', `${prefix}\uffff`).orderBy('name_search').limit(lookupResultsMax).execute();
-    add(rows.map((row) => row.id));
+    add((await lookupByNamePrefix.execute(db, { merchantId, from: prefix, below: `${prefix}\uffff` })).map((row) => row.id));
   }
   return found.slice(0, lookupResultsMax);
+}
+
+/** A search result with the points shown beside it: `available` and `pending` are 0 and `tier` null without a loyalty account. */
+export interface CustomerLookupProfile extends CustomerSummary {
+  loyalty: { available: number; pending: number; tier: string | null };
+}
+
+function buildLookupProfiles(count: number) {
+  return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; customerIds: string[] }>) => db
+    .selectFrom('customers')
+    // The loyalty account is joined here rather than read by the loyalty module's query: one
+    // statement instead of two on every register search (one row per customer, by primary key).
+    .leftJoin('loyalty_accounts', (join) => join
+      .onRef('loyalty_accounts.merchant_id', '=', 'customers.merchant_id')
+      .onRef('loyalty_accounts.customer_id', '=', 'customers.id'))
+    .leftJoin('customer_identifiers', (join) => join
+      .onRef('customer_identifiers.merchant_id', '=', 'customers.merchant_id')
+      .onRef('customer_identifiers.customer_id', '=', 'customers.id')
+      .on('customer_identifiers.kind', 'in', ['email', 'phone'])
+      .on('customer_identifiers.flag', 'is', null))
+    .select([
+      'customers.id', 'customers.first_name', 'customers.last_name', 'customers.loyalty_code',
+      'loyalty_accounts.available', 'loyalty_accounts.pending', 'loyalty_accounts.tier',
+      'customer_identifiers.kind', 'customer_identifiers.value_normalized',
+    ])
+    // The merchant is compared through an expression on purpose: given `merchant_id = ?` and
+    // `id in (...)`, SQLite's planner (without ANALYZE statistics, as the engine runs) takes the
+    // loyalty-code index for the merchant alone and reads every profile of the merchant (0.1 s of
+    // CPU per name search at 100k customers, growing with them); through the expression it looks
+    // up each id by primary key. PostgreSQL plans it the same way either way.
+    .where(sql<string>`(${sql.ref('customers.merchant_id')} || '')`, '=', param('merchantId'))
+    .where('customers.id', 'in', param.list('customerIds', count))
+    .orderBy('customer_identifiers.created_at')
+    .orderBy('customer_identifiers.id'));
+}
+
+// One compiled query per count of ids (1 to lookupResultsMax), built on first use.
+const lookupProfilesByCount = new Map<number, ReturnType<typeof buildLookupProfiles>>();
+
+/**
+ * What the register shows of each profile a search found, in the order of `customerIds`, in one
+ * statement: name, linkable emails and phones (oldest first), loyalty code, and the loyalty
+ * account's points and tier.
+ * Example: `const [jane] = await readLookupProfiles(db, merchantId, await lookupCustomerIds(...))`.
+ */
+export async function readLookupProfiles(db: Queryable, merchantId: string, customerIds: string[]): Promise<CustomerLookupProfile[]> {
+  if (customerIds.length === 0) return [];
+  assert(customerIds.length <= lookupResultsMax, `at most ${lookupResultsMax} profiles at once (${customerIds.length})`);
+  let query = lookupProfilesByCount.get(customerIds.length);
+  if (!query) {
+    query = buildLookupProfiles(customerIds.length);
+    lookupProfilesByCount.set(customerIds.length, query);
+  }
+  const rows = await query.execute(db, { merchantId, customerIds });
+  const byId = new Map<string, CustomerLookupProfile>();
+  for (const row of rows) {
+    let profile = byId.get(row.id);
+    if (!profile) {
+      const loyalty = { available: row.available ?? 0, pending: row.pending ?? 0, tier: row.tier };
+      profile = { id: row.id, name: [row.first_name, row.last_name].filter(Boolean).join(' '), emails: [], phones: [], loyaltyCode: row.loyalty_code, loyalty };
+      byId.set(row.id, profile);
+    }
+    if (row.kind === 'email' && row.value_normalized !== null) profile.emails.push(row.value_normalized);
+    if (row.kind === 'phone' && row.value_normalized !== null) profile.phones.push(row.value_normalized);
+  }
+  return customerIds.flatMap((id) => byId.get(id) ?? []);
 }

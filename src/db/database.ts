@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Transaction } from 'kysely';
 import pg from 'pg';
 import { assert } from '../shared/app-error.ts';
+import { closeRequestGroupCommit } from './group-commit.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -106,6 +107,12 @@ export function canSkipLockedRows(db: Queryable): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+/** Commits the commands the shared group committer holds (src/db/group-commit.ts), then closes the connections. */
+async function closeThen(db: Db): Promise<void> {
+  await closeRequestGroupCommit(db);
+  await db.destroy();
+}
+
 /**
  * Opens the database named by a URL: `sqlite:PATH` (or `sqlite::memory:`) for the embedded default,
  * `postgres://...` for PostgreSQL. Only this folder knows which dialect is in use.
@@ -126,7 +133,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     pool.on('connect', (client) => client.on('error', () => undefined));
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    return { db, dialect: 'postgres', close: () => closeThen(db) };
   }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
@@ -140,7 +147,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return { db, dialect: 'sqlite', close: () => closeThen(db) };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url}")`);
 }

@@ -36,6 +36,11 @@ export interface StockMovementInput {
   expectedOnHand?: number;
   /** When it happened by the channel's clock, for movements a channel caused (see channel-stock-time.ts). */
   occurredAt?: string | null;
+  /**
+   * The source key names an id made just now (a new reservation's), so no movement can hold it yet:
+   * the replay lookup is skipped (one statement of a hold's seven). The unique key still guards it.
+   */
+  newSourceKey?: boolean;
 }
 
 export interface StockMovementResult {
@@ -69,7 +74,7 @@ export async function getStockLevel(db: Queryable, merchantId: string, locationI
 export async function applyStockMovement(db: Queryable, merchantId: string, input: StockMovementInput): Promise<StockMovementResult> {
   const reservedDelta = input.reservedDelta ?? 0;
   assert(Number.isSafeInteger(input.onHandDelta) && Number.isSafeInteger(reservedDelta), 'stock deltas are integers');
-  const replay = await db.selectFrom('stock_movements').select('id').where('merchant_id', '=', merchantId).where('source_key', '=', input.sourceKey).executeTakeFirst();
+  const replay = input.newSourceKey ? undefined : await db.selectFrom('stock_movements').select('id').where('merchant_id', '=', merchantId).where('source_key', '=', input.sourceKey).executeTakeFirst();
   if (replay) return { applied: false, level: await getStockLevel(db, merchantId, input.locationId, input.variantId), oversold: false };
 
   // The level changes first, by one conditional UPDATE; the movement is appended after it. A

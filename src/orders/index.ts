@@ -4,3 +4,4 @@
  */
 export * from './order-service.ts';
 export * from './order-payments.ts';
+export * from './recent-orders.ts';

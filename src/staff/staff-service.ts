@@ -97,3 +97,26 @@ export async function listStaffUsers(db: Queryable, merchantId: string): Promise
   const rows = await db.selectFrom('staff_users').select(staffColumns).where('merchant_id', '=', merchantId).orderBy('name').orderBy('id').limit(staffListMax).execute();
   return rows.map(toStaffUser);
 }
+
+/** One of the merchant's staff; `staff.not_found` (404) for an id the merchant does not have, another merchant's included. */
+export async function getStaffUser(db: Queryable, merchantId: string, staffId: string): Promise<StaffUser> {
+  const row = await db.selectFrom('staff_users').select(staffColumns).where('merchant_id', '=', merchantId).where('id', '=', staffId).executeTakeFirst();
+  if (!row) throw new AppError('staff.not_found', `No staff user ${staffId}`, { staff_id: staffId });
+  return toStaffUser(row);
+}
+
+/**
+ * Marks a person disabled at `disabledAt`: she can no longer sign in and her sessions stop answering
+ * (staff-sessions.ts checks `disabled_at` on every request). False when she was disabled already,
+ * which keeps the first time.
+ */
+export async function markStaffUserDisabled(db: Queryable, merchantId: string, staffId: string, disabledAt: string): Promise<boolean> {
+  const result = await db.updateTable('staff_users').set({ disabled_at: disabledAt }).where('merchant_id', '=', merchantId).where('id', '=', staffId).where('disabled_at', 'is', null).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Replaces a person's password hash (from `hashStaffPassword`); the caller ends her other sessions. */
+export async function replaceStaffPasswordHash(db: Queryable, merchantId: string, staffId: string, passwordHash: string): Promise<void> {
+  const result = await db.updateTable('staff_users').set({ password_hash: passwordHash }).where('merchant_id', '=', merchantId).where('id', '=', staffId).executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw new AppError('staff.not_found', `No staff user ${staffId}`, { staff_id: staffId });
+}

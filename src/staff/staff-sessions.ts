@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Queryable } from '../db/index.ts';
+import type { Db, Queryable } from '../db/index.ts';
 import { merchantFromColumns, type Merchant } from '../merchants/index.ts';
 import { nowIso, nowMs } from '../shared/clock.ts';
 import { passwordDecoyHash, verifyPassword } from './password-hash.ts';
@@ -59,7 +59,7 @@ function toSession(row: AccountRow, expiresAt: string): StaffSession {
  * checked at every merchant where the email has an active account (or only at `merchantId`); when
  * it is right at more than one, the caller must name the merchant.
  */
-export async function signInStaff(db: Queryable, input: { email: string; password: string; merchantId: string | null }): Promise<SignInResult> {
+export async function signInStaff(db: Db, input: { email: string; password: string; merchantId: string | null }): Promise<SignInResult> {
   let query = accountsQuery(db).select('staff_users.password_hash').where('staff_users.email', '=', normaliseStaffEmail(input.email)).where('staff_users.disabled_at', 'is', null);
   if (input.merchantId !== null) query = query.where('staff_users.merchant_id', '=', input.merchantId);
   const accounts = await query.orderBy('staff_users.merchant_id').limit(accountsPerEmailMax).execute();
@@ -76,7 +76,18 @@ export async function signInStaff(db: Queryable, input: { email: string; passwor
   const createdMs = nowMs();
   const createdAt = new Date(createdMs).toISOString();
   const expiresAt = new Date(createdMs + staffSessionLifetimeMs).toISOString();
-  await db.insertInto('staff_sessions').values({ merchant_id: account.merchant_id, token_hash: hashToken(token), staff_id: account.id, created_at: createdAt, expires_at: expiresAt, revoked_at: null }).execute();
+  // The password was checked outside any transaction (it is slow). The session opens only if that
+  // hash is still hers and she is still active, in one transaction that writes her row: a new
+  // password set meanwhile either commits first (this update then matches nothing) or waits for
+  // this one and then ends the session opened here (staff-accounts.ts writes the same row).
+  const opened = await db.transaction().execute(async (tx) => {
+    const unchanged = await tx.updateTable('staff_users').set({ password_hash: account.password_hash })
+      .where('merchant_id', '=', account.merchant_id).where('id', '=', account.id).where('password_hash', '=', account.password_hash).where('disabled_at', 'is', null).executeTakeFirst();
+    if (Number(unchanged.numUpdatedRows) !== 1) return false;
+    await tx.insertInto('staff_sessions').values({ merchant_id: account.merchant_id, token_hash: hashToken(token), staff_id: account.id, created_at: createdAt, expires_at: expiresAt, revoked_at: null }).execute();
+    return true;
+  });
+  if (!opened) return { outcome: 'invalid_credentials' };
   return { outcome: 'signed_in', session: toSession(account, expiresAt), token };
 }
 
@@ -99,4 +110,16 @@ export async function authenticateStaffSession(db: Queryable, token: string): Pr
 export async function revokeStaffSession(db: Queryable, token: string): Promise<boolean> {
   const result = await db.updateTable('staff_sessions').set({ revoked_at: nowIso() }).where('token_hash', '=', hashToken(token)).where('revoked_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Ends every open session of a person at once (she was disabled, or given a new password), except
+ * the one of `keptToken` when it is hers (a manager who sets her own password stays signed in
+ * where she did it). Returns how many sessions ended.
+ */
+export async function revokeStaffSessionsOf(db: Queryable, merchantId: string, staffId: string, keptToken?: string): Promise<number> {
+  let update = db.updateTable('staff_sessions').set({ revoked_at: nowIso() }).where('merchant_id', '=', merchantId).where('staff_id', '=', staffId).where('revoked_at', 'is', null);
+  if (keptToken !== undefined) update = update.where('token_hash', '!=', hashToken(keptToken));
+  const result = await update.executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

@@ -19,13 +19,30 @@ const subscriptionsPerMerchantMax = 20;
  * event exists exactly when the change it reports was committed.
  */
 export async function emitMerchantEvent(db: Queryable, merchantId: string, type: MerchantEventType, data: Record<string, unknown>): Promise<void> {
-  const subscriptions = await db.selectFrom('webhook_subscriptions').select(['id', 'event_types']).where('merchant_id', '=', merchantId).where('state', '=', 'active').limit(subscriptionsPerMerchantMax).execute();
-  for (const subscription of subscriptions) {
-    const types = JSON.parse(subscription.event_types) as string[];
-    if (!types.includes(type)) continue;
-    // Each subscriber has a circuit of its own: one merchant system being down holds back only its own events.
-    await enqueueOutbox(db, merchantId, { destination: 'merchant_webhook', kind: type, coalesceKey: null, circuitKey: `merchant_webhook:${subscription.id}`, payload: { subscription_id: subscription.id, event: { type, timestamp: nowIso(), data } } });
-  }
+  await createMerchantEventEmitter(db, merchantId).emit(type, data);
+}
+
+/**
+ * Emits the events of one command (`emitMerchantEvent`), reading the merchant's subscriptions once
+ * for all of them (an order emits two; found by bench/orders-end-to-end.ts). Made for one command
+ * in one transaction, and used only within it.
+ */
+export function createMerchantEventEmitter(db: Queryable, merchantId: string) {
+  let subscriptions: Promise<{ id: string; types: string[] }[]> | undefined;
+  const readSubscriptions = async () => {
+    const rows = await db.selectFrom('webhook_subscriptions').select(['id', 'event_types']).where('merchant_id', '=', merchantId).where('state', '=', 'active').limit(subscriptionsPerMerchantMax).execute();
+    return rows.map((row) => ({ id: row.id, types: JSON.parse(row.event_types) as string[] }));
+  };
+  return {
+    async emit(type: MerchantEventType, data: Record<string, unknown>): Promise<void> {
+      subscriptions ??= readSubscriptions();
+      for (const subscription of await subscriptions) {
+        if (!subscription.types.includes(type)) continue;
+        // Each subscriber has a circuit of its own: one merchant system being down holds back only its own events.
+        await enqueueOutbox(db, merchantId, { destination: 'merchant_webhook', kind: type, coalesceKey: null, circuitKey: `merchant_webhook:${subscription.id}`, payload: { subscription_id: subscription.id, event: { type, timestamp: nowIso(), data } } });
+      }
+    },
+  };
 }
 
 export async function createWebhookSubscription(db: Queryable, merchantId: string, input: { url: string; eventTypes: MerchantEventType[]; secret: string }) {

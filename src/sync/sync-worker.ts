@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { classifyStorageError, type Db, type Tx } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
@@ -33,6 +34,12 @@ export interface SyncWorkerOptions<Prepared = undefined> {
 
 const defaultPollIntervalMs = 250;
 const drainRoundsMax = 1_000;
+/**
+ * Inbox events applied in one transaction at most. On SQLite the transaction holds the one
+ * connection, so this bounds how long a webhook's insert waits behind it (about 50 orders of
+ * ~1 ms); one commit for 50 orders costs each a fiftieth of an fsync.
+ */
+export const inboxEventsPerTransactionMax = 50;
 
 /**
  * The in-process worker: processes the inbox and delivers the outbox in bounded batches, at its own
@@ -45,29 +52,107 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<number> = Promise.resolve(0);
 
-  async function processInboxEvent(event: InboxEvent): Promise<void> {
+  /**
+   * Applies one event inside `tx` (the caller's transaction or savepoint). Returns the outcome to
+   * count once committed, or undefined when another worker had already claimed the event.
+   */
+  async function applyClaimedEvent(tx: Tx, event: InboxEvent, prepared: Prepared | undefined): Promise<'processed' | 'ignored' | undefined> {
+    if (!(await claimInboxEvent(tx, event.id, 'processed'))) return undefined;
+    const result = await options.handleInboxEvent(tx, event, prepared);
+    if (result.outcome === 'ignored' || result.note) {
+      await tx.updateTable('inbox_events').set({ status: result.outcome, error: result.note ?? null }).where('id', '=', event.id).execute();
+    }
+    return result.outcome;
+  }
+
+  /**
+   * A failed attempt that is the event's own, recorded on its own; a storage failure is not an
+   * attempt (a full disk, the server away), so an outage never burns an event's retries: it is
+   * rethrown, the round ends, and the next waits a poll.
+   */
+  async function settleFailure(event: InboxEvent, error: unknown): Promise<void> {
+    if (classifyStorageError(error)) throw error;
     try {
-      const prepared = options.prepareInboxEvent ? await options.prepareInboxEvent(event) : undefined;
+      await recordInboxEventFailure(event, error);
+    } catch (recordError) {
+      // The failure could not even be recorded (the database is away): the event is still
+      // `received`, so a later round tries it again; the rest of this batch goes on.
+      logger.error({ eventId: event.id, err: recordError }, 'inbox event failure could not be recorded');
+    }
+  }
+
+  /** One event in a transaction of its own: the fallback when a shared transaction fails as a whole. */
+  async function processInboxEvent(event: InboxEvent, prepared: Prepared | undefined): Promise<void> {
+    try {
+      const outcome = await db.transaction().execute((tx) => applyClaimedEvent(tx, event, prepared));
+      if (outcome) metrics.inboxEvents.inc({ source: event.source, outcome });
+    } catch (error) {
+      await settleFailure(event, error);
+    }
+  }
+
+  /**
+   * Several events, one transaction (one commit, one fsync), a SAVEPOINT each: an event that fails
+   * rolls back only its own writes, its outbox messages included, and is recorded as a failed
+   * attempt once the others are committed. The batch holds at most one event per resource
+   * (`listDueInboxEvents`), so applying them in one transaction keeps each resource's order. A
+   * failure to roll back to a savepoint (the database ended the transaction itself) or to commit
+   * leaves nothing of the batch applied; each event is then tried again in a transaction of its own,
+   * so one bad event can never hold back the others. Found by bench/orders-end-to-end.ts: one
+   * commit per order was the largest cost of an order on SQLite (2.6 of 4.8 s of SQL for 400).
+   */
+  async function processInboxBatch(batch: readonly { event: InboxEvent; prepared: Prepared | undefined }[]): Promise<void> {
+    if (batch.length === 1) return processInboxEvent(batch[0]!.event, batch[0]!.prepared);
+    const applied: { event: InboxEvent; outcome: 'processed' | 'ignored' }[] = [];
+    const failed: { event: InboxEvent; error: unknown }[] = [];
+    try {
       await db.transaction().execute(async (tx) => {
-        if (!(await claimInboxEvent(tx, event.id, 'processed'))) return;
-        const result = await options.handleInboxEvent(tx, event, prepared);
-        if (result.outcome === 'ignored' || result.note) {
-          await tx.updateTable('inbox_events').set({ status: result.outcome, error: result.note ?? null }).where('id', '=', event.id).execute();
+        for (const { event, prepared } of batch) {
+          await sql`savepoint inbox_event`.execute(tx);
+          try {
+            const outcome = await applyClaimedEvent(tx, event, prepared);
+            await sql`release savepoint inbox_event`.execute(tx);
+            if (outcome) applied.push({ event, outcome });
+          } catch (error) {
+            if (classifyStorageError(error)) throw error;
+            await sql`rollback to savepoint inbox_event`.execute(tx);
+            await sql`release savepoint inbox_event`.execute(tx);
+            failed.push({ event, error });
+          }
         }
-        metrics.inboxEvents.inc({ source: event.source, outcome: result.outcome });
       });
     } catch (error) {
-      // The storage failed, not the event (a full disk, the server away): not an attempt, so an
-      // outage never burns an event's retries. The round ends here and the next waits a poll.
       if (classifyStorageError(error)) throw error;
+      logger.warn({ events: batch.length, err: error }, 'a batch of inbox events could not be committed; each is tried on its own');
+      for (const { event, prepared } of batch) await processInboxEvent(event, prepared);
+      return;
+    }
+    for (const { event, outcome } of applied) metrics.inboxEvents.inc({ source: event.source, outcome });
+    for (const { event, error } of failed) await settleFailure(event, error);
+  }
+
+  /**
+   * Applies a round's events in transactions of at most `inboxEventsPerTransactionMax`. What an
+   * event needs from outside is fetched first, outside any transaction; a failure to fetch it is
+   * that event's failed attempt.
+   */
+  async function processInboxEvents(events: readonly InboxEvent[]): Promise<void> {
+    let batch: { event: InboxEvent; prepared: Prepared | undefined }[] = [];
+    for (const event of events) {
+      let prepared: Prepared | undefined;
       try {
-        await recordInboxEventFailure(event, error);
-      } catch (recordError) {
-        // The failure could not even be recorded (the database is away): the event is still
-        // `received`, so a later round tries it again; the rest of this batch goes on.
-        logger.error({ eventId: event.id, err: recordError }, 'inbox event failure could not be recorded');
+        prepared = options.prepareInboxEvent ? await options.prepareInboxEvent(event) : undefined;
+      } catch (error) {
+        await settleFailure(event, error);
+        continue;
+      }
+      batch.push({ event, prepared });
+      if (batch.length >= inboxEventsPerTransactionMax) {
+        await processInboxBatch(batch);
+        batch = [];
       }
     }
+    if (batch.length > 0) await processInboxBatch(batch);
   }
 
   /**
@@ -93,9 +178,13 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
   /** One round: a batch of inbox events, then a batch of outbox messages. Returns how many were due. */
   async function runOnce(): Promise<number> {
     const inbox = await listDueInboxEvents(db);
-    for (const event of inbox) await processInboxEvent(event);
+    await processInboxEvents(inbox);
     const outbox = await outboxDelivery.claimDue();
-    for (const event of outbox) await outboxDelivery.deliver(event);
+    try {
+      for (const event of outbox) await outboxDelivery.deliver(event);
+    } finally {
+      await outboxDelivery.recordDelivered();
+    }
     return inbox.length + outbox.length;
   }
 

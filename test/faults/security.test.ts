@@ -47,7 +47,6 @@ const bodyOverrides: Record<string, unknown> = {
 
 /** Routes with a path parameter where the other merchant's refusal cannot be contrasted with the demo's own success, and why. */
 const isolationShownOtherwise: Record<string, string> = {
-  'GET /v1/customers/{id}/merges': 'answers an empty list for a profile the caller cannot see: nothing shown, nothing confirmed',
   'POST /v1/channels/shopify/locations/{shopify_location_id}/map': 'its parameter is a Shopify id, not a merchant\'s resource; the location it maps is the caller\'s own',
 };
 

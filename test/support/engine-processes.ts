@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 // Real `continuum serve` processes for tests that need several engines on one database (the
-// helpers of test/race-multiprocess.test.ts, shared by the outbox's and the inbox's multi-process tests).
+// race, inbox and outbox multi-process tests, through engine-cluster.ts, and the kill -9 test;
+// engineDatabaseUrl for CLI processes too).
 // pg reads libpq's `options` from the connection string, so every pooled connection of a process
 // starts with the test's schema as its search_path.
 
@@ -73,14 +74,14 @@ export async function waitUntilHealthy(engines: EngineProcess[]): Promise<void> 
   const pending = new Set(engines);
   while (pending.size > 0) {
     for (const engine of pending) {
-      if (hasExited(engine)) assert.fail(`engine ${engine.index} exited (code ${engine.child.exitCode}) before it was healthy; its output:\n${engine.output()}`);
+      if (hasExited(engine)) assert.fail(`engine ${engine.index} exited (code ${engine.child.exitCode}, signal ${engine.child.signalCode}) before it was healthy; its output:\n${engine.output()}`);
       const healthy = await fetch(`${engine.baseUrl}/healthz`, { signal: AbortSignal.timeout(healthPollIntervalMs * 10) }).then((response) => response.ok, () => false);
       if (healthy) pending.delete(engine);
     }
     if (pending.size === 0) return;
     if (Date.now() > deadline) {
       const first = [...pending][0]!;
-      assert.fail(`engine ${first.index} did not answer /healthz within ${startupWaitMsMax} ms; its output:\n${first.output()}`);
+      assert.fail(`engine ${first.index} (of ${pending.size} not up) did not answer /healthz within ${startupWaitMsMax} ms; its output:\n${first.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, healthPollIntervalMs));
   }

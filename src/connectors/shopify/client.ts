@@ -49,6 +49,10 @@ export const THROTTLED_ATTEMPTS_MAX = 5;
 /** Compare-and-swap writes of one pushAvailable call, the first included. */
 export const STALE_ATTEMPTS_MAX = 3;
 export const REQUEST_TIMEOUT_MS = 10_000;
+/** Input arrays hold at most 250 items (protocols.md B1, https://shopify.dev/api/usage/limits). */
+export const SET_QUANTITIES_ITEMS_MAX = 250;
+/** Reads of levels never pushed that pushAvailableMany sends at once. */
+const READS_AT_ONCE_MAX = 10;
 const THROTTLE_WAIT_SECONDS_MIN = 1;
 /** A bucket of 2000 points restoring 100 per second is full again after 20 s; wait no longer than 60 s. */
 const THROTTLE_WAIT_SECONDS_MAX = 60;
@@ -91,6 +95,14 @@ export interface PushAvailableInput extends InventoryLevelReference {
   quantity: number;
   /** The quantity Shopify last reported to us, or null to read it first. */
   lastKnown: number | null;
+  idempotencyKey: string;
+  referenceDocumentUri: string;
+}
+
+/** Several levels' `available` set by one inventorySetQuantities call (protocols.md B2: `quantities` is a list). */
+export interface PushAvailableManyInput {
+  /** At most SET_QUANTITIES_ITEMS_MAX; each with the quantity Shopify last reported to us, or null to read it first. */
+  items: (InventoryLevelReference & { quantity: number; lastKnown: number | null })[];
   idempotencyKey: string;
   referenceDocumentUri: string;
 }
@@ -168,6 +180,12 @@ export interface ShopifyAdminClient {
   setAvailable(input: SetAvailableInput): Promise<{ stale: boolean }>;
   /** Sets `available`, re-reading and retrying on a stale compare; returns the quantity it replaced. */
   pushAvailable(input: PushAvailableInput): Promise<{ previous: number }>;
+  /**
+   * Sets `available` of several levels with one inventorySetQuantities call per attempt (a mutation
+   * costs the same 10 points whatever the list's length), re-reading the stale ones and retrying;
+   * returns the quantity each replaced.
+   */
+  pushAvailableMany(input: PushAvailableManyInput): Promise<{ previous: number[] }>;
   /** Writes the customer's points and tier to `continuum.points` / `continuum.tier` metafields. */
   setCustomerMetafields(input: CustomerMetafieldsInput): Promise<void>;
   /** Creates a single-use amount-off or percent-off code discount (usage limit 1, once per customer); returns its node id. */
@@ -389,6 +407,7 @@ export function createShopifyAdminClient(options: ShopifyAdminClientOptions): Sh
     readAvailable: (level) => readAvailable(request, level),
     setAvailable: (input) => setAvailable(request, input),
     pushAvailable: (input) => pushAvailable(client, input),
+    pushAvailableMany: (input) => pushAvailableMany(request, client, input),
     setCustomerMetafields: (input) => setCustomerMetafields(request, input),
     createBasicCodeDiscount: (input) => createBasicCodeDiscount(request, input),
     createFreeShippingCodeDiscount: (input) => createFreeShippingCodeDiscount(request, input),
@@ -549,6 +568,63 @@ async function pushAvailable(client: ShopifyAdminClient, input: PushAvailableInp
     attempts: STALE_ATTEMPTS_MAX,
     lastRead: expected,
   });
+}
+
+/**
+ * One inventorySetQuantities call for several levels; the indexes (into `quantities`) whose compare
+ * was stale. Shopify's behaviour when only some compares of a list are stale is not documented
+ * (the fake refuses the whole call): the caller sends them all again either way.
+ */
+async function setAvailableMany(request: RequestFunction, input: { quantities: (InventoryLevelReference & { quantity: number; changeFromQuantity: number })[]; idempotencyKey: string; referenceDocumentUri: string }): Promise<{ staleIndexes: number[] }> {
+  assert(input.quantities.length >= 1 && input.quantities.length <= SET_QUANTITIES_ITEMS_MAX, `setAvailableMany: 1 to ${SET_QUANTITIES_ITEMS_MAX} levels (got ${input.quantities.length})`);
+  assert(input.idempotencyKey.length > 0, 'setAvailableMany: idempotencyKey must not be empty');
+  const quantities = input.quantities.map((entry) => {
+    assert(Number.isSafeInteger(entry.quantity) && Number.isSafeInteger(entry.changeFromQuantity), 'setAvailableMany: quantities are integers');
+    return { ...normaliseLevel(entry), quantity: entry.quantity, changeFromQuantity: entry.changeFromQuantity };
+  });
+  const variables = { idempotencyKey: input.idempotencyKey, input: { name: 'available', reason: SETTABLE_REASON, referenceDocumentUri: input.referenceDocumentUri, quantities } };
+  const { data } = await request<unknown>(SET_AVAILABLE_MUTATION, variables);
+  const { userErrors } = parseData(setQuantitiesSchema, data, 'inventorySetQuantities').inventorySetQuantities;
+  if (userErrors.length === 0) return { staleIndexes: [] };
+  if (!userErrors.every((error) => error.code === 'CHANGE_FROM_QUANTITY_STALE')) {
+    throw new AppError('connectors.shopify.user_error', userErrors.map((error) => error.message).join('; '), { userErrors, levels: quantities.length });
+  }
+  // The field names the list entry (`input.quantities.3.changeFromQuantity`); one that does not: all of them are read again.
+  const named = userErrors.map((error) => Number(error.field?.[2]));
+  if (named.some((index) => !Number.isSafeInteger(index) || index < 0 || index >= quantities.length)) return { staleIndexes: quantities.map((_, index) => index) };
+  return { staleIndexes: [...new Set(named)] };
+}
+
+/**
+ * The compare-and-swap loop of pushAvailable for several levels at once. Levels whose quantity had
+ * to be read and already equals the target are not written. Each attempt sends every level not yet
+ * written; its key is `${idempotencyKey}-r${attempt}` after the first, as for one level.
+ */
+async function pushAvailableMany(request: RequestFunction, client: ShopifyAdminClient, input: PushAvailableManyInput): Promise<{ previous: number[] }> {
+  const wasRead = input.items.map((item) => item.lastKnown === null);
+  // Levels never pushed are read first, several at a time: one after another, 50 first pushes took
+  // seconds of round trips (found by bench/stock.ts). A read costs a few points, a tenth of a write.
+  const expected = input.items.map((item) => item.lastKnown ?? 0);
+  const toRead = input.items.map((_, index) => index).filter((index) => wasRead[index]);
+  for (let start = 0; start < toRead.length; start += READS_AT_ONCE_MAX) {
+    const indexes = toRead.slice(start, start + READS_AT_ONCE_MAX);
+    const read = await Promise.all(indexes.map((index) => client.readAvailable(input.items[index]!)));
+    indexes.forEach((index, position) => (expected[index] = read[position]!));
+  }
+  for (let attempt = 0; attempt < STALE_ATTEMPTS_MAX; attempt += 1) {
+    const sending = input.items.map((_, index) => index).filter((index) => !(wasRead[index] && expected[index] === input.items[index]!.quantity));
+    if (sending.length === 0) return { previous: expected };
+    const idempotencyKey = attempt === 0 ? input.idempotencyKey : `${input.idempotencyKey}-r${attempt}`;
+    const quantities = sending.map((index) => ({ ...input.items[index]!, changeFromQuantity: expected[index]! }));
+    const { staleIndexes } = await setAvailableMany(request, { quantities, idempotencyKey, referenceDocumentUri: input.referenceDocumentUri });
+    if (staleIndexes.length === 0) return { previous: expected };
+    for (const staleIndex of staleIndexes) {
+      const index = sending[staleIndex]!;
+      expected[index] = await client.readAvailable(input.items[index]!);
+      wasRead[index] = true;
+    }
+  }
+  throw new AppError('connectors.shopify.stale_inventory', `Shopify's available quantities kept changing during ${STALE_ATTEMPTS_MAX} attempts`, { levels: input.items.length, attempts: STALE_ATTEMPTS_MAX });
 }
 
 async function setCustomerMetafields(request: RequestFunction, input: CustomerMetafieldsInput): Promise<void> {

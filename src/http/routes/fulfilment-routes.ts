@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { announceStockChange, cancelPickup, countStock, describePickup, findOrders, findPickupIdByOrder, listPickups, markPickedUp, markPickupReady, placeHold, recordPosSale, releaseHold, transferStock } from '../../commands/index.ts';
 import { findVariantBySku } from '../../catalog/index.ts';
+import { requestGroupCommit } from '../../db/index.ts';
 import { setChannelBuffer, setSafetyStock } from '../../inventory/index.ts';
 import { getLocation } from '../../merchants/index.ts';
 import { AppError } from '../../shared/app-error.ts';
@@ -15,6 +16,7 @@ const sku = z.string().trim().min(1).max(200);
 /** Store pickup, cart holds, counts, transfers, safety stock, channel buffers and order search. */
 export function registerFulfilmentRoutes(app: AppInstance, { database, worker }: RouteDependencies): void {
   const db = database.db;
+  const commands = requestGroupCommit(db);
   const actorOf = (keyId: string | undefined) => `api:${keyId ?? 'unknown'}`;
 
   app.post('/v1/pickups', {
@@ -64,13 +66,16 @@ export function registerFulfilmentRoutes(app: AppInstance, { database, worker }:
     schema: { summary: 'Hold units for a cart for a limited time (409 when not available)', tags: ['inventory'], body: z.object({ location_id: id, sku, quantity: z.number().int().min(1).max(10_000), ttl_seconds: z.number().int().min(10).max(24 * 60 * 60).default(900) }) },
   }, async (request, reply) => {
     const body = request.body;
-    const hold = await db.transaction().execute((tx) => placeHold(tx, merchantOf(request), { locationId: body.location_id, sku: body.sku, quantity: body.quantity, ttlSeconds: body.ttl_seconds, actor: actorOf(request.principal?.keyId) }));
+    const merchant = merchantOf(request);
+    // Concurrent holds share one transaction and one commit, each in its own savepoint (src/db/group-commit.ts).
+    const hold = await commands.run((tx) => placeHold(tx, merchant, { locationId: body.location_id, sku: body.sku, quantity: body.quantity, ttlSeconds: body.ttl_seconds, actor: actorOf(request.principal?.keyId) }));
     worker.wake();
     return reply.code(201).send({ data: hold });
   });
 
   app.post('/v1/holds/:id/release', { config: { scope: 'pos' }, schema: { summary: 'Release a cart hold now', tags: ['inventory'], params: z.object({ id }) } }, async (request) => {
-    const hold = await db.transaction().execute((tx) => releaseHold(tx, merchantOf(request), request.params.id, actorOf(request.principal?.keyId)));
+    const merchant = merchantOf(request);
+    const hold = await commands.run((tx) => releaseHold(tx, merchant, request.params.id, actorOf(request.principal?.keyId)));
     worker.wake();
     return { data: hold };
   });

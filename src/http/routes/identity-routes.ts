@@ -62,8 +62,14 @@ export function registerIdentityRoutes(app: AppInstance, { database, worker }: R
 
   app.get('/v1/customers/:id/merges', {
     config: { scope: 'read' },
-    schema: { summary: 'Merges this profile took part in, with their audit trail', tags: ['customers'], params: z.object({ id: customerId }) },
-  }, async (request) => ({ data: await listCustomerMerges(db, merchantOf(request).id, request.params.id) }));
+    schema: { summary: 'Merges this profile took part in, with their audit trail; 404 customers.not_found for a profile the merchant does not have', tags: ['customers'], params: z.object({ id: customerId }) },
+  }, async (request) => {
+    const merchantId = merchantOf(request).id;
+    // Like every other customer route: another merchant's profile, or an unknown id, is a 404, not
+    // an empty list (which answered differently from the customer's own routes).
+    await getCustomerIdentity(db, merchantId, request.params.id);
+    return { data: await listCustomerMerges(db, merchantId, request.params.id) };
+  });
 
   app.post('/v1/customers/duplicates/scan', {
     config: { scope: 'admin' },

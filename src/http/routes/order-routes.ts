@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requestGroupCommit } from '../../db/index.ts';
 import { recordPosSale } from '../../commands/index.ts';
 import { getOrder } from '../../orders/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
@@ -22,13 +23,15 @@ export const posSaleBody = z.object({
 });
 
 export function registerOrderRoutes(app: AppInstance, { database, worker }: RouteDependencies): void {
+  const commands = requestGroupCommit(database.db);
   app.post('/v1/pos/sales', {
     config: { scope: 'pos' },
     schema: { summary: 'Record a register sale: price with the shared promotion rules, redeem rewards, move stock, earn points', tags: ['pos'], body: posSaleBody },
   }, async (request, reply) => {
     const body = request.body;
     const merchant = merchantOf(request);
-    const result = await database.db.transaction().execute((tx) => recordPosSale(tx, merchant, {
+    // Concurrent sales share one transaction and one commit, each in its own savepoint (src/db/group-commit.ts).
+    const result = await commands.run((tx) => recordPosSale(tx, merchant, {
       saleId: body.sale_id, registerId: body.register_id ?? null, locationId: body.location_id, occurredAt: body.occurred_at ?? null,
       customer: body.customer ? { customerId: body.customer.customer_id ?? null, loyaltyCode: body.customer.loyalty_code ?? null, email: body.customer.email ?? null, phone: body.customer.phone ?? null, firstName: body.customer.first_name ?? null, lastName: body.customer.last_name ?? null } : null,
       lines: body.lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: line.unit_price_minor ?? null })),

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { addStaffUser } from '../../commands/index.ts';
+import { addStaffUser, disableStaffUser, setStaffPassword, type StaffAccountActor } from '../../commands/index.ts';
 import { listLocations } from '../../merchants/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { authenticateStaffSession, createSignInLimiter, listStaffUsers, normaliseStaffEmail, revokeStaffSession, signInStaff, staffPasswordLengthMax, staffPasswordLengthMin, staffRoles, type StaffSession, type StaffUser } from '../../staff/index.ts';
@@ -31,6 +31,11 @@ function sessionView(session: StaffSession) {
 
 function actorOf(request: FastifyRequest): string {
   return `api:${request.principal?.keyId ?? 'unknown'}`;
+}
+
+/** Who asks, for a change to someone's account: a manager changing her own is told apart from a key. */
+function accountActorOf(request: FastifyRequest): StaffAccountActor {
+  return { actor: actorOf(request), staffId: request.principal?.staffId, sessionToken: request.principal?.staffId === undefined ? undefined : readSessionToken(request) };
 }
 
 function noSession(): AppError {
@@ -69,6 +74,34 @@ function registerStaffUserRoutes(app: AppInstance, { database }: RouteDependenci
     const merchant = merchantOf(request);
     const names = new Map((await listLocations(db, merchant.id)).map((location) => [location.id, location.name]));
     return { data: (await listStaffUsers(db, merchant.id)).map((staff) => staffView(staff, staff.homeLocationId ? names.get(staff.homeLocationId) ?? null : null)) };
+  });
+
+  const homeLocationNameOf = async (merchantId: string, staff: StaffUser) =>
+    staff.homeLocationId === null ? null : (await listLocations(db, merchantId)).find((location) => location.id === staff.homeLocationId)?.name ?? null;
+
+  app.post('/v1/staff/:id/disable', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Disable a person who left: her sessions end at once and she can no longer sign in. A manager cannot disable herself (409 staff.disable_self_conflict); disabling someone disabled already changes nothing',
+      tags: ['staff'], params: z.object({ id: identifier }),
+    },
+  }, async (request) => {
+    const merchant = merchantOf(request);
+    const staff = await disableStaffUser(db, merchant.id, request.params.id, accountActorOf(request));
+    return { data: staffView(staff, await homeLocationNameOf(merchant.id, staff)) };
+  });
+
+  app.post('/v1/staff/:id/password', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Set a new password for a person (10 to 200 characters, as at creation); her other sessions end',
+      tags: ['staff'], params: z.object({ id: identifier }),
+      body: z.object({ password: z.string().min(staffPasswordLengthMin).max(staffPasswordLengthMax) }),
+    },
+  }, async (request) => {
+    const merchant = merchantOf(request);
+    const staff = await setStaffPassword(db, merchant.id, request.params.id, request.body.password, accountActorOf(request));
+    return { data: staffView(staff, await homeLocationNameOf(merchant.id, staff)) };
   });
 }
 

@@ -1,0 +1,59 @@
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { assert } from '../shared/app-error.ts';
+import type { OrderSummary } from './order-service.ts';
+
+/** The most customers one read of recent orders takes: a register search shows at most 20. */
+export const recentOrdersCustomersMax = 20;
+
+interface RecentOrdersParameters {
+  merchantId: string;
+  customerIds: string[];
+  perCustomerMax: number;
+}
+
+const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
+
+function buildRecentOrders(count: number) {
+  return reuseQuery((db, param: ParameterPlaceholders<RecentOrdersParameters>) => {
+    const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', param('merchantId')).where('customer_id', 'in', param.list('customerIds', count));
+    // One customer needs no ranking: the index (merchant_id, customer_id, placed_at) gives her
+    // latest orders under a plain limit.
+    if (count === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(param('perCustomerMax'));
+    return db
+      .selectFrom(ofCustomers
+        .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
+        .as('ranked'))
+      .select(columns)
+      .where('recency', '<=', param('perCustomerMax'))
+      .orderBy('placed_at', 'desc')
+      .orderBy('id', 'desc');
+  });
+}
+
+// One compiled query per count of customers (1 to recentOrdersCustomersMax), built on first use.
+const byCount = new Map<number, ReturnType<typeof buildRecentOrders>>();
+
+/**
+ * The latest orders of each of a few customers, newest first, from every channel: the same answer
+ * as `listRecentOrders`, for the register's lookup, with its SQL compiled once per count of
+ * customers instead of built on every search (found by bench/customer-lookup.ts).
+ * Example: `(await readRecentOrders(db, merchantId, [customerId], 5)).get(customerId)`.
+ */
+export async function readRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax: number): Promise<Map<string, OrderSummary[]>> {
+  const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
+  if (customerIds.length === 0) return result;
+  assert(customerIds.length <= recentOrdersCustomersMax, `recent orders of at most ${recentOrdersCustomersMax} customers at once (${customerIds.length})`);
+  assert(Number.isInteger(perCustomerMax) && perCustomerMax >= 1, `a positive count of orders per customer (${perCustomerMax})`);
+  let query = byCount.get(customerIds.length);
+  if (!query) {
+    query = buildRecentOrders(customerIds.length);
+    byCount.set(customerIds.length, query);
+  }
+  const rows = await query.execute(db, { merchantId, customerIds, perCustomerMax });
+  for (const row of rows) {
+    const list = result.get(row.customer_id ?? '');
+    if (!list || list.length >= perCustomerMax) continue;
+    list.push({ id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency });
+  }
+  return result;
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import pino from 'pino';
+import { DIALECTS, openTestDatabase } from '../../test/support/databases.ts';
+import type { DialectName, Tx } from '../db/index.ts';
+import { AppError } from '../shared/app-error.ts';
+import { createMetrics } from '../shared/metrics.ts';
+import { storeInboxEvent, type InboxEvent } from './inbox.ts';
+import { enqueueOutbox } from './outbox.ts';
+import { createSyncWorker, inboxEventsPerTransactionMax } from './sync-worker.ts';
+
+// The worker applies a round's inbox events several to a transaction (one commit), each inside a
+// savepoint of its own (issue #9). What a user must not notice: an event that fails takes back only
+// its own writes (its outbox messages included) and is retried as before, while the others of the
+// same transaction stay applied, exactly once.
+
+const merchantId = 'mer_worker_batch_test';
+
+type Failure = 'throw' | 'bad-statement';
+
+async function openHarness(t: TestContext, dialect: DialectName) {
+  const database = await openTestDatabase(dialect);
+  t.after(() => database.dispose());
+  const db = database.handle.db;
+  const failures = new Map<string, Failure>();
+  const transactions: Tx[] = [];
+  const handleInboxEvent = async (tx: Tx, event: InboxEvent) => {
+    transactions.push(tx);
+    // Every event writes before it may fail, so a failure has something of its own to take back.
+    await enqueueOutbox(tx, merchantId, { destination: 'shopify', kind: 'test.applied', coalesceKey: null, payload: { delivery_id: event.delivery_id } });
+    const failure = failures.get(event.delivery_id);
+    if (failure === 'throw') throw new AppError('test.broken', `${event.delivery_id} cannot be applied`);
+    if (failure === 'bad-statement') {
+      // A statement the database refuses: on PostgreSQL it aborts the whole transaction unless
+      // rolled back to the event's savepoint.
+      await tx.insertInto('inbox_events').values({ ...event, payload: '{}' }).execute();
+    }
+    return { outcome: 'processed' as const };
+  };
+  const worker = createSyncWorker({ db, logger: pino({ level: 'silent' }), metrics: createMetrics(), handleInboxEvent, deliverers: {} });
+  return {
+    db, worker, transactions,
+    fail: (deliveryId: string, failure: Failure) => void failures.set(deliveryId, failure),
+    async store(deliveryId: string) {
+      const result = await storeInboxEvent(db, { merchantId, source: 'shopify', topic: 'orders/create', deliveryId, eventKey: null, headers: {}, payload: '{}', triggeredAt: null, resourceKey: `shopify:order:${deliveryId}` });
+      assert.ok(result.stored);
+    },
+    event: (deliveryId: string) => db.selectFrom('inbox_events').select(['status', 'attempts', 'error']).where('delivery_id', '=', deliveryId).executeTakeFirstOrThrow(),
+    async outboxFor() {
+      const rows = await db.selectFrom('outbox_events').select('payload').where('kind', '=', 'test.applied').execute();
+      return rows.map((row) => (JSON.parse(row.payload) as { delivery_id: string }).delivery_id).sort();
+    },
+  };
+}
+
+for (const dialect of DIALECTS) {
+  for (const failure of ['throw', 'bad-statement'] as const) {
+    test(`[${dialect}] an event that fails (${failure === 'throw' ? 'its handler throws' : 'the database refuses a statement'}) in a shared transaction takes back only its own writes and is retried; the others stay applied once`, async (t) => {
+      const harness = await openHarness(t, dialect);
+      for (const deliveryId of ['order-1', 'order-2', 'order-3']) await harness.store(deliveryId);
+      harness.fail('order-2', failure);
+
+      await harness.worker.runOnce();
+
+      assert.deepEqual(await harness.outboxFor(), ['order-1', 'order-3'], "the failed event's outbox message was rolled back with it, the others' kept");
+      assert.equal(new Set(harness.transactions).size, 1, 'the three events ran in one transaction');
+      assert.deepEqual((await harness.event('order-1')).status, 'processed');
+      assert.deepEqual((await harness.event('order-3')).status, 'processed');
+      const failed = await harness.event('order-2');
+      assert.deepEqual([failed.status, failed.attempts], ['received', 1], 'a failed attempt, retried later with backoff');
+      assert.ok(failed.error, 'the reason is kept');
+
+      await harness.worker.runOnce();
+      assert.deepEqual(await harness.outboxFor(), ['order-1', 'order-3'], 'nothing applied twice');
+    });
+  }
+
+  test(`[${dialect}] a round of more events than one transaction holds commits them in several transactions, each event once`, async (t) => {
+    const harness = await openHarness(t, dialect);
+    const count = inboxEventsPerTransactionMax + 3;
+    for (let index = 0; index < count; index += 1) await harness.store(`order-${index}`);
+
+    await harness.worker.drain();
+
+    assert.equal((await harness.outboxFor()).length, count);
+    assert.equal(new Set(harness.transactions).size, 2);
+    const statuses = await harness.db.selectFrom('inbox_events').select('status').distinct().execute();
+    assert.deepEqual(statuses, [{ status: 'processed' }]);
+  });
+}

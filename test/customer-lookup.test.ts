@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { customerLookupAnswer } from '../src/http/routes/customer-routes.ts';
+import { DIALECTS } from './support/databases.ts';
+import { startTestEngine, type TestEngine } from './support/engine-harness.ts';
+
+// The register's lookup reads through its own compiled statements (profiles joined to loyalty
+// accounts, recent orders per count of customers) and writes its answer without zod re-checking
+// it (issue #9). These tests prove that it answers exactly what the full profile says, in the
+// documented shape, for one customer and for several.
+
+const createdAt = '2025-03-01T10:00:00.000Z';
+
+async function withEngine(t: TestContext, dialect: (typeof DIALECTS)[number]): Promise<TestEngine> {
+  const harness = await startTestEngine(dialect);
+  t.after(() => harness.dispose());
+  return harness;
+}
+
+/** Three "Zelda Q…" profiles: one with points, a flagged email and seven orders; one without an account; one without orders. */
+async function seedProfiles(harness: TestEngine): Promise<{ quinn: string; quist: string; quo: string }> {
+  const db = harness.engine.database.db;
+  const merchantId = harness.demo.merchant.id;
+  const ids = { quinn: 'cus_lookup_quinn', quist: 'cus_lookup_quist', quo: 'cus_lookup_quo' };
+  const names = { quinn: 'Quinn', quist: 'Quist', quo: 'Quo' };
+  for (const [key, id] of Object.entries(ids) as [keyof typeof ids, string][]) {
+    await db.insertInto('customers').values({ id, merchant_id: merchantId, first_name: 'Zelda', last_name: names[key], name_search: `zelda ${names[key].toLowerCase()}`, loyalty_code: null, source_updated_at: null, created_at: createdAt, updated_at: createdAt, state: 'active', merged_into: null, note: null, preferences_json: '{}' }).execute();
+  }
+  const identifier = (id: string, customerId: string, kind: 'email' | 'phone', value: string, at: string, flag: string | null = null) =>
+    db.insertInto('customer_identifiers').values({ id, merchant_id: merchantId, customer_id: customerId, kind, value_original: value, value_normalized: value, is_valid: 1, created_at: at, flag, verified: 0 }).execute();
+  await identifier('cid_lookup_1', ids.quinn, 'email', 'zelda.quinn@example.com', '2025-03-01T10:00:00.000Z');
+  await identifier('cid_lookup_2', ids.quinn, 'phone', '+16135550177', '2025-03-02T10:00:00.000Z');
+  await identifier('cid_lookup_3', ids.quinn, 'email', 'zq@example.org', '2025-03-03T10:00:00.000Z');
+  await identifier('cid_lookup_4', ids.quinn, 'email', 'noemail@example.com', '2025-03-04T10:00:00.000Z', 'blocked');
+  await identifier('cid_lookup_5', ids.quist, 'email', 'zelda.quist@example.com', '2025-03-01T10:00:00.000Z');
+  await db.insertInto('loyalty_accounts').values({ merchant_id: merchantId, customer_id: ids.quinn, available: 120, pending: 30, lifetime_earned: 400, tier: 'Gold', updated_at: createdAt }).execute();
+  await db.insertInto('loyalty_accounts').values({ merchant_id: merchantId, customer_id: ids.quo, available: 5, pending: 0, lifetime_earned: 5, tier: 'Member', updated_at: createdAt }).execute();
+  const orders = [...Array.from({ length: 7 }, (_, index) => ({ customerId: ids.quinn, day: 10 + index })), { customerId: ids.quist, day: 3 }, { customerId: ids.quist, day: 12 }];
+  for (const [index, order] of orders.entries()) {
+    const placedAt = `2025-04-${String(order.day).padStart(2, '0')}T12:00:00.000Z`;
+    await db.insertInto('orders').values({
+      id: `ord_lookup_${index}`, merchant_id: merchantId, channel: index % 2 ? 'online' : 'store', source: index % 2 ? 'shopify' : 'pos', source_ref: `lookup-${index}`, order_number: `#L${index}`,
+      customer_id: order.customerId, location_id: null, register_ref: null, status: 'completed', currency: 'USD', subtotal_minor: 1000 + index, discount_minor: 0, shipping_minor: 0, tax_minor: 0,
+      total_minor: 1000 + index, refunded_minor: index === 2 ? 500 : 0, placed_at: placedAt, source_updated_at: null, created_at: placedAt, updated_at: placedAt,
+    }).execute();
+  }
+  return ids;
+}
+
+async function lookup(harness: TestEngine, q: string): Promise<any[]> {
+  const response = await harness.request('GET', `/v1/customers/lookup?q=${encodeURIComponent(q)}`);
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  // Parsing strips what the documented schema does not name: equal means the exact documented shape.
+  assert.deepEqual(customerLookupAnswer.parse(response.body), response.body, 'the answer has exactly the documented shape');
+  return response.body.data;
+}
+
+/** What the lookup must show of a profile: the full profile's summary fields and its five latest orders. */
+async function expectedSummary(harness: TestEngine, customerId: string) {
+  const profile = (await harness.request('GET', `/v1/customers/${customerId}`)).body.data;
+  return { id: profile.id, name: profile.name, emails: profile.emails, phones: profile.phones, loyalty_code: profile.loyalty_code, loyalty: profile.loyalty, orders: profile.orders.slice(0, 5) };
+}
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] a name search finding several profiles shows each as its full profile does: points or none, linkable identifiers oldest first, the five latest orders`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const ids = await seedProfiles(harness);
+    const found = await lookup(harness, 'Zelda  Q');
+    assert.deepEqual(found.map((profile) => profile.id), [ids.quinn, ids.quist, ids.quo], 'alphabetical by name');
+    for (const [index, id] of [ids.quinn, ids.quist, ids.quo].entries()) assert.deepEqual(found[index], await expectedSummary(harness, id));
+    const [quinn, quist, quo] = found;
+    assert.deepEqual(quinn.emails, ['zelda.quinn@example.com', 'zq@example.org'], 'the blocked email is not shown');
+    assert.deepEqual(quinn.loyalty, { available: 120, pending: 30, tier: 'Gold' });
+    assert.deepEqual(quinn.orders.map((order: { id: string }) => order.id), ['ord_lookup_6', 'ord_lookup_5', 'ord_lookup_4', 'ord_lookup_3', 'ord_lookup_2'], 'newest first, five of seven');
+    assert.deepEqual(quist.orders.map((order: { id: string }) => order.id), ['ord_lookup_8', 'ord_lookup_7']);
+    assert.equal(quist.loyalty.available, 0, 'no account: no points');
+    assert.deepEqual(quo.orders, []);
+  });
+
+  test(`[${dialect}] a phone as typed and an email in any case each find their one profile, shown as the full profile does`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const ids = await seedProfiles(harness);
+    assert.deepEqual(await lookup(harness, '(613) 555-0177'), [await expectedSummary(harness, ids.quinn)]);
+    assert.deepEqual(await lookup(harness, 'ZELDA.QUIST@Example.com'), [await expectedSummary(harness, ids.quist)]);
+    assert.deepEqual(await lookup(harness, 'nobody@example.com'), []);
+  });
+}
