@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIALECTS } from './support/databases.ts';
-import { readFixture, startTestEngine } from './support/engine-harness.ts';
+import { readFixture, startTestEngine, testPosKey } from './support/engine-harness.ts';
 
 /** The web-order fixture with some text swapped, re-signed by the harness like any delivery. */
 function editedOrder(replacements: [string, string][]): Buffer {
@@ -68,5 +68,25 @@ for (const dialect of DIALECTS) {
     const duplicates = (await harness.request('GET', '/v1/exceptions?kind=possible_duplicate')).body.data;
     assert.equal(duplicates.length, 1);
     assert.deepEqual([...duplicates[0].details.customer_ids].sort(), [byEmail[0].id, byPhone[0].id].sort());
+  });
+}
+
+for (const dialect of DIALECTS) {
+  // Orders of up to four lines write them with a statement built once per line count, longer ones
+  // build theirs (src/orders/order-service.ts): every line comes back as sold, in its place.
+  test(`[${dialect}] a sale of one, three and six lines records every line in order, with its stock moved`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    // The store holds one lounger (the fourth), so only the six-line sale takes it.
+    const skus = ['SKU2006-001', 'SKU-WALLET-01', 'SKU-BEANIE-01', 'SKU2006-020'];
+    for (const count of [1, 3, 6]) {
+      const lines = Array.from({ length: count }, (_, index) => ({ sku: skus[index % skus.length]!, quantity: index === 3 ? 1 : 1 + (index % 2) }));
+      const sale = await harness.request('POST', '/v1/pos/sales', { key: testPosKey, body: { sale_id: `LINES-${count}`, register_id: 'REG-A', location_id: harness.demo.store.id, lines } });
+      assert.equal(sale.status, 201, JSON.stringify(sale.body));
+      const order = (await harness.request('GET', `/v1/orders/${sale.body.data.order.id}`)).body.data;
+      assert.deepEqual(order.lines.map((line: { sku: string; quantity: number }) => [line.sku, line.quantity]), lines.map((line) => [line.sku, line.quantity]), JSON.stringify(order.lines));
+    }
+    const beanie = (await harness.request('GET', '/v1/inventory?sku=SKU-BEANIE-01')).body.data.find((row: { location_id: string }) => row.location_id === harness.demo.store.id);
+    assert.equal(beanie.on_hand, 12 - 1 - 1, 'the beanie sold on the three- and six-line sales');
   });
 }

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Queryable, VariantsTable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable, type VariantsTable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -78,8 +78,11 @@ async function createVariant(db: Queryable, merchantId: string, currency: string
   return toVariant(row);
 }
 
+// Every hold and every sale line reads its variant by SKU: built and compiled once (issue #9).
+const variantBySku = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; sku: string }>) => db.selectFrom('variants').selectAll().where('merchant_id', '=', param('merchantId')).where('sku', '=', param('sku')));
+
 export async function findVariantBySku(db: Queryable, merchantId: string, sku: string): Promise<Variant | undefined> {
-  const row = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).where('sku', '=', sku).executeTakeFirst();
+  const [row] = await variantBySku.execute(db, { merchantId, sku });
   return row ? toVariant(row) : undefined;
 }
 

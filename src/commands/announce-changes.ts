@@ -1,12 +1,19 @@
 import { findExternalId } from '../catalog/index.ts';
-import { listChannelAccounts, type Location } from '../merchants/index.ts';
-import type { Tx } from '../db/index.ts';
+import type { Location } from '../merchants/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Tx } from '../db/index.ts';
 import { enqueueOutbox } from '../sync/index.ts';
 
-/** Only a shop connected to its Admin API can be told anything; a webhook-only or disconnected shop gets no messages. */
-async function pushesToChannel(tx: Tx, merchantId: string, channel: 'shopify' | 'square'): Promise<boolean> {
-  const accounts = await listChannelAccounts(tx, merchantId, channel);
-  return accounts.some((account) => account.adminApiUrl !== null && account.accessToken !== null && account.state === 'connected');
+/**
+ * Only a shop connected to its Admin API can be told anything; a webhook-only or disconnected shop
+ * gets no messages. Both channels in one statement built once: a hold read the accounts twice
+ * (Shopify, then Square), each statement built anew (found by .prof/holds-cpu.mts, issue #9).
+ */
+const connectedChannels = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db
+  .selectFrom('channel_accounts').select('channel').distinct()
+  .where('merchant_id', '=', param('merchantId')).where('admin_api_url', 'is not', null).where('access_token', 'is not', null).where('state', '=', 'connected'));
+
+async function readConnectedChannels(tx: Tx, merchantId: string): Promise<Set<string>> {
+  return new Set((await connectedChannels.execute(tx, { merchantId })).map((row) => row.channel));
 }
 
 /**
@@ -15,12 +22,8 @@ async function pushesToChannel(tx: Tx, merchantId: string, channel: 'shopify' | 
  * bench/orders-end-to-end.ts). Made for one command in one transaction, and used only within it.
  */
 export function createChangeAnnouncer(tx: Tx, merchantId: string) {
-  const connected = new Map<'shopify' | 'square', Promise<boolean>>();
-  const pushesTo = (channel: 'shopify' | 'square'): Promise<boolean> => {
-    let answer = connected.get(channel);
-    if (!answer) connected.set(channel, (answer = pushesToChannel(tx, merchantId, channel)));
-    return answer;
-  };
+  let connected: Promise<Set<string>> | undefined;
+  const pushesTo = async (channel: 'shopify' | 'square'): Promise<boolean> => (await (connected ??= readConnectedChannels(tx, merchantId))).has(channel);
   return {
     /**
      * Tells the channels that available stock changed at a location, through the outbox, in the

@@ -11,7 +11,7 @@ import { findOrderBySource, insertOrder, type NewOrder, type Order, type OrderSo
 import { lockPromotionForRedemption } from '../promotions/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso, toIso } from '../shared/clock.ts';
-import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
+import { createChangeAnnouncer, type ChangeAnnouncer } from './announce-changes.ts';
 import { resolveEventCustomer } from './resolve-order-customer.ts';
 import { useRewardCodeOnSale } from './online-reward-codes.ts';
 import { priceCart, type CartToPrice, type PricedCart } from './price-cart.ts';
@@ -20,7 +20,7 @@ import { checkRewardLimits, redeemOfflineReward, useRewardCodeOffline, type Sale
 import { spendStoreCreditPayments } from './store-credit-payments.ts';
 import { applyReferralOnOrder } from './referral-rewards.ts';
 import { settleExchange, type ExchangeSettlement } from '../returns/index.ts';
-import { emitMerchantEvent } from '../sync/index.ts';
+import { createMerchantEventEmitter } from '../sync/index.ts';
 import { orderEventData } from './merchant-event-data.ts';
 
 export interface PosSaleCommand {
@@ -186,7 +186,11 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   const { order, created } = await insertOrder(tx, merchant.id, buildOrder(merchant, command, location, customerId, priced, placedAt, multiplierBps, exchange, earns));
   if (!created) return { order, created, pointsEarned: 0, pointsRedeemed: 0, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null };
   await spendStoreCreditPayments(tx, merchant.id, order);
-  await emitMerchantEvent(tx, merchant.id, 'order.recorded', orderEventData(order));
+  // One emitter and one announcer for the whole sale: the subscriptions and the connected channels
+  // are read once, not once per event and per line (issue #9).
+  const events = createMerchantEventEmitter(tx, merchant.id);
+  const announce = createChangeAnnouncer(tx, merchant.id);
+  await events.emit('order.recorded', orderEventData(order));
 
   let pointsRedeemed = 0;
   for (const [index, applied] of priced.rewards.entries()) {
@@ -198,16 +202,16 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
     const posting = { customerId: customerId!, points: applied.reward.pointsCost, idempotencyKey: `order:${order.id}:reward:${index}`, orderId: order.id, memo: `Redeemed ${applied.reward.name} at ${location.name}` };
     if (offline) conflicts.push(...(await redeemOfflineReward(tx, merchant, applied.reward, posting)));
     else await redeemPoints(tx, merchant.id, baseTier, posting);
-    await emitMerchantEvent(tx, merchant.id, 'loyalty.reward_redeemed', { customer_id: customerId, order_id: order.id, reward: applied.reward.code, points: applied.reward.pointsCost, channel: order.channel, location_id: location.id });
+    await events.emit('loyalty.reward_redeemed', { customer_id: customerId, order_id: order.id, reward: applied.reward.code, points: applied.reward.pointsCost, channel: order.channel, location_id: location.id });
     pointsRedeemed += applied.reward.pointsCost;
   }
-  if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location);
-  else conflicts.push(...(await sellAtRegister(tx, merchant.id, order, location, command)));
+  if (command.fulfilment === 'pickup') await reserveForPickup(tx, merchant.id, order, location, announce);
+  else conflicts.push(...(await sellAtRegister(tx, merchant.id, order, location, command, announce)));
   // An exchange's new goods earn only on what they are worth above the returned ones; the points they carry are already hers.
   const pointsEarned = exchange ? exchange.earnedPoints : order.lines.reduce((sum, line) => sum + line.pointsEarned, 0);
   if (customerId && pointsEarned > 0) {
     await earnPoints(tx, merchant.id, baseTier, { customerId, points: pointsEarned, idempotencyKey: `order:${order.id}:earn`, orderId: order.id, memo: `Earned on store sale ${command.saleId}` }, earnOptionsOf(merchant));
-    await emitMerchantEvent(tx, merchant.id, 'loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: pointsEarned, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
+    await events.emit('loyalty.points_earned', { customer_id: customerId, order_id: order.id, points: pointsEarned, pending: merchant.settings.loyalty.pendingDays > 0, channel: order.channel });
   }
   if (customerId) {
     if (order.channel === 'store' && earns) await awardFirstStoreVisitBonus(tx, merchant, customerId, order.id);
@@ -216,7 +220,7 @@ export async function recordPosSale(tx: Tx, merchant: Merchant, command: PosSale
   const passedLimits = await recordPromotionUses(tx, merchant, order, priced.promotions.map((applied) => ({ promotion: applied.promotion, amountMinor: applied.amountMinor })));
   if (offline) conflicts.push(...passedLimits.map((passed) => ({ kind: 'promotion_limit' as const, promotion: passed.promotion.code ?? passed.promotion.name, limit: passed.limit, max: passed.max, used: passed.used })));
   await applyReferralOnOrder(tx, merchant, order);
-  if (customerId) await announceCustomerChange(tx, merchant.id, customerId);
+  if (customerId) await announce.customer(customerId);
   return { order, created, pointsEarned, pointsRedeemed, loyalty: customerId ? await getLoyaltyBalance(tx, merchant.id, customerId, baseTier) : null, ...(exchange ? { exchange: { appliedMinor: exchange.appliedMinor, carriedPoints: customerId ? exchange.carriedPoints : 0 } } : {}), conflicts };
 }
 
@@ -242,22 +246,23 @@ function settleSaleExchange(merchant: Merchant, exchange: NonNullable<PosSaleCom
  * The goods leave with the shopper: a sale movement per line, refused (409) if the shelf is empty.
  * An offline sale already took the goods: it is never refused, and a shelf it takes below zero is a conflict.
  */
-async function sellAtRegister(tx: Tx, merchantId: string, order: Order, location: Location, command: PosSaleCommand): Promise<SaleConflict[]> {
+async function sellAtRegister(tx: Tx, merchantId: string, order: Order, location: Location, command: PosSaleCommand, announce: ChangeAnnouncer): Promise<SaleConflict[]> {
   const offline = command.offline !== undefined;
   const conflicts: SaleConflict[] = [];
   for (const line of order.lines) {
-    const moved = await applyStockMovement(tx, merchantId, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: !offline, reason: `${offline ? 'Offline store sale' : 'Store sale'} ${command.saleId}`, ...(offline ? { occurredAt: order.placedAt } : {}) });
+    // The order was created just now (a replay returned before), so no movement holds its key yet: no replay lookup.
+    const moved = await applyStockMovement(tx, merchantId, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, newSourceKey: true, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: !offline, reason: `${offline ? 'Offline store sale' : 'Store sale'} ${command.saleId}`, ...(offline ? { occurredAt: order.placedAt } : {}) });
     if (moved.oversold) conflicts.push({ kind: 'oversold', sku: line.sku ?? '', variantId: line.variantId!, locationId: location.id, quantity: line.quantity, availableAfter: moved.level.available });
-    await announceStockChange(tx, merchantId, location, line.variantId!);
+    await announce.stock(location, line.variantId!);
   }
   return conflicts;
 }
 
 /** The shopper collects later: the pickup is placed and every line reserved at the store, or nothing is. */
-async function reserveForPickup(tx: Tx, merchantId: string, order: Order, location: Location): Promise<void> {
+async function reserveForPickup(tx: Tx, merchantId: string, order: Order, location: Location, announce: ChangeAnnouncer): Promise<void> {
   const pickupId = await createPickup(tx, merchantId, order.id, location.id);
   for (const line of order.lines) {
     await reserveStock(tx, merchantId, { locationId: location.id, variantId: line.variantId!, quantity: line.quantity, kind: 'pickup', orderId: order.id, pickupId, actor: 'api:pickup' });
-    await announceStockChange(tx, merchantId, location, line.variantId!);
+    await announce.stock(location, line.variantId!);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Queryable, Tx } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable, type Tx } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -65,20 +65,23 @@ function claimIdentifiers(claim: CustomerClaim, rules: IdentityRules): ClaimedId
     .sort((a, b) => matchPriority.indexOf(a.kind) - matchPriority.indexOf(b.kind));
 }
 
+// Built and compiled once: every order resolves its shopper by one to three identifiers, and
+// Kysely's building and compiling cost ~70 µs of CPU per statement (found by bench/orders-end-to-end.ts, issue #9).
+const customerIdsByIdentifier = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string; limit: number }>) => db
+  .selectFrom('customer_identifiers')
+  .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
+  .select('customer_identifiers.customer_id')
+  .where('customer_identifiers.merchant_id', '=', param('merchantId'))
+  .where('customer_identifiers.kind', '=', param('kind'))
+  .where('customer_identifiers.value_normalized', '=', param('normalized'))
+  .where('customer_identifiers.is_valid', '=', 1)
+  .where('customers.state', '=', 'active')
+  .orderBy('customers.created_at')
+  .limit(param('limit')));
+
 /** Active profiles that hold a linkable identifier, oldest first. */
 export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
-  const rows = await db
-    .selectFrom('customer_identifiers')
-    .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
-    .select('customer_identifiers.customer_id')
-    .where('customer_identifiers.merchant_id', '=', merchantId)
-    .where('customer_identifiers.kind', '=', kind)
-    .where('customer_identifiers.value_normalized', '=', normalized)
-    .where('customer_identifiers.is_valid', '=', 1)
-    .where('customers.state', '=', 'active')
-    .orderBy('customers.created_at')
-    .limit(limit)
-    .execute();
+  const rows = await customerIdsByIdentifier.execute(db, { merchantId, kind, normalized, limit });
   return [...new Set(rows.map((row) => row.customer_id))];
 }
 
@@ -139,16 +142,33 @@ export async function resolveCustomer(tx: Tx, merchantId: string, rules: Identit
 
 async function addIdentifiers(tx: Tx, merchantId: string, customerId: string, identifiers: ClaimedIdentifier[]): Promise<void> {
   for (const identifier of identifiers) {
-    await tx
-      .insertInto('customer_identifiers')
-      .values({
-        id: newId('cid'), merchant_id: merchantId, customer_id: customerId, kind: identifier.kind, value_original: identifier.original, value_normalized: identifier.normalized,
-        is_valid: identifier.flag === null ? 1 : 0, flag: identifier.flag, verified: identifier.verified ? 1 : 0, created_at: nowIso(),
-      })
-      .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'kind', 'value_normalized']).doNothing())
-      .execute();
+    await insertIdentifierRow.execute(tx, {
+      id: newId('cid'), merchant_id: merchantId, customer_id: customerId, kind: identifier.kind, value_original: identifier.original, value_normalized: identifier.normalized,
+      is_valid: identifier.flag === null ? 1 : 0, flag: identifier.flag, verified: identifier.verified ? 1 : 0, created_at: nowIso(),
+    });
   }
 }
+
+// A new shopper's identifiers and profile, written by every first order: built and compiled once (~70 µs of CPU a statement, bench/orders-end-to-end.ts).
+type IdentifierRow = { id: string; merchant_id: string; customer_id: string; kind: IdentifierKind; value_original: string; value_normalized: string; is_valid: number; flag: IdentifierFlag | null; verified: number; created_at: string };
+const insertIdentifierRow = reuseQuery((db, param: ParameterPlaceholders<IdentifierRow>) => db
+  .insertInto('customer_identifiers')
+  .values({
+    id: param('id'), merchant_id: param('merchant_id'), customer_id: param('customer_id'), kind: param('kind'), value_original: param('value_original'), value_normalized: param('value_normalized'),
+    is_valid: param('is_valid'), flag: param('flag'), verified: param('verified'), created_at: param('created_at'),
+  })
+  .onConflict((conflict) => conflict.columns(['merchant_id', 'customer_id', 'kind', 'value_normalized']).doNothing()));
+
+const customerByLoyaltyCode = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; code: string }>) => db
+  .selectFrom('customers').select('id').where('merchant_id', '=', param('merchantId')).where('loyalty_code', '=', param('code')));
+
+type NewCustomerRow = { id: string; merchant_id: string; first_name: string | null; last_name: string | null; name_search: string; loyalty_code: string; now: string; note: string | null };
+const insertCustomerRow = reuseQuery((db, param: ParameterPlaceholders<NewCustomerRow>) => db
+  .insertInto('customers')
+  .values({
+    id: param('id'), merchant_id: param('merchant_id'), first_name: param('first_name'), last_name: param('last_name'), name_search: param('name_search'), loyalty_code: param('loyalty_code'),
+    source_updated_at: null, created_at: param('now'), updated_at: param('now'), merged_into: null, note: param('note'),
+  }));
 
 const loyaltyCodeAttemptsMax = 5;
 
@@ -157,20 +177,21 @@ async function createCustomerRow(tx: Tx, merchantId: string, claim: CustomerClai
   const now = nowIso();
   for (let attempt = 1; attempt <= loyaltyCodeAttemptsMax; attempt += 1) {
     const code = generateLoyaltyCode();
-    const taken = await tx.selectFrom('customers').select('id').where('merchant_id', '=', merchantId).where('loyalty_code', '=', code).executeTakeFirst();
+    const [taken] = await customerByLoyaltyCode.execute(tx, { merchantId, code });
     if (taken) continue;
-    await tx
-      .insertInto('customers')
-      .values({ id, merchant_id: merchantId, first_name: claim.firstName ?? null, last_name: claim.lastName ?? null, name_search: toNameSearch(claim.firstName, claim.lastName), loyalty_code: code, source_updated_at: null, created_at: now, updated_at: now, merged_into: null, note: claim.note ?? null })
-      .execute();
+    await insertCustomerRow.execute(tx, { id, merchant_id: merchantId, first_name: claim.firstName ?? null, last_name: claim.lastName ?? null, name_search: toNameSearch(claim.firstName, claim.lastName), loyalty_code: code, now, note: claim.note ?? null });
     return id;
   }
   assert(false, 'a free loyalty code within the attempts allowed');
 }
 
+const customerName = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; customerId: string }>) => db
+  .selectFrom('customers').select(['first_name', 'last_name']).where('merchant_id', '=', param('merchantId')).where('id', '=', param('customerId')));
+
 async function fillMissingName(tx: Tx, merchantId: string, customerId: string, claim: CustomerClaim): Promise<void> {
   if (!claim.firstName && !claim.lastName) return;
-  const row = await tx.selectFrom('customers').select(['first_name', 'last_name']).where('merchant_id', '=', merchantId).where('id', '=', customerId).executeTakeFirstOrThrow();
+  const [row] = await customerName.execute(tx, { merchantId, customerId });
+  assert(row, `customer ${customerId} exists`);
   if (row.first_name || row.last_name) return;
   await tx
     .updateTable('customers')

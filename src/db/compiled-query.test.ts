@@ -41,6 +41,22 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(rows, [{ id: 'mer_a', name: 'Merchant mer_a' }]);
     });
 
+    test('writes: an INSERT built once stores each row given (nulls too), an UPDATE returns the rows it changed, none when its condition fails', async (t) => {
+      const { handle } = await openForTest(t, dialect);
+      const insertMerchant = reuseQuery((db, param: ParameterPlaceholders<{ id: string; name: string; settings: string | null }>) => db
+        .insertInto('merchants').values({ id: param('id'), merchant_id: param('id'), name: param('name'), currency: 'EUR', default_country: 'FR', settings_json: sql<string>`coalesce(${param('settings')}, '{}')`, created_at: createdAt }));
+      const renameIfNamed = reuseQuery((db, param: ParameterPlaceholders<{ id: string; from: string; to: string }>) => db
+        .updateTable('merchants').set({ name: param('to') }).where('id', '=', param('id')).where('name', '=', param('from')).returning(['id', 'name']));
+      assert.deepEqual(await insertMerchant.execute(handle.db, { id: 'mer_c', name: 'Merchant mer_c', settings: null }), []);
+      await insertMerchant.execute(handle.db, { id: 'mer_d', name: 'Merchant mer_d', settings: '{"x":1}' });
+      const stored = await handle.db.selectFrom('merchants').select(['id', 'settings_json']).where('id', 'in', ['mer_c', 'mer_d']).orderBy('id').execute();
+      assert.deepEqual(stored, [{ id: 'mer_c', settings_json: '{}' }, { id: 'mer_d', settings_json: '{"x":1}' }]);
+      assert.deepEqual(await renameIfNamed.execute(handle.db, { id: 'mer_c', from: 'Merchant mer_c', to: 'Renamed' }), [{ id: 'mer_c', name: 'Renamed' }]);
+      // The same statement again: its condition no longer holds, so it changes and returns nothing.
+      assert.deepEqual(await renameIfNamed.execute(handle.db, { id: 'mer_c', from: 'Merchant mer_c', to: 'Twice' }), []);
+      assert.equal((await handle.db.selectFrom('merchants').select('name').where('id', '=', 'mer_c').executeTakeFirstOrThrow()).name, 'Renamed');
+    });
+
     test('refuses a list of another length than the query was built for, instead of silently dropping items', async (t) => {
       const { handle } = await openForTest(t, dialect);
       await assert.rejects(merchantsNamed.execute(handle.db, { currency: 'EUR', ids: ['mer_a', 'mer_b', 'mer_c'] }), /has the 2 items the query was built for/);

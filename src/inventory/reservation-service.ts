@@ -1,4 +1,4 @@
-import type { Queryable, ReservationsTable, Tx } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable, type ReservationsTable, type Tx } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -23,6 +23,12 @@ function toReservation(row: ReservationsTable): Reservation {
   return { id: row.id, locationId: row.location_id, variantId: row.variant_id, quantity: row.quantity, kind: row.kind as ReservationKind, state: row.state, orderId: row.order_id, pickupId: row.pickup_id, expiresAt: row.expires_at };
 }
 
+// Every hold runs it: built and compiled once (about 60 µs of CPU saved per hold, issue #9).
+const insertReservation = reuseQuery((db, param: ParameterPlaceholders<ReservationsTable>) => db.insertInto('reservations').values({
+  merchant_id: param('merchant_id'), id: param('id'), location_id: param('location_id'), variant_id: param('variant_id'), quantity: param('quantity'), kind: param('kind'), state: param('state'),
+  order_id: param('order_id'), pickup_id: param('pickup_id'), expires_at: param('expires_at'), created_at: param('created_at'), updated_at: param('updated_at'),
+}));
+
 /**
  * Reserves units at a location: one conditional update that fails with 409 rather than reserve
  * what is not available, so a pickup being placed and a sale at the counter can never both take
@@ -33,7 +39,7 @@ export async function reserveStock(tx: Tx, merchantId: string, input: { location
   await applyStockMovement(tx, merchantId, { locationId: input.locationId, variantId: input.variantId, kind: 'reserve', onHandDelta: 0, reservedDelta: input.quantity, sourceKey: `reservation:${id}:reserve`, newSourceKey: true, actor: input.actor, orderId: input.orderId ?? null, requireAvailable: true, reason: input.kind === 'pickup' ? 'Held for a pickup order' : 'Held for a cart' });
   const now = nowIso();
   const row: ReservationsTable = { merchant_id: merchantId, id, location_id: input.locationId, variant_id: input.variantId, quantity: input.quantity, kind: input.kind, state: 'active', order_id: input.orderId ?? null, pickup_id: input.pickupId ?? null, expires_at: input.expiresAt ?? null, created_at: now, updated_at: now };
-  await tx.insertInto('reservations').values(row).execute();
+  await insertReservation.execute(tx, row);
   return toReservation(row);
 }
 

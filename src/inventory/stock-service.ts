@@ -1,4 +1,4 @@
-import type { Queryable, StockLevelsTable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable, type StockLevelsTable } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -74,7 +74,7 @@ export async function getStockLevel(db: Queryable, merchantId: string, locationI
 export async function applyStockMovement(db: Queryable, merchantId: string, input: StockMovementInput): Promise<StockMovementResult> {
   const reservedDelta = input.reservedDelta ?? 0;
   assert(Number.isSafeInteger(input.onHandDelta) && Number.isSafeInteger(reservedDelta), 'stock deltas are integers');
-  const replay = input.newSourceKey ? undefined : await db.selectFrom('stock_movements').select('id').where('merchant_id', '=', merchantId).where('source_key', '=', input.sourceKey).executeTakeFirst();
+  const replay = input.newSourceKey ? undefined : (await movementBySourceKey.execute(db, { merchantId, sourceKey: input.sourceKey }))[0];
   if (replay) return { applied: false, level: await getStockLevel(db, merchantId, input.locationId, input.variantId), oversold: false };
 
   // The level changes first, by one conditional UPDATE; the movement is appended after it. A
@@ -89,25 +89,54 @@ export async function applyStockMovement(db: Queryable, merchantId: string, inpu
   if (!row) await refuseMovement(db, merchantId, input, availableDelta);
   assert(row, 'the level was updated');
 
-  await db
-    .insertInto('stock_movements')
-    .values({ id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso(), occurred_at: input.occurredAt ?? null })
-    .execute();
+  await insertMovement.execute(db, { id: newId('mov'), merchant_id: merchantId, location_id: input.locationId, variant_id: input.variantId, kind: input.kind, on_hand_delta: input.onHandDelta, reserved_delta: reservedDelta, source_key: input.sourceKey, reason: input.reason ?? null, actor: input.actor, order_id: input.orderId ?? null, created_at: nowIso(), occurred_at: input.occurredAt ?? null });
   const level = toLevel({ location_id: input.locationId, variant_id: input.variantId, ...row });
   return { applied: true, level, oversold: availableDelta < 0 && level.available < 0 };
 }
 
+// The statements every hold and every sale runs, built and compiled once (Kysely's building and
+// compiling cost 50 to 90 µs of CPU per statement, found by bench/stock.ts and .prof/holds-cpu.mts, issue #9).
+const movementBySourceKey = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; sourceKey: string }>) => db
+  .selectFrom('stock_movements').select('id').where('merchant_id', '=', param('merchantId')).where('source_key', '=', param('sourceKey')));
+
+type MovementRow = { id: string; merchant_id: string; location_id: string; variant_id: string; kind: string; on_hand_delta: number; reserved_delta: number; source_key: string; reason: string | null; actor: string; order_id: string | null; created_at: string; occurred_at: string | null };
+const insertMovement = reuseQuery((db, param: ParameterPlaceholders<MovementRow>) => db.insertInto('stock_movements').values({
+  id: param('id'), merchant_id: param('merchant_id'), location_id: param('location_id'), variant_id: param('variant_id'), kind: param('kind'), on_hand_delta: param('on_hand_delta'), reserved_delta: param('reserved_delta'),
+  source_key: param('source_key'), reason: param('reason'), actor: param('actor'), order_id: param('order_id'), created_at: param('created_at'), occurred_at: param('occurred_at'),
+}));
+
+type LevelChange = { merchantId: string; locationId: string; variantId: string; onHandDelta: number; reservedDelta: number; updatedAt: string };
+function buildLevelUpdate(db: Queryable, param: ParameterPlaceholders<LevelChange>) {
+  return db
+    .updateTable('stock_levels')
+    .set((eb) => ({ on_hand: eb('on_hand', '+', param('onHandDelta')), reserved: eb('reserved', '+', param('reservedDelta')), updated_at: param('updatedAt') }))
+    .where('merchant_id', '=', param('merchantId'))
+    .where('location_id', '=', param('locationId'))
+    .where('variant_id', '=', param('variantId'));
+}
+/** A change that adds to available, or a fact recorded as it happened. */
+const updateLevelUnguarded = reuseQuery((db, param: ParameterPlaceholders<LevelChange>) => buildLevelUpdate(db, param).returning(['on_hand', 'reserved', 'safety']));
+/** The oversell guard: the change applies only while available covers it, in the UPDATE itself. */
+const updateLevelGuarded = reuseQuery((db, param: ParameterPlaceholders<LevelChange & { needed: number }>) => buildLevelUpdate(db, param)
+  .where((eb) => eb(eb(eb('on_hand', '-', eb.ref('reserved')), '-', eb.ref('safety')), '>=', param('needed')))
+  .returning(['on_hand', 'reserved', 'safety']));
+
 async function updateLevel(db: Queryable, merchantId: string, input: StockMovementInput, reservedDelta: number, availableDelta: number) {
+  const guarded = input.requireAvailable && availableDelta < 0;
+  if (input.expectedOnHand === undefined) {
+    const change = { merchantId, locationId: input.locationId, variantId: input.variantId, onHandDelta: input.onHandDelta, reservedDelta, updatedAt: nowIso() };
+    const rows = guarded ? await updateLevelGuarded.execute(db, { ...change, needed: -availableDelta }) : await updateLevelUnguarded.execute(db, change);
+    return rows[0];
+  }
+  // A count (compare-and-swap on on hand) is rare: built each time.
   let update = db
     .updateTable('stock_levels')
     .set((eb) => ({ on_hand: eb('on_hand', '+', input.onHandDelta), reserved: eb('reserved', '+', reservedDelta), updated_at: nowIso() }))
     .where('merchant_id', '=', merchantId)
     .where('location_id', '=', input.locationId)
     .where('variant_id', '=', input.variantId);
-  if (input.requireAvailable && availableDelta < 0) {
-    update = update.where((eb) => eb(eb(eb('on_hand', '-', eb.ref('reserved')), '-', eb.ref('safety')), '>=', -availableDelta));
-  }
-  if (input.expectedOnHand !== undefined) update = update.where('on_hand', '=', input.expectedOnHand);
+  if (guarded) update = update.where((eb) => eb(eb(eb('on_hand', '-', eb.ref('reserved')), '-', eb.ref('safety')), '>=', -availableDelta));
+  update = update.where('on_hand', '=', input.expectedOnHand);
   return update.returning(['on_hand', 'reserved', 'safety']).executeTakeFirst();
 }
 

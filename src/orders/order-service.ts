@@ -1,5 +1,5 @@
-import type { Selectable } from 'kysely';
-import type { OrderLinesTable, OrdersTable, Queryable, Tx } from '../db/index.ts';
+import type { Insertable, Selectable } from 'kysely';
+import { reuseQuery, type OrderLinesTable, type OrdersTable, type ParameterPlaceholders, type Queryable, type Tx } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -71,6 +71,43 @@ function assertOrderAddsUp(order: NewOrder): void {
   assert(order.subtotalMinor - order.discountMinor + order.shippingMinor + order.taxMinor === order.totalMinor, `order ${order.sourceRef}: subtotal − discounts + shipping + tax = total`);
 }
 
+// The statements every order runs, built and compiled once: Kysely's building and compiling cost
+// ~70 µs of CPU per statement (found by bench/orders-end-to-end.ts, issue #9).
+type OrderRow = Omit<Insertable<OrdersTable>, 'created_at' | 'updated_at' | 'refunded_minor' | 'fulfilment_status' | 'cancelled_at'> & { now: string };
+const insertOrderRow = reuseQuery((db, param: ParameterPlaceholders<Required<OrderRow>>) => db
+  .insertInto('orders')
+  .values({
+    id: param('id'), merchant_id: param('merchant_id'), channel: param('channel'), source: param('source'), source_ref: param('source_ref'), order_number: param('order_number'),
+    customer_id: param('customer_id'), location_id: param('location_id'), register_ref: param('register_ref'), status: param('status'), currency: param('currency'),
+    subtotal_minor: param('subtotal_minor'), discount_minor: param('discount_minor'), shipping_minor: param('shipping_minor'), tax_minor: param('tax_minor'),
+    total_minor: param('total_minor'), refunded_minor: 0, placed_at: param('placed_at'), source_updated_at: param('source_updated_at'), created_at: param('now'), updated_at: param('now'),
+    fulfilment_status: null, cancelled_at: null, exchange_of_order_id: param('exchange_of_order_id'),
+  })
+  .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
+  .returning('id'));
+
+type LineRow = Insertable<OrderLinesTable>;
+const lineColumns = ['id', 'merchant_id', 'order_id', 'line_number', 'source_ref', 'variant_id', 'sku', 'title', 'quantity', 'unit_price_minor', 'discount_minor', 'tax_minor', 'points_earned', 'fulfilment_location_id', 'returned_quantity', 'final_sale'] as const;
+/** Orders of up to this many lines insert them with a statement built once per count; longer ones build theirs. */
+const reusedLineCountMax = 4;
+// One multi-row INSERT per line count: the parameters are the rows' values in column order.
+const insertLineRows = Array.from({ length: reusedLineCountMax }, (_, index) => {
+  const count = index + 1;
+  const statement = reuseQuery((db, param: ParameterPlaceholders<{ values: unknown[] }>) => {
+    const values = param.list('values', count * lineColumns.length) as unknown[];
+    const rows = Array.from({ length: count }, (_, row) => Object.fromEntries(lineColumns.map((column, at) => [column, values[row * lineColumns.length + at]])) as LineRow);
+    return db.insertInto('order_lines').values(rows);
+  });
+  return { execute: (db: Queryable, { rows }: { rows: LineRow[] }) => statement.execute(db, { values: rows.flatMap((row) => lineColumns.map((column) => row[column])) }) };
+});
+
+const insertPaymentRow = reuseQuery((db, param: ParameterPlaceholders<{ id: string; merchant_id: string; order_id: string; method: string; amount_minor: number; currency: string; source_ref: string | null }>) => db
+  .insertInto('payments')
+  .values({ id: param('id'), merchant_id: param('merchant_id'), order_id: param('order_id'), method: param('method'), amount_minor: param('amount_minor'), currency: param('currency'), source_ref: param('source_ref') }));
+
+const orderBySource = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; source: OrderSource; sourceRef: string }>) => db
+  .selectFrom('orders').selectAll().where('merchant_id', '=', param('merchantId')).where('source', '=', param('source')).where('source_ref', '=', param('sourceRef')));
+
 /**
  * Writes a unified order once per (source, source reference). Returns `created: false` and the
  * existing order when the channel sends it again.
@@ -79,18 +116,12 @@ export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): 
   assertOrderAddsUp(order);
   const now = nowIso();
   const orderId = newId('ord');
-  const inserted = await tx
-    .insertInto('orders')
-    .values({
-      id: orderId, merchant_id: merchantId, channel: order.channel, source: order.source, source_ref: order.sourceRef, order_number: order.orderNumber,
-      customer_id: order.customerId, location_id: order.locationId, register_ref: order.registerRef, status: order.status, currency: order.currency,
-      subtotal_minor: order.subtotalMinor, discount_minor: order.discountMinor, shipping_minor: order.shippingMinor, tax_minor: order.taxMinor,
-      total_minor: order.totalMinor, refunded_minor: 0, placed_at: order.placedAt, source_updated_at: order.sourceUpdatedAt, created_at: now, updated_at: now,
-      fulfilment_status: null, cancelled_at: null, exchange_of_order_id: order.exchangeOfOrderId ?? null,
-    })
-    .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
+  const [inserted] = await insertOrderRow.execute(tx, {
+    id: orderId, merchant_id: merchantId, channel: order.channel, source: order.source, source_ref: order.sourceRef, order_number: order.orderNumber,
+    customer_id: order.customerId, location_id: order.locationId, register_ref: order.registerRef, status: order.status, currency: order.currency,
+    subtotal_minor: order.subtotalMinor, discount_minor: order.discountMinor, shipping_minor: order.shippingMinor, tax_minor: order.taxMinor,
+    total_minor: order.totalMinor, placed_at: order.placedAt, source_updated_at: order.sourceUpdatedAt, now, exchange_of_order_id: order.exchangeOfOrderId ?? null,
+  });
   if (!inserted) {
     const existing = await findOrderBySource(tx, merchantId, order.source, order.sourceRef);
     assert(existing, 'a conflicting order exists');
@@ -101,15 +132,17 @@ export async function insertOrder(tx: Tx, merchantId: string, order: NewOrder): 
     title: line.title, quantity: line.quantity, unit_price_minor: line.unitPriceMinor, discount_minor: line.discountMinor, tax_minor: line.taxMinor,
     points_earned: line.pointsEarned, fulfilment_location_id: line.fulfilmentLocationId, returned_quantity: 0, final_sale: line.finalSale ? 1 : 0,
   }));
-  await tx.insertInto('order_lines').values(lineRows).execute();
+  const insertLines = lineRows.length <= reusedLineCountMax ? insertLineRows[lineRows.length - 1] : undefined;
+  if (insertLines) await insertLines.execute(tx, { rows: lineRows });
+  else await tx.insertInto('order_lines').values(lineRows).execute();
   // Discounts and payments each in one statement, and the order returned as written rather than
   // read back (four reads): found by bench/orders-end-to-end.ts, where an order ran ~47 statements.
   if (order.discounts.length > 0) {
     await tx.insertInto('order_discounts').values(order.discounts.map((discount) => ({ id: newId('odis'), merchant_id: merchantId, order_id: orderId, kind: discount.kind, code: discount.code, promotion_id: discount.promotionId, reward_id: discount.rewardId, amount_minor: discount.amountMinor }))).execute();
   }
-  if (order.payments.length > 0) {
-    await tx.insertInto('payments').values(order.payments.map((payment) => ({ id: newId('pay'), merchant_id: merchantId, order_id: orderId, method: payment.method, amount_minor: payment.amountMinor, currency: order.currency, source_ref: payment.sourceRef }))).execute();
-  }
+  const paymentRows = order.payments.map((payment) => ({ id: newId('pay'), merchant_id: merchantId, order_id: orderId, method: payment.method, amount_minor: payment.amountMinor, currency: order.currency, source_ref: payment.sourceRef }));
+  if (paymentRows.length === 1) await insertPaymentRow.execute(tx, paymentRows[0]!);
+  else if (paymentRows.length > 1) await tx.insertInto('payments').values(paymentRows).execute();
   const written: Order = {
     id: orderId, channel: order.channel, source: order.source, sourceRef: order.sourceRef, orderNumber: order.orderNumber, customerId: order.customerId, locationId: order.locationId,
     registerRef: order.registerRef, status: order.status, currency: order.currency, subtotalMinor: order.subtotalMinor, discountMinor: order.discountMinor, shippingMinor: order.shippingMinor,
@@ -150,7 +183,7 @@ export async function getOrder(db: Queryable, merchantId: string, orderId: strin
 }
 
 export async function findOrderBySource(db: Queryable, merchantId: string, source: OrderSource, sourceRef: string): Promise<Order | undefined> {
-  const row = await db.selectFrom('orders').selectAll().where('merchant_id', '=', merchantId).where('source', '=', source).where('source_ref', '=', sourceRef).executeTakeFirst();
+  const [row] = await orderBySource.execute(db, { merchantId, source, sourceRef });
   return row ? toOrder(db, row) : undefined;
 }
 

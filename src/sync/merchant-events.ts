@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -22,6 +22,10 @@ export async function emitMerchantEvent(db: Queryable, merchantId: string, type:
   await createMerchantEventEmitter(db, merchantId).emit(type, data);
 }
 
+// Read by every order, built and compiled once (~70 µs of CPU a statement, found by bench/orders-end-to-end.ts).
+const activeSubscriptions = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db
+  .selectFrom('webhook_subscriptions').select(['id', 'event_types']).where('merchant_id', '=', param('merchantId')).where('state', '=', 'active').limit(subscriptionsPerMerchantMax));
+
 /**
  * Emits the events of one command (`emitMerchantEvent`), reading the merchant's subscriptions once
  * for all of them (an order emits two; found by bench/orders-end-to-end.ts). Made for one command
@@ -30,7 +34,7 @@ export async function emitMerchantEvent(db: Queryable, merchantId: string, type:
 export function createMerchantEventEmitter(db: Queryable, merchantId: string) {
   let subscriptions: Promise<{ id: string; types: string[] }[]> | undefined;
   const readSubscriptions = async () => {
-    const rows = await db.selectFrom('webhook_subscriptions').select(['id', 'event_types']).where('merchant_id', '=', merchantId).where('state', '=', 'active').limit(subscriptionsPerMerchantMax).execute();
+    const rows = await activeSubscriptions.execute(db, { merchantId });
     return rows.map((row) => ({ id: row.id, types: JSON.parse(row.event_types) as string[] }));
   };
   return {

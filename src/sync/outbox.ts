@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { canSkipLockedRows, type Db, type OutboxEventsTable, type Queryable } from '../db/index.ts';
+import { canSkipLockedRows, reuseQuery, type Db, type OutboxEventsTable, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { isoAfter, nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -27,18 +27,33 @@ export interface OutboundMessage {
   circuitKey?: string;
 }
 
+// The statements every order runs (a stock push and a points mirror each, absorbed or added),
+// built and compiled once: Kysely's building and compiling cost ~70 µs of CPU per statement
+// (found by bench/orders-end-to-end.ts, issue #9).
+type OutboxRow = { id: string; merchantId: string; destination: string; kind: string; coalesceKey: string | null; payload: string; now: string; circuitKey: string };
+const insertOutboxRow = reuseQuery((db, param: ParameterPlaceholders<OutboxRow>) => db.insertInto('outbox_events').values({
+  id: param('id'), merchant_id: param('merchantId'), destination: param('destination'), kind: param('kind'), coalesce_key: param('coalesceKey'), payload: param('payload'),
+  status: 'pending', attempts: 0, next_attempt_at: param('now'), last_error: null, created_at: param('now'), delivered_at: null, circuit_key: param('circuitKey'),
+}));
+
 /** Appends a message to the outbox, in the caller's transaction. */
 export async function enqueueOutbox(db: Queryable, merchantId: string, message: OutboundMessage): Promise<void> {
   if (message.coalesceKey && (await absorbIntoPendingMessage(db, merchantId, message.coalesceKey))) return;
   const now = nowIso();
-  await db
-    .insertInto('outbox_events')
-    .values({
-      id: newId('out'), merchant_id: merchantId, destination: message.destination, kind: message.kind, coalesce_key: message.coalesceKey, payload: JSON.stringify(message.payload),
-      status: 'pending', attempts: 0, next_attempt_at: now, last_error: null, created_at: now, delivered_at: null, circuit_key: message.circuitKey ?? message.destination,
-    })
-    .execute();
+  await insertOutboxRow.execute(db, {
+    id: newId('out'), merchantId, destination: message.destination, kind: message.kind, coalesceKey: message.coalesceKey, payload: JSON.stringify(message.payload),
+    now, circuitKey: message.circuitKey ?? message.destination,
+  });
 }
+
+// RETURNING the absorbing row tells whether one was pending, as the count of updated rows did.
+const absorbPending = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; coalesceKey: string }>) => db
+  .updateTable('outbox_events')
+  .set((eb) => ({ superseded: eb('superseded', '+', 1) }))
+  .where('merchant_id', '=', param('merchantId'))
+  .where('coalesce_key', '=', param('coalesceKey'))
+  .where('status', '=', 'pending')
+  .returning('id'));
 
 /**
  * Lets a pending message with the same key absorb the change. It is an UPDATE rather than a read:
@@ -48,14 +63,8 @@ export async function enqueueOutbox(db: Queryable, merchantId: string, message: 
  * the claim commits, the update matches nothing, and the caller adds a new message.
  */
 async function absorbIntoPendingMessage(db: Queryable, merchantId: string, coalesceKey: string): Promise<boolean> {
-  const result = await db
-    .updateTable('outbox_events')
-    .set((eb) => ({ superseded: eb('superseded', '+', 1) }))
-    .where('merchant_id', '=', merchantId)
-    .where('coalesce_key', '=', coalesceKey)
-    .where('status', '=', 'pending')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  const absorbed = await absorbPending.execute(db, { merchantId, coalesceKey });
+  return absorbed.length > 0;
 }
 
 /**
