@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
-import { findCustomerIdByLoyaltyCode } from './customer-service.ts';
+import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier } from './customer-service.ts';
 import { normalizeEmail, normalizePhone, type IdentifierKind, type IdentityRules } from './normalize-identifier.ts';
 
 export interface CustomerIdentity {
@@ -119,18 +119,6 @@ function looksLikePhone(query: string): boolean {
 // (src/db/compiled-query.ts) instead of through the query builder on every call: Kysely's building
 // and compiling cost more CPU than SQLite's answer (found by bench/customer-lookup.ts, issue #9).
 
-const lookupByIdentifier = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; value: string }>) => db
-  .selectFrom('customer_identifiers')
-  .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
-  .select('customer_identifiers.customer_id')
-  .where('customer_identifiers.merchant_id', '=', param('merchantId'))
-  .where('customer_identifiers.kind', '=', param('kind'))
-  .where('customer_identifiers.value_normalized', '=', param('value'))
-  .where('customer_identifiers.is_valid', '=', 1)
-  .where('customers.state', '=', 'active')
-  .orderBy('customers.created_at')
-  .limit(lookupResultsMax));
-
 const lookupByNamePrefix = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; from: string; below: string }>) => db
   .selectFrom('customers')
   .select('id')
@@ -153,7 +141,7 @@ export async function lookupCustomerIds(db: Queryable, merchantId: string, rules
   }
   const found: string[] = [];
   const add = (ids: string[]) => ids.forEach((id) => !found.includes(id) && found.push(id));
-  const byIdentifier = async (kind: IdentifierKind, value: string) => (await lookupByIdentifier.execute(db, { merchantId, kind, value })).map((row) => row.customer_id);
+  const byIdentifier = (kind: IdentifierKind, value: string) => findCustomerIdsByIdentifier(db, merchantId, kind, value, lookupResultsMax);
   if (query.includes('@')) {
     add(await byIdentifier('email', normalizeEmail(query, rules.foldGmailAddresses).normalized));
     return found;
