@@ -19,7 +19,7 @@ import { reportFigures, type BenchFigure } from './figures.ts';
 // throughput grow from the smallest size to the largest.
 //
 //   node --import tsx bench/customer-lookup.ts [--quick] [--sizes=10000,100000] [--duration=5]
-//        [--connections=32] [--postgres=postgres://...] [--keep]
+//        [--connections=32] [--postgres=postgres://...] [--keep] [--kinds=phone,email,name]
 
 interface BenchOptions {
   quick: boolean;
@@ -30,6 +30,8 @@ interface BenchOptions {
   connections: number;
   postgresUrl: string | undefined;
   keep: boolean;
+  /** The kinds of lookup to measure (all unless --kinds= names some). */
+  kinds: LookupKind[];
 }
 
 interface SizeFigures {
@@ -52,7 +54,7 @@ const target = { p99MsMax: 5, requestsPerSecondMin: 10_000, growthMax: 1.5, atSi
 function parseOptions(argv: string[]): BenchOptions {
   const value = (name: string) => argv.find((argument) => argument.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = argv.includes('--quick');
-  const known = ['--quick', '--keep', '--sizes=', '--duration=', '--connections=', '--postgres='];
+  const known = ['--quick', '--keep', '--sizes=', '--duration=', '--connections=', '--postgres=', '--kinds='];
   const unknown = argv.filter((argument) => !known.some((option) => (option.endsWith('=') ? argument.startsWith(option) : argument === option)));
   if (unknown.length > 0) throw new Error(`unknown option(s) ${unknown.join(' ')}; known: ${known.join(' ')}`);
   const sizes = value('sizes')?.split(',').map((size) => Number(size.replace(/_/g, ''))) ?? (quick ? quickSizes : fullSizes);
@@ -61,7 +63,9 @@ function parseOptions(argv: string[]): BenchOptions {
   if (!(durationSeconds > 0 && durationSeconds <= durationSecondsMax)) throw new Error(`--duration must be 0 to ${durationSecondsMax} seconds`);
   const connections = Number(value('connections') ?? 32);
   if (!Number.isInteger(connections) || connections < 1 || connections > connectionsMax) throw new Error(`--connections must be 1 to ${connectionsMax}`);
-  return { quick, sizes, durationSeconds, warmupSeconds: quick ? 0.3 : 1, rawSeconds: quick ? 0.5 : 2, connections, postgresUrl: value('postgres'), keep: argv.includes('--keep') };
+  const kinds = (value('kinds')?.split(',') ?? [...lookupKinds]) as LookupKind[];
+  if (kinds.length === 0 || kinds.some((kind) => !lookupKinds.includes(kind))) throw new Error(`--kinds must name some of ${lookupKinds.join(',')}`);
+  return { kinds, quick, sizes, durationSeconds, warmupSeconds: quick ? 0.3 : 1, rawSeconds: quick ? 0.5 : 2, connections, postgresUrl: value('postgres'), keep: argv.includes('--keep') };
 }
 
 
@@ -78,12 +82,15 @@ async function seed(database: BenchDatabase, size: number) {
   }
 }
 
+// The kinds this run measures (--kinds=), set once by main.
+let measuredKinds: readonly LookupKind[] = lookupKinds;
+
 function measureRaw(options: BenchOptions, database: BenchDatabase, merchantId: string, queries: LookupQueries): Record<LookupKind, RawLookupFigures> | undefined {
   if (!database.sqlitePath) return undefined;
   const raw = createRawLookup(database.sqlitePath, merchantId);
   try {
     const figures = {} as Record<LookupKind, RawLookupFigures>;
-    for (const kind of lookupKinds) {
+    for (const kind of measuredKinds) {
       raw.measure(kind, queries[kind], options.rawSeconds * 250); // warm-up, not counted
       figures[kind] = raw.measure(kind, queries[kind], options.rawSeconds * 1000);
     }
@@ -99,7 +106,7 @@ function lookupPath(typed: string): string {
 
 /** A few lookups through HTTP before the load, so a run never measures fast wrong answers. */
 async function verifyAnswers(baseUrl: string, apiKey: string, queries: LookupQueries): Promise<void> {
-  for (const kind of lookupKinds) {
+  for (const kind of measuredKinds) {
     for (const query of queries[kind].slice(0, verifyQueriesPerKind)) {
       const response = await fetch(`${baseUrl}${lookupPath(query.typed)}`, { headers: { authorization: `Bearer ${apiKey}` } });
       const body = (await response.json()) as { data?: { id: string; name: string }[] };
@@ -143,7 +150,7 @@ async function measureEngine(options: BenchOptions, database: BenchDatabase, api
     await verifyAnswers(baseUrl, apiKey, queries);
     const results = await runLoadGenerator({
       baseUrl, apiKey, connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
-      runs: lookupKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)) })),
+      runs: measuredKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)) })),
     });
     return Object.fromEntries(results.map((result) => [result.kind, result])) as Record<LookupKind, EngineFigures>;
   } finally {
@@ -169,7 +176,7 @@ const ratio = (value: number) => (Number.isFinite(value) && value > 0 ? `${value
 
 function printSize(figures: SizeFigures): void {
   console.log(`\n${count(figures.size)} customers, ${count(figures.orderCount)} orders, loaded in ${(figures.loadMs / 1000).toFixed(1)} s; machine load average ${figures.loadAverage.toFixed(1)} after the runs`);
-  console.table(lookupKinds.map((kind) => {
+  console.table(measuredKinds.map((kind) => {
     const engine = figures.engine[kind];
     const raw = figures.raw?.[kind];
     return {
@@ -188,7 +195,7 @@ function printGrowth(all: SizeFigures[]): void {
   const largest = all[all.length - 1];
   if (!smallest || !largest || smallest === largest) return;
   console.log(`\nGrowth from ${count(smallest.size)} to ${count(largest.size)} customers (target ≤ ${target.growthMax}×):`);
-  console.table(lookupKinds.map((kind) => ({
+  console.table(measuredKinds.map((kind) => ({
     kind,
     'p99 growth': ratio(largest.engine[kind].p99Ms / smallest.engine[kind].p99Ms),
     'throughput drop': ratio(smallest.engine[kind].requestsPerSecond / largest.engine[kind].requestsPerSecond),
@@ -203,7 +210,7 @@ function lookupFigures(all: SizeFigures[], storage: string, connections: number)
   if (!smallest || !largest) return [];
   const atTarget = largest.size >= target.atSize;
   const figures: BenchFigure[] = [];
-  for (const kind of lookupKinds) {
+  for (const kind of measuredKinds) {
     const engine = largest.engine[kind];
     const raw = largest.raw?.[kind];
     figures.push({
@@ -213,7 +220,7 @@ function lookupFigures(all: SizeFigures[], storage: string, connections: number)
     figures.push({ figure: `checkout lookup p99 by ${kind}, ${count(largest.size)} customers`, value: engine.p99Ms, unit: 'ms', ...(atTarget ? { target: { atMost: target.p99MsMax } } : {}), note: `p50 ${ms(engine.p50Ms)} ms, ${connections} connections` });
   }
   if (smallest !== largest) {
-    for (const kind of lookupKinds) {
+    for (const kind of measuredKinds) {
       figures.push({
         figure: `growth of CPU per lookup by ${kind}, ${count(smallest.size)} → ${count(largest.size)} customers`, value: largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest, unit: '×',
         target: { atMost: target.growthMax }, note: `throughput drop ${ratio(smallest.engine[kind].requestsPerSecond / largest.engine[kind].requestsPerSecond)}`,
@@ -227,7 +234,7 @@ function printTargets(all: SizeFigures[]): void {
   const atTarget = all.find((figures) => figures.size === target.atSize);
   if (!atTarget) return;
   console.log(`\nIssue #3 target at ${count(target.atSize)} customers: p99 ≤ ${target.p99MsMax} ms and ≥ ${count(target.requestsPerSecondMin)} lookups/s`);
-  for (const kind of lookupKinds) {
+  for (const kind of measuredKinds) {
     const result = atTarget.engine[kind];
     const met = result.p99Ms <= target.p99MsMax && result.requestsPerSecond >= target.requestsPerSecondMin;
     console.log(`  ${kind.padEnd(5)} p99 ${ms(result.p99Ms)} ms, ${count(result.requestsPerSecond)}/s: ${met ? 'met' : 'NOT met'}`);
@@ -236,6 +243,7 @@ function printTargets(all: SizeFigures[]): void {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  measuredKinds = options.kinds;
   const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, synchronous=FULL)';
   console.log(`customer-lookup: ${storage}; sizes ${options.sizes.map(count).join(', ')}; ${options.durationSeconds} s per kind, ${options.connections} connections, pipelining 1`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
@@ -248,7 +256,7 @@ async function main(): Promise<void> {
   printGrowth(all);
   printTargets(all);
   reportFigures('customer-lookup', lookupFigures(all, options.postgresUrl ? 'PostgreSQL' : 'SQLite', options.connections));
-  const failed = all.flatMap((figures) => lookupKinds.filter((kind) => {
+  const failed = all.flatMap((figures) => measuredKinds.filter((kind) => {
     const engine = figures.engine[kind];
     return engine.responses === 0 || engine.non2xx + engine.errors + engine.timeouts > 0;
   }).map((kind) => `${count(figures.size)} ${kind}`));

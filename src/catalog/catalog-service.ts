@@ -47,13 +47,23 @@ export async function linkExternalRef(db: Queryable, merchantId: string, entity:
     .execute();
 }
 
+// Every stock push names the channel's ids of the variant: built and compiled once (issue #9).
+const externalIdOfEntity = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; entity: ExternalEntity; entityId: string; channel: ExternalChannel }>) => db
+  .selectFrom('external_refs').select('external_id')
+  .where('merchant_id', '=', param('merchantId')).where('entity', '=', param('entity')).where('entity_id', '=', param('entityId')).where('channel', '=', param('channel')));
+
 export async function findExternalId(db: Queryable, merchantId: string, entity: ExternalEntity, entityId: string, channel: ExternalChannel): Promise<string | undefined> {
-  const row = await db.selectFrom('external_refs').select('external_id').where('merchant_id', '=', merchantId).where('entity', '=', entity).where('entity_id', '=', entityId).where('channel', '=', channel).executeTakeFirst();
+  const [row] = await externalIdOfEntity.execute(db, { merchantId, entity, entityId, channel });
   return row?.external_id;
 }
 
+// Every line of a channel order maps its variant through here: built and compiled once (issue #9).
+const entityIdByExternalId = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; entity: ExternalEntity; channel: ExternalChannel; externalId: string }>) => db
+  .selectFrom('external_refs').select('entity_id')
+  .where('merchant_id', '=', param('merchantId')).where('entity', '=', param('entity')).where('channel', '=', param('channel')).where('external_id', '=', param('externalId')));
+
 export async function findEntityIdByExternalId(db: Queryable, merchantId: string, entity: ExternalEntity, channel: ExternalChannel, externalId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('external_refs').select('entity_id').where('merchant_id', '=', merchantId).where('entity', '=', entity).where('channel', '=', channel).where('external_id', '=', externalId).executeTakeFirst();
+  const [row] = await entityIdByExternalId.execute(db, { merchantId, entity, channel, externalId });
   return row?.entity_id;
 }
 
@@ -86,8 +96,10 @@ export async function findVariantBySku(db: Queryable, merchantId: string, sku: s
   return row ? toVariant(row) : undefined;
 }
 
+const variantById = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; variantId: string }>) => db.selectFrom('variants').selectAll().where('merchant_id', '=', param('merchantId')).where('id', '=', param('variantId')));
+
 export async function getVariant(db: Queryable, merchantId: string, variantId: string): Promise<Variant> {
-  const row = await db.selectFrom('variants').selectAll().where('merchant_id', '=', merchantId).where('id', '=', variantId).executeTakeFirst();
+  const [row] = await variantById.execute(db, { merchantId, variantId });
   if (!row) throw new AppError('catalog.variant_not_found', `No variant ${variantId}`, { variant_id: variantId });
   return toVariant(row);
 }
@@ -242,14 +254,15 @@ export async function archiveChannelProduct(db: Queryable, merchantId: string, c
   return { outcome: Number(result.numUpdatedRows) === 1 ? 'archived' : 'already_archived', productId };
 }
 
-/** True when the variant's product was deleted in its channel (archived here). */
+const archivedAtOfVariant = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; variantId: string }>) => db
+  .selectFrom('variants')
+  .innerJoin('products', (join) => join.onRef('products.id', '=', 'variants.product_id').onRef('products.merchant_id', '=', 'variants.merchant_id'))
+  .select('products.archived_at')
+  .where('variants.merchant_id', '=', param('merchantId'))
+  .where('variants.id', '=', param('variantId')));
+
+/** True when the variant's product was deleted in its channel (archived here). Asked before every stock push. */
 export async function isVariantArchived(db: Queryable, merchantId: string, variantId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('variants')
-    .innerJoin('products', (join) => join.onRef('products.id', '=', 'variants.product_id').onRef('products.merchant_id', '=', 'variants.merchant_id'))
-    .select('products.archived_at')
-    .where('variants.merchant_id', '=', merchantId)
-    .where('variants.id', '=', variantId)
-    .executeTakeFirst();
+  const [row] = await archivedAtOfVariant.execute(db, { merchantId, variantId });
   return Boolean(row?.archived_at);
 }

@@ -106,8 +106,13 @@ export async function getCustomerContactDetails(db: Queryable, merchantId: strin
 }
 
 /** Finds a customer's channel id (e.g. her Shopify customer id) if she has one. */
+const channelIdOfCustomer = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; customerId: string; kind: 'shopify_id' | 'square_id' | 'pos_id' }>) => db
+  .selectFrom('customer_identifiers').select('value_normalized')
+  .where('merchant_id', '=', param('merchantId')).where('customer_id', '=', param('customerId')).where('kind', '=', param('kind'))
+  .orderBy('created_at').limit(1));
+
 export async function findChannelId(db: Queryable, merchantId: string, customerId: string, kind: 'shopify_id' | 'square_id' | 'pos_id'): Promise<string | undefined> {
-  const row = await db.selectFrom('customer_identifiers').select('value_normalized').where('merchant_id', '=', merchantId).where('customer_id', '=', customerId).where('kind', '=', kind).orderBy('created_at').executeTakeFirst();
+  const [row] = await channelIdOfCustomer.execute(db, { merchantId, customerId, kind });
   return row?.value_normalized;
 }
 

@@ -67,21 +67,35 @@ function claimIdentifiers(claim: CustomerClaim, rules: IdentityRules): ClaimedId
 
 // Built and compiled once: every order resolves its shopper by one to three identifiers, and
 // Kysely's building and compiling cost ~70 µs of CPU per statement (found by bench/orders-end-to-end.ts, issue #9).
-const customerIdsByIdentifier = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string; limit: number }>) => db
-  .selectFrom('customer_identifiers')
-  .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
-  .select('customer_identifiers.customer_id')
-  .where('customer_identifiers.merchant_id', '=', param('merchantId'))
-  .where('customer_identifiers.kind', '=', param('kind'))
-  .where('customer_identifiers.value_normalized', '=', param('normalized'))
-  .where('customer_identifiers.is_valid', '=', 1)
-  .where('customers.state', '=', 'active')
-  .orderBy('customers.created_at')
-  .limit(param('limit')));
+// The limit is written into the SQL (src/db/literal-limits.ts), so there is one query per limit:
+// 20 for the register's lookup, the merchant's profiles-per-identifier rule (at most 100) plus one
+// for resolution.
+const identifierQueryLimitMax = 101;
+const identifierQueriesByLimit = new Map<number, ReturnType<typeof buildCustomerIdsByIdentifier>>();
+
+function buildCustomerIdsByIdentifier(limit: number) {
+  return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) => db
+    .selectFrom('customer_identifiers')
+    .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
+    .select('customer_identifiers.customer_id')
+    .where('customer_identifiers.merchant_id', '=', param('merchantId'))
+    .where('customer_identifiers.kind', '=', param('kind'))
+    .where('customer_identifiers.value_normalized', '=', param('normalized'))
+    .where('customer_identifiers.is_valid', '=', 1)
+    .where('customers.state', '=', 'active')
+    .orderBy('customers.created_at')
+    .limit(limit));
+}
 
 /** Active profiles that hold a linkable identifier, oldest first. */
 export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
-  const rows = await customerIdsByIdentifier.execute(db, { merchantId, kind, normalized, limit });
+  let query = identifierQueriesByLimit.get(limit);
+  if (!query) {
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= identifierQueryLimitMax, `a limit of 1 to ${identifierQueryLimitMax} profiles (${limit})`);
+    query = buildCustomerIdsByIdentifier(limit);
+    identifierQueriesByLimit.set(limit, query);
+  }
+  const rows = await query.execute(db, { merchantId, kind, normalized });
   return [...new Set(rows.map((row) => row.customer_id))];
 }
 

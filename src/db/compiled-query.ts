@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery } from 'kysely';
+import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import { assert } from '../shared/app-error.ts';
 import type { Queryable } from './database.ts';
 
@@ -35,8 +35,10 @@ interface Compiled {
 
 /** A query built and compiled once per database, run again with new parameters. */
 export interface ReusableQuery<P, R> {
-  /** Runs the query with these parameters on the database or transaction given. */
+  /** Runs the query with these parameters on the database or transaction given; its rows. */
   execute(db: Queryable, parameters: P): Promise<R[]>;
+  /** Runs it and answers the whole result: for an UPDATE or DELETE, `numAffectedRows`. */
+  run(db: Queryable, parameters: P): Promise<QueryResult<R>>;
 }
 
 function collectSlots(template: CompiledQuery, used: Set<string>): Slot[] {
@@ -87,27 +89,31 @@ export function reuseQuery<P extends object, R>(build: (db: Queryable, param: Pa
     return { template, slots: collectSlots(template, used), listLengths };
   }
 
+  async function run(db: Queryable, parameters: P): Promise<QueryResult<R>> {
+    const adapter = db.getExecutor().adapter;
+    let compiled = byAdapter.get(adapter);
+    if (!compiled) {
+      compiled = compile(db);
+      byAdapter.set(adapter, compiled);
+    }
+    for (const [name, length] of compiled.listLengths) {
+      const list = (parameters as Record<string, unknown>)[name];
+      assert(Array.isArray(list) && list.length === length, `parameter ${name} has the ${length} items the query was built for`);
+    }
+    const values = compiled.slots.map((slot) => {
+      if ('constant' in slot) return slot.constant;
+      const value = (parameters as Record<string, unknown>)[slot.name];
+      if (slot.index === undefined) return value;
+      return (value as unknown[])[slot.index];
+    });
+    const { template } = compiled;
+    return db.executeQuery<R>({ sql: template.sql, query: template.query, queryId: template.queryId, parameters: values });
+  }
+
   return {
+    run,
     async execute(db, parameters) {
-      const adapter = db.getExecutor().adapter;
-      let compiled = byAdapter.get(adapter);
-      if (!compiled) {
-        compiled = compile(db);
-        byAdapter.set(adapter, compiled);
-      }
-      for (const [name, length] of compiled.listLengths) {
-        const list = (parameters as Record<string, unknown>)[name];
-        assert(Array.isArray(list) && list.length === length, `parameter ${name} has the ${length} items the query was built for`);
-      }
-      const values = compiled.slots.map((slot) => {
-        if ('constant' in slot) return slot.constant;
-        const value = (parameters as Record<string, unknown>)[slot.name];
-        if (slot.index === undefined) return value;
-        return (value as unknown[])[slot.index];
-      });
-      const { template } = compiled;
-      const result = await db.executeQuery<R>({ sql: template.sql, query: template.query, queryId: template.queryId, parameters: values });
-      return result.rows;
+      return (await run(db, parameters)).rows;
     },
   };
 }

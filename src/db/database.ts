@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryCompiler, type Transaction } from 'kysely';
 import pg from 'pg';
 import { assert } from '../shared/app-error.ts';
 import { closeRequestGroupCommit } from './group-commit.ts';
+import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -87,6 +88,7 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/** SQLite with IMMEDIATE transactions (above) and integer limits written into the SQL (src/db/literal-limits.ts). */
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
   constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
@@ -95,6 +97,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createQueryCompiler(): QueryCompiler {
+    return new LiteralLimitSqliteCompiler();
   }
 }
 

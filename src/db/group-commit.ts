@@ -1,7 +1,8 @@
-import { PostgresAdapter, sql } from 'kysely';
+import { PostgresAdapter } from 'kysely';
 import { AppError, assert } from '../shared/app-error.ts';
 import type { Db, Tx } from './database.ts';
-import { classifyStorageError, toStorageUnavailable } from './storage-errors.ts';
+import { inSavepoint, type SavepointOutcome } from './savepoint.ts';
+import { toStorageUnavailable } from './storage-errors.ts';
 
 // Group commit for request transactions (issue #9), as src/sync/inbox-writer.ts does for webhooks.
 // A request that writes is answered only once its transaction is durably committed; committing
@@ -73,7 +74,7 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+type Outcome = SavepointOutcome<unknown>;
 
 /** Thrown inside a batch of one to roll its transaction back; carries the command's own error out. */
 class CommandFailed extends Error {
@@ -132,20 +133,8 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
   async function runTogether(batch: Waiting[]): Promise<Outcome[]> {
     return options.db.transaction().execute(async (tx) => {
       const outcomes: Outcome[] = [];
-      for (const waiting of batch) {
-        await sql`savepoint group_command`.execute(tx);
-        try {
-          const value = await waiting.command(tx);
-          await sql`release savepoint group_command`.execute(tx);
-          outcomes.push({ ok: true, value });
-        } catch (error) {
-          // The storage failed (a full disk, a lost connection): the whole batch fails, with its reason.
-          if (classifyStorageError(error)) throw error;
-          await sql`rollback to savepoint group_command`.execute(tx);
-          await sql`release savepoint group_command`.execute(tx);
-          outcomes.push({ ok: false, error });
-        }
-      }
+      // A storage failure (a full disk, a lost connection) is thrown: the whole batch fails, with its reason.
+      for (const waiting of batch) outcomes.push(await inSavepoint(tx, 'group_command', waiting.command));
       return outcomes;
     });
   }

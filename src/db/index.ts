@@ -2,5 +2,6 @@ export { canSkipLockedRows, openDatabase, type Db, type Tx, type Queryable, type
 export { createGroupCommit, groupCommitDefaults, requestGroupCommit, type GroupCommit, type GroupCommitOptions } from './group-commit.ts';
 export { migrateToLatest } from './migrate.ts';
 export { classifyStorageError, createStorageHealth, toStorageUnavailable, type StorageHealth, type StorageUnavailableReason } from './storage-errors.ts';
+export { inSavepoint, type SavepointOutcome } from './savepoint.ts';
 export { reuseQuery, type ParameterPlaceholders, type ReusableQuery } from './compiled-query.ts';
 export type * from './schema.ts';

@@ -14,6 +14,8 @@ import * as shopifySync from './migrations/0012-shopify-sync.ts';
 import * as squareAndOffline from './migrations/0013-square-and-offline.ts';
 import * as channelStockTime from './migrations/0014-channel-stock-time.ts';
 import * as staffAndRollout from './migrations/0015-staff-and-rollout.ts';
+import * as plannerStatistics from './migrations/0016-planner-statistics.ts';
+import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
 // in tests and from any working directory.
@@ -32,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '0013-square-and-offline': squareAndOffline,
   '0014-channel-stock-time': channelStockTime,
   '0015-staff-and-rollout': staffAndRollout,
+  '0016-planner-statistics': plannerStatistics,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -50,7 +53,10 @@ export async function migrateToLatest(db: Db, dialect: DialectName): Promise<str
   const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
-  return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+  const applied = (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+  // Indexes a later migration added get their expected shape too (src/db/planner-statistics.ts).
+  if (dialect === 'sqlite' && applied.length > 0) await describeSchemaToSqlitePlanner(db);
+  return applied;
 }
 
 /**

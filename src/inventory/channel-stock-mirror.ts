@@ -1,21 +1,28 @@
-import type { Queryable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { nowIso } from '../shared/clock.ts';
 
 /**
  * What we last told a channel its available figure was, per location and variant. It is the
  * `changeFromQuantity` of the next push, and it is how an echo of our own push is recognised.
  */
+// Read for every stock change a channel hears of: built and compiled once (issue #9).
+const mirrorRow = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; channel: string; locationId: string; variantId: string }>) => db
+  .selectFrom('channel_stock_mirror').select(['last_pushed_available', 'last_seen_at'])
+  .where('merchant_id', '=', param('merchantId')).where('channel', '=', param('channel')).where('location_id', '=', param('locationId')).where('variant_id', '=', param('variantId')));
+
 export async function findLastPushedAvailable(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string): Promise<number | null> {
-  const row = await db.selectFrom('channel_stock_mirror').select('last_pushed_available').where('merchant_id', '=', merchantId).where('channel', '=', channel).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  const [row] = await mirrorRow.execute(db, { merchantId, channel, locationId, variantId });
   return row?.last_pushed_available ?? null;
 }
 
+// Written after every stock push: built and compiled once (issue #9).
+const recordPush = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; channel: string; locationId: string; variantId: string; available: number; now: string }>) => db
+  .insertInto('channel_stock_mirror')
+  .values({ merchant_id: param('merchantId'), channel: param('channel'), location_id: param('locationId'), variant_id: param('variantId'), last_pushed_available: param('available'), updated_at: param('now'), last_seen_at: null })
+  .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'location_id', 'variant_id']).doUpdateSet({ last_pushed_available: param('available'), updated_at: param('now') })));
+
 export async function recordPushedAvailable(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number): Promise<void> {
-  await db
-    .insertInto('channel_stock_mirror')
-    .values({ merchant_id: merchantId, channel, location_id: locationId, variant_id: variantId, last_pushed_available: available, updated_at: nowIso(), last_seen_at: null })
-    .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'location_id', 'variant_id']).doUpdateSet({ last_pushed_available: available, updated_at: nowIso() }))
-    .execute();
+  await recordPush.execute(db, { merchantId, channel, locationId, variantId, available, now: nowIso() });
 }
 
 export interface ChannelStockReport {
@@ -24,7 +31,7 @@ export interface ChannelStockReport {
 }
 
 export async function getChannelStockMirror(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string): Promise<ChannelStockReport> {
-  const row = await db.selectFrom('channel_stock_mirror').select(['last_pushed_available', 'last_seen_at']).where('merchant_id', '=', merchantId).where('channel', '=', channel).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  const [row] = await mirrorRow.execute(db, { merchantId, channel, locationId, variantId });
   return { lastPushedAvailable: row?.last_pushed_available ?? null, lastSeenAt: row?.last_seen_at ?? null };
 }
 

@@ -62,8 +62,11 @@ async function ensureLevelRow(db: Queryable, merchantId: string, locationId: str
     .execute();
 }
 
+const levelByPlace = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; locationId: string; variantId: string }>) => db
+  .selectFrom('stock_levels').selectAll().where('merchant_id', '=', param('merchantId')).where('location_id', '=', param('locationId')).where('variant_id', '=', param('variantId')));
+
 export async function getStockLevel(db: Queryable, merchantId: string, locationId: string, variantId: string): Promise<StockLevel> {
-  const row = await db.selectFrom('stock_levels').selectAll().where('merchant_id', '=', merchantId).where('location_id', '=', locationId).where('variant_id', '=', variantId).executeTakeFirst();
+  const [row] = await levelByPlace.execute(db, { merchantId, locationId, variantId });
   return row ? toLevel(row) : { locationId, variantId, onHand: 0, reserved: 0, safety: 0, available: 0 };
 }
 

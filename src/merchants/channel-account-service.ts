@@ -1,4 +1,4 @@
-import type { ChannelAccountsTable, Queryable } from '../db/index.ts';
+import { reuseQuery, type ChannelAccountsTable, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -68,10 +68,16 @@ export async function findChannelAccount(db: Queryable, channel: Channel, accoun
   return row ? toChannelAccount(row) : undefined;
 }
 
+// Every delivery to a channel and most channel events read the merchant's account of that
+// channel: built and compiled once (issue #9).
+const accountsOfMerchant = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db
+  .selectFrom('channel_accounts').selectAll().where('merchant_id', '=', param('merchantId')).orderBy('created_at'));
+const accountsOfChannel = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; channel: Channel }>) => db
+  .selectFrom('channel_accounts').selectAll().where('merchant_id', '=', param('merchantId')).where('channel', '=', param('channel')).orderBy('created_at'));
+
 export async function listChannelAccounts(db: Queryable, merchantId: string, channel?: Channel): Promise<ChannelAccount[]> {
-  let query = db.selectFrom('channel_accounts').selectAll().where('merchant_id', '=', merchantId);
-  if (channel) query = query.where('channel', '=', channel);
-  return (await query.orderBy('created_at').execute()).map(toChannelAccount);
+  const rows = channel ? await accountsOfChannel.execute(db, { merchantId, channel }) : await accountsOfMerchant.execute(db, { merchantId });
+  return rows.map(toChannelAccount);
 }
 
 /** Points a connected channel at another API endpoint and token (a shop reinstalled, a new stand-in). */

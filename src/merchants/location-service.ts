@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import type { Selectable } from 'kysely';
 import type { LocationsTable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
@@ -100,8 +100,12 @@ export async function listLocations(db: Queryable, merchantId: string): Promise<
   return rows.map(toLocation);
 }
 
+// Every sale, hold and return reads its location (rollout switches, tax rate): built and compiled once (issue #9).
+const locationById = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; locationId: string }>) => db
+  .selectFrom('locations').selectAll().where('merchant_id', '=', param('merchantId')).where('id', '=', param('locationId')));
+
 export async function getLocation(db: Queryable, merchantId: string, locationId: string): Promise<Location> {
-  const row = await db.selectFrom('locations').selectAll().where('merchant_id', '=', merchantId).where('id', '=', locationId).executeTakeFirst();
+  const [row] = await locationById.execute(db, { merchantId, locationId });
   if (!row) throw new AppError('locations.not_found', `No location ${locationId}`, { location_id: locationId });
   return toLocation(row);
 }
@@ -114,8 +118,11 @@ export async function findLocationByChannelId(db: Queryable, merchantId: string,
 }
 
 /** The location that ships online orders that name none (Shopify web orders carry `location_id: null`). */
+const onlineFulfilmentLocation = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db
+  .selectFrom('locations').selectAll().where('merchant_id', '=', param('merchantId')).where('fulfils_online', '=', 1).orderBy('created_at').limit(1));
+
 export async function findOnlineFulfilmentLocation(db: Queryable, merchantId: string): Promise<Location | undefined> {
-  const row = await db.selectFrom('locations').selectAll().where('merchant_id', '=', merchantId).where('fulfils_online', '=', 1).orderBy('created_at').executeTakeFirst();
+  const [row] = await onlineFulfilmentLocation.execute(db, { merchantId });
   return row ? toLocation(row) : undefined;
 }
 

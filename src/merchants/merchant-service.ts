@@ -37,8 +37,11 @@ export async function createMerchant(
   return { id, name: input.name, currency: input.currency, defaultCountry: input.defaultCountry, settings };
 }
 
+// Every command reads its merchant (settings, currency): built and compiled once (issue #9).
+const merchantById = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db.selectFrom('merchants').selectAll().where('merchant_id', '=', param('merchantId')));
+
 export async function getMerchant(db: Queryable, merchantId: string): Promise<Merchant> {
-  const row = await db.selectFrom('merchants').selectAll().where('merchant_id', '=', merchantId).executeTakeFirst();
+  const [row] = await merchantById.execute(db, { merchantId });
   if (!row) throw new AppError('merchants.not_found', `No merchant ${merchantId}`, { merchant_id: merchantId });
   return { id: row.id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseStoredSettings(row.settings_json) };
 }

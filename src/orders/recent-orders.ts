@@ -8,30 +8,31 @@ export const recentOrdersCustomersMax = 20;
 interface RecentOrdersParameters {
   merchantId: string;
   customerIds: string[];
-  perCustomerMax: number;
 }
 
 const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
 
-function buildRecentOrders(count: number) {
+// The count per customer is written into the SQL (a LIMIT SQLite must not re-plan on every run,
+// src/db/literal-limits.ts), so there is one query per count of customers and count of orders.
+function buildRecentOrders(count: number, perCustomerMax: number) {
   return reuseQuery((db, param: ParameterPlaceholders<RecentOrdersParameters>) => {
     const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', param('merchantId')).where('customer_id', 'in', param.list('customerIds', count));
     // One customer needs no ranking: the index (merchant_id, customer_id, placed_at) gives her
     // latest orders under a plain limit.
-    if (count === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(param('perCustomerMax'));
+    if (count === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
     return db
       .selectFrom(ofCustomers
         .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
         .as('ranked'))
       .select(columns)
-      .where('recency', '<=', param('perCustomerMax'))
+      .where('recency', '<=', perCustomerMax)
       .orderBy('placed_at', 'desc')
       .orderBy('id', 'desc');
   });
 }
 
-// One compiled query per count of customers (1 to recentOrdersCustomersMax), built on first use.
-const byCount = new Map<number, ReturnType<typeof buildRecentOrders>>();
+// One compiled query per count of customers (1 to recentOrdersCustomersMax) and of orders, built on first use.
+const byCounts = new Map<string, ReturnType<typeof buildRecentOrders>>();
 
 /**
  * The latest orders of each of a few customers, newest first, from every channel: the same answer
@@ -44,12 +45,13 @@ export async function readRecentOrders(db: Queryable, merchantId: string, custom
   if (customerIds.length === 0) return result;
   assert(customerIds.length <= recentOrdersCustomersMax, `recent orders of at most ${recentOrdersCustomersMax} customers at once (${customerIds.length})`);
   assert(Number.isInteger(perCustomerMax) && perCustomerMax >= 1, `a positive count of orders per customer (${perCustomerMax})`);
-  let query = byCount.get(customerIds.length);
+  const key = `${customerIds.length}/${perCustomerMax}`;
+  let query = byCounts.get(key);
   if (!query) {
-    query = buildRecentOrders(customerIds.length);
-    byCount.set(customerIds.length, query);
+    query = buildRecentOrders(customerIds.length, perCustomerMax);
+    byCounts.set(key, query);
   }
-  const rows = await query.execute(db, { merchantId, customerIds, perCustomerMax });
+  const rows = await query.execute(db, { merchantId, customerIds });
   for (const row of rows) {
     const list = result.get(row.customer_id ?? '');
     if (!list || list.length >= perCustomerMax) continue;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { PromotionsTable, Queryable, Tx } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type PromotionsTable, type Queryable, type Tx } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -233,8 +233,12 @@ export interface ActivePromotions {
 
 const activeByMerchant = new Map<string, ActivePromotions>();
 
+// Read by every sale and cart to know whether the promotions kept in memory are current.
+const promotionVersion = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db
+  .selectFrom('promotion_versions').select('version').where('merchant_id', '=', param('merchantId')));
+
 async function readPromotionVersion(db: Queryable, merchantId: string): Promise<string | null> {
-  const row = await db.selectFrom('promotion_versions').select('version').where('merchant_id', '=', merchantId).executeTakeFirst();
+  const [row] = await promotionVersion.execute(db, { merchantId });
   return row?.version ?? null;
 }
 

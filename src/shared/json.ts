@@ -13,3 +13,71 @@ export function parseJsonSafely(text: string): unknown {
     throw new AppError('request.malformed_json', `The body is not valid JSON: ${(error as Error).message}`);
   }
 }
+
+const quote = 0x22;
+const backslash = 0x5c;
+const minus = 0x2d;
+const zero = 0x30;
+const nine = 0x39;
+
+function isNumberStart(code: number): boolean {
+  return code === minus || (code >= zero && code <= nine);
+}
+
+// Characters a JSON number token is made of: digits, sign, point and exponent.
+function isNumberPart(code: number): boolean {
+  return (code >= zero && code <= nine) || code === minus || code === 0x2b || code === 0x2e || code === 0x65 || code === 0x45;
+}
+
+/** Where the string that opens at `start` (a quote) closes: the index after its closing quote. */
+function endOfString(text: string, start: number): number {
+  let at = start + 1;
+  for (;;) {
+    const close = text.indexOf('"', at);
+    if (close < 0) return text.length;
+    let backslashes = 0;
+    for (let before = close - 1; text.charCodeAt(before) === backslash; before -= 1) backslashes += 1;
+    if (backslashes % 2 === 0) return close + 1;
+    at = close + 1;
+  }
+}
+
+/**
+ * The same answer as `parseJsonSafely` (numbers JSON.parse would read inexactly come back as their
+ * decimal text), several times faster on a channel's large bodies: the text is scanned once for
+ * such numbers outside strings, those are put in quotes, and JSON.parse reads the rest (a 13 KB
+ * Shopify order with 18-digit ids: lossless-json took ~0.3 ms of an order's CPU, found by
+ * bench/orders-end-to-end.ts, issue #9). One difference, on bodies channels never send: a key
+ * given twice is read as JSON.parse reads it (the last wins) rather than refused.
+ */
+export function parseJsonExactly(text: string): unknown {
+  const pieces: string[] = [];
+  let copiedUpTo = 0;
+  let at = 0;
+  while (at < text.length) {
+    const code = text.charCodeAt(at);
+    if (code === quote) {
+      at = endOfString(text, at);
+      continue;
+    }
+    if (!isNumberStart(code)) {
+      at += 1;
+      continue;
+    }
+    const start = at;
+    while (at < text.length && isNumberPart(text.charCodeAt(at))) at += 1;
+    // Up to 15 significant digits every parser reads exactly; only longer numbers are checked.
+    if (at - start > 15 || /[eE]/.test(text.slice(start, at))) {
+      const token = text.slice(start, at);
+      if (!isSafeNumber(token)) {
+        pieces.push(text.slice(copiedUpTo, start), '"', token, '"');
+        copiedUpTo = at;
+      }
+    }
+  }
+  try {
+    return JSON.parse(copiedUpTo === 0 ? text : pieces.join('') + text.slice(copiedUpTo)) as unknown;
+  } catch {
+    return parseJsonSafely(text); // not JSON: the safe parser refuses it and says why
+  }
+}

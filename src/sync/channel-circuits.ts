@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { isoAfter, nowIso } from '../shared/clock.ts';
 import type { OutboxEvent } from './outbox.ts';
@@ -34,8 +34,13 @@ export function circuitCooldownAfter(trips: number): number {
   return Math.min(circuitCooldownMs * 2 ** Math.min(trips - 1, 30), circuitCooldownMsMax);
 }
 
-function circuitOf(db: Queryable, event: Pick<OutboxEvent, 'merchant_id' | 'circuit_key'>) {
-  return db.selectFrom('channel_circuits').selectAll().where('merchant_id', '=', event.merchant_id).where('circuit_key', '=', event.circuit_key);
+// Read before and after every delivery: built and compiled once (issue #9).
+const circuitByKey = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; circuitKey: string }>) => db
+  .selectFrom('channel_circuits').selectAll().where('merchant_id', '=', param('merchantId')).where('circuit_key', '=', param('circuitKey')));
+
+async function findCircuit(db: Queryable, event: Pick<OutboxEvent, 'merchant_id' | 'circuit_key'>) {
+  const [circuit] = await circuitByKey.execute(db, { merchantId: event.merchant_id, circuitKey: event.circuit_key });
+  return circuit;
 }
 
 /**
@@ -44,7 +49,7 @@ function circuitOf(db: Queryable, event: Pick<OutboxEvent, 'merchant_id' | 'circ
  * and the others wait for its outcome.
  */
 export async function admitDelivery(db: Queryable, event: Pick<OutboxEvent, 'merchant_id' | 'circuit_key'>): Promise<CircuitAdmission> {
-  const circuit = await circuitOf(db, event).executeTakeFirst();
+  const circuit = await findCircuit(db, event);
   if (!circuit || circuit.state === 'closed') return 'deliver';
   assert(circuit.open_until !== null, `circuit ${circuit.circuit_key} is ${circuit.state} until a time`);
   const now = nowIso();
@@ -65,7 +70,7 @@ export async function admitDelivery(db: Queryable, event: Pick<OutboxEvent, 'mer
  * first, so the usual success on a healthy circuit writes nothing. True when it was not closed.
  */
 export async function recordCircuitSuccess(db: Queryable, event: Pick<OutboxEvent, 'merchant_id' | 'circuit_key'>): Promise<boolean> {
-  const circuit = await circuitOf(db, event).executeTakeFirst();
+  const circuit = await findCircuit(db, event);
   if (!circuit || (circuit.state === 'closed' && circuit.consecutive_failures === 0)) return false;
   await db
     .updateTable('channel_circuits')

@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type Selectable } from 'kysely';
-import { canSkipLockedRows, type InboxEventsTable, type Queryable } from '../db/index.ts';
+import { canSkipLockedRows, reuseQuery, type InboxEventsTable, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { isoAfter, nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -182,15 +182,18 @@ export async function listDueInboxEvents(db: Queryable, limit = inboxBatchSizeMa
  * applying it right now is passed by at once (its commit or rollback settles the row) instead of
  * waited for; on SQLite transactions already take turns.
  */
+const claimReceivedEvent = reuseQuery((db, param: ParameterPlaceholders<{ id: string; outcome: 'processed' | 'ignored'; now: string; note: string | null }>) => db
+  .updateTable('inbox_events').set({ status: param('outcome'), processed_at: param('now'), error: param('note') })
+  .where('id', '=', param('id')).where('status', '=', 'received').where('available_at', '<=', param('now')));
+
 export async function claimInboxEvent(db: Queryable, id: string, outcome: 'processed' | 'ignored', note: string | null = null): Promise<boolean> {
   const now = nowIso();
   if (canSkipLockedRows(db)) {
     const free = await db.selectFrom('inbox_events').select('id').where('id', '=', id).where('status', '=', 'received').where('available_at', '<=', now).forUpdate().skipLocked().executeTakeFirst();
     if (!free) return false;
   }
-  const result = await db.updateTable('inbox_events').set({ status: outcome, processed_at: now, error: note })
-    .where('id', '=', id).where('status', '=', 'received').where('available_at', '<=', now).executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const result = await claimReceivedEvent.run(db, { id, outcome, now, note });
+  return Number(result.numAffectedRows) === 1;
 }
 
 export const inboxAttemptsMax = 8;

@@ -145,9 +145,13 @@ export async function releaseOutboxClaim(db: Queryable, event: ClaimedOutboxEven
 }
 
 /** Records the delivery; false when the lease was lost meanwhile (the holder records the outcome). */
+const markDelivered = reuseQuery((db, param: ParameterPlaceholders<{ id: string; claimedBy: string | null; now: string; note: string | null }>) => db
+  .updateTable('outbox_events').set({ status: 'delivered', delivered_at: param('now'), last_error: param('note') })
+  .where('id', '=', param('id')).where('status', '=', 'delivering').where('claimed_by', '=', param('claimedBy')));
+
 export async function markOutboxDelivered(db: Queryable, event: ClaimedOutboxEvent, note: string | null = null): Promise<boolean> {
-  const result = await db.updateTable('outbox_events').set({ status: 'delivered', delivered_at: nowIso(), last_error: note }).where('id', '=', event.id).where('status', '=', 'delivering').where('claimed_by', '=', event.claimed_by).executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const result = await markDelivered.run(db, { id: event.id, claimedBy: event.claimed_by, now: nowIso(), note });
+  return Number(result.numAffectedRows) === 1;
 }
 
 /**

@@ -1,6 +1,5 @@
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { classifyStorageError, type Db, type Tx } from '../db/index.ts';
+import { classifyStorageError, inSavepoint, type Db, type Tx } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { raiseException } from './exceptions.ts';
@@ -108,17 +107,9 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
     try {
       await db.transaction().execute(async (tx) => {
         for (const { event, prepared } of batch) {
-          await sql`savepoint inbox_event`.execute(tx);
-          try {
-            const outcome = await applyClaimedEvent(tx, event, prepared);
-            await sql`release savepoint inbox_event`.execute(tx);
-            if (outcome) applied.push({ event, outcome });
-          } catch (error) {
-            if (classifyStorageError(error)) throw error;
-            await sql`rollback to savepoint inbox_event`.execute(tx);
-            await sql`release savepoint inbox_event`.execute(tx);
-            failed.push({ event, error });
-          }
+          const result = await inSavepoint(tx, 'inbox_event', (savepoint) => applyClaimedEvent(savepoint, event, prepared));
+          if (!result.ok) failed.push({ event, error: result.error });
+          else if (result.value) applied.push({ event, outcome: result.value });
         }
       });
     } catch (error) {

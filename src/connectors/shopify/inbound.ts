@@ -7,7 +7,7 @@ import {
 } from '../../merchants/index.ts';
 import { findOrderBySource } from '../../orders/index.ts';
 import { AppError } from '../../shared/app-error.ts';
-import { parseJsonSafely } from '../../shared/json.ts';
+import { parseJsonExactly } from '../../shared/json.ts';
 import { raiseException, writeAudit, type InboxEvent } from '../../sync/index.ts';
 import { findChannelDeletion, recordChannelDeletion } from './sync-store.ts';
 import {
@@ -43,35 +43,10 @@ export function shopifyEventVersion(event: Pick<InboxEvent, 'triggered_at' | 're
   return payloadUpdatedAt ?? event.triggered_at ?? event.received_at;
 }
 
-/**
- * A JSON number (after `:`, `[` or `,`) of 16 or more digits and points, or with an exponent: the
- * only numbers JSON.parse may read differently from `parseJsonSafely` (a number of at most 15
- * significant digits is read exactly by both).
- */
-const possiblyInexactNumber = /[:[,]\s*-?(?:[0-9.]{16,}|[0-9.]+[eE])/;
-
-/**
- * Reads a stored body as `parseJsonSafely` does, through JSON.parse when no number in it could be
- * read inexactly (about ten times faster on a 13 KB order; found by bench/orders-end-to-end.ts,
- * where the lossless parse was ~7% of an order's CPU). Shopify ids past 2^53 take the safe path.
- * One difference, on bodies Shopify never sends: a key given twice is read as JSON.parse reads it
- * (the last wins) rather than refused.
- */
-export function parseShopifyPayload(text: string): unknown {
-  if (!possiblyInexactNumber.test(text)) {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      // Not JSON: the safe parser says why, as before.
-    }
-  }
-  return parseJsonSafely(text);
-}
-
 /** Applies one stored Shopify webhook inside the worker's transaction. */
 export async function applyShopifyEvent(tx: Tx, event: InboxEvent): Promise<Outcome> {
   const merchant = await getMerchant(tx, event.merchant_id);
-  const payload = parseShopifyPayload(event.payload);
+  const payload = parseJsonExactly(event.payload);
   switch (event.topic) {
     case 'orders/create':
     case 'orders/paid': {

@@ -4,7 +4,7 @@ import type { Db, Tx } from '../../db/index.ts';
 import { getMerchant, listChannelAccounts, type ChannelAccount, type Merchant } from '../../merchants/index.ts';
 import { findOrderBySource } from '../../orders/index.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
-import { parseJsonSafely } from '../../shared/json.ts';
+import { parseJsonExactly } from '../../shared/json.ts';
 import { writeAudit, type InboxEvent } from '../../sync/index.ts';
 import { createSquareClient, type SquareClient } from './client.ts';
 import { planSquareEvent, readInStockCounts, translateSquareCustomer, translateSquareOrder, translateSquareRefund, translateSquareStockChanges } from './translate.ts';
@@ -77,7 +77,7 @@ const recordableOrderStates = new Set(['COMPLETED', 'OPEN']);
  * the inbox retries the event later.
  */
 export async function prepareSquareEvent(event: InboxEvent, sources: SquareEventSources): Promise<PreparedSquareEvent> {
-  const plan = planSquareEvent(parseJsonSafely(event.payload));
+  const plan = planSquareEvent(parseJsonExactly(event.payload));
   if (plan.action === 'record_order') {
     if (await sources.isOrderRecorded(plan.orderId)) return { kind: 'order_already_recorded', orderId: plan.orderId };
     return fetchOrder(await sources.getClient(), plan.orderId);
@@ -202,7 +202,7 @@ export const appliedSquareTypes = [
 /** Applies one stored Square notification inside the worker's transaction, with what was prepared for it. */
 export async function applySquareEvent(tx: Tx, event: InboxEvent, prepared: PreparedSquareEvent | undefined): Promise<Outcome> {
   const merchant = await getMerchant(tx, event.merchant_id);
-  const plan = planSquareEvent(parseJsonSafely(event.payload));
+  const plan = planSquareEvent(parseJsonExactly(event.payload));
   switch (plan.action) {
     case 'ignore':
       return { outcome: 'ignored', note: plan.note };
