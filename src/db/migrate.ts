@@ -15,6 +15,7 @@ import * as squareAndOffline from './migrations/0013-square-and-offline.ts';
 import * as channelStockTime from './migrations/0014-channel-stock-time.ts';
 import * as staffAndRollout from './migrations/0015-staff-and-rollout.ts';
 import * as plannerStatistics from './migrations/0016-planner-statistics.ts';
+import * as oneStockMovementIndex from './migrations/0017-one-stock-movement-index.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -35,6 +36,7 @@ const migrations: Record<string, Migration> = {
   '0014-channel-stock-time': channelStockTime,
   '0015-staff-and-rollout': staffAndRollout,
   '0016-planner-statistics': plannerStatistics,
+  '0017-one-stock-movement-index': oneStockMovementIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
