@@ -244,7 +244,7 @@ function printTargets(all: SizeFigures[]): void {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   measuredKinds = options.kinds;
-  const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, synchronous=FULL)';
+  const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, every commit synced)';
   console.log(`customer-lookup: ${storage}; sizes ${options.sizes.map(count).join(', ')}; ${options.durationSeconds} s per kind, ${options.connections} connections, pipelining 1`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
   const all: SizeFigures[] = [];

@@ -430,7 +430,7 @@ const count = (value: number) => (Number.isFinite(value) ? Math.round(value).toL
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  console.log(`orders-end-to-end: ${options.orders} Shopify orders/create through the sync worker; SQLite (WAL, synchronous=FULL)${options.postgresUrl ? ' and PostgreSQL' : ''}`);
+  console.log(`orders-end-to-end: ${options.orders} Shopify orders/create through the sync worker; SQLite (WAL, every commit synced)${options.postgresUrl ? ' and PostgreSQL' : ''}`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
   const all: StorageFigures[] = [];
   for (const postgresUrl of [undefined, ...(options.postgresUrl ? [options.postgresUrl] : [])]) {

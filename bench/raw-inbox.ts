@@ -1,11 +1,12 @@
 import SqliteDatabase from 'better-sqlite3';
 import { LatencyHistogram } from './latency-histogram.ts';
 
-// The raw storage limit of webhook ingest: plain better-sqlite3 on the benchmark's own database file,
-// with the engine's pragmas (WAL, synchronous=FULL), inserting inbox rows like the engine's (same
-// columns and indexes, a body and headers of the same size), a statement prepared once. No HTTP, no
-// signature, no JSON, no Kysely: what one core and this disk can commit. `perCommit` 1 is one
-// transaction (one fsync) per event; more shows what committing several events at once allows.
+// The raw storage limit of webhook ingest: plain better-sqlite3 on the benchmark's own database
+// file, with the engine's durability (WAL, every commit on disk: here synchronous=FULL), inserting
+// inbox rows like the engine's (same columns and indexes, a body and headers of the same size), a
+// statement prepared once. No HTTP, no signature, no JSON, no Kysely: what one core and this disk
+// can commit. `perCommit` 1 is one transaction (one fsync) per event; more shows what committing
+// several events at once allows.
 
 export interface RawInboxPlan {
   path: string;

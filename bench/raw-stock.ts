@@ -1,12 +1,13 @@
 import SqliteDatabase from 'better-sqlite3';
 import { LatencyHistogram } from './latency-histogram.ts';
 
-// The raw storage limit of a reservation: plain better-sqlite3 on the benchmark's own database file,
-// with the engine's pragmas (WAL, synchronous=FULL), one conditional UPDATE of the stock level that
-// refuses to go below zero plus the INSERT of its movement row, statements prepared once. No HTTP,
-// no JSON, no Kysely, no outbox: what one core and this disk can commit. With `perCommit` 1 (one
-// transaction each, as the engine does) every reservation waits for its own fsync; a larger
-// `perCommit` shows what committing several reservations at once (group commit) would allow.
+// The raw storage limit of a reservation: plain better-sqlite3 on the benchmark's own database
+// file, with the engine's durability (WAL, every commit on disk: here synchronous=FULL), one
+// conditional UPDATE of the stock level that refuses to go below zero plus the INSERT of its
+// movement row, statements prepared once. No HTTP, no JSON, no Kysely, no outbox: what one core and
+// this disk can commit. With `perCommit` 1 (one transaction each, as the engine does) every
+// reservation waits for its own fsync; a larger `perCommit` shows what committing several
+// reservations at once (group commit) would allow.
 
 export interface RawStockPlan {
   path: string;

@@ -526,7 +526,7 @@ function listFailures(holds: HoldsRunFigures | undefined, pushRuns: PushRunFigur
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, synchronous=FULL)';
+  const storage = options.postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, every commit synced)';
   console.log(`stock: ${storage}; ${count(options.skuCount)} SKUs; holds ${options.durationSeconds} s, ${options.connections} connections; sales ${count(options.saleRatePerSecond)}/s for ${options.saleSeconds} s over ${saleSkuCount} SKUs; Shopify plans ${options.plans.join(', ')}`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
   const holds = options.phases.includes('holds') ? await benchmarkHolds(options) : undefined;

@@ -250,7 +250,7 @@ async function benchmarkTopic(options: BenchOptions, topic: Topic, postgresUrl: 
       await handle.close();
     }
     const httpFloor = postgresUrl ? undefined : await measureHttpFloor(options, topic);
-    return { topic, storage: postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, synchronous=FULL)', engine, raw, httpFloor };
+    return { topic, storage: postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, every commit synced)', engine, raw, httpFloor };
   } finally {
     await database.dispose();
   }

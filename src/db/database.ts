@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryCompiler, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryCompiler, type SqliteDialectConfig, type Transaction } from 'kysely';
 import pg from 'pg';
 import { assert } from '../shared/app-error.ts';
 import { closeRequestGroupCommit } from './group-commit.ts';
 import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
+import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -39,10 +40,12 @@ const preparedStatementsMax = 1_000;
  * again by SQLite (Kysely prepares every query anew: about a fifth of a lookup's CPU). Safe because
  * the one connection runs one query at a time.
  */
-function withStatementCache(database: SqliteDatabase.Database): SqliteDatabase.Database {
+function withStatementCache(database: SqliteDatabase.Database): { database: SqliteDatabase.Database; isReadonly(sql: string): boolean } {
   const statements = new Map<string, SqliteDatabase.Statement>();
   const prepare = database.prepare.bind(database);
-  return new Proxy(database, {
+  // A statement not in the cache (never the case: Kysely has just prepared it) counts as a write.
+  const isReadonly = (sql: string) => statements.get(sql)?.readonly === true;
+  const proxy = new Proxy(database, {
     get(target, property, receiver) {
       if (property !== 'prepare') {
         const value = Reflect.get(target, property, receiver) as unknown;
@@ -59,6 +62,7 @@ function withStatementCache(database: SqliteDatabase.Database): SqliteDatabase.D
       };
     },
   });
+  return { database: proxy, isReadonly };
 }
 
 /**
@@ -68,6 +72,29 @@ function withStatementCache(database: SqliteDatabase.Database): SqliteDatabase.D
  * Kysely already runs one transaction at a time on the single connection.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #walSync: WalSync | undefined;
+  readonly #source: SyncingConnectionSource;
+  #connection: DatabaseConnection | undefined;
+
+  constructor(config: SqliteDialectConfig, walSync: WalSync | undefined, source: SyncingConnectionSource) {
+    super(config);
+    this.#walSync = walSync;
+    this.#source = source;
+  }
+
+  /** The one connection, syncing the write-ahead log after commits (src/db/wal-sync.ts); as is for an in-memory database. */
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    if (!this.#walSync) return connection;
+    this.#connection ??= syncingConnection(connection, this.#walSync, this.#source);
+    return this.#connection;
+  }
+
+  override async destroy(): Promise<void> {
+    await super.destroy();
+    this.#walSync?.close();
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
@@ -90,13 +117,17 @@ class ImmediateSqliteDriver extends SqliteDriver {
 
 /** SQLite with IMMEDIATE transactions (above) and integer limits written into the SQL (src/db/literal-limits.ts). */
 class ImmediateSqliteDialect extends SqliteDialect {
-  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+  readonly #config: SqliteDialectConfig;
+  readonly #walSync: WalSync | undefined;
+  readonly #source: SyncingConnectionSource;
+  constructor(config: SqliteDialectConfig, walSync: WalSync | undefined, source: SyncingConnectionSource) {
     super(config);
     this.#config = config;
+    this.#walSync = walSync;
+    this.#source = source;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#walSync, this.#source);
   }
   override createQueryCompiler(): QueryCompiler {
     return new LiteralLimitSqliteCompiler();
@@ -144,11 +175,14 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const path = url.slice('sqlite:'.length);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SqliteDatabase(path);
-    // WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
-    // before we acknowledge it (the "nothing accepted is lost" invariant), set explicitly because
-    // WAL's common companion setting NORMAL may lose the last commits on power loss.
+    // WAL lets readers run beside the one writer. Every commit is durable before we acknowledge it
+    // (the "nothing accepted is lost" invariant): SQLite writes the log at COMMIT (NORMAL, which
+    // alone may lose the last commits on power loss) and the driver then syncs the log off the
+    // event loop before the commit resolves (src/db/wal-sync.ts). An in-memory database has no
+    // log to sync and keeps FULL.
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
+    const walSync = path === ':memory:' ? undefined : new WalSync(path);
+    sqlite.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     // 64 MiB of page cache per connection instead of SQLite's 2 MB: holds on random SKUs of a
@@ -156,9 +190,11 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     // bench/stock.ts, issue #9), the index pages of a large catalog not fitting the small cache.
     // Two runs side by side on a loaded machine measured 413 against 449 µs per hold at 1M SKUs
     // with and without it: to be confirmed on a quiet machine. The cache fills only as pages are
-    // read (docs/configuration.md, "Memory"); durability is unchanged (WAL, synchronous=FULL).
+    // read (docs/configuration.md, "Memory"); durability is unchanged.
     sqlite.pragma('cache_size = -65536');
-    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
+    const cached = withStatementCache(sqlite);
+    const source: SyncingConnectionSource = { isReadonly: cached.isReadonly, inTransaction: () => sqlite.inTransaction };
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, walSync, source) });
     return { db, dialect: 'sqlite', close: () => closeThen(db) };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url}")`);

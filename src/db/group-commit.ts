@@ -6,7 +6,7 @@ import { toStorageUnavailable } from './storage-errors.ts';
 
 // Group commit for request transactions (issue #9), as src/sync/inbox-writer.ts does for webhooks.
 // A request that writes is answered only once its transaction is durably committed; committing
-// each on its own costs one fsync per request (on SQLite a synchronous one, on the event loop), and
+// each on its own costs one fsync per request (on SQLite also the log's write on the event loop), and
 // on one hot row every request also waits for the previous one's commit. Measured by
 // bench/stock.ts on the 2-core machine: a conditional UPDATE + movement INSERT commits 6,243/s at
 // one per transaction and 33,514/s at 32 per transaction. Through the whole HTTP path (in-process,

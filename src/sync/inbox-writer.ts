@@ -3,8 +3,8 @@ import { AppError, assert } from '../shared/app-error.ts';
 import { inboxStoreBatchMax, storeInboxEvents, type InboundEvent, type StoredInboxEvent } from './inbox.ts';
 
 // Group commit for webhooks (issue #9). A webhook is answered only once its event is durably
-// committed; committing each request on its own costs one fsync (and on SQLite one synchronous
-// write on the event loop) per event. The writer instead collects the events of concurrent requests
+// committed; committing each request on its own costs one fsync (and on SQLite one write of the
+// log on the event loop) per event. The writer instead collects the events of concurrent requests
 // and stores them with one INSERT in one transaction (one commit, one fsync), then answers each
 // request with its own outcome.
 //
