@@ -14,6 +14,14 @@ export function parseJsonSafely(text: string): unknown {
   }
 }
 
+/**
+ * A JSON number (after `:`, `[` or `,`, or the whole text) of 16 or more digits and points, or with an exponent: the
+ * only numbers JSON.parse may read differently from `parseJsonSafely` (a number of at most 15
+ * significant digits is read exactly by both). A string that merely looks like one only sends the
+ * text through the exact scan below.
+ */
+const possiblyInexactNumber = /(?:^|[:[,])\s*-?(?:[0-9.]{16,}|[0-9.]+[eE])/;
+
 const quote = 0x22;
 const backslash = 0x5c;
 const minus = 0x2d;
@@ -51,6 +59,8 @@ function endOfString(text: string, start: number): number {
  * given twice is read as JSON.parse reads it (the last wins) rather than refused.
  */
 export function parseJsonExactly(text: string): unknown {
+  // Most bodies have no number JSON.parse could misread: then JSON.parse alone reads them.
+  if (!possiblyInexactNumber.test(text)) return parseOrExplain(text);
   const pieces: string[] = [];
   let copiedUpTo = 0;
   let at = 0;
@@ -75,9 +85,14 @@ export function parseJsonExactly(text: string): unknown {
       }
     }
   }
+  return parseOrExplain(copiedUpTo === 0 ? text : pieces.join('') + text.slice(copiedUpTo), text);
+}
+
+/** JSON.parse, or for a text that is not JSON the safe parser's refusal, which says why. */
+function parseOrExplain(text: string, original = text): unknown {
   try {
-    return JSON.parse(copiedUpTo === 0 ? text : pieces.join('') + text.slice(copiedUpTo)) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
-    return parseJsonSafely(text); // not JSON: the safe parser refuses it and says why
+    return parseJsonSafely(original);
   }
 }

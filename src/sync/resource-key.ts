@@ -15,7 +15,7 @@ const gidPattern = /^gid:\/\/shopify\/[A-Za-z]+\/(\d+)(?:\?.*)?$/;
 
 /**
  * Returned when an id the key needs is a number beyond 2^53, which JSON.parse rounds: parse the
- * body again without loss (`parseJsonSafely`, which keeps such numbers as text) and ask again.
+ * body again without loss (`parseJsonExactly`, which keeps such numbers as text) and ask again.
  */
 export const needsExactNumbers = Symbol('needsExactNumbers');
 
@@ -25,7 +25,7 @@ type IdText = string | undefined | typeof needsExactNumbers;
 /**
  * The resource an inbound event is about, as `source:kind:id`, or null when its events need no
  * order (an unknown topic, a notification spanning several resources, a shop-wide event).
- * Example: computeResourceKey('shopify', 'refunds/create', parseJsonSafely('{"id": 7, "order_id": 820982911946154508}'))
+ * Example: computeResourceKey('shopify', 'refunds/create', parseJsonExactly('{"id": 7, "order_id": 820982911946154508}'))
  * → 'shopify:order:820982911946154508' — a refund follows its order.
  */
 export function computeResourceKey(source: InboxSource, topic: string, payload: unknown): string | null | typeof needsExactNumbers {

@@ -26,26 +26,11 @@ function plainHeaders(request: FastifyRequest): Record<string, string> {
   return plain;
 }
 
-/**
- * Parses a verified body to check it is JSON and to read what it is about. Plain JSON.parse is the
- * fastest; what it may get wrong, a Shopify id beyond 2^53, is asked for again from an exact parse
- * (`parseJsonExactly`, as the worker reads the body).
- */
-function parseWebhookJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new AppError('request.malformed_json', `The body is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-/** The event's resource key (`sync/resource-key.ts`), exact even for ids JSON.parse would round. */
-function readResourceKey(source: InboxSource, topic: string, payload: unknown, text: string): string | null {
+/** The event's resource key (`sync/resource-key.ts`), from a body read exactly (`parseJsonExactly`: ids beyond 2^53 kept). */
+function readResourceKey(source: InboxSource, topic: string, payload: unknown): string | null {
   const key = computeResourceKey(source, topic, payload);
-  if (key !== needsExactNumbers) return key;
-  const exact = computeResourceKey(source, topic, parseJsonExactly(text));
-  assert(exact !== needsExactNumbers, 'a lossless parse keeps every id exact');
-  return exact;
+  assert(key !== needsExactNumbers, 'an exact parse keeps every id exact');
+  return key;
 }
 
 function safeIso(value: string | null): string | null {
@@ -100,7 +85,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
     // After the signature, so an unsigned request learns nothing but 401; before anything is stored.
     checkReplayWindow({ channel: 'shopify', field: 'X-Shopify-Triggered-At', at: headers.triggeredAt, nowMs: nowMs() }, webhookReplayWindows?.shopify ?? null);
     const text = raw.toString('utf8');
-    const resourceKey = readResourceKey('shopify', headers.topic, parseWebhookJson(text), text);
+    const resourceKey = readResourceKey('shopify', headers.topic, parseJsonExactly(text));
     const { stored } = await inboxWriter.write({
       merchantId: account.merchantId, source: 'shopify', topic: headers.topic, deliveryId: headers.webhookId,
       // Event-Id is shared by every topic one merchant action produced: a duplicate only within a topic.
@@ -121,7 +106,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
     const text = raw.toString('utf8');
     // The signature key belongs to the seller named in the body, so the envelope is read first;
     // nothing is stored or applied before the signature over the raw bytes is verified.
-    const payload = parseWebhookJson(text);
+    const payload = parseJsonExactly(text);
     const envelope = readSquareEnvelope(payload);
     const signer = await findSigningAccount('square', envelope.merchantRef, (candidate) => candidate.notificationUrl !== null && verifySquareSignature(candidate.webhookSecret, candidate.notificationUrl, raw, signature));
     const refused = () => new AppError('connectors.square.unauthenticated', 'The signature does not match this seller\'s key and notification URL', { header: 'x-square-hmacsha256-signature' });
@@ -131,7 +116,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
     const { account } = signer;
     const { stored } = await inboxWriter.write({
       merchantId: account.merchantId, source: 'square', topic: envelope.type, deliveryId: envelope.eventId, eventKey: null,
-      headers: plainHeaders(request), payload: text, triggeredAt: safeIso(envelope.createdAt), resourceKey: readResourceKey('square', envelope.type, payload, text),
+      headers: plainHeaders(request), payload: text, triggeredAt: safeIso(envelope.createdAt), resourceKey: readResourceKey('square', envelope.type, payload),
     }, { key: signer.guardKey, refuse: refused });
     metrics.inboxEvents.inc({ source: 'square', outcome: stored ? 'stored' : 'duplicate' });
     if (stored) worker.wake();
