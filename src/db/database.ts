@@ -72,27 +72,19 @@ function withStatementCache(database: SqliteDatabase.Database): { database: Sqli
  * Kysely already runs one transaction at a time on the single connection.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
-  readonly #walSync: WalSync | undefined;
-  readonly #source: SyncingConnectionSource;
+  readonly #wrapConnection: ConnectionWrapper;
   #connection: DatabaseConnection | undefined;
 
-  constructor(config: SqliteDialectConfig, walSync: WalSync | undefined, source: SyncingConnectionSource) {
+  constructor(config: SqliteDialectConfig, wrapConnection: ConnectionWrapper) {
     super(config);
-    this.#walSync = walSync;
-    this.#source = source;
+    this.#wrapConnection = wrapConnection;
   }
 
-  /** The one connection, syncing the write-ahead log after commits (src/db/wal-sync.ts); as is for an in-memory database. */
+  /** The one connection, as `wrapConnection` made it (one that syncs the log after commits, src/db/wal-sync.ts). */
   override async acquireConnection(): Promise<DatabaseConnection> {
     const connection = await super.acquireConnection();
-    if (!this.#walSync) return connection;
-    this.#connection ??= syncingConnection(connection, this.#walSync, this.#source);
+    this.#connection ??= this.#wrapConnection(connection);
     return this.#connection;
-  }
-
-  override async destroy(): Promise<void> {
-    await super.destroy();
-    this.#walSync?.close();
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -115,19 +107,22 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
-/** SQLite with IMMEDIATE transactions (above) and integer limits written into the SQL (src/db/literal-limits.ts). */
+type ConnectionWrapper = (connection: DatabaseConnection) => DatabaseConnection;
+
+/**
+ * SQLite with IMMEDIATE transactions (above), its connection wrapped (the log synced after
+ * commits) and integer limits written into the SQL (src/db/literal-limits.ts).
+ */
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
-  readonly #walSync: WalSync | undefined;
-  readonly #source: SyncingConnectionSource;
-  constructor(config: SqliteDialectConfig, walSync: WalSync | undefined, source: SyncingConnectionSource) {
+  readonly #wrapConnection: ConnectionWrapper;
+  constructor(config: SqliteDialectConfig, wrapConnection: ConnectionWrapper) {
     super(config);
     this.#config = config;
-    this.#walSync = walSync;
-    this.#source = source;
+    this.#wrapConnection = wrapConnection;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config, this.#walSync, this.#source);
+    return new ImmediateSqliteDriver(this.#config, this.#wrapConnection);
   }
   override createQueryCompiler(): QueryCompiler {
     return new LiteralLimitSqliteCompiler();
@@ -194,8 +189,15 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     sqlite.pragma('cache_size = -65536');
     const cached = withStatementCache(sqlite);
     const source: SyncingConnectionSource = { isReadonly: cached.isReadonly, inTransaction: () => sqlite.inTransaction };
-    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, walSync, source) });
-    return { db, dialect: 'sqlite', close: () => closeThen(db) };
+    const wrapConnection: ConnectionWrapper = (connection) => (walSync ? syncingConnection(connection, walSync, source) : connection);
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, wrapConnection) });
+    return {
+      db, dialect: 'sqlite',
+      async close() {
+        await closeThen(db);
+        walSync?.close();
+      },
+    };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url}")`);
 }
