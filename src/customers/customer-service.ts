@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { reuseQuery, type ParameterPlaceholders, type Queryable, type Tx } from '../db/index.ts';
+import { lockKeysForTransaction, reuseQuery, type ParameterPlaceholders, type Queryable, type Tx } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -123,8 +123,12 @@ export async function resolveCustomer(tx: Tx, merchantId: string, rules: Identit
   const hasAnything = identifiers.some((identifier) => identifier.flag === null) || codeMatch || claim.firstName || claim.lastName;
   if (!hasAnything) return undefined;
 
+  // Two transactions resolving the same new shopper at once (two engine processes applying her
+  // first two orders) would each find no one and each create her: the second waits for the first.
+  const linkable = identifiers.filter((candidate) => candidate.flag === null);
+  await lockKeysForTransaction(tx, linkable.map((identifier) => `customer-identifier|${merchantId}|${identifier.kind}|${identifier.normalized}`));
   const matches = new Map<ClaimedIdentifier, string[]>();
-  for (const identifier of identifiers.filter((candidate) => candidate.flag === null)) {
+  for (const identifier of linkable) {
     const found = await findCustomerIdsByIdentifier(tx, merchantId, identifier.kind, identifier.normalized, rules.maxProfilesPerIdentifier + 1);
     if (found.length >= rules.maxProfilesPerIdentifier) identifier.flag = 'over_limit';
     else matches.set(identifier, found);
