@@ -200,36 +200,6 @@ export interface OrderSummary {
   currency: string;
 }
 
-/**
- * The most recent orders of each customer, newest first, from every channel: at most
- * `perCustomerMax` each, counted per customer, so one customer's many orders never crowd out
- * another's (a shared limit over all of them did).
- */
-export async function listRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax = 10): Promise<Map<string, OrderSummary[]>> {
-  const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
-  if (customerIds.length === 0) return result;
-  const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
-  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds);
-  // One customer (a profile, or a search that found one) needs no ranking: a plain limit is exact.
-  const rows = customerIds.length === 1
-    ? await ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax).execute()
-    : await db
-      .selectFrom(ofCustomers
-        .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
-        .as('ranked'))
-      .select(columns)
-      .where('recency', '<=', perCustomerMax)
-      .orderBy('placed_at', 'desc')
-      .orderBy('id', 'desc')
-      .execute();
-  for (const row of rows) {
-    const list = result.get(row.customer_id ?? '');
-    if (!list || list.length >= perCustomerMax) continue;
-    list.push({ id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency });
-  }
-  return result;
-}
-
 /** Counts units of a line as returned, refusing to return more than were bought. */
 export async function markLineReturned(tx: Tx, merchantId: string, lineId: string, quantity: number): Promise<void> {
   const result = await tx

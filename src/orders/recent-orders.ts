@@ -5,30 +5,54 @@ import type { OrderSummary } from './order-service.ts';
 /** The most customers one read of recent orders takes: a register search shows at most 20. */
 export const recentOrdersCustomersMax = 20;
 
-interface RecentOrdersParameters {
-  merchantId: string;
-  customerIds: string[];
+const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
+
+/**
+ * The latest orders of each customer, newest first: at most `perCustomerMax` each, ranked per
+ * customer so one customer's many orders never crowd out another's (a shared limit over all of
+ * them did). Given values, or the placeholders of a reused query.
+ */
+function selectRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax: number) {
+  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds);
+  // One customer needs no ranking: the index (merchant_id, customer_id, placed_at) gives her
+  // latest orders under a plain limit.
+  if (customerIds.length === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
+  return db
+    .selectFrom(ofCustomers
+      .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
+      .as('ranked'))
+    .select(columns)
+    .where('recency', '<=', perCustomerMax)
+    .orderBy('placed_at', 'desc')
+    .orderBy('id', 'desc');
 }
 
-const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
+type RecentOrderRow = Awaited<ReturnType<ReturnType<typeof selectRecentOrders>['execute']>>[number];
+
+function byCustomer(rows: RecentOrderRow[], customerIds: string[], perCustomerMax: number): Map<string, OrderSummary[]> {
+  const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
+  for (const row of rows) {
+    const list = result.get(row.customer_id ?? '');
+    if (!list || list.length >= perCustomerMax) continue;
+    list.push({ id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency });
+  }
+  return result;
+}
+
+/**
+ * The most recent orders of each customer, newest first, from every channel, for any number of
+ * customers (a profile's history, the orders found for a search).
+ */
+export async function listRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax = 10): Promise<Map<string, OrderSummary[]>> {
+  if (customerIds.length === 0) return new Map();
+  return byCustomer(await selectRecentOrders(db, merchantId, customerIds, perCustomerMax).execute(), customerIds, perCustomerMax);
+}
 
 // The count per customer is written into the SQL (a LIMIT SQLite must not re-plan on every run,
 // src/db/literal-limits.ts), so there is one query per count of customers and count of orders.
 function buildRecentOrders(count: number, perCustomerMax: number) {
-  return reuseQuery((db, param: ParameterPlaceholders<RecentOrdersParameters>) => {
-    const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', param('merchantId')).where('customer_id', 'in', param.list('customerIds', count));
-    // One customer needs no ranking: the index (merchant_id, customer_id, placed_at) gives her
-    // latest orders under a plain limit.
-    if (count === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
-    return db
-      .selectFrom(ofCustomers
-        .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
-        .as('ranked'))
-      .select(columns)
-      .where('recency', '<=', perCustomerMax)
-      .orderBy('placed_at', 'desc')
-      .orderBy('id', 'desc');
-  });
+  return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; customerIds: string[] }>) =>
+    selectRecentOrders(db, param('merchantId'), param.list('customerIds', count), perCustomerMax));
 }
 
 // One compiled query per count of customers (1 to recentOrdersCustomersMax) and of orders, built on first use.
@@ -41,8 +65,7 @@ const byCounts = new Map<string, ReturnType<typeof buildRecentOrders>>();
  * Example: `(await readRecentOrders(db, merchantId, [customerId], 5)).get(customerId)`.
  */
 export async function readRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax: number): Promise<Map<string, OrderSummary[]>> {
-  const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
-  if (customerIds.length === 0) return result;
+  if (customerIds.length === 0) return new Map();
   assert(customerIds.length <= recentOrdersCustomersMax, `recent orders of at most ${recentOrdersCustomersMax} customers at once (${customerIds.length})`);
   assert(Number.isInteger(perCustomerMax) && perCustomerMax >= 1, `a positive count of orders per customer (${perCustomerMax})`);
   const key = `${customerIds.length}/${perCustomerMax}`;
@@ -51,11 +74,5 @@ export async function readRecentOrders(db: Queryable, merchantId: string, custom
     query = buildRecentOrders(customerIds.length, perCustomerMax);
     byCounts.set(key, query);
   }
-  const rows = await query.execute(db, { merchantId, customerIds });
-  for (const row of rows) {
-    const list = result.get(row.customer_id ?? '');
-    if (!list || list.length >= perCustomerMax) continue;
-    list.push({ id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency });
-  }
-  return result;
+  return byCustomer(await query.execute(db, { merchantId, customerIds }), customerIds, perCustomerMax);
 }
