@@ -27,16 +27,16 @@ const sharedValueColumns = new Set([
 ]);
 
 interface IndexColumn { name: string | null }
-interface IndexListEntry { name: string; unique: number; partial: number }
+interface IndexListEntry { name: string; unique: number }
 
 /** Rows per distinct value of each prefix of the index's columns, as sqlite_stat1 writes them. */
 export function describedIndexStat(columns: string[], unique: boolean): string {
   const figures = [describedRowCount];
   let rows = describedRowCount;
   columns.forEach((column, position) => {
-    if (column === 'merchant_id') rows = rows * 1; // one merchant usually owns every row
-    else if (sharedValueColumns.has(column)) rows = Math.max(1, Math.floor(rows / 10));
-    else rows = Math.max(1, Math.min(Math.floor(rows / 1000), 10)); // an id or a value: a few rows each
+    // merchant_id narrows nothing: one merchant usually owns every row.
+    if (sharedValueColumns.has(column)) rows = Math.max(1, Math.floor(rows / 10));
+    else if (column !== 'merchant_id') rows = Math.max(1, Math.min(Math.floor(rows / 1000), 10)); // an id or a value: a few rows each
     if (unique && position === columns.length - 1) rows = 1;
     figures.push(rows);
   });
@@ -54,7 +54,7 @@ export async function describeSchemaToSqlitePlanner(db: Db): Promise<number> {
       await sql`insert into sqlite_stat1 (tbl, idx, stat) values (${table}, null, ${String(describedRowCount)})`.execute(db);
       written += 1;
     }
-    const indexes = await sql<IndexListEntry>`select name, "unique", partial from pragma_index_list(${table})`.execute(db);
+    const indexes = await sql<IndexListEntry>`select name, "unique" from pragma_index_list(${table})`.execute(db);
     for (const index of indexes.rows) {
       if (described.has(`${table}/${index.name}`)) continue;
       const columns = await sql<IndexColumn>`select name from pragma_index_info(${index.name}) order by seqno`.execute(db);
