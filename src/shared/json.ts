@@ -27,6 +27,16 @@ const backslash = 0x5c;
 const minus = 0x2d;
 const zero = 0x30;
 const nine = 0x39;
+const colon = 0x3a;
+const comma = 0x2c;
+const openBracket = 0x5b;
+const closeBracket = 0x5d;
+const openBrace = 0x7b;
+const closeBrace = 0x7d;
+
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
 
 function isNumberStart(code: number): boolean {
   return code === minus || (code >= zero && code <= nine);
@@ -64,20 +74,30 @@ export function parseJsonExactly(text: string): unknown {
   const pieces: string[] = [];
   let copiedUpTo = 0;
   let at = 0;
+  // Where the scan is: the open containers (an object's key position must stay a number, so a
+  // body that is not JSON is still refused), and the last character outside strings and spaces.
+  const containers: number[] = [];
+  let previous = -1;
   while (at < text.length) {
     const code = text.charCodeAt(at);
     if (code === quote) {
       at = endOfString(text, at);
+      previous = quote;
       continue;
     }
     if (!isNumberStart(code)) {
+      if (code === openBrace || code === openBracket) containers.push(code);
+      else if (code === closeBrace || code === closeBracket) containers.pop();
+      if (!isWhitespace(code)) previous = code;
       at += 1;
       continue;
     }
     const start = at;
     while (at < text.length && isNumberPart(text.charCodeAt(at))) at += 1;
+    const isValue = previous === -1 || previous === colon || previous === openBracket || (previous === comma && containers.at(-1) === openBracket);
+    previous = zero;
     // Up to 15 significant digits every parser reads exactly; only longer numbers are checked.
-    if (at - start > 15 || /[eE]/.test(text.slice(start, at))) {
+    if (isValue && (at - start > 15 || /[eE]/.test(text.slice(start, at)))) {
       const token = text.slice(start, at);
       if (!isSafeNumber(token)) {
         pieces.push(text.slice(copiedUpTo, start), '"', token, '"');
