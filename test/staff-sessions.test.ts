@@ -333,6 +333,48 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(JSON.parse(audit[0]!.details_json), { email: associate.email, sessions_ended: 2 });
   });
 
+  test(`[${dialect}] a manager lets a person who came back sign in again, renames her and moves her store: each audited with what was and what is; an unknown store 422, an empty change 400, another merchant's staff 404, an associate 403`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { db, managerCookie, managerId, associateCookie, associateId, otherAdmin } = await managerAndAssociateSignedIn(harness);
+    const { demo } = harness;
+    const audits = async (action: string) => db.selectFrom('audit_log').select(['actor', 'subject', 'details_json']).where('action', '=', action).execute();
+
+    assert.equal((await asStaff(harness, managerCookie, 'POST', `/v1/staff/${associateId}/disable`)).status, 200);
+    assertError(await asStaff(harness, associateCookie, 'POST', `/v1/staff/${associateId}/enable`), 401, 'auth.unauthenticated');
+    assertError(await harness.request('POST', `/v1/staff/${associateId}/enable`, { key: otherAdmin.key }), 404, 'staff.not_found');
+    assertError(await signIn(harness, associate.email, associate.password), 401, 'auth.invalid_credentials');
+
+    const enabled = await asStaff(harness, managerCookie, 'POST', `/v1/staff/${associateId}/enable`);
+    assert.equal(enabled.status, 200, JSON.stringify(enabled.body));
+    assert.equal(enabled.body.data.disabled_at, null);
+    assertError(await asStaff(harness, associateCookie, 'GET', '/v1/sessions/current', { headers: {} }), 401, 'auth.unauthenticated');
+    const back = await signedIn(harness, associate);
+    assert.equal((await asStaff(harness, back, 'GET', '/v1/sessions/current', { headers: {} })).status, 200, 'she signs in anew');
+    assert.equal((await asStaff(harness, managerCookie, 'POST', `/v1/staff/${associateId}/enable`)).status, 200, 'enabling her again changes nothing');
+    assert.deepEqual((await audits('staff.enable')).map((entry) => [entry.actor, entry.subject]), [[`api:staff:${managerId}`, associateId]], 'audited once, under the manager');
+
+    assertError(await asStaff(harness, back, 'PATCH', `/v1/staff/${associateId}`, { body: { name: 'Someone Else' } }), 403, 'auth.forbidden');
+    assertError(await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: {} }), 400, 'request.invalid');
+    assertError(await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { role: 'manager' } }), 400, 'request.invalid');
+    const unknownStore = await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { name: 'Riley Park', home_location_id: 'loc_never_existed' } });
+    assertError(unknownStore, 422, 'staff.unknown_home_location');
+    assert.equal(unknownStore.body.error.details.field, 'home_location_id');
+    assertError(await harness.request('PATCH', `/v1/staff/${associateId}`, { key: otherAdmin.key, body: { name: 'Riley Park' } }), 404, 'staff.not_found');
+    assert.deepEqual(await audits('staff.update'), [], 'the refusals changed nothing');
+
+    const before = (await asStaff(harness, managerCookie, 'GET', '/v1/staff', { headers: {} })).body.data.find((person: { id: string }) => person.id === associateId);
+    const renamed = await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { name: '  Riley Park  ', home_location_id: demo.warehouse.id } });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    assert.deepEqual([renamed.body.data.name, renamed.body.data.home_location_id, renamed.body.data.home_location_name, renamed.body.data.role, renamed.body.data.email], ['Riley Park', demo.warehouse.id, demo.warehouse.name, before.role, before.email]);
+    const listed = (await asStaff(harness, managerCookie, 'GET', '/v1/staff', { headers: {} })).body.data.find((person: { id: string }) => person.id === associateId);
+    assert.equal(listed.name, 'Riley Park');
+    const updates = await audits('staff.update');
+    assert.deepEqual(updates.map((entry) => [entry.actor, entry.subject]), [[`api:staff:${managerId}`, associateId]]);
+    assert.deepEqual(JSON.parse(updates[0]!.details_json), { name: [before.name, 'Riley Park'], home_location_id: [before.home_location_id, demo.warehouse.id] });
+    assert.equal((await asStaff(harness, back, 'GET', '/v1/sessions/current', { headers: {} })).status, 200, 'her session goes on');
+  });
+
   test(`[${dialect}] a manager sets a new password: the policy of creation applies, the person's other sessions end, the old password stops and the new one signs in; another merchant's staff 404`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

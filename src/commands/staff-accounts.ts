@@ -1,7 +1,7 @@
 import type { Db } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
-import { createStaffUser, getStaffUser, hashStaffPassword, markStaffUserDisabled, replaceStaffPasswordHash, revokeStaffSessionsOf, type NewStaffUser, type StaffUser } from '../staff/index.ts';
+import { changeStaffProfile, createStaffUser, getStaffUser, hashStaffPassword, markStaffUserDisabled, markStaffUserEnabled, replaceStaffPasswordHash, revokeStaffSessionsOf, type NewStaffUser, type StaffProfileChange, type StaffUser } from '../staff/index.ts';
 import { writeAudit } from '../sync/index.ts';
 
 /**
@@ -63,5 +63,37 @@ export async function setStaffPassword(db: Db, merchantId: string, staffId: stri
     const sessionsEnded = await revokeStaffSessionsOf(tx, merchantId, staffId, by.staffId === staffId ? by.sessionToken : undefined);
     await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.password_set', subject: staffId, details: { sessions_ended: sessionsEnded } });
     return staff;
+  });
+}
+
+/**
+ * Lets a disabled person sign in again (she came back), in one transaction with its audit entry.
+ * Her old sessions stay ended: she signs in anew. Enabling someone active changes nothing and is
+ * not audited.
+ * Example: `await enableStaffUser(db, merchantId, 'stf_1', { actor: 'api:key_1', staffId: undefined, sessionToken: undefined })`.
+ */
+export async function enableStaffUser(db: Db, merchantId: string, staffId: string, by: StaffAccountActor): Promise<StaffUser> {
+  return db.transaction().execute(async (tx) => {
+    const staff = await getStaffUser(tx, merchantId, staffId);
+    if (!(await markStaffUserEnabled(tx, merchantId, staffId))) return staff;
+    await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.enable', subject: staffId, details: { email: staff.email } });
+    return { ...staff, disabledAt: null };
+  });
+}
+
+/**
+ * Changes a person's name or store, in one transaction with an audit entry of what was and what
+ * is. Her role and email stay: a new role is a new account, so no session keeps a scope it lost.
+ * Example: `await updateStaffProfile(db, merchantId, 'stf_1', { name: 'Riley Park-Nguyen' }, by)`.
+ */
+export async function updateStaffProfile(db: Db, merchantId: string, staffId: string, change: StaffProfileChange, by: StaffAccountActor): Promise<StaffUser> {
+  return db.transaction().execute(async (tx) => {
+    const before = await getStaffUser(tx, merchantId, staffId);
+    await changeStaffProfile(tx, merchantId, staffId, change);
+    const after = await getStaffUser(tx, merchantId, staffId);
+    if (after.name !== before.name || after.homeLocationId !== before.homeLocationId) {
+      await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.update', subject: staffId, details: { name: [before.name, after.name], home_location_id: [before.homeLocationId, after.homeLocationId] } });
+    }
+    return after;
   });
 }

@@ -67,15 +67,18 @@ export async function hashStaffPassword(password: string): Promise<string> {
  * email already in use at the merchant.
  * Example: `await createStaffUser(db, merchantId, { email: 'ana@shop.example', name: 'Ana', role: 'associate', homeLocationId: storeId, passwordHash: await hashStaffPassword(password) })`.
  */
-export async function createStaffUser(db: Queryable, merchantId: string, input: NewStaffUser): Promise<StaffUser> {
-  if (input.homeLocationId !== null) {
-    try {
-      await getLocation(db, merchantId, input.homeLocationId);
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'locations.not_found') throw new AppError('staff.unknown_home_location', `No location ${input.homeLocationId}`, { field: 'home_location_id', value: input.homeLocationId });
-      throw error;
-    }
+async function assertHomeLocation(db: Queryable, merchantId: string, homeLocationId: string | null): Promise<void> {
+  if (homeLocationId === null) return;
+  try {
+    await getLocation(db, merchantId, homeLocationId);
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'locations.not_found') throw new AppError('staff.unknown_home_location', `No location ${homeLocationId}`, { field: 'home_location_id', value: homeLocationId });
+    throw error;
   }
+}
+
+export async function createStaffUser(db: Queryable, merchantId: string, input: NewStaffUser): Promise<StaffUser> {
+  await assertHomeLocation(db, merchantId, input.homeLocationId);
   const email = normaliseStaffEmail(input.email);
   const row = {
     merchant_id: merchantId, id: newId('stf'), email, name: input.name, role: input.role, home_location_id: input.homeLocationId,
@@ -113,6 +116,27 @@ export async function getStaffUser(db: Queryable, merchantId: string, staffId: s
 export async function markStaffUserDisabled(db: Queryable, merchantId: string, staffId: string, disabledAt: string): Promise<boolean> {
   const result = await db.updateTable('staff_users').set({ disabled_at: disabledAt }).where('merchant_id', '=', merchantId).where('id', '=', staffId).where('disabled_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** Lets a disabled person sign in again. False when she was not disabled. */
+export async function markStaffUserEnabled(db: Queryable, merchantId: string, staffId: string): Promise<boolean> {
+  const result = await db.updateTable('staff_users').set({ disabled_at: null }).where('merchant_id', '=', merchantId).where('id', '=', staffId).where('disabled_at', 'is not', null).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** What may change of a person after she was added: her name and her store (her role and email stay). */
+export interface StaffProfileChange {
+  name?: string;
+  homeLocationId?: string | null;
+}
+
+/** Changes a person's name or store; a store the merchant does not have is refused (`staff.unknown_home_location`). */
+export async function changeStaffProfile(db: Queryable, merchantId: string, staffId: string, change: StaffProfileChange): Promise<void> {
+  if (change.homeLocationId !== undefined) await assertHomeLocation(db, merchantId, change.homeLocationId);
+  const values = { ...(change.name !== undefined ? { name: change.name } : {}), ...(change.homeLocationId !== undefined ? { home_location_id: change.homeLocationId } : {}) };
+  if (Object.keys(values).length === 0) return;
+  const result = await db.updateTable('staff_users').set(values).where('merchant_id', '=', merchantId).where('id', '=', staffId).executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw new AppError('staff.not_found', `No staff user ${staffId}`, { staff_id: staffId });
 }
 
 /** Replaces a person's password hash (from `hashStaffPassword`); the caller ends her other sessions. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { addStaffUser, disableStaffUser, setStaffPassword, type StaffAccountActor } from '../../commands/index.ts';
+import { addStaffUser, disableStaffUser, enableStaffUser, setStaffPassword, updateStaffProfile, type StaffAccountActor } from '../../commands/index.ts';
 import { listLocations } from '../../merchants/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { authenticateStaffSession, createSignInLimiter, listStaffUsers, normaliseStaffEmail, revokeStaffSession, signInStaff, staffPasswordLengthMax, staffPasswordLengthMin, staffRoles, type StaffSession, type StaffUser } from '../../staff/index.ts';
@@ -88,6 +88,35 @@ function registerStaffUserRoutes(app: AppInstance, { database }: RouteDependenci
   }, async (request) => {
     const merchant = merchantOf(request);
     const staff = await disableStaffUser(db, merchant.id, request.params.id, accountActorOf(request));
+    return { data: staffView(staff, await homeLocationNameOf(merchant.id, staff)) };
+  });
+
+  app.post('/v1/staff/:id/enable', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Let a disabled person sign in again (she came back); her old sessions stay ended. Enabling someone active changes nothing',
+      tags: ['staff'], params: z.object({ id: identifier }),
+    },
+  }, async (request) => {
+    const merchant = merchantOf(request);
+    const staff = await enableStaffUser(db, merchant.id, request.params.id, accountActorOf(request));
+    return { data: staffView(staff, await homeLocationNameOf(merchant.id, staff)) };
+  });
+
+  app.patch('/v1/staff/:id', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: 'Change a person\'s name or store (home_location_id, null for none); her role and email stay. Audited with what was and what is',
+      tags: ['staff'], params: z.object({ id: identifier }),
+      body: z.object({
+        name: z.string().trim().min(1).max(200).optional(),
+        home_location_id: identifier.nullable().optional().describe('The store she works at; null for none'),
+      }).strict().refine((body) => body.name !== undefined || body.home_location_id !== undefined, { message: 'name or home_location_id is required' }),
+    },
+  }, async (request) => {
+    const merchant = merchantOf(request);
+    const body = request.body;
+    const staff = await updateStaffProfile(db, merchant.id, request.params.id, { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.home_location_id !== undefined ? { homeLocationId: body.home_location_id } : {}) }, accountActorOf(request));
     return { data: staffView(staff, await homeLocationNameOf(merchant.id, staff)) };
   });
 
