@@ -50,6 +50,8 @@ export interface ShopRecords {
   products: Map<string, FakeProductInput[]>;
   locations: Map<string, FakeLocationInput>;
   customers: Map<string, FakeCustomerInput[]>;
+  /** Customers deleted in the shop: metafieldsSet refuses them as owners. */
+  deletedCustomers: Set<string>;
   orders: Map<string, Record<string, unknown>>;
   webhookSubscriptions: Map<string, FakeWebhookSubscription>;
   /** When each level (`item|location`) last changed, for `InventoryLevel.updatedAt`. */
@@ -66,7 +68,7 @@ export interface ShopLookups {
 }
 
 export function createShopRecords(): ShopRecords {
-  return { products: new Map(), locations: new Map(), customers: new Map(), orders: new Map(), webhookSubscriptions: new Map(), levelUpdatedAt: new Map(), sequence: 0 };
+  return { products: new Map(), locations: new Map(), customers: new Map(), deletedCustomers: new Set(), orders: new Map(), webhookSubscriptions: new Map(), levelUpdatedAt: new Map(), sequence: 0 };
 }
 
 export function gidOf(type: string, id: string): string {
@@ -247,8 +249,12 @@ export function shopControls(records: ShopRecords): FakeShopControls {
     setCustomer: (customer) => {
       const id = gidOf('Customer', customer.id);
       records.customers.set(id, [...(records.customers.get(id) ?? []), structuredClone(customer)]);
+      records.deletedCustomers.delete(id);
     },
-    deleteCustomer: (id) => void records.customers.delete(gidOf('Customer', id)),
+    deleteCustomer: (id) => {
+      records.customers.delete(gidOf('Customer', id));
+      records.deletedCustomers.add(gidOf('Customer', id));
+    },
     setListedOrder: (order) => {
       if (typeof order.id !== 'string' || typeof order.createdAt !== 'string') throw new Error('a listed order has a GID id and createdAt');
       records.orders.set(order.id, structuredClone(order));

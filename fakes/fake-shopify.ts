@@ -733,12 +733,19 @@ function applyChanges(state: FakeState, request: ChangeRequest) {
   return { inventoryAdjustmentGroup: group, userErrors: [] };
 }
 
+/** metafieldsSet takes at most 25 metafields and applies them all or none (its documented contract). */
+const METAFIELDS_SET_MAX = 25;
+
 function setMetafields(state: FakeState, inputs: unknown[]) {
+  if (inputs.length > METAFIELDS_SET_MAX) throw new TopLevelFault(`The input array size of ${inputs.length} is greater than the maximum allowed of ${METAFIELDS_SET_MAX}.`, 'MAX_INPUT_SIZE_EXCEEDED');
   const entries = inputs.map((entry, index) => requireRecord(entry, `metafields.${index}`));
   const userErrors = entries.flatMap((entry, index) => {
-    // The userError code for a malformed value was not retrieved; INVALID_VALUE is invented.
+    // The userError codes for a malformed value and a deleted owner were not retrieved; INVALID_VALUE and INVALID are invented.
     if (entry.type === 'number_integer' && !/^-?\d+$/.test(String(entry.value))) {
-      return [{ field: ['metafields', String(index), 'value'], message: 'Value must be an integer.', code: 'INVALID_VALUE' }];
+      return [{ field: ['metafields', String(index), 'value'], message: 'Value must be an integer.', code: 'INVALID_VALUE', elementIndex: index }];
+    }
+    if (state.shop.deletedCustomers.has(String(entry.ownerId))) {
+      return [{ field: ['metafields', String(index), 'ownerId'], message: 'Owner does not exist.', code: 'INVALID', elementIndex: index }];
     }
     return [];
   });

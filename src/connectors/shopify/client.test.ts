@@ -236,7 +236,7 @@ test('readAvailable returns the quantity Shopify holds and the bucket status', a
 
 test('setCustomerMetafields writes points and tier under the continuum namespace', async () => {
   await withFake({}, async (fake) => {
-    await clientFor(fake).setCustomerMetafields({ customerId: CUSTOMER, points: 120, tier: 'Gold' });
+    await clientFor(fake).setCustomerMetafields([{ customerId: CUSTOMER, points: 120, tier: 'Gold' }]);
     const stored = fake.metafields(CUSTOMER).map(({ namespace, key, type, value }) => ({ namespace, key, type, value }));
     assert.deepEqual(stored, [
       { namespace: 'continuum', key: 'points', type: 'number_integer', value: '120' },

@@ -51,6 +51,11 @@ export const STALE_ATTEMPTS_MAX = 3;
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** Input arrays hold at most 250 items (protocols.md B1, https://shopify.dev/api/usage/limits). */
 export const SET_QUANTITIES_ITEMS_MAX = 250;
+/**
+ * Customers per metafieldsSet call: Shopify sets at most 25 metafields a call, atomically, and each
+ * customer has two (points and tier). https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet
+ */
+export const METAFIELDS_CUSTOMERS_MAX = 12;
 /** Reads of levels never pushed that pushAvailableMany sends at once. */
 const READS_AT_ONCE_MAX = 10;
 const THROTTLE_WAIT_SECONDS_MIN = 1;
@@ -186,8 +191,12 @@ export interface ShopifyAdminClient {
    * returns the quantity each replaced.
    */
   pushAvailableMany(input: PushAvailableManyInput): Promise<{ previous: number[] }>;
-  /** Writes the customer's points and tier to `continuum.points` / `continuum.tier` metafields. */
-  setCustomerMetafields(input: CustomerMetafieldsInput): Promise<void>;
+  /**
+   * Writes each customer's points and tier to `continuum.points` / `continuum.tier` metafields with
+   * one metafieldsSet call (at most METAFIELDS_CUSTOMERS_MAX customers). Shopify applies the call
+   * whole or not at all: a userError fails every customer of it.
+   */
+  setCustomerMetafields(inputs: readonly CustomerMetafieldsInput[]): Promise<void>;
   /** Creates a single-use amount-off or percent-off code discount (usage limit 1, once per customer); returns its node id. */
   createBasicCodeDiscount(input: BasicCodeDiscountInput): Promise<{ id: string }>;
   /** Creates a single-use free-shipping code discount for every destination; returns its node id. */
@@ -627,18 +636,22 @@ async function pushAvailableMany(request: RequestFunction, client: ShopifyAdminC
   throw new AppError('connectors.shopify.stale_inventory', `Shopify's available quantities kept changing during ${STALE_ATTEMPTS_MAX} attempts`, { levels: input.items.length, attempts: STALE_ATTEMPTS_MAX });
 }
 
-async function setCustomerMetafields(request: RequestFunction, input: CustomerMetafieldsInput): Promise<void> {
-  assert(Number.isSafeInteger(input.points), 'setCustomerMetafields: points must be an integer');
-  assert(input.tier.length > 0, 'setCustomerMetafields: tier must not be empty');
-  const ownerId = shopifyGid('Customer', input.customerId);
-  const metafields = [
-    { ownerId, namespace: METAFIELD_NAMESPACE, key: 'points', type: 'number_integer', value: String(input.points) },
-    { ownerId, namespace: METAFIELD_NAMESPACE, key: 'tier', type: 'single_line_text_field', value: input.tier },
-  ];
+async function setCustomerMetafields(request: RequestFunction, inputs: readonly CustomerMetafieldsInput[]): Promise<void> {
+  assert(inputs.length >= 1 && inputs.length <= METAFIELDS_CUSTOMERS_MAX, `setCustomerMetafields: 1 to ${METAFIELDS_CUSTOMERS_MAX} customers (got ${inputs.length})`);
+  const metafields = inputs.flatMap((input) => {
+    assert(Number.isSafeInteger(input.points), 'setCustomerMetafields: points must be an integer');
+    assert(input.tier.length > 0, 'setCustomerMetafields: tier must not be empty');
+    const ownerId = shopifyGid('Customer', input.customerId);
+    return [
+      { ownerId, namespace: METAFIELD_NAMESPACE, key: 'points', type: 'number_integer', value: String(input.points) },
+      { ownerId, namespace: METAFIELD_NAMESPACE, key: 'tier', type: 'single_line_text_field', value: input.tier },
+    ];
+  });
   const { data } = await request<unknown>(SET_METAFIELDS_MUTATION, { metafields });
   const { userErrors } = parseData(metafieldsSetSchema, data, 'metafieldsSet').metafieldsSet;
   if (userErrors.length > 0) {
-    throw new AppError('connectors.shopify.user_error', userErrors.map((error) => error.message).join('; '), { userErrors, ownerId });
+    const ownerIds = inputs.map((input) => shopifyGid('Customer', input.customerId));
+    throw new AppError('connectors.shopify.user_error', userErrors.map((error) => error.message).join('; '), { userErrors, ownerIds });
   }
 }
 

@@ -9,7 +9,7 @@ import { AppError, assert } from '../../shared/app-error.ts';
 import { minorToDecimal } from '../../shared/money.ts';
 import type { BatchDeliveryOutcome, BatchingDeliverer, OutboxEvent } from '../../sync/index.ts';
 import { syncPromotionDiscount } from './promotion-discounts.ts';
-import { createShopifyAdminClient, SET_QUANTITIES_ITEMS_MAX, shopifyGid, type BasicCodeDiscountInput, type ShopifyAdminClient } from './client.ts';
+import { createShopifyAdminClient, METAFIELDS_CUSTOMERS_MAX, SET_QUANTITIES_ITEMS_MAX, shopifyGid, type BasicCodeDiscountInput, type CustomerMetafieldsInput, type ShopifyAdminClient } from './client.ts';
 import { pushShopifyRefund } from './push-refund.ts';
 
 export type ShopifyClientFactory = (account: ChannelAccount & { adminApiUrl: string; accessToken: string }) => ShopifyAdminClient;
@@ -131,10 +131,74 @@ async function mirrorCustomer(db: Db, client: ShopifyAdminClient, event: OutboxE
   const shopifyCustomerId = await findChannelId(db, merchant.id, payload.customer_id, 'shopify_id');
   if (!shopifyCustomerId) return 'skipped: the customer has no Shopify id';
   const balance = await getLoyaltyBalance(db, merchant.id, payload.customer_id, merchant.settings.loyalty.baseTier);
-  await client.setCustomerMetafields({ customerId: shopifyGid('Customer', shopifyCustomerId), points: balance.available, tier: balance.tier });
+  await client.setCustomerMetafields([{ customerId: shopifyGid('Customer', shopifyCustomerId), points: balance.available, tier: balance.tier }]);
 }
 
-/** What a reward's code takes off in Shopify: an amount or a fraction, on every item or on the free product's variant. */
+/**
+ * Several customer.mirror messages of one merchant with one metafieldsSet call per
+ * METAFIELDS_CUSTOMERS_MAX shoppers. A mutation costs 10 points however many metafields it sets,
+ * so on a standard plan (100 points/s) a call per shopper mirrors ten shoppers a second: a busy
+ * day's earnings would queue behind it. Each balance is read at delivery time, as for one message.
+ * Shopify applies a call whole or not at all, so a call refused with a userError (a shopper
+ * deleted in Shopify) is sent again one shopper at a time: only the refused shopper's messages fail.
+ */
+async function mirrorCustomersMany(db: Db, client: ShopifyAdminClient, events: OutboxEvent[]): Promise<Map<string, BatchDeliveryOutcome>> {
+  const outcomes = new Map<string, BatchDeliveryOutcome>();
+  const merchantId = events[0]!.merchant_id;
+  assert(events.every((event) => event.merchant_id === merchantId && event.kind === 'customer.mirror'), 'a batch holds one merchant\'s customer mirrors');
+  type Mirror = { events: OutboxEvent[]; input: CustomerMetafieldsInput };
+  const byCustomer = new Map<string, Mirror>();
+  // Read in one transaction, as the inventory pushes are: one turn of SQLite's one connection.
+  await db.transaction().execute(async (tx) => {
+    const merchant = await getMerchant(tx, merchantId);
+    for (const event of events) {
+      try {
+        const { customer_id: customerId } = JSON.parse(event.payload) as { customer_id: string };
+        const same = byCustomer.get(customerId);
+        if (same) {
+          same.events.push(event);
+          continue;
+        }
+        const shopifyCustomerId = await findChannelId(tx, merchantId, customerId, 'shopify_id');
+        if (!shopifyCustomerId) {
+          outcomes.set(event.id, { ok: true, note: 'skipped: the customer has no Shopify id' });
+          continue;
+        }
+        const balance = await getLoyaltyBalance(tx, merchantId, customerId, merchant.settings.loyalty.baseTier);
+        byCustomer.set(customerId, { events: [event], input: { customerId: shopifyGid('Customer', shopifyCustomerId), points: balance.available, tier: balance.tier } });
+      } catch (error) {
+        outcomes.set(event.id, { ok: false, error });
+      }
+    }
+  });
+  const settle = (mirrors: Mirror[], outcome: BatchDeliveryOutcome) => {
+    for (const mirror of mirrors) for (const event of mirror.events) outcomes.set(event.id, outcome);
+  };
+  const mirrors = [...byCustomer.values()];
+  for (let start = 0; start < mirrors.length; start += METAFIELDS_CUSTOMERS_MAX) {
+    const chunk = mirrors.slice(start, start + METAFIELDS_CUSTOMERS_MAX);
+    try {
+      await client.setCustomerMetafields(chunk.map((mirror) => mirror.input));
+      settle(chunk, { ok: true, note: undefined });
+    } catch (error) {
+      const refusedWhole = error instanceof AppError && error.code === 'connectors.shopify.user_error' && chunk.length > 1;
+      if (!refusedWhole) {
+        settle(chunk, { ok: false, error });
+        continue;
+      }
+      for (const mirror of chunk) {
+        try {
+          await client.setCustomerMetafields([mirror.input]);
+          settle([mirror], { ok: true, note: undefined });
+        } catch (alone) {
+          settle([mirror], { ok: false, error: alone });
+        }
+      }
+    }
+  }
+  return outcomes;
+}
+
 async function discountValueOf(db: Db, merchantId: string, currency: string, reward: Reward): Promise<Pick<BasicCodeDiscountInput, 'value' | 'variantIds'>> {
   switch (reward.kind) {
     case 'amount_off':
@@ -217,7 +281,7 @@ export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFacto
     }
   };
   deliverer.batch = {
-    keyOf: (event) => (event.kind === 'inventory.push' ? `inventory.push:${event.merchant_id}` : null),
+    keyOf: (event) => (event.kind === 'inventory.push' || event.kind === 'customer.mirror' ? `${event.kind}:${event.merchant_id}` : null),
     async deliverMany(events) {
       const merchantId = events[0]!.merchant_id;
       const [account] = await listChannelAccounts(db, merchantId, 'shopify');
@@ -241,7 +305,7 @@ export function createShopifyDeliverer(db: Db, clientFactory: ShopifyClientFacto
         if (batchClients.size >= batchClientsMax) batchClients.clear();
         batchClients.set(clientKey, (client = clientFactory({ ...account, adminApiUrl: account.adminApiUrl, accessToken: account.accessToken })));
       }
-      return pushInventoryMany(db, client, events);
+      return events[0]!.kind === 'customer.mirror' ? mirrorCustomersMany(db, client, events) : pushInventoryMany(db, client, events);
     },
   };
   return deliverer;
