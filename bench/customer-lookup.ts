@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import pino from 'pino';
 import { migrateToLatest, openDatabase } from '../src/db/index.ts';
 import { createEngine } from '../src/engine.ts';
@@ -10,7 +11,7 @@ import { loadCustomers, lookupKinds, type LookupKind, type LookupQueries } from 
 import type { LoadPlan, LoadResult } from './lookup-load.ts';
 import { createRawLookup, type RawLookupFigures } from './raw-lookup.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
-import { reportFigures, type BenchFigure } from './figures.ts';
+import { ceilingOf, reportFigures, type BenchFigure } from './figures.ts';
 
 // Issue #3's speed target: customer lookup by phone, email and name over HTTP at 10k, 100k and 1M
 // customers. For each size: a fresh database loaded in bulk, the raw storage limit measured on it
@@ -41,6 +42,8 @@ interface SizeFigures {
   engine: Record<LookupKind, EngineFigures>;
   loadAverage: number;
   raw: Record<LookupKind, RawLookupFigures> | undefined;
+  /** Bare Fastify answering the same lookups (at the largest size only). */
+  httpFloor: Record<LookupKind, EngineFigures> | undefined;
 }
 
 const fullSizes = [10_000, 100_000, 1_000_000];
@@ -104,17 +107,24 @@ function lookupPath(typed: string): string {
   return `/v1/customers/lookup?q=${encodeURIComponent(typed)}`;
 }
 
-/** A few lookups through HTTP before the load, so a run never measures fast wrong answers. */
-async function verifyAnswers(baseUrl: string, apiKey: string, queries: LookupQueries): Promise<void> {
+/**
+ * A few lookups through HTTP before the load, so a run never measures fast wrong answers. Returns
+ * the answers' bodies by path, for the HTTP floor to answer the same bytes.
+ */
+async function verifyAnswers(baseUrl: string, apiKey: string, queries: LookupQueries): Promise<Map<string, string>> {
+  const answers = new Map<string, string>();
   for (const kind of measuredKinds) {
     for (const query of queries[kind].slice(0, verifyQueriesPerKind)) {
       const response = await fetch(`${baseUrl}${lookupPath(query.typed)}`, { headers: { authorization: `Bearer ${apiKey}` } });
-      const body = (await response.json()) as { data?: { id: string; name: string }[] };
+      const text = await response.text();
+      answers.set(lookupPath(query.typed), text);
+      const body = JSON.parse(text) as { data?: { id: string; name: string }[] };
       if (response.status !== 200 || !body.data) throw new Error(`${kind} lookup "${query.typed}" answered ${response.status}: ${JSON.stringify(body)}`);
       if (query.expectedCustomerId && body.data[0]?.id !== query.expectedCustomerId) throw new Error(`${kind} lookup "${query.typed}" found ${JSON.stringify(body.data.map((found) => found.id))}, expected ${query.expectedCustomerId}`);
       if (!query.expectedCustomerId && (body.data.length === 0 || !body.data.every((found) => found.name.toLowerCase().startsWith(query.stored)))) throw new Error(`name lookup "${query.typed}" found ${JSON.stringify(body.data.map((found) => found.name))}`);
     }
   }
+  return answers;
 }
 
 /** An engine figure: what the load generator saw, and the engine process's CPU time over the counted run. */
@@ -142,29 +152,53 @@ function runLoadGenerator(plan: LoadPlan): Promise<EngineFigures[]> {
   });
 }
 
-async function measureEngine(options: BenchOptions, database: BenchDatabase, apiKey: string, queries: LookupQueries): Promise<Record<LookupKind, EngineFigures>> {
+async function measureEngine(options: BenchOptions, database: BenchDatabase, apiKey: string, queries: LookupQueries): Promise<{ engine: Record<LookupKind, EngineFigures>; answers: Map<string, string> }> {
   const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
   try {
     await engine.server.listen({ host: '127.0.0.1', port: 0 });
     const baseUrl = `http://127.0.0.1:${(engine.server.server.address() as AddressInfo).port}`;
-    await verifyAnswers(baseUrl, apiKey, queries);
+    const answers = await verifyAnswers(baseUrl, apiKey, queries);
     const results = await runLoadGenerator({
       baseUrl, apiKey, connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
       runs: measuredKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)) })),
     });
-    return Object.fromEntries(results.map((result) => [result.kind, result])) as Record<LookupKind, EngineFigures>;
+    return { engine: Object.fromEntries(results.map((result) => [result.kind, result])) as Record<LookupKind, EngineFigures>, answers };
   } finally {
     await engine.close();
   }
 }
 
-async function benchmarkSize(options: BenchOptions, size: number): Promise<SizeFigures> {
+/**
+ * The HTTP floor: a bare Fastify server in this process answering the same lookups, under the same
+ * load, with answers the engine gave (no key check, no database). What Node's HTTP server and
+ * Fastify cost per lookup here; with the raw SELECTs' CPU it makes the ceiling of one engine process.
+ */
+async function measureHttpFloor(options: BenchOptions, queries: LookupQueries, answers: Map<string, string>): Promise<Record<LookupKind, EngineFigures>> {
+  const server = Fastify({ logger: false });
+  const paths = Object.fromEntries(measuredKinds.map((kind) => [kind, queries[kind].slice(0, verifyQueriesPerKind).map((query) => lookupPath(query.typed))])) as Record<LookupKind, string[]>;
+  server.get('/v1/customers/lookup', async (request, reply) => reply.type('application/json; charset=utf-8').send(answers.get(request.url) ?? '{"data":[]}'));
+  try {
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    const baseUrl = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+    const results = await runLoadGenerator({
+      baseUrl, apiKey: 'none', connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
+      runs: measuredKinds.map((kind) => ({ kind, paths: paths[kind] })),
+    });
+    return Object.fromEntries(results.map((result) => [result.kind, result])) as Record<LookupKind, EngineFigures>;
+  } finally {
+    await server.close();
+  }
+}
+
+async function benchmarkSize(options: BenchOptions, size: number, isLargest: boolean): Promise<SizeFigures> {
   const database = await createBenchDatabase(options, `lookup_${size}`);
   try {
     const seeded = await seed(database, size);
     const raw = measureRaw(options, database, seeded.merchantId, seeded.queries);
-    const engine = await measureEngine(options, database, seeded.apiKey, seeded.queries);
-    return { size, orderCount: seeded.orderCount, loadMs: seeded.loadMs, engine, raw, loadAverage: loadavg()[0] ?? Number.NaN };
+    const { engine, answers } = await measureEngine(options, database, seeded.apiKey, seeded.queries);
+    // The floor does not depend on the database: measured once, at the size the targets are for.
+    const httpFloor = isLargest ? await measureHttpFloor(options, seeded.queries, answers) : undefined;
+    return { size, orderCount: seeded.orderCount, loadMs: seeded.loadMs, engine, raw, httpFloor, loadAverage: loadavg()[0] ?? Number.NaN };
   } finally {
     await database.dispose();
   }
@@ -179,6 +213,7 @@ function printSize(figures: SizeFigures): void {
   console.table(measuredKinds.map((kind) => {
     const engine = figures.engine[kind];
     const raw = figures.raw?.[kind];
+    const floor = figures.httpFloor?.[kind];
     return {
       kind,
       'p50 ms': ms(engine.p50Ms), 'p99 ms': ms(engine.p99Ms), 'req/s': count(engine.requestsPerSecond), 'CPU µs/req': count(engine.cpuMicrosPerRequest),
@@ -186,6 +221,7 @@ function printSize(figures: SizeFigures): void {
       'raw p50 ms': raw ? ms(raw.p50Ms) : 'n/a', 'raw p99 ms': raw ? ms(raw.p99Ms) : 'n/a', 'raw lookups/s': raw ? count(raw.lookupsPerSecond) : 'n/a', 'raw CPU µs': raw ? count(raw.cpuMicrosPerLookup) : 'n/a',
       'engine/raw req/s': raw ? ratio(engine.requestsPerSecond / raw.lookupsPerSecond) : 'n/a',
       'raw/engine CPU': raw ? ratio(raw.cpuMicrosPerLookup / engine.cpuMicrosPerRequest) : 'n/a',
+      ...(floor ? { 'bare Fastify CPU µs': count(floor.cpuMicrosPerRequest), 'ceiling/s': raw ? count(ceilingOf(floor.cpuMicrosPerRequest, raw.cpuMicrosPerLookup)) : 'n/a' } : {}),
     };
   }));
 }
@@ -213,9 +249,11 @@ function lookupFigures(all: SizeFigures[], storage: string, connections: number)
   for (const kind of measuredKinds) {
     const engine = largest.engine[kind];
     const raw = largest.raw?.[kind];
+    const floor = largest.httpFloor?.[kind];
     figures.push({
       figure: `checkout lookups/s by ${kind}, ${count(largest.size)} customers, ${storage}`, value: engine.requestsPerSecond, unit: '/s', cpuMicrosPerOperation: engine.cpuMicrosPerRequest,
       ...(raw ? { raw: raw.lookupsPerSecond, rawWhat: 'the same SELECTs, prepared, one at a time' } : {}), ...(atTarget ? { target: { atLeast: target.requestsPerSecondMin } } : {}),
+      ...(raw && floor ? { ceiling: ceilingOf(floor.cpuMicrosPerRequest, raw.cpuMicrosPerLookup), ceilingWhat: `bare Fastify ${count(floor.cpuMicrosPerRequest)} + raw SELECTs ${count(raw.cpuMicrosPerLookup)} µs CPU` } : {}),
     });
     figures.push({ figure: `checkout lookup p99 by ${kind}, ${count(largest.size)} customers`, value: engine.p99Ms, unit: 'ms', ...(atTarget ? { target: { atMost: target.p99MsMax } } : {}), note: `p50 ${ms(engine.p50Ms)} ms, ${connections} connections` });
   }
@@ -248,8 +286,8 @@ async function main(): Promise<void> {
   console.log(`customer-lookup: ${storage}; sizes ${options.sizes.map(count).join(', ')}; ${options.durationSeconds} s per kind, ${options.connections} connections, pipelining 1`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
   const all: SizeFigures[] = [];
-  for (const size of options.sizes) {
-    const figures = await benchmarkSize(options, size);
+  for (const [index, size] of options.sizes.entries()) {
+    const figures = await benchmarkSize(options, size, index === options.sizes.length - 1);
     printSize(figures);
     all.push(figures);
   }

@@ -20,6 +20,16 @@ export interface BenchFigure {
   raw?: number;
   /** What the raw limit is, in a few words. */
   rawWhat?: string;
+  /**
+   * The most the engine could do on this machine, measured in the same run: the operations a second
+   * of one fully busy core if it did nothing but the raw storage's work and, for an HTTP figure,
+   * what a bare Fastify server spends answering the same requests (CPU µs per operation added). An
+   * upper bound: the engine also checks, parses and decides. A target above it cannot be met here
+   * by one engine process, whatever the engine does.
+   */
+  ceiling?: number;
+  /** What the ceiling adds up, in a few words. */
+  ceilingWhat?: string;
   target?: FigureTarget;
   /** Anything the reader needs beside the number (a p99, a count). */
   note?: string;
@@ -33,6 +43,17 @@ export function reportFigures(benchmark: string, figures: BenchFigure[]): void {
     if (!Number.isFinite(figure.value)) figure.value = Number.NaN;
   }
   console.log(`${figuresLinePrefix}${JSON.stringify({ benchmark, figures })}`);
+}
+
+/** Operations a second of one core spending the sum of these CPU µs per operation. */
+export function ceilingOf(...cpuMicrosPerOperation: number[]): number {
+  const total = cpuMicrosPerOperation.reduce((sum, micros) => sum + micros, 0);
+  return total > 0 && Number.isFinite(total) ? 1_000_000 / total : Number.NaN;
+}
+
+/** Whether a figure's "at least" target is above the ceiling this machine allows. */
+export function targetAboveCeiling(figure: BenchFigure): boolean {
+  return figure.target?.atLeast !== undefined && figure.ceiling !== undefined && Number.isFinite(figure.ceiling) && figure.target.atLeast > figure.ceiling;
 }
 
 /** Whether a figure meets its target: true, false, or undefined when it has none (or no value). */

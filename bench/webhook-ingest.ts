@@ -13,7 +13,7 @@ import { createEngine, type Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 import { measureRawInboxInserts, type RawInboxFigures } from './raw-inbox.ts';
 import { idPlaceholder, type WebhookLoadMessage, type WebhookLoadPlan, type WebhookLoadResult } from './webhook-load.ts';
-import { reportFigures } from './figures.ts';
+import { ceilingOf, reportFigures } from './figures.ts';
 
 // Issue #9's ingest target: durable Shopify webhooks per second and the p99 of their acknowledgement
 // (signature verified over the raw bytes, JSON checked, resource key read, deduped, stored and
@@ -283,11 +283,12 @@ async function main(): Promise<void> {
   reportFigures('webhook-ingest', all.flatMap((figures) => {
     const storage = figures.storage.startsWith('SQLite') ? 'SQLite' : 'PostgreSQL';
     const topic = topicFixtures[figures.topic].topic;
-    const { engine, raw } = figures;
+    const { engine, raw, httpFloor } = figures;
     return [
       {
         figure: `durable webhooks/s, ${topic} (${count(engine.bodyBytes)} B), ${storage}`, value: engine.acknowledgedPerSecond, unit: '/s', cpuMicrosPerOperation: engine.cpuMicrosPerEvent, target: { atLeast: target.eventsPerSecondMin },
         ...(raw ? { raw: raw.single.rowsPerSecond, rawWhat: 'inbox rows, 1 per commit' } : {}),
+        ...(raw && httpFloor ? { ceiling: ceilingOf(httpFloor.cpuMicrosPerEvent, raw.batched.cpuMicrosPerRow), ceilingWhat: `bare Fastify ${count(httpFloor.cpuMicrosPerEvent)} + raw row at ${raw.batched.perCommit} per commit ${count(raw.batched.cpuMicrosPerRow)} µs CPU` } : {}),
         note: `${engine.eventsPerCommit.toFixed(0)} events/commit${raw ? `; raw ${count(raw.batched.rowsPerSecond)}/s at ${raw.batched.perCommit} per commit` : ''}${figures.httpFloor ? `; bare Fastify ${count(figures.httpFloor.acknowledgedPerSecond)}/s` : ''}`,
       },
       { figure: `webhook acknowledgement p99, ${topic}, ${storage}`, value: engine.p99Ms, unit: 'ms', target: { atMost: target.p99MsMax }, note: `p50 ${ms(engine.p50Ms)} ms` },
