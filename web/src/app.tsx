@@ -21,6 +21,7 @@ const screens = {
   merges: lazy(() => import('./ops/merges.tsx')),
   reports: lazy(() => import('./ops/reports.tsx')),
   rollout: lazy(() => import('./ops/rollout.tsx')),
+  staffPeople: lazy(() => import('./ops/staff-people.tsx')),
 };
 
 type Screen = LazyExoticComponent<ComponentType<{ params: Record<string, string> }>>;
@@ -44,6 +45,7 @@ const routes: Route[] = [
   { pattern: '/ops/merges', screen: screens.merges, managerOnly: true },
   { pattern: '/ops/reports', screen: screens.reports, managerOnly: true },
   { pattern: '/ops/rollout', screen: screens.rollout, managerOnly: true },
+  { pattern: '/ops/staff', screen: screens.staffPeople, managerOnly: true },
 ];
 
 const staffLinks = [
@@ -59,6 +61,7 @@ const operatorLinks = [
   { to: '/ops/merges', label: 'Merges' },
   { to: '/ops/reports', label: 'Reports' },
   { to: '/ops/rollout', label: 'Rollout' },
+  { to: '/ops/staff', label: 'Staff' },
 ];
 
 function homeOf(session: Session): string {

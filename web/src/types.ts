@@ -8,6 +8,18 @@ export interface Money {
 
 export type StaffRole = 'associate' | 'manager';
 
+/** A person who signs in to the console, as GET /v1/staff lists her (never her password). */
+export interface StaffMember {
+  id: string;
+  email: string;
+  name: string;
+  role: StaffRole;
+  home_location_id: string | null;
+  home_location_name: string | null;
+  created_at: string;
+  disabled_at: string | null;
+}
+
 export interface Session {
   staff: { id: string; email: string; name: string; role: StaffRole; home_location_id: string | null; home_location_name: string | null };
   merchant: { id: string; name: string; currency: string };
