@@ -309,6 +309,52 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(inbox.map((row) => [row.status, row.error]), [['ignored', `refund ${refund.id} is PENDING; it is recorded once COMPLETED`], ['ignored', `our own refund of return ${returned.id}, linked to it`]]);
   });
 
+  test(`[${dialect}] a refund Square accepts and later reports FAILED is marked failed and raised once for a person; a failed refund made at the register is not ours and raises nothing`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const order = await recordAnasRegisterSale(harness);
+    const aviator = order.lines.find((line) => line.sourceRef === 'line-aviator')!;
+    const returned = await takeReturn(harness, order.id, 'REG-R-F', [{ order_line_id: aviator.id, quantity: 1 }]);
+    await harness.engine.worker.drain();
+    const [refund] = harness.fakeSquare.refunds();
+    assert.equal(refund?.status, 'PENDING');
+    assert.equal((await returnRow(harness, returned.id)).push_state, 'pushed');
+
+    // The card network declines the refund after Square accepted it.
+    harness.fakeSquare.completeRefund(refund.id, 'FAILED');
+    const failed = (eventId: string, refundId: string) => harness.deliverSquareEvent(harness.fakeSquare.refundNotification({ merchantId: testSquareMerchantRef, eventId, refundId, type: 'refund.updated' }));
+    assert.equal((await failed('evt-refund-failed', refund.id)).status, 200);
+    await harness.engine.worker.drain();
+
+    assert.deepEqual(await returnRow(harness, returned.id), { push_state: 'failed', channel_refund_ref: `square:${refund.id}`, amount_minor: returned.total.amount_minor });
+    const shown = (await harness.request('GET', `/v1/orders/${order.id}`)).body.data.returns as { id: string; channel_refund_state: string }[];
+    assert.deepEqual(shown.map((row) => [row.id, row.channel_refund_state]), [[returned.id, 'failed']], 'the order history shows the refund failed');
+    const raised = async () => (await harness.request('GET', '/v1/exceptions?kind=sync_failed')).body.data as { subject: string; details: { error: string; amount_minor: number } }[];
+    const [exception, ...more] = await raised();
+    assert.equal(more.length, 0);
+    assert.equal(exception?.subject, returned.id);
+    assert.match(exception?.details.error ?? '', new RegExp(`refund ${refund.id} as FAILED after accepting it`));
+    assert.equal(exception?.details.amount_minor, returned.total.amount_minor, 'the amount a person must pay back by hand');
+
+    // Square sends the notification again: nothing more is raised or changed.
+    await failed('evt-refund-failed-again', refund.id);
+    await harness.engine.worker.drain();
+    assert.equal((await raised()).length, 1);
+    assert.equal((await returnRow(harness, returned.id)).push_state, 'failed');
+
+    // A refund the seller made at the register and the bank declined: never recorded, nothing to follow up.
+    const register = createSquareClient({ apiUrl: harness.fakeSquare.url, accessToken: harness.fakeSquare.token });
+    const theirs = await register.refundPayment({ idempotencyKey: 'register-refund-f', paymentId: SQUARE_PAYMENT, amountMinor: 1_000, currency: 'USD', reason: 'Refunded at the register' });
+    harness.fakeSquare.completeRefund(theirs.id, 'FAILED');
+    await failed('evt-register-refund-failed', theirs.id);
+    await harness.engine.worker.drain();
+    assert.equal((await raised()).length, 1);
+    const inbox = await harness.engine.database.db.selectFrom('inbox_events').select(['delivery_id', 'status', 'error']).where('topic', '=', 'refund.updated').orderBy('received_at').execute();
+    assert.deepEqual(inbox.map((row) => row.status), ['processed', 'ignored', 'ignored']);
+    assert.match(inbox[0]!.error ?? '', /marked failed and raised for a person/);
+    assert.match(inbox[2]!.error ?? '', /no refund of ours waits on it/);
+  });
+
   test(`[${dialect}] a Square outage and rate limit delay the refund push, which is retried later and refunds once; an amount Square refuses is raised for a person`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

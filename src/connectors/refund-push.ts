@@ -5,9 +5,9 @@
  * that no retry can fix.
  */
 import { z } from 'zod';
-import type { Db } from '../db/index.ts';
+import type { Db, Tx } from '../db/index.ts';
 import { getOrder, type Order, type OrderLine } from '../orders/index.ts';
-import { findReturn, markRefundPushFailed, type ReturnForPush } from '../returns/index.ts';
+import { findReturn, markChannelRefundFailed, markRefundPushFailed, type ReturnForPush } from '../returns/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { raiseException, type OutboxEvent } from '../sync/index.ts';
 
@@ -69,4 +69,24 @@ export async function recordRefundPushRefused(db: Db, event: OutboxEvent, push: 
 /** Whether a push failed for good: `codes` are the connector's permanent failures; anything else is retried by the outbox. */
 export function isPermanentRefusal(error: unknown, codes: ReadonlySet<string>): error is AppError {
   return error instanceof AppError && codes.has(error.code);
+}
+
+/**
+ * The channel accepted a refund Continuum pushed and reports later that it failed (Square: a
+ * refund goes PENDING, then COMPLETED, REJECTED or FAILED): the money did not reach the shopper,
+ * so the return's refund is marked failed and a person is asked to refund by hand, as for a refund
+ * refused at once (one case per return). Returns the note for the inbox event, or undefined when
+ * the refund is not one of ours waiting or pushed (a refund made in the channel itself, which was
+ * never recorded, or one already followed up).
+ */
+export async function recordChannelRefundFailed(tx: Tx, merchantId: string, channel: RefundChannel, input: { returnId: string; refundRef: string; status: string }): Promise<string | undefined> {
+  if (!(await markChannelRefundFailed(tx, merchantId, input.returnId, { channel, refundRef: input.refundRef }))) return undefined;
+  const refund = await findReturn(tx, merchantId, input.returnId);
+  assert(refund, `return ${input.returnId} was just marked failed`);
+  const error = `connectors.${channel}.refund_failed: ${channel === 'square' ? 'Square' : 'Shopify'} reported refund ${input.refundRef} as ${input.status} after accepting it; the shopper was not paid back`;
+  await raiseException(tx, merchantId, {
+    kind: 'sync_failed', dedupeKey: `refund.create:${refund.id}`, subject: refund.id,
+    details: { destination: channel, kind: 'refund.create', order_id: refund.orderId, amount_minor: refund.amountMinor - refund.storeCreditMinor, currency: refund.currency, error, refund_ref: input.refundRef, status: input.status },
+  });
+  return `refund ${input.refundRef} of return ${refund.id} is ${input.status}: marked failed and raised for a person`;
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Queryable, Tx } from '../db/index.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -75,9 +76,33 @@ export async function linkChannelRefund(db: Queryable, merchantId: string, retur
     // Only a return of ours waiting for (or holding) its channel refund: a marker typed by hand
     // into another order's refund note never swallows a refund Continuum did not push.
     .where('source', '=', 'continuum')
-    .where('push_state', 'in', ['pending', 'pushed', 'failed']);
+    .where('push_state', 'in', ['pending', 'pushed', 'failed'])
+    // A refund the channel reported failed stays failed: the push's answer (PENDING) recorded
+    // after the failure's webhook does not undo it.
+    .where((eb) => eb.not(eb.and([eb('push_state', '=', 'failed'), eb(eb.fn.coalesce('channel_refund_ref', sql.lit('')), '=', `${refund.channel}:${refund.refundRef}`)])));
   if (refund.orderId) update = update.where('order_id', '=', refund.orderId);
   const result = await update.executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * The channel reports that a refund it accepted from Continuum later failed (Square's REJECTED or
+ * FAILED): the return's refund is marked failed. Only a return of ours whose refund is pushed or
+ * waiting, and that names this refund or none yet (its webhook may come before the push's answer
+ * is recorded). False when no such return: a refund someone made in the channel, or one already
+ * marked failed.
+ */
+export async function markChannelRefundFailed(db: Queryable, merchantId: string, returnId: string, refund: { channel: string; refundRef: string }): Promise<boolean> {
+  const channelRefundRef = `${refund.channel}:${refund.refundRef}`;
+  const result = await db
+    .updateTable('returns')
+    .set({ push_state: 'failed', channel_refund_ref: channelRefundRef })
+    .where('merchant_id', '=', merchantId)
+    .where('id', '=', returnId)
+    .where('source', '=', 'continuum')
+    .where('push_state', 'in', ['pending', 'pushed'])
+    .where((eb) => eb.or([eb('channel_refund_ref', 'is', null), eb('channel_refund_ref', '=', channelRefundRef)]))
+    .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 

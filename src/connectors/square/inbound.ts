@@ -6,6 +6,8 @@ import { findOrderBySource } from '../../orders/index.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { parseJsonExactly } from '../../shared/json.ts';
 import { writeAudit, type InboxEvent } from '../../sync/index.ts';
+import { parseRefundMarker } from '../refund-marker.ts';
+import { recordChannelRefundFailed } from '../refund-push.ts';
 import { createSquareClient, type SquareClient } from './client.ts';
 import { planSquareEvent, readInStockCounts, translateSquareCustomer, translateSquareOrder, translateSquareRefund, translateSquareStockChanges } from './translate.ts';
 import type { SquareCustomer, SquareInventoryChange, SquareInventoryCount, SquareOrder, SquareRefund } from './types.ts';
@@ -221,6 +223,11 @@ export async function applySquareEvent(tx: Tx, event: InboxEvent, prepared: Prep
       const { created, returnId } = await recordChannelRefund(tx, merchant, command);
       if (created) return { outcome: 'processed' };
       return { outcome: 'ignored', note: returnId === command.continuumReturnId ? `our own refund of return ${returnId}, linked to it` : 'refund already recorded' };
+    }
+    case 'refund_failed': {
+      const returnId = parseRefundMarker(plan.refund.reason);
+      const note = returnId ? await recordChannelRefundFailed(tx, merchant.id, 'square', { returnId, refundRef: plan.refund.id, status: plan.refund.status }) : undefined;
+      return note ? { outcome: 'processed', note } : { outcome: 'ignored', note: `refund ${plan.refund.id} is ${plan.refund.status}; no refund of ours waits on it, so nothing was recorded` };
     }
     case 'record_stock': {
       if (prepared?.kind !== 'stock') throw notPrepared(event, 'inventory changes');

@@ -246,10 +246,11 @@ test('inventory counts: IN_STOCK only, decimal strings to whole units, reportedA
   assert.throws(() => planSquareEvent(envelope('inventory.count.updated', { inventory_counts: tooMany })), (error: unknown) => error instanceof AppError && error.code === 'connectors.square.invalid_payload');
 });
 
-test('refunds: PENDING ignored; itemized refunds name the sale lines; custom-amount refunds carry no lines', () => {
+test('refunds: PENDING ignored; FAILED and REJECTED followed up; itemized refunds name the sale lines; custom-amount refunds carry no lines', () => {
   const refund = (status: string) => ({ id: 'REFUND-1', status, order_id: 'RETURN-ORDER-1', payment_id: 'PAY-1', amount_money: { amount: 9152, currency: 'USD' }, location_id: LOCATION });
   assert.equal(planSquareEvent(envelope('refund.created', { refund: refund('PENDING') })).action, 'ignore');
   assert.equal(planSquareEvent(envelope('refund.updated', { refund: refund('COMPLETED') })).action, 'record_refund');
+  for (const status of ['FAILED', 'REJECTED']) assert.equal(planSquareEvent(envelope('refund.updated', { refund: refund(status) })).action, 'refund_failed', `${status}: followed up if the refund is ours`);
   const returnOrder = squareOrderSchema.parse({
     ...buildSquareOrder({ id: 'RETURN-ORDER-1', locationId: LOCATION, lines: [{ uid: 'X', name: 'unused', catalogObjectId: null, quantity: 1, unitAmount: 0 }] }),
     line_items: [],

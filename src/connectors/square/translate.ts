@@ -16,6 +16,8 @@ export type SquareEventPlan =
   /** `paymentId`: the payment the notification reports, null for an order notification. */
   | { action: 'record_order'; orderId: string; paymentId: string | null }
   | { action: 'record_refund'; refund: SquareRefund }
+  /** A refund Square reports REJECTED or FAILED: if it is one Continuum pushed, a person must refund by hand. */
+  | { action: 'refund_failed'; refund: SquareRefund }
   | { action: 'record_stock'; counts: SquareInventoryCount[] }
   | { action: 'resolve_customer'; customer: SquareCustomer }
   /** `mergedInto`: the customer a Square merge made of the deleted one, null for a plain deletion. */
@@ -72,6 +74,8 @@ export function planSquareEvent(payload: unknown): SquareEventPlan {
     case 'refund.created':
     case 'refund.updated': {
       const refund = parsePayload(squareRefundSchema, object['refund'], `${envelope.type} refund`);
+      // PaymentRefund.status: PENDING, then COMPLETED, REJECTED or FAILED (protocols.md C: refunds).
+      if (refund.status === 'REJECTED' || refund.status === 'FAILED') return { action: 'refund_failed', refund };
       if (refund.status !== 'COMPLETED') return { action: 'ignore', note: `refund ${refund.id} is ${refund.status}; it is recorded once COMPLETED` };
       if (!refund.order_id) return { action: 'ignore', note: `refund ${refund.id} names no order` };
       return { action: 'record_refund', refund };
