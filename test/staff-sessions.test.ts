@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import pino from 'pino';
 import { demoStaff } from '../src/demo/demo-merchant.ts';
+import { createEngine, type Engine } from '../src/engine.ts';
 import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
 import { createTestClock, installClock } from '../src/shared/clock.ts';
 import { createStaffUser, hashStaffPassword, signInFailuresMax } from '../src/staff/index.ts';
@@ -145,6 +147,33 @@ for (const dialect of DIALECTS) {
     clock.advance(15 * 60 * 1000);
     const afterWindow = await fromAddress('203.0.113.7', associate.password);
     assert.equal(afterWindow.statusCode, 201, afterWindow.body);
+  });
+
+  test(`[${dialect}] failed sign-ins are counted across engines sharing the database and survive a restart; only the pair's hash is kept`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const second = await createEngine({ databaseUrl: harness.databaseLocation.url, ...(harness.databaseLocation.postgresSchema ? { postgresSchema: harness.databaseLocation.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
+    let secondOpen = true;
+    t.after(async () => { if (secondOpen) await second.close(); });
+    const at = (engine: Engine, password: string) =>
+      engine.server.inject({ method: 'POST', url: '/v1/sessions', remoteAddress: '203.0.113.9', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ email: associate.email, password }) });
+
+    // Half the guesses at each engine, as a load balancer spreads them.
+    for (let attempt = 1; attempt <= signInFailuresMax; attempt += 1) {
+      assert.equal((await at(attempt % 2 === 0 ? harness.engine : second, `wrong-guess-${attempt}`)).statusCode, 401);
+    }
+    assert.equal((await at(harness.engine, associate.password)).statusCode, 429, 'held back at the first engine');
+    assert.equal((await at(second, associate.password)).statusCode, 429, 'and at the second');
+
+    // A restart of the second engine forgets nothing.
+    await second.close();
+    secondOpen = false;
+    const restarted = await createEngine({ databaseUrl: harness.databaseLocation.url, ...(harness.databaseLocation.postgresSchema ? { postgresSchema: harness.databaseLocation.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
+    t.after(() => restarted.close());
+    assert.equal((await at(restarted, associate.password)).statusCode, 429, 'held back after a restart');
+
+    const rows = await harness.engine.database.db.selectFrom('sign_in_failures').selectAll().execute();
+    assert.deepEqual(rows.map((row) => [row.key_hash, row.failures]), [[createHash('sha256').update(`${associate.email}|203.0.113.9`).digest('hex'), signInFailuresMax]], 'one row: the SHA-256 of the email and address, never either');
   });
 
   test(`[${dialect}] an associate's session has scope pos: register work and reads, but 403 on admin routes; a manager's has admin, and the audit names her`, async (t) => {

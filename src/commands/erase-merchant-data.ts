@@ -1,7 +1,7 @@
 import type { Database, Tx } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 
-// Every table of the schema, each holding `merchant_id` (migrations 0001-0003). Typed against the
+// Every table of the schema holding `merchant_id` (all but MerchantlessTable below). Typed against the
 // schema, so a table added to `db/schema.ts` without being added here does not compile: a shop
 // erasure can never silently leave a new table's rows behind. `merchants` goes last.
 const merchantTables = {
@@ -15,7 +15,14 @@ const merchantTables = {
   stock_movements: true, stock_levels: true, external_refs: true, variants: true, products: true,
   privacy_requests: true, customer_merges: true, customer_consents: true, customer_addresses: true, customer_identifiers: true, customers: true,
   channel_accounts: true, locations: true, api_keys: true, merchants: true,
-} as const satisfies Record<keyof Database, true>;
+} as const satisfies Record<Exclude<keyof Database, MerchantlessTable>, true>;
+
+/**
+ * Tables that hold no merchant's rows: `sign_in_failures` counts failed sign-ins by a hash of the
+ * email and address typed, before any merchant is known, and forgets each after 15 minutes.
+ */
+type MerchantlessTable = 'sign_in_failures';
+export const merchantlessTableNames: readonly MerchantlessTable[] = ['sign_in_failures'];
 
 /** The tables a shop erasure empties of the merchant's rows, in the order it empties them. */
 export const merchantTableNames = Object.keys(merchantTables) as (keyof Database)[];

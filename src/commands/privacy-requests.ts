@@ -12,7 +12,7 @@ import { redactCustomerProfiles, type RedactionSummary } from './redact-customer
 // shop leaves and its data must go. Each runs in one transaction given by the caller.
 
 export { customerDataExportFormat, type CustomerDataExport } from './export-customer-data.ts';
-export { eraseMerchantData, merchantTableNames } from './erase-merchant-data.ts';
+export { eraseMerchantData, merchantlessTableNames, merchantTableNames } from './erase-merchant-data.ts';
 export { findPrivacySubjectProfiles, type PrivacySubject } from './find-privacy-subjects.ts';
 export type { RedactionSummary } from './redact-customer-profiles.ts';
 

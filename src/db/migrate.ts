@@ -16,6 +16,7 @@ import * as channelStockTime from './migrations/0014-channel-stock-time.ts';
 import * as staffAndRollout from './migrations/0015-staff-and-rollout.ts';
 import * as plannerStatistics from './migrations/0016-planner-statistics.ts';
 import * as oneStockMovementIndex from './migrations/0017-one-stock-movement-index.ts';
+import * as signInFailures from './migrations/0018-sign-in-failures.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -37,6 +38,7 @@ const migrations: Record<string, Migration> = {
   '0015-staff-and-rollout': staffAndRollout,
   '0016-planner-statistics': plannerStatistics,
   '0017-one-stock-movement-index': oneStockMovementIndex,
+  '0018-sign-in-failures': signInFailures,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -100,6 +100,8 @@ export interface ChannelSyncCursorsTable { merchant_id: string; channel: string;
 /** Migration 0015: the people who sign in to the console, and their sessions (only the token's SHA-256 is kept). */
 export interface StaffUsersTable { merchant_id: string; id: string; email: string; name: string; role: string; home_location_id: string | null; password_hash: string; created_at: string; disabled_at: string | null }
 export interface StaffSessionsTable { merchant_id: string; token_hash: string; staff_id: string; created_at: string; expires_at: string; revoked_at: string | null }
+/** Failed console sign-ins per email and client address (SHA-256 of the pair), for the sign-in limit; no merchant's data. */
+export interface SignInFailuresTable { key_hash: string; first_failed_at: string; failures: number }
 
 export interface WebhookSubscriptionsTable { merchant_id: string; id: string; url: string; secret: string; event_types: string; state: string; created_at: string }
 
@@ -158,4 +160,5 @@ export interface Database {
   channel_sync_cursors: ChannelSyncCursorsTable;
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
+  sign_in_failures: SignInFailuresTable;
 }

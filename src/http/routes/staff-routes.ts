@@ -136,8 +136,8 @@ function registerStaffUserRoutes(app: AppInstance, { database }: RouteDependenci
 
 function registerSessionRoutes(app: AppInstance, { database }: RouteDependencies): void {
   const db = database.db;
-  // Per engine: failed sign-ins per email and client address (staff/sign-in-limiter.ts).
-  const limiter = createSignInLimiter();
+  // Failed sign-ins per email and client address, shared by every engine on the database (staff/sign-in-limiter.ts).
+  const limiter = createSignInLimiter(db);
 
   app.post('/v1/sessions', {
     schema: {
@@ -152,21 +152,21 @@ function registerSessionRoutes(app: AppInstance, { database }: RouteDependencies
   }, async (request, reply) => {
     const body = request.body;
     const limitKey = `${normaliseStaffEmail(body.email)}|${request.ip}`;
-    const waitSeconds = limiter.retryAfterSeconds(limitKey);
+    const waitSeconds = await limiter.retryAfterSeconds(limitKey);
     if (waitSeconds > 0) {
       reply.header('retry-after', String(waitSeconds));
       throw new AppError('auth.too_many_attempts', `Too many failed sign-ins for this email from this address: try again in ${waitSeconds} s`, { field: 'email', retry_after_seconds: waitSeconds });
     }
     const result = await signInStaff(db, { email: body.email, password: body.password, merchantId: body.merchant_id ?? null });
     if (result.outcome === 'invalid_credentials') {
-      limiter.recordFailure(limitKey);
+      await limiter.recordFailure(limitKey);
       request.log.info({ ip: request.ip }, 'staff sign-in refused');
       throw new AppError('auth.invalid_credentials', 'The email or password is wrong', { fields: ['email', 'password'] });
     }
     if (result.outcome === 'merchant_required') {
       throw new AppError('auth.merchant_required', 'This email signs in at several merchants: name one with merchant_id', { field: 'merchant_id', merchants: result.merchants });
     }
-    limiter.clear(limitKey);
+    await limiter.clear(limitKey);
     const { session } = result;
     await writeAudit(db, session.merchant.id, { actor: `api:staff:${session.staff.id}`, action: 'staff.sign_in', subject: session.staff.id, details: { ip: request.ip } });
     return reply.code(201).header('set-cookie', sessionCookie(request, result.token)).header('cache-control', 'no-store').send(sessionView(session));
