@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { describeError, newActionId, request } from '../api.ts';
+import { useConsole } from '../console-context.ts';
 import { humanize } from '../format.ts';
 import { Notice, Page } from '../ui/page.tsx';
 
@@ -78,7 +79,15 @@ export default function Reconciliation() {
 }
 
 function ScopeSection({ scope, part }: { scope: Scope; part: ScopeReport }) {
+  const { locationName } = useConsole();
   const drifts = part.drifts ?? [];
+  // A location by its name and a reason in words: what a person reads, not the engine's keys.
+  const cell = (column: string, value: unknown) => {
+    if (column === 'location_id' && typeof value === 'string') return locationName(value) ?? value;
+    if (column === 'reason' && typeof value === 'string') return humanize(value);
+    return display(value);
+  };
+  const heading = (column: string) => (column === 'location_id' ? 'Location' : humanize(column));
   const columns = [...new Set(drifts.flatMap((drift) => Object.keys(drift)))].slice(0, 8);
   return (
     <section aria-labelledby={`scope-${scope}`}>
@@ -86,10 +95,10 @@ function ScopeSection({ scope, part }: { scope: Scope; part: ScopeReport }) {
       <p>{part.checked !== undefined ? `${part.checked} compared. ` : ''}{drifts.length === 0 ? 'No difference.' : `${drifts.length} difference${drifts.length === 1 ? '' : 's'}.`}{part.repaired ? ` ${part.repaired} repaired.` : ''}{part.complete === false ? ' The comparison stopped at its limit: run it again for the rest.' : ''}</p>
       {drifts.length > 0 ? (
         <table>
-          <thead><tr>{columns.map((column) => <th scope="col" key={column}>{humanize(column)}</th>)}</tr></thead>
+          <thead><tr>{columns.map((column) => <th scope="col" key={column}>{heading(column)}</th>)}</tr></thead>
           <tbody>
             {drifts.map((drift, index) => (
-              <tr key={index}>{columns.map((column) => <td key={column}>{display(drift[column])}</td>)}</tr>
+              <tr key={index}>{columns.map((column) => <td key={column}>{cell(column, drift[column])}</td>)}</tr>
             ))}
           </tbody>
         </table>
