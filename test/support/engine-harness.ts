@@ -58,11 +58,11 @@ export interface TestEngine {
 const noReplayWindows: WebhookReplayWindows = { shopify: null, square: null };
 
 /** An engine on a fresh database of the dialect, with the demo merchant connected to a fake Shopify. */
-export async function startTestEngine(dialect: DialectName, options: { webhookReplayWindows?: WebhookReplayWindows } = {}): Promise<TestEngine> {
+export async function startTestEngine(dialect: DialectName, options: { webhookReplayWindows?: WebhookReplayWindows; logger?: pino.Logger } = {}): Promise<TestEngine> {
   const database = await openTestDatabase(dialect);
   const fake = await startFakeShopify();
   const fakeSquare = await startFakeSquare();
-  const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false, webhookReplayWindows: options.webhookReplayWindows ?? noReplayWindows });
+  const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: options.logger ?? pino({ level: 'silent' }), startWorker: false, webhookReplayWindows: options.webhookReplayWindows ?? noReplayWindows });
   const demo = await seedDemoMerchant(engine.database.db, {
     shopDomain: testShopDomain, shopifySecret: testShopifySecret, shopifyAdminApiUrl: fake.url, shopifyAccessToken: fake.token,
     squareMerchantRef: testSquareMerchantRef, squareSignatureKey: testSquareSignatureKey, squareNotificationUrl: testSquareNotificationUrl,
