@@ -117,7 +117,7 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(pushes(harness).map((request) => request.outcome), ['rate_limited', 'rate_limited', 'executed', 'rate_limited', 'executed']);
   });
 
-  test(`[${dialect}] Square customers: created and updated resolve one profile; deleted unlinks the Square id and the profile stays`, async (t) => {
+  test(`[${dialect}] Square customers: created and updated resolve one profile; deleted unlinks the Square id, the profile stays, and a late update of the deleted id is not applied`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());
     const ana = { id: 'SQ-CUST-ANA', given_name: 'Ana', email_address: 'Ana.Lima@Example.com', version: 1 };
@@ -144,5 +144,18 @@ for (const dialect of DIALECTS) {
     await harness.deliverSquareEvent(customerEvent('customer.deleted', 'evt-c4', { customer: { id: 'SQ-NOBODY' } }));
     await harness.engine.worker.drain();
     assert.deepEqual(await inboxRow(harness, 'evt-c4'), { status: 'ignored', error: 'no profile holds this Square customer' });
+
+    // Square retries an update of the deleted id late: it does not link the deleted id again, nor
+    // make a profile of it, even with an email no profile has.
+    const profiles = async () => Number((await harness.engine.database.db.selectFrom('customers').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()).count);
+    const before = await profiles();
+    await harness.deliverSquareEvent(customerEvent('customer.updated', 'evt-c5', { customer: { ...ana, email_address: 'ana.new@example.com', version: 2 } }));
+    await harness.engine.worker.drain();
+    const late = await inboxRow(harness, 'evt-c5');
+    assert.equal(late.status, 'ignored');
+    assert.match(late.error ?? '', /Square deleted customer SQ-CUST-ANA at 2026-11-21T10:00:00\.000Z; this later notification is not applied/);
+    assert.deepEqual(await squareIds(), [[found[0].id, 'SQ-CUST-MERGED']], 'the deleted id is not linked again');
+    assert.equal(await profiles(), before, 'no profile made of it');
+    assert.equal((await harness.request('GET', '/v1/customers/lookup?q=ana.new@example.com')).body.data.length, 0);
   });
 }

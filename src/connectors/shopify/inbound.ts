@@ -9,7 +9,7 @@ import { findOrderBySource } from '../../orders/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { parseJsonExactly } from '../../shared/json.ts';
 import { raiseException, writeAudit, type InboxEvent } from '../../sync/index.ts';
-import { findChannelDeletion, recordChannelDeletion } from './sync-store.ts';
+import { findChannelDeletion, recordChannelDeletion } from '../channel-deletions.ts';
 import {
   translateShopifyCustomerVersion, translateShopifyDeletion, translateShopifyLocation, translateShopifyUninstall,
   translateShopifyInventoryLevel, translateShopifyProduct, translateShopifyCustomer, translateShopifyCustomerDataRequest, translateShopifyCustomerMerge, translateShopifyCustomerRedact, translateShopifyOrder, translateShopifyRefund, translateShopifyShopRedact,
@@ -151,7 +151,7 @@ async function requireConnectedShop(tx: Tx, merchant: Merchant, shopDomain: stri
  * name and note; Continuum (the default) only fills what is empty. Identifiers are linked either way.
  */
 export async function applyShopifyCustomer(tx: Tx, merchant: Merchant, input: { claim: CustomerClaim; shopifyId: string; version: string | null }, eventRef: string): Promise<Outcome> {
-  const deletedAt = await findChannelDeletion(tx, merchant.id, 'customer', input.shopifyId);
+  const deletedAt = await findChannelDeletion(tx, merchant.id, 'shopify', 'customer', input.shopifyId);
   if (deletedAt && (!input.version || input.version <= deletedAt)) return { outcome: 'ignored', note: `${staleEventNote}: Shopify deleted this customer at ${deletedAt}` };
   const [heldId] = await findCustomerIdsByIdentifier(tx, merchant.id, 'shopify_id', input.shopifyId);
   if (heldId && input.version) {
@@ -167,7 +167,7 @@ export async function applyShopifyCustomer(tx: Tx, merchant: Merchant, input: { 
 
 /** `customers/delete`: the Shopify id is unlinked; the profile, its points and its orders stay. */
 async function applyShopifyCustomerDeletion(tx: Tx, merchant: Merchant, shopifyId: string, deletedAt: string): Promise<Outcome> {
-  await recordChannelDeletion(tx, merchant.id, 'customer', shopifyId, deletedAt);
+  await recordChannelDeletion(tx, merchant.id, 'shopify', 'customer', shopifyId, deletedAt);
   const customerIds = await unlinkChannelCustomerId(tx, merchant.id, 'shopify_id', shopifyId);
   for (const customerId of customerIds) {
     await recordCustomerSourceVersion(tx, merchant.id, customerId, deletedAt);
@@ -184,7 +184,7 @@ async function applyShopifyCustomerDeletion(tx: Tx, merchant: Merchant, shopifyI
  */
 export async function applyShopifyProduct(tx: Tx, merchant: Merchant, product: MirroredProduct, event: Pick<InboxEvent, 'triggered_at' | 'received_at'>): Promise<Outcome> {
   const version = shopifyEventVersion(event, product.updatedAt);
-  const deletedAt = await findChannelDeletion(tx, merchant.id, 'product', product.productRef);
+  const deletedAt = await findChannelDeletion(tx, merchant.id, 'shopify', 'product', product.productRef);
   if (deletedAt && version <= deletedAt) return { outcome: 'ignored', note: `${staleEventNote}: Shopify deleted this product at ${deletedAt}` };
   const ownedByShopify = merchant.settings.sync.ownership.products === 'shopify';
   const result = await mirrorProduct(tx, merchant.id, merchant.currency, product, { applyChanges: ownedByShopify });
@@ -202,7 +202,7 @@ export async function applyShopifyProduct(tx: Tx, merchant: Merchant, product: M
 
 /** `products/delete`: the product is archived (decision in catalog-service.ts, archiveChannelProduct). */
 async function applyShopifyProductDeletion(tx: Tx, merchant: Merchant, productRef: string, deletedAt: string): Promise<Outcome> {
-  await recordChannelDeletion(tx, merchant.id, 'product', productRef, deletedAt);
+  await recordChannelDeletion(tx, merchant.id, 'shopify', 'product', productRef, deletedAt);
   const { outcome, productId } = await archiveChannelProduct(tx, merchant.id, 'shopify', productRef, deletedAt);
   if (outcome === 'unknown') return { outcome: 'ignored', note: 'no product here carries this Shopify id' };
   if (outcome === 'already_archived') return { outcome: 'ignored', note: 'the product is archived already' };
@@ -225,7 +225,7 @@ async function applyShopifyLocation(tx: Tx, merchant: Merchant, location: Channe
  * raise the unmapped exception for a person.
  */
 async function applyShopifyLocationDeletion(tx: Tx, merchant: Merchant, externalId: string, deletedAt: string): Promise<Outcome> {
-  await recordChannelDeletion(tx, merchant.id, 'location', externalId, deletedAt);
+  await recordChannelDeletion(tx, merchant.id, 'shopify', 'location', externalId, deletedAt);
   const marked = await markChannelLocationDeleted(tx, merchant.id, 'shopify', externalId, deletedAt);
   const mapped = await findLocationByChannelId(tx, merchant.id, 'shopify', externalId);
   if (mapped) {

@@ -2,26 +2,9 @@ import type { ChannelSyncCursorsTable, Queryable } from '../../db/index.ts';
 import { assert } from '../../shared/app-error.ts';
 import { nowIso } from '../../shared/clock.ts';
 
-// What the Shopify connector remembers between events and runs: tombstones of records Shopify
-// deleted (so a late update of one is recognised as older than its deletion), and the backfill's
-// cursor per resource (so an interrupted backfill resumes at the page after the last one applied).
-
-export type DeletedEntity = 'customer' | 'product' | 'location';
-
-/** Remembers that the channel deleted a record; a later deletion time never moves it back. */
-export async function recordChannelDeletion(db: Queryable, merchantId: string, entity: DeletedEntity, externalId: string, deletedAt: string): Promise<void> {
-  await db
-    .insertInto('channel_deletions')
-    .values({ merchant_id: merchantId, channel: 'shopify', entity, external_id: externalId, deleted_at: deletedAt })
-    .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'entity', 'external_id']).doUpdateSet({ deleted_at: deletedAt }).where('channel_deletions.deleted_at', '<', deletedAt))
-    .execute();
-}
-
-/** When the channel deleted the record, or undefined when it did not (as far as we heard). */
-export async function findChannelDeletion(db: Queryable, merchantId: string, entity: DeletedEntity, externalId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('channel_deletions').select('deleted_at').where('merchant_id', '=', merchantId).where('channel', '=', 'shopify').where('entity', '=', entity).where('external_id', '=', externalId).executeTakeFirst();
-  return row?.deleted_at;
-}
+// What the Shopify connector remembers between runs: the backfill's cursor per resource (so an
+// interrupted backfill resumes at the page after the last one applied). Tombstones of deleted
+// records are shared with the other connectors: ../channel-deletions.ts.
 
 /** How far the backfill got with one resource (`products`, `inventory_levels:24826418`…). */
 export interface SyncCursor {

@@ -6,6 +6,7 @@ import { findOrderBySource } from '../../orders/index.ts';
 import { AppError, assert } from '../../shared/app-error.ts';
 import { parseJsonExactly } from '../../shared/json.ts';
 import { writeAudit, type InboxEvent } from '../../sync/index.ts';
+import { findChannelDeletion, recordChannelDeletion } from '../channel-deletions.ts';
 import { parseRefundMarker } from '../refund-marker.ts';
 import { recordChannelRefundFailed } from '../refund-push.ts';
 import { createSquareClient, type SquareClient } from './client.ts';
@@ -233,21 +234,28 @@ export async function applySquareEvent(tx: Tx, event: InboxEvent, prepared: Prep
       if (prepared?.kind !== 'stock') throw notPrepared(event, 'inventory changes');
       return applyStockChanges(tx, merchant, translateSquareStockChanges(plan.counts, prepared.changes, `square:${event.delivery_id}`));
     }
-    case 'resolve_customer':
+    case 'resolve_customer': {
+      // Square never brings a deleted customer back (a merge makes a new one): a notification for
+      // one is late, and applying it would link the deleted id to a profile again.
+      const deletedAt = await findChannelDeletion(tx, merchant.id, 'square', 'customer', plan.customer.id);
+      if (deletedAt) return { outcome: 'ignored', note: `Square deleted customer ${plan.customer.id} at ${deletedAt}; this later notification is not applied` };
       await resolveEventCustomer(tx, merchant, translateSquareCustomer(plan.customer), `square:customer:${event.delivery_id}`);
       return { outcome: 'processed' };
+    }
     case 'unlink_customer':
       return applySquareCustomerDeletion(tx, merchant, plan.squareCustomerId, plan.mergedInto, event);
   }
 }
 
 /**
- * `customer.deleted`: the Square id is unlinked; the profile, its points and its orders stay. When a
+ * `customer.deleted`: the Square id is unlinked and remembered as deleted (a late created or updated
+ * notification for it is not applied); the profile, its points and its orders stay. When a
  * Square merge deleted it, the customer the merge made is linked to the same profile (unless another
  * profile holds it already: then the two are a possible duplicate for a person), so the profile
  * keeps a Square id whichever of the merge's notifications arrives first.
  */
 async function applySquareCustomerDeletion(tx: Tx, merchant: Merchant, squareCustomerId: string, mergedInto: string | null, event: InboxEvent): Promise<Outcome> {
+  await recordChannelDeletion(tx, merchant.id, 'square', 'customer', squareCustomerId, event.triggered_at ?? event.received_at);
   const customerIds = await unlinkChannelCustomerId(tx, merchant.id, 'square_id', squareCustomerId);
   for (const customerId of customerIds) {
     await writeAudit(tx, merchant.id, { actor: 'square', action: 'customer.channel_unlinked', subject: customerId, details: { channel: 'square', square_id: squareCustomerId, merged_into: mergedInto, event: event.delivery_id } });
