@@ -164,7 +164,9 @@ export async function recordOutboxFailure(db: Queryable, event: ClaimedOutboxEve
   const outcome = delayMs === undefined ? 'dead' : 'retry';
   const result = await db
     .updateTable('outbox_events')
-    .set({ status: delayMs === undefined ? 'dead' : 'pending', attempts, last_error: error, ...(delayMs === undefined ? {} : { next_attempt_at: isoAfter(delayMs) }) })
+    // A dead message is never due again, so its next_attempt_at says when it was given up: sync
+    // health counts the dead by that hour (a message retried for a day died long after it was queued).
+    .set({ status: delayMs === undefined ? 'dead' : 'pending', attempts, last_error: error, next_attempt_at: delayMs === undefined ? nowIso() : isoAfter(delayMs) })
     .where('id', '=', event.id)
     .where('status', '=', 'delivering')
     .where('claimed_by', '=', event.claimed_by)

@@ -7,8 +7,9 @@ import { nowMs } from '../shared/clock.ts';
 // inbox and the outbox themselves, grouped by the hour of a stored ISO timestamp (`substr(x, 1, 13)`
 // is `2026-11-26T14` on both databases). The rows keep their latest state only, so each figure is
 // counted at one moment of a row's life: received and failed inbound events at the hour they
-// arrived, processed ones when they were applied; delivered messages when they were delivered, and
-// retried or dead ones at the hour they were queued.
+// arrived, processed ones when they were applied; delivered messages when they were delivered,
+// retried ones at the hour they were queued, and dead ones at the hour they were given up (kept in
+// next_attempt_at, src/sync/outbox.ts).
 
 export const syncHealthHoursDefault = 24;
 /** A week: the chart's longest span, and a bound on the rows grouped. */
@@ -86,7 +87,7 @@ export async function readSyncHealth(db: Queryable, merchantId: string, hours: n
   add(await countInboundByHour(db, merchantId, startIso, 'received_at', ['failed']), 'inbound_failed');
   add(await countOutboundByHour(db, merchantId, startIso, 'delivered_at', { status: 'delivered' }), 'outbound_delivered');
   add(await countOutboundByHour(db, merchantId, startIso, 'created_at', { retried: true }), 'outbound_retried');
-  add(await countOutboundByHour(db, merchantId, startIso, 'created_at', { status: 'dead' }), 'outbound_dead');
+  add(await countOutboundByHour(db, merchantId, startIso, 'next_attempt_at', { status: 'dead' }), 'outbound_dead');
 
   await addCurrentState(db, merchantId, now, channelOf);
   return [...channels.values()].sort((a, b) => a.channel.localeCompare(b.channel));
@@ -101,7 +102,7 @@ function countInboundByHour(db: Queryable, merchantId: string, startIso: string,
 }
 
 /** Outbound messages per destination and hour of `timeColumn` since `startIso`: of a status, or those retried at least once. */
-function countOutboundByHour(db: Queryable, merchantId: string, startIso: string, timeColumn: 'created_at' | 'delivered_at', filter: { status?: string; retried?: boolean }) {
+function countOutboundByHour(db: Queryable, merchantId: string, startIso: string, timeColumn: 'created_at' | 'delivered_at' | 'next_attempt_at', filter: { status?: string; retried?: boolean }) {
   let query = db.selectFrom('outbox_events').select((eb) => [eb.ref('destination').as('channel'), hourOf(timeColumn).as('hour'), eb.fn.countAll().as('count')])
     .where('merchant_id', '=', merchantId).where(timeColumn, '>=', startIso);
   if (filter.status) query = query.where('status', '=', filter.status);

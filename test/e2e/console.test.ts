@@ -345,3 +345,39 @@ test('a manager finds Shopify showing another stock figure on the Reconciliation
   await page.getByRole('heading', { level: 1, name: 'Rollout' }).waitFor();
   assert.equal(await page.getByRole('switch', { name: `Store pickup at ${harness.demo.store.name}` }).isChecked(), false, 'still off after a reload');
 });
+
+test('a manager sees a dead stock push on the Sync health screen, with its error and the channel\'s counts, and sends it again from there', { skip }, async (t) => {
+  const clock = createTestClock();
+  t.after(installClock(clock));
+  const { harness, baseUrl } = await startConsoleEngine(t);
+  await harness.engine.worker.drain();
+  harness.fake.failNext(1_000_000_000, 503);
+  const counted = await harness.request('POST', '/v1/inventory/count', { body: { location_id: harness.demo.store.id, sku: 'SKU-WALLET-01', on_hand: 6, reference: 'sync-health-e2e-count' } });
+  assert.equal(counted.status, 200, JSON.stringify(counted.body));
+  const messages = async (status: string) => ((await harness.request('GET', `/v1/outbox?destination=shopify&status=${status}`)).body.data as { id: string; kind: string }[]);
+  await driveOutbox(harness, clock, { untilMs: clock.nowMs() + 3 * 86_400_000, stopWhen: async () => (await messages('dead')).length > 0 });
+  const dead = await messages('dead');
+  assert.ok(dead.length >= 1, 'the push died after its retries');
+  harness.fake.failNext(0);
+  // Queued more than a day ago, given up on within the last hour: the chart counts it when it died.
+  const health = (await harness.request('GET', '/v1/sync/health?hours=24')).body.data.channels.find((channel: { channel: string }) => channel.channel === 'shopify');
+  assert.equal(health.hours.reduce((total: number, hour: { outbound_dead: number }) => total + hour.outbound_dead, 0), dead.length, 'the last 24 hours show the death');
+  const page = await openAs(t, baseUrl, 'manager');
+
+  await page.getByRole('link', { name: 'Sync health' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Sync health' }).waitFor();
+  const shopify = page.getByRole('region', { name: 'Shopify' });
+  assert.match(await shopify.textContent() ?? '', new RegExp(`Dead letters${dead.length}`), 'the channel counts its dead letters');
+  const failed = page.getByRole('region', { name: 'Failed syncs' });
+  assert.match(await failed.textContent() ?? '', /inventory\.push.*shopify.*503/, 'the dead push with the error Shopify gave');
+  await saveScreenshot(page, '8a-sync-health-dead');
+  await failed.getByRole('button', { name: 'Retry inventory.push to shopify' }).first().click();
+  await page.getByText(/^inventory\.push to shopify: /).waitFor();
+
+  await driveOutbox(harness, clock, { untilMs: clock.nowMs() + 3_600_000, stopWhen: async () => (await messages('dead')).length < dead.length && (await messages('pending')).length === 0 });
+  assert.equal(harness.fake.quantity('gid://shopify/InventoryItem/271878346596884017', 'gid://shopify/Location/24826419'), 6, 'Shopify shows the count');
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'Sync health' }).waitFor();
+  if (dead.length === 1) await page.getByText('No message is dead').waitFor();
+  assert.match(await page.getByRole('region', { name: 'Shopify' }).textContent() ?? '', new RegExp(`Dead letters${dead.length - 1}`));
+});
