@@ -381,3 +381,36 @@ test('a manager sees a dead stock push on the Sync health screen, with its error
   if (dead.length === 1) await page.getByText('No message is dead').waitFor();
   assert.match(await page.getByRole('region', { name: 'Shopify' }).textContent() ?? '', new RegExp(`Dead letters${dead.length - 1}`));
 });
+
+test('a manager reads the month\'s sales by channel and by store on the Reports screen, the same figures the API gives, and downloads them as CSV', { skip }, async (t) => {
+  const { harness, baseUrl } = await startConsoleEngine(t);
+  await deliverJanesWebOrder(harness, 2);
+  const sale = await harness.request('POST', '/v1/pos/sales', { key: testPosKey, body: { sale_id: 'REPORT-1', location_id: harness.demo.store.id, lines: [{ sku: 'SKU-WALLET-01', quantity: 2 }] } });
+  assert.equal(sale.status, 201, JSON.stringify(sale.body));
+  const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
+  const byChannel = (await harness.request('GET', `/v1/reports/sales?group=channel&from=${day(29)}&to=${day(0)}`)).body.data as { channel: string; orders: number; net_minor: number }[];
+  assert.equal(byChannel.length, 2, 'the web order and the store sale');
+  const dollars = (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(minor / 100);
+  const page = await openAs(t, baseUrl, 'manager');
+
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
+  const sales = page.getByRole('region', { name: 'Sales' });
+  const table = sales.getByRole('table', { name: 'Sales by channel with taxes and payment methods' });
+  await table.waitFor();
+  for (const row of byChannel) {
+    const line = table.getByRole('row', { name: new RegExp(`^${row.channel}`, 'i') });
+    assert.match(await line.textContent() ?? '', new RegExp(`${row.orders}.*${dollars(row.net_minor).replace(/[$.]/g, '\\$&')}`), `${row.channel}: orders and net as the API says`);
+  }
+  await sales.getByLabel('By', { exact: true }).selectOption('location');
+  await sales.getByRole('table', { name: 'Sales by location with taxes and payment methods' }).getByRole('row', { name: new RegExp(harness.demo.store.name) }).waitFor();
+  await saveScreenshot(page, '9-reports-by-location');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), sales.getByRole('link', { name: 'Download sales as CSV' }).click()]);
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  const [header, ...lines] = csv.trim().split('\n');
+  assert.match(header ?? '', /location/, 'the CSV is the table on screen, by location');
+  assert.ok(lines.some((line) => line.includes(harness.demo.store.id) || line.includes(harness.demo.store.name)), `the store's row is in the CSV: ${csv}`);
+  const customers = (await harness.request('GET', `/v1/reports/customers?from=${day(29)}&to=${day(0)}`)).body.data as { customers_with_orders: number };
+  assert.match(await page.getByRole('region', { name: 'Customers across channels' }).textContent() ?? '', new RegExp(`Customers who bought${customers.customers_with_orders}`));
+});

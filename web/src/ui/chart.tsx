@@ -63,7 +63,7 @@ function FiguresTable({ title, labels, series, format }: { title: string; labels
       </thead>
       <tbody>
         {labels.map((label, index) => (
-          <tr key={label}><th scope="row">{label}</th>{series.map((item) => <td key={item.name} className="number">{format(item.values[index] ?? 0)}</td>)}</tr>
+          <tr key={index}><th scope="row">{label}</th>{series.map((item) => <td key={item.name} className="number">{format(item.values[index] ?? 0)}</td>)}</tr>
         ))}
       </tbody>
     </table>
@@ -115,7 +115,8 @@ export function BarChart({ title, description, labels, series, format = String, 
     <ChartFrame title={title} description={description} table={<FiguresTable title={title} labels={labels} series={series} format={format} />}>
       <Axis maxValue={maxValue} format={format} plotHeight={plotHeight} />
       {shown.map((label, index) => (
-        <g key={label} aria-hidden="true">
+        // By position: two categories may share a label (rows of another grouping while the new one loads).
+        <g key={index} aria-hidden="true">
           {series.map((item, seriesIndex) => {
             const value = item.values[index + offset] ?? 0;
             const barHeight = (Math.max(0, value) / maxValue) * plotHeight;
@@ -151,7 +152,7 @@ export function LineChart({ title, description, labels, series, format = String,
         </g>
       ))}
       <g aria-hidden="true">
-        {labels.map((label, index) => (index % labelEvery === 0 ? <text key={label} x={xOf(index)} y={margin.top + plotHeight + 18} textAnchor="middle">{axisLabel(label, index)}</text> : null))}
+        {labels.map((label, index) => (index % labelEvery === 0 ? <text key={index} x={xOf(index)} y={margin.top + plotHeight + 18} textAnchor="middle">{axisLabel(label, index)}</text> : null))}
       </g>
       <Legend series={series} />
     </ChartFrame>
