@@ -279,6 +279,10 @@ test('a manager adds a person, renames her and moves her store, stops her signin
   // She left: disabled, she cannot sign in; she came back: enabled, she can.
   const row = page.getByTestId('staff-sam@demo-outfitters.example');
   await page.getByRole('button', { name: 'Disable Sam Ortiz-Reyes' }).click();
+  // Asked once more: her open sessions end at once.
+  const confirm = page.getByRole('group', { name: 'Disable Sam Ortiz-Reyes?' });
+  assert.equal((await signIn('sam-first-pass-1')).status, 201, 'nothing happens before the confirmation');
+  await confirm.getByRole('button', { name: 'Disable Sam Ortiz-Reyes' }).click();
   await page.getByText('Sam Ortiz-Reyes can no longer sign in').waitFor();
   // The message comes with the answer; the list shows the change once it is read again.
   await row.getByTestId('staff-status').getByText(/^Disabled /).waitFor();

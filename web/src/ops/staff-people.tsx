@@ -13,7 +13,8 @@ import { useResource } from '../ui/use-resource.ts';
 const passwordLengthMin = 10;
 const roleNames: Record<StaffRole, string> = { associate: 'Associate', manager: 'Manager' };
 
-type Editing = { id: string; mode: 'details' | 'password' } | null;
+type Mode = 'details' | 'password' | 'disable';
+type Editing = { id: string; mode: Mode } | null;
 
 function storeOptions(locations: Location[]) {
   return [
@@ -92,8 +93,8 @@ interface PersonRowProps {
   isSelf: boolean;
   locations: Location[];
   busy: boolean;
-  editing: 'details' | 'password' | null;
-  onEdit(mode: 'details' | 'password' | null): void;
+  editing: Mode | null;
+  onEdit(mode: Mode | null): void;
   onDisable(): void;
   onEnable(): void;
   onSaveDetails(details: { name: string; home_location_id: string | null }): Promise<boolean>;
@@ -117,20 +118,31 @@ function PersonRow({ person, isSelf, locations, busy, editing, onEdit, onDisable
             <button type="button" disabled={busy} aria-expanded={editing === 'password'} onClick={() => onEdit(editing === 'password' ? null : 'password')}>Set password<span className="visually-hidden"> for {person.name}</span></button>
             {person.disabled_at
               ? <button type="button" disabled={busy} onClick={onEnable}>Enable<span className="visually-hidden"> {person.name}</span></button>
-              : isSelf ? null : <button type="button" disabled={busy} onClick={onDisable}>Disable<span className="visually-hidden"> {person.name}</span></button>}
+              : isSelf ? null : <button type="button" disabled={busy} aria-expanded={editing === 'disable'} onClick={() => onEdit(editing === 'disable' ? null : 'disable')}>Disable<span className="visually-hidden"> {person.name}</span></button>}
           </span>
         </td>
       </tr>
       {editing ? (
         <tr>
           <td colSpan={6}>
-            {editing === 'details'
-              ? <DetailsForm person={person} locations={locations} busy={busy} onSave={onSaveDetails} onCancel={() => onEdit(null)} />
-              : <PasswordForm person={person} busy={busy} onSave={onSavePassword} onCancel={() => onEdit(null)} />}
+            {editing === 'details' ? <DetailsForm person={person} locations={locations} busy={busy} onSave={onSaveDetails} onCancel={() => onEdit(null)} /> : null}
+            {editing === 'password' ? <PasswordForm person={person} busy={busy} onSave={onSavePassword} onCancel={() => onEdit(null)} /> : null}
+            {editing === 'disable' ? <DisableConfirmation person={person} busy={busy} onConfirm={onDisable} onCancel={() => onEdit(null)} /> : null}
           </td>
         </tr>
       ) : null}
     </>
+  );
+}
+
+/** Disabling ends her open sessions at once (a sale she is ringing up included): asked once more. */
+function DisableConfirmation({ person, busy, onConfirm, onCancel }: { person: StaffMember; busy: boolean; onConfirm(): void; onCancel(): void }) {
+  return (
+    <div className="inline-form" role="group" aria-label={`Disable ${person.name}?`}>
+      <p>Disable {person.name}? She cannot sign in until she is enabled again, and her open sessions end now.</p>
+      <button type="button" className="primary" disabled={busy} onClick={onConfirm} autoFocus>Disable {person.name}</button>
+      <button type="button" onClick={onCancel}>Keep</button>
+    </div>
   );
 }
 
