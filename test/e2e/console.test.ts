@@ -66,6 +66,20 @@ async function onHand(harness: TestEngine, sku: string, locationId: string): Pro
   return level.on_hand;
 }
 
+/** The wallet counted at the store while Shopify refuses everything: its push uses up its retries (about a day on the test clock) and dies. Returns its id. */
+async function countUntilThePushDies(harness: TestEngine, clock: ReturnType<typeof createTestClock>, onHandCounted: number): Promise<string> {
+  await harness.engine.worker.drain();
+  harness.fake.failNext(1_000_000_000, 503);
+  const counted = await harness.request('POST', '/v1/inventory/count', { body: { location_id: harness.demo.store.id, sku: 'SKU-WALLET-01', on_hand: onHandCounted, reference: `console-e2e-count-${onHandCounted}` } });
+  assert.equal(counted.status, 200, JSON.stringify(counted.body));
+  const pushes = async () => ((await harness.request('GET', '/v1/outbox?destination=shopify&kind=inventory.push')).body.data as { id: string; status: string }[]);
+  await driveOutbox(harness, clock, { untilMs: clock.nowMs() + 3 * 86_400_000, stopWhen: async () => (await pushes()).some((message) => message.status === 'dead') });
+  const dead = (await pushes()).find((message) => message.status === 'dead');
+  assert.ok(dead, 'the push died after its retries');
+  harness.fake.failNext(0);
+  return dead.id;
+}
+
 test('an associate finds a shopper by the phone she says, sees her points, and redeems a reward for the sale', { skip }, async (t) => {
   const { harness, baseUrl } = await startConsoleEngine(t);
   await deliverJanesWebOrder(harness, 7);
@@ -185,17 +199,9 @@ test('a manager retries a failed sync from the queue and the channel gets the me
   const clock = createTestClock();
   t.after(installClock(clock));
   const { harness, baseUrl } = await startConsoleEngine(t);
-  await harness.engine.worker.drain();
-  // Shopify refuses everything until the stock push has used up its retries (about a day of
-  // simulated time), so it dies and a failed-sync exception is raised.
-  harness.fake.failNext(1_000_000_000, 503);
-  const counted = await harness.request('POST', '/v1/inventory/count', { body: { location_id: harness.demo.store.id, sku: 'SKU-WALLET-01', on_hand: 7, reference: 'console-e2e-count' } });
-  assert.equal(counted.status, 200, JSON.stringify(counted.body));
+  // The push dies, so a failed-sync exception is raised.
+  const dead = { id: await countUntilThePushDies(harness, clock, 7) };
   const pushes = async () => ((await harness.request('GET', '/v1/outbox?destination=shopify&kind=inventory.push')).body.data as { id: string; status: string }[]);
-  await driveOutbox(harness, clock, { untilMs: clock.nowMs() + 3 * 86_400_000, stopWhen: async () => (await pushes()).some((message) => message.status === 'dead') });
-  const dead = (await pushes()).find((message) => message.status === 'dead');
-  assert.ok(dead, 'the push died after its retries');
-  harness.fake.failNext(0);
   // Signed in after the simulated day, so the session is fresh on the test clock.
   const page = await openAs(t, baseUrl, 'manager');
 
@@ -354,15 +360,9 @@ test('a manager sees a dead stock push on the Sync health screen, with its error
   const clock = createTestClock();
   t.after(installClock(clock));
   const { harness, baseUrl } = await startConsoleEngine(t);
-  await harness.engine.worker.drain();
-  harness.fake.failNext(1_000_000_000, 503);
-  const counted = await harness.request('POST', '/v1/inventory/count', { body: { location_id: harness.demo.store.id, sku: 'SKU-WALLET-01', on_hand: 6, reference: 'sync-health-e2e-count' } });
-  assert.equal(counted.status, 200, JSON.stringify(counted.body));
+  await countUntilThePushDies(harness, clock, 6);
   const messages = async (status: string) => ((await harness.request('GET', `/v1/outbox?destination=shopify&status=${status}`)).body.data as { id: string; kind: string }[]);
-  await driveOutbox(harness, clock, { untilMs: clock.nowMs() + 3 * 86_400_000, stopWhen: async () => (await messages('dead')).length > 0 });
   const dead = await messages('dead');
-  assert.ok(dead.length >= 1, 'the push died after its retries');
-  harness.fake.failNext(0);
   // Queued more than a day ago, given up on within the last hour: the chart counts it when it died.
   const health = (await harness.request('GET', '/v1/sync/health?hours=24')).body.data.channels.find((channel: { channel: string }) => channel.channel === 'shopify');
   assert.equal(health.hours.reduce((total: number, hour: { outbound_dead: number }) => total + hour.outbound_dead, 0), dead.length, 'the last 24 hours show the death');
