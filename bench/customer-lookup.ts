@@ -18,8 +18,9 @@ import { ceilingOf, reportFigures, type BenchFigure } from './figures.ts';
 // (the same lookups as prepared SELECTs), then the engine on loopback under autocannon from a
 // child process. Prints p50/p99 and throughput per kind, engine/raw as a ratio, and how p99 and
 // throughput grow from the smallest size to the largest. At the largest size each kind runs once
-// more at a steady offered rate (--paced-rate, 1,000/s): the p99 a register sees on a busy day,
-// apart from the queue of a saturated engine, whose p99 is mostly waiting (32 ÷ throughput).
+// more at a steady offered rate (--paced-rate, 1,000/s, or half what it answered saturated if
+// less): the p99 a register sees on a busy day, apart from the queue of a saturated engine, whose
+// p99 is mostly waiting (32 ÷ throughput).
 //
 //   node --import tsx bench/customer-lookup.ts [--quick] [--sizes=10000,100000] [--duration=5]
 //        [--connections=32] [--postgres=postgres://...] [--keep] [--kinds=phone,email,name] [--paced-rate=1000]
@@ -145,6 +146,8 @@ async function verifyAnswers(baseUrl: string, apiKey: string, queries: LookupQue
 interface EngineFigures extends LoadResult {
   /** Process CPU time (all threads: JavaScript, SQLite, garbage collection) per answered request, in microseconds. */
   cpuMicrosPerRequest: number;
+  /** Lookups a second offered, for a run at a steady rate. */
+  offeredPerSecond?: number;
 }
 
 function runLoadGenerator(plan: LoadPlan): Promise<EngineFigures[]> {
@@ -176,12 +179,16 @@ async function measureEngine(options: BenchOptions, database: BenchDatabase, api
       baseUrl, apiKey, connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
       runs: measuredKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)) })),
     });
+    // At most half of what the engine answered when saturated, so the steady run never queues: a
+    // name search reads 20 profiles and answers far fewer a second than a phone or email search.
+    const pacedRateOf = (kind: LookupKind) => Math.max(1, Math.min(options.pacedRate, Math.floor((results.find((result) => result.kind === kind)?.requestsPerSecond ?? 0) / 2)));
     const pacedResults = paced ? await runLoadGenerator({
       baseUrl, apiKey, connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
-      runs: measuredKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)), rate: options.pacedRate })),
+      runs: measuredKinds.map((kind) => ({ kind, paths: queries[kind].map((query) => lookupPath(query.typed)), rate: pacedRateOf(kind) })),
     }) : undefined;
     const byKind = (list: EngineFigures[]) => Object.fromEntries(list.map((result) => [result.kind, result])) as Record<LookupKind, EngineFigures>;
-    return { engine: byKind(results), paced: pacedResults ? byKind(pacedResults) : undefined, answers };
+    const pacedWithRates = pacedResults?.map((result) => ({ ...result, offeredPerSecond: pacedRateOf(result.kind as LookupKind) }));
+    return { engine: byKind(results), paced: pacedWithRates ? byKind(pacedWithRates) : undefined, answers };
   } finally {
     await engine.close();
   }
@@ -280,8 +287,8 @@ function lookupFigures(all: SizeFigures[], storage: string, connections: number,
     const paced = largest.paced?.[kind];
     if (paced) {
       figures.push({
-        figure: `checkout lookup p99 by ${kind}, ${count(largest.size)} customers, ${count(pacedRate)}/s offered`, value: paced.p99Ms, unit: 'ms', ...(atTarget ? { target: { atMost: target.p99MsMax } } : {}),
-        note: `p50 ${ms(paced.p50Ms)} ms, ${count(paced.requestsPerSecond)}/s answered, a steady rate under what the engine answers`,
+        figure: `checkout lookup p99 by ${kind}, ${count(largest.size)} customers, ${count(paced.offeredPerSecond ?? pacedRate)}/s offered`, value: paced.p99Ms, unit: 'ms', ...(atTarget ? { target: { atMost: target.p99MsMax } } : {}),
+        note: `p50 ${ms(paced.p50Ms)} ms, ${count(paced.requestsPerSecond)}/s answered: a steady rate at most half what the engine answers saturated`,
       });
     }
   }
