@@ -6,6 +6,7 @@ import pg from 'pg';
 import { assert } from '../shared/app-error.ts';
 import { closeRequestGroupCommit } from './group-commit.ts';
 import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
+import { prepareRepeatedStatements, readPreparedStatementsOption } from './postgres-prepared.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
 import type { Database } from './schema.ts';
 
@@ -150,8 +151,9 @@ async function closeThen(db: Db): Promise<void> {
  */
 export function openDatabase(url: string, options: { postgresSchema?: string } = {}): DatabaseHandle {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const { url: connectionString, prepared } = readPreparedStatementsOption(url);
     const pool = new pg.Pool({
-      connectionString: url,
+      connectionString,
       max: postgresPoolMax,
       connectionTimeoutMillis: postgresConnectTimeoutMs,
       ...(options.postgresSchema ? { options: `-c search_path=${options.postgresSchema}` } : {}),
@@ -163,6 +165,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     // broken client when it is released, and the next query opens a new connection.
     pool.on('connect', (client) => client.on('error', () => undefined));
     pool.on('error', () => undefined);
+    if (prepared) prepareRepeatedStatements(pool);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => closeThen(db) };
   }
