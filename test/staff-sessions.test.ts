@@ -385,7 +385,10 @@ for (const dialect of DIALECTS) {
 
     assertError(await asStaff(harness, back, 'PATCH', `/v1/staff/${associateId}`, { body: { name: 'Someone Else' } }), 403, 'auth.forbidden');
     assertError(await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: {} }), 400, 'request.invalid');
-    assertError(await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { role: 'manager' } }), 400, 'request.invalid');
+    const unknownRole = await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { role: 'owner' } });
+    assertError(unknownRole, 400, 'request.invalid');
+    assert.match(JSON.stringify(unknownRole.body.error.details), /role/);
+    assertError(await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { email: 'someone@example.com' } }), 400, 'request.invalid');
     const unknownStore = await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { name: 'Riley Park', home_location_id: 'loc_never_existed' } });
     assertError(unknownStore, 422, 'staff.unknown_home_location');
     assert.equal(unknownStore.body.error.details.field, 'home_location_id');
@@ -402,6 +405,37 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(updates.map((entry) => [entry.actor, entry.subject]), [[`api:staff:${managerId}`, associateId]]);
     assert.deepEqual(JSON.parse(updates[0]!.details_json), { name: [before.name, 'Riley Park'], home_location_id: [before.home_location_id, demo.warehouse.id] });
     assert.equal((await asStaff(harness, back, 'GET', '/v1/sessions/current', { headers: {} })).status, 200, 'her session goes on');
+  });
+
+  test(`[${dialect}] a manager makes an associate a manager and back: her open session's scope follows at once, each change audited with what was and what is; her own role 409, another merchant's staff 404`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const { db, managerCookie, managerId, associateCookie, associateId, otherAdmin } = await managerAndAssociateSignedIn(harness);
+    const audits = async () => (await db.selectFrom('audit_log').select(['actor', 'subject', 'details_json']).where('action', '=', 'staff.update').execute())
+      .map((entry) => ({ actor: entry.actor, subject: entry.subject, details: JSON.parse(entry.details_json) }))
+      .sort((a, b) => JSON.stringify(a.details).localeCompare(JSON.stringify(b.details)));
+    const listStaff = (cookie: string) => asStaff(harness, cookie, 'GET', '/v1/staff', { headers: {} });
+
+    assertError(await listStaff(associateCookie), 403, 'auth.forbidden');
+    const ownRole = await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${managerId}`, { body: { role: 'associate' } });
+    assertError(ownRole, 409, 'staff.role_self_conflict');
+    assertError(await harness.request('PATCH', `/v1/staff/${associateId}`, { key: otherAdmin.key, body: { role: 'manager' } }), 404, 'staff.not_found');
+    assert.deepEqual(await audits(), [], 'the refusals changed nothing');
+
+    const promoted = await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { role: 'manager' } });
+    assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+    assert.equal(promoted.body.data.role, 'manager');
+    assert.equal((await listStaff(associateCookie)).status, 200, 'her open session now has the admin scope');
+    assert.equal((await asStaff(harness, associateCookie, 'GET', '/v1/sessions/current', { headers: {} })).body.staff.role, 'manager');
+    assert.equal((await asStaff(harness, managerCookie, 'PATCH', `/v1/staff/${associateId}`, { body: { role: 'manager' } })).status, 200, 'the same role again changes nothing');
+
+    const demoted = await asStaff(harness, associateCookie, 'PATCH', `/v1/staff/${managerId}`, { body: { role: 'associate' } });
+    assert.equal(demoted.status, 200, 'the new manager can change another manager\'s role');
+    assertError(await listStaff(managerCookie), 403, 'auth.forbidden');
+    assert.deepEqual(await audits(), [
+      { actor: `api:staff:${managerId}`, subject: associateId, details: { role: ['associate', 'manager'] } },
+      { actor: `api:staff:${associateId}`, subject: managerId, details: { role: ['manager', 'associate'] } },
+    ]);
   });
 
   test(`[${dialect}] a manager sets a new password: the policy of creation applies, the person's other sessions end, the old password stops and the new one signs in; another merchant's staff 404`, async (t) => {

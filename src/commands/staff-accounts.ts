@@ -82,18 +82,25 @@ export async function enableStaffUser(db: Db, merchantId: string, staffId: strin
 }
 
 /**
- * Changes a person's name or store, in one transaction with an audit entry of what was and what
- * is. Her role and email stay: a new role is a new account, so no session keeps a scope it lost.
- * Example: `await updateStaffProfile(db, merchantId, 'stf_1', { name: 'Riley Park-Nguyen' }, by)`.
+ * Changes a person's name, store or role, in one transaction with an audit entry of each field
+ * that changed, as what was and what is. Her email stays (it is how she signs in). A new role is
+ * her sessions' scope from their next request (the role is read with every request). A manager
+ * cannot change her own role (409 `staff.role_self_conflict`): made an associate by a slip, she
+ * could not undo it.
+ * Example: `await updateStaffProfile(db, merchantId, 'stf_1', { role: 'manager' }, by)`.
  */
 export async function updateStaffProfile(db: Db, merchantId: string, staffId: string, change: StaffProfileChange, by: StaffAccountActor): Promise<StaffUser> {
   return db.transaction().execute(async (tx) => {
     const before = await getStaffUser(tx, merchantId, staffId);
+    if (change.role !== undefined && change.role !== before.role && by.staffId === staffId) {
+      throw new AppError('staff.role_self_conflict', 'You cannot change your own role: another manager, or an admin key, can', { staff_id: staffId, field: 'role' });
+    }
     await changeStaffProfile(tx, merchantId, staffId, change);
     const after = await getStaffUser(tx, merchantId, staffId);
-    if (after.name !== before.name || after.homeLocationId !== before.homeLocationId) {
-      await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.update', subject: staffId, details: { name: [before.name, after.name], home_location_id: [before.homeLocationId, after.homeLocationId] } });
-    }
+    const changed = Object.fromEntries(([
+      ['name', before.name, after.name], ['home_location_id', before.homeLocationId, after.homeLocationId], ['role', before.role, after.role],
+    ] as const).filter(([, was, is]) => was !== is).map(([field, was, is]) => [field, [was, is]]));
+    if (Object.keys(changed).length > 0) await writeAudit(tx, merchantId, { actor: by.actor, action: 'staff.update', subject: staffId, details: changed });
     return after;
   });
 }

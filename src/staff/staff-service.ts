@@ -124,16 +124,25 @@ export async function markStaffUserEnabled(db: Queryable, merchantId: string, st
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** What may change of a person after she was added: her name and her store (her role and email stay). */
+/** What may change of a person after she was added: her name, her store and her role (her email, how she signs in, stays). */
 export interface StaffProfileChange {
   name?: string;
   homeLocationId?: string | null;
+  role?: StaffRole;
 }
 
-/** Changes a person's name or store; a store the merchant does not have is refused (`staff.unknown_home_location`). */
+/**
+ * Changes a person's name, store or role; a store the merchant does not have is refused
+ * (`staff.unknown_home_location`). A new role holds for her open sessions at their next request:
+ * staff-sessions.ts reads the role with every request.
+ */
 export async function changeStaffProfile(db: Queryable, merchantId: string, staffId: string, change: StaffProfileChange): Promise<void> {
   if (change.homeLocationId !== undefined) await assertHomeLocation(db, merchantId, change.homeLocationId);
-  const values = { ...(change.name !== undefined ? { name: change.name } : {}), ...(change.homeLocationId !== undefined ? { home_location_id: change.homeLocationId } : {}) };
+  const values = {
+    ...(change.name !== undefined ? { name: change.name } : {}),
+    ...(change.homeLocationId !== undefined ? { home_location_id: change.homeLocationId } : {}),
+    ...(change.role !== undefined ? { role: change.role } : {}),
+  };
   if (Object.keys(values).length === 0) return;
   const result = await db.updateTable('staff_users').set(values).where('merchant_id', '=', merchantId).where('id', '=', staffId).executeTakeFirst();
   if (Number(result.numUpdatedRows) !== 1) throw new AppError('staff.not_found', `No staff user ${staffId}`, { staff_id: staffId });

@@ -251,10 +251,10 @@ test('an associate prepares a pickup order and hands it over from the store queu
   assert.equal(await onHand(harness, 'SKU-BEANIE-01', store), beaniesBefore - 2, 'the two beanies left the shelf');
 });
 
-test('a manager adds a person, renames her and moves her store, stops her signing in and lets her back, and sets her a new password', { skip }, async (t) => {
+test('a manager adds a person, renames her, moves her store and makes her a manager, stops her signing in and lets her back, and sets her a new password', { skip }, async (t) => {
   const { harness, baseUrl } = await startConsoleEngine(t);
   const signIn = (password: string) => harness.request('POST', '/v1/sessions', { key: '', body: { email: 'sam@demo-outfitters.example', password } });
-  const sam = async () => ((await harness.request('GET', '/v1/staff')).body.data as { email: string; name: string; home_location_id: string | null; disabled_at: string | null }[]).find((person) => person.email === 'sam@demo-outfitters.example');
+  const sam = async () => ((await harness.request('GET', '/v1/staff')).body.data as { email: string; name: string; role: string; home_location_id: string | null; disabled_at: string | null }[]).find((person) => person.email === 'sam@demo-outfitters.example');
   const page = await openAs(t, baseUrl, 'manager');
 
   await page.getByRole('link', { name: 'Staff', exact: true }).click();
@@ -273,14 +273,20 @@ test('a manager adds a person, renames her and moves her store, stops her signin
   assert.equal((await sam())?.home_location_id, harness.demo.store.id);
   assert.equal((await signIn('sam-first-pass-1')).status, 201, 'she signs in with the password given');
 
-  // Renamed, and no longer tied to a store.
+  // Renamed, no longer tied to a store, and made a manager: her open session may manage staff at once.
+  const samSession = String((await signIn('sam-first-pass-1')).headers['set-cookie']).split(';')[0]!;
+  const samListsStaff = async () => (await harness.request('GET', '/v1/staff', { key: '', headers: { cookie: samSession } })).status;
+  assert.equal(await samListsStaff(), 403, 'an associate cannot manage staff');
   await page.getByRole('button', { name: 'Edit Sam Ortiz' }).click();
   const edit = page.getByRole('form', { name: 'Edit Sam Ortiz' });
   await edit.getByLabel('Name').fill('Sam Ortiz-Reyes');
   await edit.getByLabel('Home store').selectOption({ label: 'No home store' });
+  await edit.getByLabel('Role').selectOption({ label: 'Manager: everything' });
   await edit.getByRole('button', { name: 'Save' }).click();
   await page.getByText('Sam Ortiz-Reyes is saved.').waitFor();
-  assert.deepEqual([(await sam())?.name, (await sam())?.home_location_id], ['Sam Ortiz-Reyes', null]);
+  assert.deepEqual([(await sam())?.name, (await sam())?.home_location_id, (await sam())?.role], ['Sam Ortiz-Reyes', null, 'manager']);
+  await page.getByTestId('staff-sam@demo-outfitters.example').getByRole('cell', { name: 'Manager', exact: true }).waitFor();
+  assert.equal(await samListsStaff(), 200, 'her open session has a manager\'s scope now');
 
   // She left: disabled, she cannot sign in; she came back: enabled, she can.
   const row = page.getByTestId('staff-sam@demo-outfitters.example');
@@ -309,9 +315,12 @@ test('a manager adds a person, renames her and moves her store, stops her signin
   assert.equal((await signIn('sam-first-pass-1')).status, 401, 'the old password is refused');
   assert.equal((await signIn('sam-second-pass-2')).status, 201, 'the new password signs her in');
 
-  // A manager cannot disable herself here: her own row offers no Disable.
+  // A manager cannot disable herself here, nor change her own role: no Disable on her row, the role fixed.
   const own = page.getByTestId('staff-manager@demo-outfitters.example');
   assert.equal(await own.getByRole('button', { name: /^Disable/ }).count(), 0);
+  await own.getByRole('button', { name: /^Edit/ }).click();
+  const ownRole = page.getByRole('form', { name: /^Edit / }).getByLabel('Role');
+  assert.equal(await ownRole.isDisabled(), true, 'her own role cannot be changed by her');
 });
 
 test('a manager finds Shopify showing another stock figure on the Reconciliation screen and repairs it, then switches store pickup off for one store on the Rollout screen', { skip }, async (t) => {

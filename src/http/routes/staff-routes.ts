@@ -106,17 +106,23 @@ function registerStaffUserRoutes(app: AppInstance, { database }: RouteDependenci
   app.patch('/v1/staff/:id', {
     config: { scope: 'admin' },
     schema: {
-      summary: 'Change a person\'s name or store (home_location_id, null for none); her role and email stay. Audited with what was and what is',
+      summary: 'Change a person\'s name, store (home_location_id, null for none) or role; her email stays. A new role holds for her open sessions from their next request; a manager cannot change her own role (409 staff.role_self_conflict). Audited with what was and what is',
       tags: ['staff'], params: z.object({ id: identifier }),
       body: z.object({
         name: z.string().trim().min(1).max(200).optional(),
         home_location_id: identifier.nullable().optional().describe('The store she works at; null for none'),
-      }).strict().refine((body) => body.name !== undefined || body.home_location_id !== undefined, { message: 'name or home_location_id is required' }),
+        role: z.enum(staffRoles).optional().describe('associate (the register\'s work) or manager (everything)'),
+      }).strict().refine((body) => body.name !== undefined || body.home_location_id !== undefined || body.role !== undefined, { message: 'name, home_location_id or role is required' }),
     },
   }, async (request) => {
     const merchant = merchantOf(request);
     const body = request.body;
-    const staff = await updateStaffProfile(db, merchant.id, request.params.id, { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.home_location_id !== undefined ? { homeLocationId: body.home_location_id } : {}) }, accountActorOf(request));
+    const change = {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.home_location_id !== undefined ? { homeLocationId: body.home_location_id } : {}),
+      ...(body.role !== undefined ? { role: body.role } : {}),
+    };
+    const staff = await updateStaffProfile(db, merchant.id, request.params.id, change, accountActorOf(request));
     return { data: staffView(staff, await homeLocationNameOf(merchant.id, staff)) };
   });
 

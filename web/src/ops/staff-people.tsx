@@ -6,14 +6,22 @@ import type { Location, StaffMember, StaffRole } from '../types.ts';
 import { LiveRegion, Loading, Notice, Page } from '../ui/page.tsx';
 import { useResource } from '../ui/use-resource.ts';
 
-// The people who sign in to the console, for a manager: add one, change her name or home store,
-// set a new password, stop her signing in when she leaves and let her back when she returns. Her
-// role and email stay as created (docs/console-api.md): a new role is a new account.
+// The people who sign in to the console, for a manager: add one, change her name, home store or
+// role, set a new password, stop her signing in when she leaves and let her back when she returns.
+// Her email stays as created (docs/console-api.md); a manager cannot change her own role.
 
 const passwordLengthMin = 10;
 const roleNames: Record<StaffRole, string> = { associate: 'Associate', manager: 'Manager' };
 
 type Mode = 'details' | 'password' | 'disable';
+type StaffDetails = { name: string; home_location_id: string | null; role?: StaffRole };
+
+function roleOptions() {
+  return [
+    <option key="associate" value="associate">{roleNames.associate}: the register's work</option>,
+    <option key="manager" value="manager">{roleNames.manager}: everything</option>,
+  ];
+}
 type Editing = { id: string; mode: Mode } | null;
 
 function storeOptions(locations: Location[]) {
@@ -56,7 +64,7 @@ export default function StaffPeople() {
   const enable = (person: StaffMember) => change(() => request(path(person, '/enable'), { method: 'POST' }), () => `${person.name} can sign in again.`);
 
   return (
-    <Page title="Staff" lead="Who signs in to the console: add a person, change her name or store, set a new password, or stop her signing in.">
+    <Page title="Staff" lead="Who signs in to the console: add a person, change her name, store or role, set a new password, or stop her signing in.">
       <LiveRegion message={message} />
       {error ? <Notice kind="error" focus>{error}</Notice> : null}
       {people.error ? <Notice kind="error">{people.error}</Notice> : null}
@@ -97,7 +105,7 @@ interface PersonRowProps {
   onEdit(mode: Mode | null): void;
   onDisable(): void;
   onEnable(): void;
-  onSaveDetails(details: { name: string; home_location_id: string | null }): Promise<boolean>;
+  onSaveDetails(details: StaffDetails): Promise<boolean>;
   onSavePassword(password: string): Promise<boolean>;
 }
 
@@ -125,7 +133,7 @@ function PersonRow({ person, isSelf, locations, busy, editing, onEdit, onDisable
       {editing ? (
         <tr>
           <td colSpan={6}>
-            {editing === 'details' ? <DetailsForm person={person} locations={locations} busy={busy} onSave={onSaveDetails} onCancel={() => onEdit(null)} /> : null}
+            {editing === 'details' ? <DetailsForm person={person} isSelf={isSelf} locations={locations} busy={busy} onSave={onSaveDetails} onCancel={() => onEdit(null)} /> : null}
             {editing === 'password' ? <PasswordForm person={person} busy={busy} onSave={onSavePassword} onCancel={() => onEdit(null)} /> : null}
             {editing === 'disable' ? <DisableConfirmation person={person} busy={busy} onConfirm={onDisable} onCancel={() => onEdit(null)} /> : null}
           </td>
@@ -146,12 +154,17 @@ function DisableConfirmation({ person, busy, onConfirm, onCancel }: { person: St
   );
 }
 
-function DetailsForm({ person, locations, busy, onSave, onCancel }: { person: StaffMember; locations: Location[]; busy: boolean; onSave: PersonRowProps['onSaveDetails']; onCancel(): void }) {
+/**
+ * Her name, store and role. Her own role is shown but fixed: a manager who made herself an
+ * associate could not undo it (the engine refuses it too, 409 staff.role_self_conflict).
+ */
+function DetailsForm({ person, isSelf, locations, busy, onSave, onCancel }: { person: StaffMember; isSelf: boolean; locations: Location[]; busy: boolean; onSave: PersonRowProps['onSaveDetails']; onCancel(): void }) {
   const [name, setName] = useState(person.name);
   const [store, setStore] = useState(person.home_location_id ?? '');
+  const [role, setRole] = useState<StaffRole>(person.role);
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    void onSave({ name: name.trim(), home_location_id: store || null });
+    void onSave({ name: name.trim(), home_location_id: store || null, ...(role !== person.role ? { role } : {}) });
   };
   return (
     <form className="inline-form" onSubmit={submit} aria-label={`Edit ${person.name}`}>
@@ -162,6 +175,11 @@ function DetailsForm({ person, locations, busy, onSave, onCancel }: { person: St
       <div className="field">
         <label htmlFor={`store-${person.id}`}>Home store</label>
         <select id={`store-${person.id}`} value={store} onChange={(event) => setStore(event.target.value)}>{storeOptions(locations)}</select>
+      </div>
+      <div className="field">
+        <label htmlFor={`role-${person.id}`}>Role</label>
+        <select id={`role-${person.id}`} value={role} disabled={isSelf} aria-describedby={isSelf ? `role-note-${person.id}` : undefined} onChange={(event) => setRole(event.target.value as StaffRole)}>{roleOptions()}</select>
+        {isSelf ? <p className="muted" id={`role-note-${person.id}`}>Another manager can change your role.</p> : null}
       </div>
       <button type="submit" className="primary" disabled={busy || name.trim() === ''}>Save</button>
       <button type="button" onClick={onCancel}>Cancel</button>
@@ -220,8 +238,7 @@ function AddPerson({ locations, busy, onAdd }: { locations: Location[]; busy: bo
         <div className="field">
           <label htmlFor="new-role">Role</label>
           <select id="new-role" value={form.role} onChange={set('role')}>
-            <option value="associate">{roleNames.associate}: the register's work</option>
-            <option value="manager">{roleNames.manager}: everything</option>
+            {roleOptions()}
           </select>
         </div>
         <div className="field">
