@@ -8,10 +8,11 @@ import type pg from 'pg';
  * unnamed statement: the server parses and plans it anew every time. The engine runs a few hundred
  * distinct texts (the same INSERT of an order, the same claim of the inbox) millions of times, so
  * here a text seen before runs as a named statement instead, parsed once per connection, then only
- * bound and executed. Measured on this machine (.prof-style micro run: a SELECT, an UPDATE ...
- * RETURNING and an INSERT on loopback): 177-193 µs a statement unnamed, 77-111 µs named, and the
- * client's CPU 63-126 against 40-76 µs. The engine pays a round trip per statement, so the
- * difference goes straight to orders, webhooks and lookups on PostgreSQL (bench/, issue #9).
+ * bound and executed. Measured on the 2-core machine of issue #9 (a SELECT, an UPDATE ...
+ * RETURNING and an INSERT in turn on loopback): 177-193 µs a statement unnamed, 77-111 µs named,
+ * the client's CPU 63-126 against 40-76 µs; in alternating runs orders applied end to end went
+ * from 73-82 to 103-111/s (bench/orders-end-to-end.ts) and lookups at 10k customers from 471-574
+ * to 990-2,616/s (bench/customer-lookup.ts); webhooks, one multi-row INSERT per commit, unchanged.
  *
  * Bounded twice, so ad hoc texts never pile up on the server: a text is named only from its second
  * run (a one-off report query stays unnamed), at most `textsTrackedMax` texts are counted, and a
@@ -21,7 +22,11 @@ import type pg from 'pg';
  * before the engine serves anything.
  *
  * A statement's plan may become a generic one after five runs; PostgreSQL keeps custom plans when
- * the generic one costs more (plan_cache_mode = auto), which is what protects a prefix search.
+ * the generic one costs more (plan_cache_mode = auto), which is what protects a prefix search. A
+ * generic plan made while a table was nearly empty (a new database) is kept until autovacuum
+ * analyses the grown table (measured: a lookup by source key ~1 ms instead of 0.2 ms for the
+ * first minute of a fresh benchmark database). force_custom_plan would avoid that but plans every
+ * run again, which halved the lookups' gain, so the default stands.
  * Connection poolers in transaction mode that do not track prepared statements (PgBouncer before
  * 1.21) need them off: `?prepared_statements=off` on DATABASE_URL (docs/configuration.md).
  */
