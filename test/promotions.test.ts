@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { LosslessNumber, parse as parseExactly, stringify as stringifyExactly } from 'lossless-json';
 import { DIALECTS } from './support/databases.ts';
 import { readFixture, startTestEngine, testPosKey, type TestEngine } from './support/engine-harness.ts';
 
@@ -61,6 +62,19 @@ async function janeId(harness: TestEngine): Promise<string> {
 async function deliverWebOrderWithCode(harness: TestEngine, code: string): Promise<void> {
   const body = Buffer.from(readFixture('shopify/orders-create.json').toString('utf8').split('SUMMER10').join(code));
   assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json', {}, body)).status, 200);
+  await harness.engine.worker.drain();
+}
+
+/**
+ * Jane's web order (the orders/create fixture) whose 10 % came from Shopify's automatic discount
+ * `title` instead of the code SUMMER10: the same allocations on the lines, no code.
+ */
+async function deliverWebOrderWithAutomaticDiscount(harness: TestEngine, title: string, headers: Record<string, string> = {}): Promise<void> {
+  // lossless-json: the fixture's ids are past 2^53 and must stay exact (the variants are mapped by them).
+  const order = parseExactly(readFixture('shopify/orders-create.json').toString('utf8')) as any;
+  order.discount_codes = [];
+  order.discount_applications = [{ target_type: 'line_item', type: 'automatic', value: '10.0', value_type: 'percentage', allocation_method: 'across', target_selection: 'all', title, description: title }];
+  assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json', headers, Buffer.from(stringifyExactly(order) ?? ''))).status, 200);
   await harness.engine.worker.drain();
 }
 
@@ -215,6 +229,35 @@ for (const dialect of DIALECTS) {
     await harness.deliverShopifyFixture('shopify/orders-create.json', { 'X-Shopify-Webhook-Id': 'again', 'X-Shopify-Event-Id': 'again' }, Buffer.from(readFixture('shopify/orders-create.json').toString('utf8').split('SUMMER10').join('WELCOME1')));
     await harness.engine.worker.drain();
     assert.equal((await harness.request('GET', '/v1/exceptions?kind=promotion_limit_exceeded')).body.data.length, 1);
+  });
+
+  test(`[${dialect}] Shopify's automatic discount for a promotion is counted as its use: past the total limit a web order is recorded, raised, and counted once; an unknown title counts nothing`, async (t) => {
+    const harness = await start(t, dialect);
+    const promotion = await promotionDefined(harness, { name: 'Summer sale', automatic: true, usage_limit_total: 1, action: { type: 'percent_off', percent_bps: 1000 } });
+    await harness.engine.worker.drain();
+    // The register takes the one use; Shopify, told to stop, applied it online before the news arrived.
+    assert.equal((await sale(harness, { sale_id: 'A-1', lines: [{ sku: 'SKU-WALLET-01', quantity: 1 }] })).status, 201);
+    await deliverWebOrderWithAutomaticDiscount(harness, 'Summer sale');
+
+    const usage = (await harness.request('GET', `/v1/promotions/${promotion.id}`)).body.data.usage;
+    assert.deepEqual(usage, { total: 2, by_channel: { online: 1, store: 1 } });
+    const redemption = await harness.engine.database.db.selectFrom('promotion_redemptions').select(['amount_minor', 'channel']).where('channel', '=', 'online').executeTakeFirstOrThrow();
+    assert.equal(redemption.amount_minor, 900 + 1600, 'what the discount took off the two lines');
+    const exceptions = (await harness.request('GET', '/v1/exceptions?kind=promotion_limit_exceeded')).body.data;
+    assert.equal(exceptions.length, 1);
+    assert.deepEqual([exceptions[0].subject, exceptions[0].details.promotion_id, exceptions[0].details.reason, exceptions[0].details.used_before], ['Summer sale', promotion.id, 'usage_limit_total', 1]);
+
+    // Delivered again, the order counts nothing more; a discount Continuum did not push counts nothing.
+    await deliverWebOrderWithAutomaticDiscount(harness, 'Summer sale', { 'X-Shopify-Webhook-Id': 'again', 'X-Shopify-Event-Id': 'again' });
+    assert.equal((await harness.request('GET', `/v1/promotions/${promotion.id}`)).body.data.usage.total, 2);
+    const before = await rowCounts(harness);
+    const other = parseExactly(readFixture('shopify/orders-create.json').toString('utf8')) as any;
+    other.id = new LosslessNumber('820982911946159999'); other.name = '#9999'; other.discount_codes = [];
+    other.discount_applications = [{ target_type: 'line_item', type: 'automatic', value: '10.0', value_type: 'percentage', allocation_method: 'across', target_selection: 'all', title: 'Made in the Shopify admin' }];
+    assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json', { 'X-Shopify-Webhook-Id': 'other', 'X-Shopify-Event-Id': 'other' }, Buffer.from(stringifyExactly(other) ?? ''))).status, 200);
+    await harness.engine.worker.drain();
+    const after = await rowCounts(harness);
+    assert.deepEqual([after.orders, after.redemptions, after.exceptions], [before.orders + 1, before.redemptions, before.exceptions]);
   });
 
   test(`[${dialect}] promotions valid online are pushed to Shopify as the discount Shopify documents; changes update it, deactivation ends it`, async (t) => {

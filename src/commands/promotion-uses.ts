@@ -1,7 +1,7 @@
 import type { Tx } from '../db/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import type { Order } from '../orders/index.ts';
-import { countPromotionUsage, findPromotionByCode, recordPromotionRedemption, type Promotion } from '../promotions/index.ts';
+import { countPromotionUsage, findOnlineAutomaticPromotionByName, findPromotionByCode, recordPromotionRedemption, type Promotion } from '../promotions/index.ts';
 import { enqueueOutbox, raiseException, type ExceptionKind } from '../sync/index.ts';
 
 // Uses of promotions, counted across channels (issue #6). A register sale was priced by the engine
@@ -60,12 +60,20 @@ export async function recordPromotionUses(tx: Tx, merchant: Merchant, order: Ord
   return passedLimits;
 }
 
-/** The promotions a channel order names by code (Shopify `discount_codes`), counted like any use. */
-export async function recordChannelPromotionUses(tx: Tx, merchant: Merchant, order: Order, codes: { code: string; amountMinor: number }[]): Promise<PromotionLimitPassed[]> {
+/**
+ * The promotions a channel order used, counted like any use: those it names by code (Shopify
+ * `discount_codes`) and the automatic ones Shopify applied by itself, known by the title
+ * Continuum gave the automatic discount it pushed (the promotion's name).
+ */
+export async function recordChannelPromotionUses(tx: Tx, merchant: Merchant, order: Order, codes: { code: string; amountMinor: number }[], automatic: { title: string; amountMinor: number }[]): Promise<PromotionLimitPassed[]> {
   const uses: PromotionUse[] = [];
   for (const code of codes) {
     const promotion = await findPromotionByCode(tx, merchant.id, code.code);
     if (promotion) uses.push({ promotion, amountMinor: code.amountMinor });
+  }
+  for (const discount of automatic) {
+    const promotion = await findOnlineAutomaticPromotionByName(tx, merchant.id, discount.title);
+    if (promotion && !uses.some((use) => use.promotion.id === promotion.id)) uses.push({ promotion, amountMinor: discount.amountMinor });
   }
   return recordPromotionUses(tx, merchant, order, uses);
 }

@@ -50,6 +50,8 @@ export interface RecordOrderCommand {
   taxMinor: number;
   totalMinor: number;
   discountCodes: { code: string; amountMinor: number }[];
+  /** Discounts the channel applied by itself (Shopify's automatic discounts), by title, with what each took off. */
+  automaticDiscounts: { title: string; amountMinor: number }[];
   /** `sourceRef`: the channel's payment id (a Square payment), which a refund pushed to the channel names. */
   payments: { method: string; amountMinor: number; sourceRef?: string | null }[];
   /** Set when the channel cancelled the order. */
@@ -117,7 +119,7 @@ export async function recordChannelOrder(tx: Tx, merchant: Merchant, command: Re
     await raiseTierIfQualified(tx, merchant, customerId);
   }
   // Shopify cannot know the uses of the other channels: a use past a limit is recorded and raised.
-  await recordChannelPromotionUses(tx, merchant, order, command.discountCodes);
+  await recordChannelPromotionUses(tx, merchant, order, command.discountCodes, command.automaticDiscounts);
   await markRewardCodesUsedByOrder(tx, merchant.id, order, command.discountCodes.map((code) => code.code));
   await applyReferralOnOrder(tx, merchant, order);
   if (customerId) await announcer.customer(customerId);

@@ -16,6 +16,8 @@ export type { Promotion, PromotionKind, SalesChannel } from './promotion-rules.t
 export const activePromotionsPerMerchantMax = 10_000;
 /** Merchants whose active promotions are kept in memory by one process. */
 const cachedMerchantsMax = 1_000;
+/** Promotions of one name read to find the automatic one Shopify names by title (two are already ambiguous). */
+const automaticNameMatchesMax = 10;
 /** Rows of a per-customer usage list. */
 export const usageByCustomerListMax = 100;
 
@@ -209,6 +211,18 @@ export async function listPromotions(db: Queryable, merchantId: string): Promise
 export async function findPromotionByCode(db: Queryable, merchantId: string, code: string): Promise<Promotion | undefined> {
   const row = await db.selectFrom('promotions').selectAll().where('merchant_id', '=', merchantId).where('code', '=', normalizePromotionCode(code)).executeTakeFirst();
   return row ? toPromotion(row) : undefined;
+}
+
+/**
+ * The automatic promotion valid online whose name is `name`: what Shopify calls the automatic
+ * discount Continuum pushed for it. Of two with one name, the one pushed to Shopify; when that
+ * still leaves two, neither (undefined), as a wrong one would be counted.
+ */
+export async function findOnlineAutomaticPromotionByName(db: Queryable, merchantId: string, name: string): Promise<Promotion | undefined> {
+  const rows = await db.selectFrom('promotions').selectAll().where('merchant_id', '=', merchantId).where('automatic', '=', 1).where('name', '=', name).orderBy('id').limit(automaticNameMatchesMax).execute();
+  const online = rows.map(toPromotion).filter((promotion) => promotion.channels.includes('online'));
+  const candidates = online.length > 1 ? online.filter((promotion) => promotion.shopifyDiscountId !== null) : online;
+  return candidates.length === 1 ? candidates[0] : undefined;
 }
 
 /** A promotion by its id or, failing that, its code. */

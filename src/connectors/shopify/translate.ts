@@ -43,6 +43,19 @@ function customerClaim(order: ShopifyOrder): CustomerClaim | null {
   };
 }
 
+/**
+ * Shopify's automatic discounts the order got, by title (a promotion pushed to Shopify as an
+ * automatic discount is titled with its name), each with what it took off the lines and shipping.
+ */
+function automaticDiscountsOf(order: ShopifyOrder): { title: string; amountMinor: number }[] {
+  const allocations = [...order.line_items.flatMap((line) => line.discount_allocations), ...order.shipping_lines.flatMap((shipping) => shipping.discount_allocations)];
+  return order.discount_applications.flatMap((application, index) => {
+    if (application.type !== 'automatic' || !application.title) return [];
+    const amountMinor = allocations.filter((allocation) => allocation.discount_application_index === index).reduce((sum, allocation) => sum + money(allocation.amount_set), 0);
+    return [{ title: application.title, amountMinor }];
+  });
+}
+
 /** `orders/create` (and the first sight of an order) → RecordOrder. */
 export function translateShopifyOrder(payload: unknown): RecordOrderCommand {
   const order = parsePayload(shopifyOrderSchema, payload, 'order');
@@ -85,6 +98,7 @@ export function translateShopifyOrder(payload: unknown): RecordOrderCommand {
     taxMinor,
     totalMinor,
     discountCodes: order.discount_codes.map((code) => ({ code: code.code, amountMinor: decimalToMinor(code.amount, currency) })),
+    automaticDiscounts: automaticDiscountsOf(order),
     payments: order.financial_status === 'paid' ? [{ method: order.payment_gateway_names.join(',') || 'unknown', amountMinor: totalMinor }] : [],
     cancelledAt: order.cancelled_at ? toIso(order.cancelled_at) : null,
     fulfilmentStatus: order.fulfillment_status ?? null,
@@ -376,6 +390,8 @@ export function translateShopifyOrderNode(node: ShopifyOrderNode): RecordOrderCo
     taxMinor,
     totalMinor,
     discountCodes: node.discountCodes.map((code) => ({ code, amountMinor: node.discountCodes.length === 1 ? nodeMoney(node.totalDiscountsSet) : 0 })),
+    // Not read by the reconciliation's query: an order it recovers counts its codes' uses only.
+    automaticDiscounts: [],
     payments: financialStatus === 'paid' ? [{ method: node.paymentGatewayNames.join(',') || 'unknown', amountMinor: totalMinor }] : [],
     cancelledAt: node.cancelledAt ? toIso(node.cancelledAt) : null,
     fulfilmentStatus: fulfilmentStatusOf(node.displayFulfillmentStatus),

@@ -6,6 +6,8 @@ import { z } from 'zod';
 
 const shopifyId = z.union([z.string(), z.number()]).transform((value) => String(value));
 const moneySet = z.object({ shop_money: z.object({ amount: z.union([z.string(), z.number()]), currency_code: z.string() }) });
+/** What one discount took off a line or a shipping line; the index names its entry in the order's `discount_applications`. */
+const discountAllocation = z.object({ amount_set: moneySet, discount_application_index: z.number().int().nonnegative().nullish() });
 
 const address = z
   .object({
@@ -50,7 +52,7 @@ export const shopifyLineItemSchema = z
     quantity: z.number().int().positive(),
     price_set: moneySet,
     gift_card: z.boolean().default(false),
-    discount_allocations: z.array(z.object({ amount_set: moneySet })).default([]),
+    discount_allocations: z.array(discountAllocation).default([]),
     tax_lines: z.array(z.object({ price_set: moneySet })).default([]),
   })
   .passthrough();
@@ -75,7 +77,10 @@ export const shopifyOrderSchema = z
     customer: shopifyCustomerSchema.nullish(),
     billing_address: address.nullish(),
     line_items: z.array(shopifyLineItemSchema).min(1),
-    shipping_lines: z.array(z.object({ discounted_price_set: moneySet.nullish(), price_set: moneySet }).passthrough()).default([]),
+    shipping_lines: z.array(z.object({ discounted_price_set: moneySet.nullish(), price_set: moneySet, discount_allocations: z.array(discountAllocation).default([]) }).passthrough()).default([]),
+    // Each discount the order got, in the order its allocations name them: `discount_code` (with
+    // its code), `automatic` (with its title), `manual` or `script`.
+    discount_applications: z.array(z.object({ type: z.string(), title: z.string().nullish(), code: z.string().nullish() }).passthrough()).default([]),
     discount_codes: z.array(z.object({ code: z.string(), amount: z.union([z.string(), z.number()]) })).default([]),
     total_line_items_price_set: moneySet,
     total_tax_set: moneySet,

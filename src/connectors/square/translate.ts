@@ -175,6 +175,7 @@ export function translateSquareOrder(order: SquareOrder, customer: SquareCustome
     totalMinor: goodsMinor,
     // Square discounts are catalog discounts with display names, not codes a shopper typed.
     discountCodes: [],
+    automaticDiscounts: [],
     payments: order.tenders.map((tender) => ({ method: tender.type.toLowerCase(), amountMinor: amountIn(tender.amount_money, currency, 'tender amount_money'), ...tenderPaymentRef(order, tender, paymentId) })),
   };
 }
