@@ -158,4 +158,32 @@ for (const dialect of DIALECTS) {
     assert.equal(await profiles(), before, 'no profile made of it');
     assert.equal((await harness.request('GET', '/v1/customers/lookup?q=ana.new@example.com')).body.data.length, 0);
   });
+
+  test(`[${dialect}] reconciliation with Square: a count typed in Square's Dashboard is reported with its reason, repaired by pushing the truth again: a register key may not`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    await harness.engine.worker.drain();
+    const reconcile = async (repair: boolean) => {
+      const response = await harness.request('POST', '/v1/reconciliation/square', { body: { repair } });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      return response.body.data.stock as { checked: number; drifts: { location_id: string; sku: string; continuum_available: number; square_available: number | null; reason: string }[]; repaired: number };
+    };
+    const agreed = await reconcile(false);
+    assert.deepEqual([agreed.checked, agreed.drifts, agreed.repaired], [squareItems.length, [], 0], 'the opening push left Square agreeing');
+
+    // Someone counts 99 wallets in Square's Dashboard; Square sends nothing we hear of.
+    harness.fakeSquare.setCount('SQ-WALLET', STORE_SQUARE_LOCATION, 99);
+    const queuedBefore = (await squareStockMessages(harness)).length;
+    const found = await reconcile(false);
+    assert.deepEqual(found.drifts, [{ location_id: harness.demo.store.id, sku: 'SKU-WALLET-01', continuum_available: 8, square_available: 99, reason: 'square_shows_more' }]);
+    assert.equal((await squareStockMessages(harness)).length, queuedBefore, 'comparing changes nothing');
+
+    const repaired = await reconcile(true);
+    assert.equal(repaired.repaired, 1);
+    await harness.engine.worker.drain();
+    assert.equal(harness.fakeSquare.count('SQ-WALLET', STORE_SQUARE_LOCATION), 8, 'the truth is back in Square');
+    assert.deepEqual((await reconcile(false)).drifts, []);
+
+    assert.equal((await harness.request('POST', '/v1/reconciliation/square', { key: testPosKey, body: {} })).status, 403, 'a register key cannot reconcile');
+  });
 }

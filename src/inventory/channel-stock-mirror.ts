@@ -16,12 +16,13 @@ export async function findLastPushedAvailable(db: Queryable, merchantId: string,
 }
 
 // Written after every stock push: built and compiled once (issue #9).
-const recordPush = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; channel: string; locationId: string; variantId: string; available: number; now: string }>) => db
+const recordPush = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; channel: string; locationId: string; variantId: string; available: number | null; now: string }>) => db
   .insertInto('channel_stock_mirror')
   .values({ merchant_id: param('merchantId'), channel: param('channel'), location_id: param('locationId'), variant_id: param('variantId'), last_pushed_available: param('available'), updated_at: param('now'), last_seen_at: null })
   .onConflict((conflict) => conflict.columns(['merchant_id', 'channel', 'location_id', 'variant_id']).doUpdateSet({ last_pushed_available: param('available'), updated_at: param('now') })));
 
-export async function recordPushedAvailable(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number): Promise<void> {
+/** What the channel shows now, as far as we know; null when it shows nothing we could compare (no count there). */
+export async function recordPushedAvailable(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number | null): Promise<void> {
   await recordPush.execute(db, { merchantId, channel, locationId, variantId, available, now: nowIso() });
 }
 

@@ -7,4 +7,5 @@
 export * from './webhook.ts';
 export * from './inbound.ts';
 export * from './deliver.ts';
+export { reconcileSquareStock, type SquareStockReconciliation, type SquareStockDrift } from './reconcile-stock.ts';
 export { createSquareClient, computeBackoffMs, SQUARE_API_VERSION, type SquareClient, type SquareClientOptions, type BatchChangeInventoryInput, type InventoryChangeInput, type RetrieveInventoryChangesInput, type RefundPaymentInput } from './client.ts';

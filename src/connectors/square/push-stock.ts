@@ -41,15 +41,27 @@ function stockOwnerOf(merchant: Merchant): string {
   return settings.sync?.ownership?.stock ?? 'continuum';
 }
 
+/**
+ * An `inventory.push` message's payload. `as_of` is set by a reconciliation's repair: the truth is
+ * restated as of the repair, so it supersedes the count Square holds (typed in its Dashboard
+ * after our last change, which a count stated as of that change could not override).
+ */
+interface PushPayload {
+  location_id: string;
+  variant_id: string;
+  as_of?: string;
+}
+
 /** The figure Square should show for one of our places, or undefined when the place is not Square's. */
-async function readSquarePlace(db: Db, merchantId: string, payload: { location_id: string; variant_id: string }): Promise<SquarePlace | undefined> {
+async function readSquarePlace(db: Db, merchantId: string, payload: PushPayload): Promise<SquarePlace | undefined> {
   const location = await getLocation(db, merchantId, payload.location_id);
   const catalogObjectId = await findExternalId(db, merchantId, 'variant', payload.variant_id, 'square');
   if (!location.squareLocationId || !catalogObjectId) return undefined;
   // Read at delivery time, so a burst of changes coalesced into one message sends the latest figure.
   const level = await getStockLevel(db, merchantId, location.id, payload.variant_id);
   const quantity = channelAvailable(level.available, await getChannelBuffer(db, merchantId, 'square', location.id));
-  const asOf = (await findLastStockChangeAt(db, merchantId, location.id, payload.variant_id)) ?? nowIso();
+  const lastChangeAt = (await findLastStockChangeAt(db, merchantId, location.id, payload.variant_id)) ?? nowIso();
+  const asOf = payload.as_of !== undefined && payload.as_of > lastChangeAt ? payload.as_of : lastChangeAt;
   return { locationId: location.id, variantId: payload.variant_id, squareLocationId: location.squareLocationId, catalogObjectId, quantity, asOf };
 }
 
@@ -72,7 +84,7 @@ async function readCompanionPlaces(db: Db, event: OutboxEvent, own: SquarePlace)
   const places: SquarePlace[] = [];
   for (const message of pending.slice(0, COMPANION_MESSAGES_READ_MAX)) {
     if (places.length >= INVENTORY_CHANGES_MAX - 1) break;
-    const payload = JSON.parse(message.payload) as { location_id: string; variant_id: string };
+    const payload = JSON.parse(message.payload) as PushPayload;
     if (message.id === event.id || seen.has(placeKey(payload))) continue;
     seen.add(placeKey(payload));
     const place = await readSquarePlace(db, event.merchant_id, payload);
@@ -110,7 +122,7 @@ export async function pushSquareStock(db: Db, client: SquareClient, event: Outbo
   const merchant = await getMerchant(db, event.merchant_id);
   const owner = stockOwnerOf(merchant);
   if (owner === 'square') return 'skipped: Square owns the stock (sync.ownership.stock), so it is not told ours';
-  const own = await readSquarePlace(db, merchant.id, JSON.parse(event.payload) as { location_id: string; variant_id: string });
+  const own = await readSquarePlace(db, merchant.id, JSON.parse(event.payload) as PushPayload);
   if (!own) return 'skipped: the location or variant has no Square id';
   if (await squareAlreadyShows(db, merchant.id, own)) return `skipped: Square already shows ${own.quantity}`;
   const places = [own, ...(await readCompanionPlaces(db, event, own))];

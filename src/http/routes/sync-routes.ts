@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeException, getPrivacyRequest, listPrivacyRequests, resolveException, type ExceptionAction } from '../../commands/index.ts';
 import { reconcileShopifyStock } from '../../connectors/shopify/index.ts';
+import { reconcileSquareStock } from '../../connectors/square/index.ts';
 import {
   assignException, countInboxByStatus, countOutboxByStatus, dismissException, exceptionsPageSizeDefault, exceptionsPageSizeMax, exceptionStates, listChannelCircuits,
   listExceptionPage, listOutboxEvents, reopenException, replayOutbox, retryException, type ReplayResult,
@@ -43,6 +44,19 @@ function registerStatusAndOutboxRoutes(app: AppInstance, { database, worker, met
     const report = await reconcileShopifyStock(db, merchantOf(request).id, { repair: request.body.repair });
     worker.wake();
     return { data: report };
+  });
+
+  app.post('/v1/reconciliation/square', {
+    config: { scope: 'admin' },
+    schema: {
+      summary: "Compare Square's IN_STOCK counts at each location mapped to Square with the truth (less the Square buffer), each difference with its reason; repair pushes the truth again, stated as of now",
+      tags: ['sync'],
+      body: z.object({ scopes: z.array(z.enum(['stock'])).min(1).max(1).default(['stock']), repair: z.boolean().default(false) }),
+    },
+  }, async (request) => {
+    const stock = await reconcileSquareStock(db, merchantOf(request).id, { repair: request.body.repair });
+    worker.wake();
+    return { data: { stock } };
   });
 
   app.get('/v1/outbox', {
