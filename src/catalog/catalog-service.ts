@@ -266,3 +266,19 @@ export async function isVariantArchived(db: Queryable, merchantId: string, varia
   const [row] = await archivedAtOfVariant.execute(db, { merchantId, variantId });
   return Boolean(row?.archived_at);
 }
+
+/**
+ * The merchant's variants whose products are not archived (deleted in Shopify), by SKU, at most
+ * `limit`: what a channel is told stock of, so what a reconciliation compares.
+ */
+export async function listLiveVariants(db: Queryable, merchantId: string, limit: number): Promise<{ id: string; sku: string }[]> {
+  return db
+    .selectFrom('variants')
+    .innerJoin('products', (join) => join.onRef('products.id', '=', 'variants.product_id').onRef('products.merchant_id', '=', 'variants.merchant_id'))
+    .select(['variants.id', 'variants.sku'])
+    .where('variants.merchant_id', '=', merchantId)
+    .where('products.archived_at', 'is', null)
+    .orderBy('variants.sku')
+    .limit(limit)
+    .execute();
+}

@@ -1,4 +1,4 @@
-import { findExternalId } from '../../catalog/index.ts';
+import { findExternalId, listLiveVariants } from '../../catalog/index.ts';
 import type { Db } from '../../db/index.ts';
 import { channelAvailable, getChannelBuffer, getStockLevel, recordPushedAvailable } from '../../inventory/index.ts';
 import { listLocations } from '../../merchants/index.ts';
@@ -40,15 +40,7 @@ export async function reconcileShopifyStock(db: Db, merchantId: string, options:
   // A location whose stock_push workflow is off keeps its stock to itself: Shopify's figure there is not ours to correct.
   const locations = (await listLocations(db, merchantId)).filter((location) => location.shopifyLocationId && location.workflows.stockPush);
   // Variants of products deleted in Shopify (archived) are not pushed, so they are not compared either.
-  const variants = await db
-    .selectFrom('variants')
-    .innerJoin('products', (join) => join.onRef('products.id', '=', 'variants.product_id').onRef('products.merchant_id', '=', 'variants.merchant_id'))
-    .select(['variants.id', 'variants.sku'])
-    .where('variants.merchant_id', '=', merchantId)
-    .where('products.archived_at', 'is', null)
-    .orderBy('variants.sku')
-    .limit(levelsPerRunMax)
-    .execute();
+  const variants = await listLiveVariants(db, merchantId, levelsPerRunMax);
   const report: StockReconciliation = { checked: 0, drifts: [], repaired: 0 };
   for (const location of locations) {
     const buffer = await getChannelBuffer(db, merchantId, 'shopify', location.id);

@@ -1,4 +1,4 @@
-import { findExternalId } from '../../catalog/index.ts';
+import { findExternalId, listLiveVariants } from '../../catalog/index.ts';
 import type { Db } from '../../db/index.ts';
 import { channelAvailable, getChannelBuffer, getStockLevel, recordPushedAvailable } from '../../inventory/index.ts';
 import { listChannelAccounts, listLocations, type Location } from '../../merchants/index.ts';
@@ -52,15 +52,7 @@ async function openSquareClient(db: Db, merchantId: string, clientFactory: Squar
 
 /** Variants sold in Square (a catalog object id), of products not archived, by SKU. */
 async function listSquareVariants(db: Db, merchantId: string): Promise<MappedVariant[]> {
-  const variants = await db
-    .selectFrom('variants')
-    .innerJoin('products', (join) => join.onRef('products.id', '=', 'variants.product_id').onRef('products.merchant_id', '=', 'variants.merchant_id'))
-    .select(['variants.id', 'variants.sku'])
-    .where('variants.merchant_id', '=', merchantId)
-    .where('products.archived_at', 'is', null)
-    .orderBy('variants.sku')
-    .limit(levelsPerRunMax)
-    .execute();
+  const variants = await listLiveVariants(db, merchantId, levelsPerRunMax);
   const mapped: MappedVariant[] = [];
   for (const variant of variants) {
     const catalogObjectId = await findExternalId(db, merchantId, 'variant', variant.id, 'square');
