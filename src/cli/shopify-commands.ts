@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { readConfig } from '../config.ts';
 import { backfillShopify, ORDER_RECONCILE_DAYS_MAX, reconcileScopes, reconcileShopify, type BackfillProgressEvent, type ReconcileScope } from '../connectors/shopify/index.ts';
+import { reconcileSquareStock } from '../connectors/square/index.ts';
 import { migrateToLatest, openDatabase, type Db } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 
@@ -91,16 +92,20 @@ export function registerShopifyCommands(program: Command): void {
 
   program
     .command('reconcile')
-    .description('Compare Shopify with Continuum and report every difference with its reason: stock per location, customers (mirrored points and tier, links), recent orders (missed webhooks), webhook subscriptions; --repair puts the truth back')
+    .description('Compare Shopify (or, with --channel square, Square\'s stock counts) with Continuum and report every difference with its reason: stock per location, customers (mirrored points and tier, links), recent orders (missed webhooks), webhook subscriptions; --repair puts the truth back')
     .option('--merchant <id>', 'the merchant (default: the only one)')
-    .option('--scope <scopes>', `comma list of ${reconcileScopes.join(', ')}`, 'stock')
+    .addOption(new Option('--channel <channel>', 'the channel to compare').choices(['shopify', 'square']).default('shopify'))
+    .option('--scope <scopes>', `comma list of ${reconcileScopes.join(', ')} (Square: stock only)`, 'stock')
     .option('--repair', 'repair every difference found', false)
     .addOption(new Option('--days <days>', `days of orders to compare (1-${ORDER_RECONCILE_DAYS_MAX})`).argParser((value) => Number.parseInt(value, 10)))
-    .action((options: { merchant?: string; scope: string; repair: boolean; days?: number }) => reportErrors(async () => {
+    .action((options: { merchant?: string; channel: 'shopify' | 'square'; scope: string; repair: boolean; days?: number }) => reportErrors(async () => {
       const scopes = parseScopes(options.scope);
+      if (options.channel === 'square' && scopes.some((scope) => scope !== 'stock')) throw new AppError('cli.invalid_scope', `Square is compared for its stock only (got --scope ${options.scope})`);
       await withDatabase(async (db) => {
         const merchantId = await resolveMerchantId(db, options.merchant);
-        const report = await reconcileShopify(db, merchantId, { scopes, repair: options.repair, publicUrl: readConfig().publicUrl, ...(options.days !== undefined ? { orderDays: options.days } : {}) });
+        const report = options.channel === 'square'
+          ? { stock: await reconcileSquareStock(db, merchantId, { repair: options.repair }) }
+          : await reconcileShopify(db, merchantId, { scopes, repair: options.repair, publicUrl: readConfig().publicUrl, ...(options.days !== undefined ? { orderDays: options.days } : {}) });
         console.log(JSON.stringify(report, null, 2));
       });
     })());

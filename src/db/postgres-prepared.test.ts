@@ -37,6 +37,8 @@ describe('named prepared statements on PostgreSQL', () => {
     assert.equal(new URL(off.url).searchParams.get('prepared_statements'), null);
     assert.equal(new URL(off.url).searchParams.get('sslmode'), 'require');
     assert.throws(() => readPreparedStatementsOption('postgres://app@db.example/continuum?prepared_statements=yes'), /prepared_statements must be on or off \(got "yes"\)/);
+    assert.equal(readPreparedStatementsOption('postgres://app@db.example/continuum?options=-c%20search_path%3Dt_1&prepared_statements=off').url, 'postgres://app@db.example/continuum?options=-c%20search_path%3Dt_1', 'the other options are left exactly as written');
+    assert.equal(readPreparedStatementsOption('postgres://app@db.example/continuum?prepared_statements=off').url, 'postgres://app@db.example/continuum');
   });
 
   if (DIALECTS.includes('postgres')) {

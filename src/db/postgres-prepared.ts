@@ -84,6 +84,8 @@ export function readPreparedStatementsOption(url: string): { url: string; prepar
   const option = parsed.searchParams.get('prepared_statements');
   if (option === null) return { url, prepared: true };
   if (option !== 'on' && option !== 'off') throw new Error(`DATABASE_URL option prepared_statements must be on or off (got "${option}")`);
-  parsed.searchParams.delete('prepared_statements');
-  return { url: parsed.toString(), prepared: option === 'on' };
+  // Cut out of the text as given: re-serialising the URL would re-encode its other options (a
+  // `options=-c search_path=…` with its spaces) in a form the driver does not read back.
+  const rest = url.replace(/([?&])prepared_statements=[^&#]*&?/, '$1').replace(/[?&]$/, '');
+  return { url: rest, prepared: option === 'on' };
 }
