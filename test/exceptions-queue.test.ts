@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestClock, installClock } from '../src/shared/clock.ts';
 import { enqueueOutbox, raiseException, type ExceptionKind } from '../src/sync/index.ts';
 import { DIALECTS } from './support/databases.ts';
 import { startTestEngine, type TestEngine } from './support/engine-harness.ts';
-import { engineDatabaseUrl } from './support/engine-processes.ts';
+import { runContinuumCli } from './support/engine-processes.ts';
 import { driveOutbox } from './support/outbox-time.ts';
 
 // Issue #7's exceptions queue and replay, through the API (and `continuum replay`): an exception
@@ -15,7 +13,6 @@ import { driveOutbox } from './support/outbox-time.ts';
 // exception's history; the list filters and pages with a cursor. A failed sync offers a retry that
 // replays its dead message, and the exception follows the delivery. Replay never copies a message.
 
-const binPath = join(import.meta.dirname, '..', 'bin', 'continuum.mjs');
 const hourMs = 3_600_000;
 const dayMs = 24 * hourMs;
 
@@ -30,14 +27,8 @@ async function post(harness: TestEngine, url: string, body?: unknown) {
 }
 
 /** Runs `continuum replay` against the test's database and returns what it printed. */
-async function runReplayCli(harness: TestEngine, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [binPath, 'replay', ...args], { env: { ...process.env, DATABASE_URL: engineDatabaseUrl(harness.databaseLocation), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
+function runReplayCli(harness: TestEngine, args: string[]) {
+  return runContinuumCli(harness.databaseLocation, ['replay', ...args]);
 }
 
 for (const dialect of DIALECTS) {

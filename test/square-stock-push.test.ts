@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { DIALECTS } from './support/databases.ts';
-import { engineDatabaseUrl } from './support/engine-processes.ts';
+import { runContinuumCli } from './support/engine-processes.ts';
 import { startTestEngine, testPosKey, testSquareMerchantRef, type TestEngine } from './support/engine-harness.ts';
 
 // Continuum owns the stock and tells Square (issue #7): every change at a store mapped to a Square
@@ -45,17 +43,6 @@ async function deliverCountUpdate(harness: TestEngine, eventId: string, catalogO
 
 async function inboxRow(harness: TestEngine, deliveryId: string) {
   return harness.engine.database.db.selectFrom('inbox_events').select(['status', 'error']).where('delivery_id', '=', deliveryId).executeTakeFirstOrThrow();
-}
-
-/** Runs `continuum` against the test's database and returns what it printed. */
-async function runCli(harness: TestEngine, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'continuum.mjs'), ...args], { env: { ...process.env, DATABASE_URL: engineDatabaseUrl(harness.databaseLocation), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
 }
 
 function customerEvent(type: string, eventId: string, object: Record<string, unknown>) {
@@ -202,10 +189,10 @@ for (const dialect of DIALECTS) {
 
     // The same from the command line, against the engine's database.
     harness.fakeSquare.setCount('SQ-LOUNGER', STORE_SQUARE_LOCATION, 0);
-    const cli = await runCli(harness, ['reconcile', '--channel', 'square']);
+    const cli = await runContinuumCli(harness.databaseLocation, ['reconcile', '--channel', 'square']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout).stock.drifts.map((drift: { sku: string; reason: string; square_available: number }) => [drift.sku, drift.reason, drift.square_available]), [['SKU2006-020', 'square_shows_less', 0]]);
-    const refused = await runCli(harness, ['reconcile', '--channel', 'square', '--scope', 'customers']);
+    const refused = await runContinuumCli(harness.databaseLocation, ['reconcile', '--channel', 'square', '--scope', 'customers']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /Square is compared for its stock only/);
   });

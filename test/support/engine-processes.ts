@@ -46,6 +46,17 @@ export function engineDatabaseUrl(database: { url: string; postgresSchema?: stri
   return url.toString();
 }
 
+/** Runs a `continuum` command against a test's database and returns what it printed. */
+export async function runContinuumCli(database: { url: string; postgresSchema?: string | undefined }, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, DATABASE_URL: engineDatabaseUrl(database), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 export function spawnEngine(index: number, databaseUrl: string, port: number, env: Record<string, string> = {}): EngineProcess {
   const child = spawn(process.execPath, [binPath, 'serve'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER: 'on', ...env },
