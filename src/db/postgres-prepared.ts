@@ -28,7 +28,7 @@ import type pg from 'pg';
  * first minute of a fresh benchmark database). force_custom_plan would avoid that but plans every
  * run again, which halved the lookups' gain, so the default stands.
  * Connection poolers in transaction mode that do not track prepared statements (PgBouncer before
- * 1.21) need them off: `?prepared_statements=off` on DATABASE_URL (docs/configuration.md).
+ * 1.21) need them off: `?prepared_statements=off` on DATABASE_URL (README, "Configuration").
  */
 
 const textsTrackedMax = 10_000;
