@@ -70,6 +70,26 @@ for (const dialect of DIALECTS) {
     assert.equal(again.body.data.orders.repaired, 0);
   });
 
+  test(`[${dialect}] an order recovered by the reconciliation counts the use of the automatic discount Shopify gave it, by its promotion's name`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const defined = await harness.request('POST', '/v1/promotions', { body: { name: 'Beanie week', automatic: true, action: { type: 'percent_off', target: 'lines', percent_bps: 2000, skus: ['SKU-BEANIE-01'] } } });
+    assert.equal(defined.status, 201, JSON.stringify(defined.body));
+    await harness.engine.worker.drain();
+    const order = listedOrder({ id: '5550000000000000003', name: '#2002', sku: 'SKU-BEANIE-01', variantId: '642667041472714000', price: '25.00', quantity: 2 });
+    const automatic = { __typename: 'AutomaticDiscountApplication', title: 'Beanie week' };
+    order.lineItems.nodes[0]!.discountAllocations = [{ allocatedAmountSet: money('10.00'), discountApplication: automatic }] as never[];
+    Object.assign(order, { totalPriceSet: money('40.00'), totalDiscountsSet: money('10.00') });
+    harness.fake.setListedOrder(order);
+
+    const repaired = await postReconcile(harness, { scopes: ['orders'], repair: true });
+    assert.equal(repaired.body.data.orders.repaired, 1, JSON.stringify(repaired.body));
+    const usage = (await harness.request('GET', `/v1/promotions/${defined.body.data.id}`)).body.data.usage;
+    assert.deepEqual(usage, { total: 1, by_channel: { online: 1 } });
+    const redemption = await harness.engine.database.db.selectFrom('promotion_redemptions').select('amount_minor').executeTakeFirstOrThrow();
+    assert.equal(redemption.amount_minor, 1000);
+  });
+
   test(`[${dialect}] reconciliation re-creates the webhook subscriptions Shopify removed, at the engine's public URL, on request and on schedule`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

@@ -249,7 +249,8 @@ const orderLineNodeSchema = z.object({
   id: z.string(), name: z.string(), sku: z.string().nullable(), quantity: z.number().int().positive(), isGiftCard: z.boolean().default(false),
   variant: z.object({ id: z.string() }).nullable(),
   originalUnitPriceSet: shopMoneySchema,
-  discountAllocations: z.array(z.object({ allocatedAmountSet: shopMoneySchema })).default([]),
+  // Which discount an allocation comes from: an automatic one by its title (the name of the promotion Continuum pushed).
+  discountAllocations: z.array(z.object({ allocatedAmountSet: shopMoneySchema, discountApplication: z.object({ __typename: z.string(), title: z.string().nullish() }).nullish() })).default([]),
   taxLines: z.array(z.object({ priceSet: shopMoneySchema })).default([]),
 });
 const orderNodeSchema = z.object({
@@ -283,7 +284,7 @@ const ORDERS_QUERY = `query RecentOrders($first: Int!, $after: String, $query: S
         nodes {
           id name sku quantity isGiftCard variant { id }
           originalUnitPriceSet ${MONEY}
-          discountAllocations { allocatedAmountSet ${MONEY} }
+          discountAllocations { allocatedAmountSet ${MONEY} discountApplication { __typename ... on AutomaticDiscountApplication { title } } }
           taxLines { priceSet ${MONEY} }
         }
       }

@@ -335,6 +335,21 @@ function fulfilmentStatusOf(status: string | null | undefined): string | null {
 }
 
 /**
+ * The automatic discounts of an order read from the Admin API, by title, with what each took off
+ * its lines (the query reads the lines' allocations, not the shipping's: an automatic discount that
+ * took off shipping only is not seen here).
+ */
+function automaticDiscountsOfNode(node: ShopifyOrderNode): { title: string; amountMinor: number }[] {
+  const byTitle = new Map<string, number>();
+  for (const allocation of node.lineItems.nodes.flatMap((line) => line.discountAllocations)) {
+    const application = allocation.discountApplication;
+    if (application?.__typename !== 'AutomaticDiscountApplication' || !application.title) continue;
+    byTitle.set(application.title, (byTitle.get(application.title) ?? 0) + nodeMoney(allocation.allocatedAmountSet));
+  }
+  return [...byTitle].map(([title, amountMinor]) => ({ title, amountMinor }));
+}
+
+/**
  * An order read from the Admin API → the same RecordOrder command `orders/create` makes, so an order
  * whose webhook never came is recorded as the webhook would have recorded it. GraphQL lists an
  * order's discount codes without their amounts: a single code takes the order's whole discount;
@@ -390,8 +405,7 @@ export function translateShopifyOrderNode(node: ShopifyOrderNode): RecordOrderCo
     taxMinor,
     totalMinor,
     discountCodes: node.discountCodes.map((code) => ({ code, amountMinor: node.discountCodes.length === 1 ? nodeMoney(node.totalDiscountsSet) : 0 })),
-    // Not read by the reconciliation's query: an order it recovers counts its codes' uses only.
-    automaticDiscounts: [],
+    automaticDiscounts: automaticDiscountsOfNode(node),
     payments: financialStatus === 'paid' ? [{ method: node.paymentGatewayNames.join(',') || 'unknown', amountMinor: totalMinor }] : [],
     cancelledAt: node.cancelledAt ? toIso(node.cancelledAt) : null,
     fulfilmentStatus: fulfilmentStatusOf(node.displayFulfillmentStatus),
