@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toCsv } from '../src/reports/index.ts';
+import { createTestClock, installClock, nowIso, nowMs } from '../src/shared/clock.ts';
 import { DIALECTS } from './support/databases.ts';
 import { startTestEngine, testPosKey, type TestEngine } from './support/engine-harness.ts';
 
@@ -11,6 +12,7 @@ import { startTestEngine, testPosKey, type TestEngine } from './support/engine-h
 
 const from = '2025-06-01';
 const dayMs = 86_400_000;
+const hourMs = 3_600_000;
 
 interface Business {
   today: string;
@@ -169,6 +171,11 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] sync health hour by hour: webhooks received and applied, messages delivered, retried and dead, what waits and for how long, the circuit now`, async (t) => {
+    // The figures are read by clock hour: a test started in an hour's last minutes would see its
+    // events split across two, so the clock starts a minute into the next hour then.
+    const clock = createTestClock();
+    t.after(installClock(clock));
+    if (clock.nowMs() % hourMs > hourMs - 180_000) clock.advanceTo(Math.ceil(clock.nowMs() / hourMs) * hourMs + 60_000);
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());
     const { engine, fake, demo } = harness;
@@ -183,11 +190,11 @@ for (const dialect of DIALECTS) {
     const db = engine.database.db;
     // A message given up on: how it died does not matter to the report, which reads the rows.
     const dead = await db.selectFrom('outbox_events').select('id').where('destination', '=', 'square').where('status', '=', 'delivered').orderBy('id').executeTakeFirstOrThrow();
-    await db.updateTable('outbox_events').set({ status: 'dead', attempts: 11 }).where('id', '=', dead.id).execute();
+    await db.updateTable('outbox_events').set({ status: 'dead', attempts: 11, next_attempt_at: nowIso() }).where('id', '=', dead.id).execute();
     const waiting = await db.selectFrom('outbox_events').select(['id', 'created_at']).where('destination', '=', 'shopify').where('status', '=', 'pending').execute();
     assert.equal(waiting.length, 1, 'the failed push waits');
-    await db.updateTable('outbox_events').set({ created_at: new Date(Date.now() - 300_000).toISOString() }).where('id', '=', waiting[0]!.id).execute();
-    await db.insertInto('channel_circuits').values({ merchant_id: demo.merchant.id, circuit_key: 'square', destination: 'square', state: 'open', consecutive_failures: 5, trips: 1, open_until: new Date(Date.now() + 30_000).toISOString(), opened_at: new Date().toISOString(), last_error: '503', updated_at: new Date().toISOString() }).execute();
+    await db.updateTable('outbox_events').set({ created_at: new Date(nowMs() - 300_000).toISOString() }).where('id', '=', waiting[0]!.id).execute();
+    await db.insertInto('channel_circuits').values({ merchant_id: demo.merchant.id, circuit_key: 'square', destination: 'square', state: 'open', consecutive_failures: 5, trips: 1, open_until: new Date(nowMs() + 30_000).toISOString(), opened_at: nowIso(), last_error: '503', updated_at: nowIso() }).execute();
     const outbox = (await harness.request('GET', '/v1/outbox')).body.data as { destination: string; status: string; attempts: number; created_at: string }[];
 
     const response = await harness.request('GET', '/v1/sync/health?hours=6');
@@ -197,7 +204,7 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(channels.map((channel) => channel.channel), ['shopify', 'square']);
     const shopify = channels[0];
     assert.equal(shopify.hours.length, 6);
-    assert.equal(shopify.hours[5].hour, `${new Date().toISOString().slice(0, 13)}:00:00.000Z`, 'the last hour is the current one');
+    assert.equal(shopify.hours[5].hour, `${nowIso().slice(0, 13)}:00:00.000Z`, 'the last hour is the current one');
     assert.deepEqual(shopify.hours.slice(0, 4).map((hour: { outbound_delivered: number }) => hour.outbound_delivered), [0, 0, 0, 0]);
     const sum = (channel: any, figure: string) => channel.hours.reduce((total: number, hour: Record<string, number>) => total + hour[figure]!, 0);
     assert.deepEqual([sum(shopify, 'inbound_received'), sum(shopify, 'inbound_processed'), sum(shopify, 'inbound_failed')], [1, 1, 0], 'the web order arrived and was applied');
