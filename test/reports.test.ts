@@ -218,6 +218,17 @@ for (const dialect of DIALECTS) {
     const square = channels[1];
     assert.deepEqual([sum(square, 'outbound_delivered'), sum(square, 'outbound_dead'), square.pending, square.dead, square.lag_seconds_now, square.circuit], [delivered('square'), 1, 0, 1, 0, 'open']);
 
+    // The counts by status: what waits and what died, all of it; what settled, in the last 24 hours.
+    const status = (await harness.request('GET', '/v1/sync/status')).body.data;
+    assert.deepEqual([status.inbox.processed, status.outbox.pending, status.outbox.dead, status.outbox.delivered], [1, 1, 1, outbox.filter((message) => message.status === 'delivered').length]);
+    clock.advance(25 * hourMs);
+    const dayLater = (await harness.request('GET', '/v1/sync/status')).body.data;
+    assert.deepEqual([dayLater.inbox, dayLater.outbox], [{}, { pending: 1, dead: 1 }], 'a day later only what waits and what died is counted');
+    assert.ok(Math.abs(Date.parse(dayLater.settled_since) - (nowMs() - 24 * hourMs)) < 60_000, dayLater.settled_since);
+    const quietDay = (await harness.request('GET', '/v1/sync/health?hours=24')).body.data.channels as any[];
+    assert.equal(quietDay.reduce((total, channel) => total + sum(channel, 'inbound_received') + sum(channel, 'outbound_delivered'), 0), 0, 'nothing arrived or left in the last 24 hours');
+    assert.deepEqual(quietDay.map((channel) => [channel.channel, channel.pending, channel.dead]), [['shopify', 1, 0], ['square', 0, 1]]);
+
     assertError(await harness.request('GET', '/v1/sync/health?hours=0'), 400, 'request.invalid');
     assertError(await harness.request('GET', '/v1/sync/health?hours=169'), 400, 'request.invalid');
     const byDefault = await harness.request('GET', '/v1/sync/health');

@@ -17,6 +17,7 @@ import * as staffAndRollout from './migrations/0015-staff-and-rollout.ts';
 import * as plannerStatistics from './migrations/0016-planner-statistics.ts';
 import * as oneStockMovementIndex from './migrations/0017-one-stock-movement-index.ts';
 import * as signInFailures from './migrations/0018-sign-in-failures.ts';
+import * as syncTimeIndexes from './migrations/0019-sync-time-indexes.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   '0016-planner-statistics': plannerStatistics,
   '0017-one-stock-movement-index': oneStockMovementIndex,
   '0018-sign-in-failures': signInFailures,
+  '0019-sync-time-indexes': syncTimeIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

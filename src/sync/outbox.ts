@@ -174,9 +174,18 @@ export async function recordOutboxFailure(db: Queryable, event: ClaimedOutboxEve
   return Number(result.numUpdatedRows) === 1 ? outcome : 'lost';
 }
 
-export async function countOutboxByStatus(db: Queryable, merchantId: string): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('outbox_events').select(['status']).select((eb) => eb.fn.countAll<number>().as('count')).where('merchant_id', '=', merchantId).groupBy('status').execute();
-  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+/**
+ * A merchant's outbox by status: every message that waits (`pending`, `delivering`) or died, and
+ * those delivered in the period given (through `outbox_events_by_delivered`, migration 0019), not
+ * every message ever sent (see `countInboxByStatus`).
+ */
+export async function countOutboxByStatus(db: Queryable, merchantId: string, deliveredIn: { fromIso: string; toIso: string }): Promise<Record<string, number>> {
+  const open = await db.selectFrom('outbox_events').select(['status']).select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('merchant_id', '=', merchantId).where('status', 'in', ['pending', 'delivering', 'dead']).groupBy('status').execute();
+  const delivered = await db.selectFrom('outbox_events').select(['status']).select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('merchant_id', '=', merchantId).where('delivered_at', '>=', deliveredIn.fromIso).where('delivered_at', '<=', deliveredIn.toIso)
+    .where('status', '=', 'delivered').groupBy('status').execute();
+  return Object.fromEntries([...open, ...delivered].map((row) => [row.status, Number(row.count)]));
 }
 
 export const outboxListSizeMax = 500;

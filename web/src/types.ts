@@ -267,6 +267,8 @@ export interface SyncHealth {
 }
 
 export interface SyncStatus {
+  /** Processed, ignored and delivered are counted from here (the last 24 hours); what waits or died, all of it. */
+  settled_since: string;
   inbox: Record<string, number>;
   outbox: Record<string, number>;
   circuits: { circuit_key: string; state: string; open_until: string | null; failures?: number; trips?: number }[];

@@ -4,8 +4,9 @@ import { reconcileShopifyStock } from '../../connectors/shopify/index.ts';
 import { reconcileSquareStock } from '../../connectors/square/index.ts';
 import {
   assignException, countInboxByStatus, countOutboxByStatus, dismissException, exceptionsPageSizeDefault, exceptionsPageSizeMax, exceptionStates, listChannelCircuits,
-  listExceptionPage, listOutboxEvents, reopenException, replayOutbox, retryException, type ReplayResult,
+  listExceptionPage, listOutboxEvents, reopenException, replayOutbox, retryException, settledCountWindowMs, type ReplayResult,
 } from '../../sync/index.ts';
+import { nowMs } from '../../shared/clock.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
@@ -32,9 +33,18 @@ export function registerSyncRoutes(app: AppInstance, dependencies: RouteDependen
 
 function registerStatusAndOutboxRoutes(app: AppInstance, { database, worker, metrics }: RouteDependencies): void {
   const db = database.db;
-  app.get('/v1/sync/status', { config: { scope: 'read' }, schema: { summary: 'Inbox and outbox counts by state, and the circuit breakers that are open, half-open or counting failures', tags: ['sync'] } }, async (request) => {
+  app.get('/v1/sync/status', { config: { scope: 'read' }, schema: { summary: 'Inbox and outbox counts by state (what waits and what died: all; what was settled: since settled_since, the last 24 hours), and the circuit breakers that are open, half-open or counting failures', tags: ['sync'] } }, async (request) => {
     const merchantId = merchantOf(request).id;
-    return { data: { inbox: await countInboxByStatus(db, merchantId), outbox: await countOutboxByStatus(db, merchantId), circuits: await listChannelCircuits(db, merchantId) } };
+    const now = nowMs();
+    const settledIn = { fromIso: new Date(now - settledCountWindowMs).toISOString(), toIso: new Date(now).toISOString() };
+    return {
+      data: {
+        settled_since: settledIn.fromIso,
+        inbox: await countInboxByStatus(db, merchantId, settledIn),
+        outbox: await countOutboxByStatus(db, merchantId, settledIn),
+        circuits: await listChannelCircuits(db, merchantId),
+      },
+    };
   });
 
   app.post('/v1/reconciliation/stock', {

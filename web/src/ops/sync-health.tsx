@@ -62,11 +62,13 @@ export default function SyncHealth() {
 }
 
 function StatusSummary({ status }: { status: SyncStatus }) {
-  const counts = (record: Record<string, number>) => Object.entries(record).map(([state, count]) => `${formatNumber(count)} ${state}`).join(', ') || 'none';
+  // What settled is counted over the last 24 hours (settled_since); what waits or died, all of it.
+  const settled = new Set(['processed', 'ignored', 'delivered']);
+  const counts = (record: Record<string, number>) => Object.entries(record).map(([state, count]) => `${formatNumber(count)} ${state}${settled.has(state) ? ' in 24 h' : ''}`).join(', ') || 'none';
   return (
     <dl className="facts inline-facts">
-      <div><dt>Inbox</dt><dd>{counts(status.inbox)}</dd></div>
-      <div><dt>Outbox</dt><dd>{counts(status.outbox)}</dd></div>
+      <div><dt>Inbox</dt><dd title={`Settled since ${formatDateTime(status.settled_since)}`}>{counts(status.inbox)}</dd></div>
+      <div><dt>Outbox</dt><dd title={`Delivered since ${formatDateTime(status.settled_since)}`}>{counts(status.outbox)}</dd></div>
       <div><dt>Circuits not closed</dt><dd>{status.circuits.length === 0 ? 'None' : status.circuits.map((circuit) => `${circuit.circuit_key}: ${humanize(circuit.state)}${circuit.open_until ? ` until ${formatDateTime(circuit.open_until)}` : ''}`).join('; ')}</dd></div>
     </dl>
   );
