@@ -1,4 +1,5 @@
 import type { ReplayWindow } from './connectors/replay-window.ts';
+import { defaultSyncRetentionDays, syncRetentionDaysMin } from './sync/retention.ts';
 
 /** The replay window of each channel's webhooks (`docs/inbox.md`, "Replay window"); null: not checked. */
 export interface WebhookReplayWindows {
@@ -55,6 +56,8 @@ export interface EngineConfig {
   reconcileIntervalMs: number;
   /** SHOPIFY_WEBHOOK_MAX_AGE_HOURS (48) and SQUARE_WEBHOOK_MAX_AGE_HOURS (96); 0 turns a check off. */
   webhookReplayWindows: WebhookReplayWindows;
+  /** SYNC_RETENTION_DAYS (30): applied inbox events and delivered outbox messages older are deleted; 0 keeps them. */
+  syncRetentionDays: number;
 }
 
 function readInteger(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -63,6 +66,12 @@ function readInteger(name: string, fallback: number, env: NodeJS.ProcessEnv): nu
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer (got "${raw}")`);
   return value;
+}
+
+function readSyncRetentionDays(env: NodeJS.ProcessEnv): number {
+  const days = readInteger('SYNC_RETENTION_DAYS', defaultSyncRetentionDays, env);
+  if (days !== 0 && days < syncRetentionDaysMin) throw new Error(`SYNC_RETENTION_DAYS must be 0 (keep every row) or at least ${syncRetentionDaysMin}: the channels redeliver for up to 3 days (got "${env['SYNC_RETENTION_DAYS']}")`);
+  return days;
 }
 
 function readPublicUrl(env: NodeJS.ProcessEnv): string | null {
@@ -92,5 +101,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       shopify: replayWindowOfHours(readInteger('SHOPIFY_WEBHOOK_MAX_AGE_HOURS', defaultShopifyWebhookMaxAgeHours, env)),
       square: replayWindowOfHours(readInteger('SQUARE_WEBHOOK_MAX_AGE_HOURS', defaultSquareWebhookMaxAgeHours, env)),
     },
+    syncRetentionDays: readSyncRetentionDays(env),
   };
 }

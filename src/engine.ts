@@ -7,7 +7,7 @@ import { migrateToLatest, openDatabase, type DatabaseHandle, type Tx } from './d
 import { buildServer } from './http/server.ts';
 import type { AppInstance } from './http/app-instance.ts';
 import { createMetrics, type Metrics } from './shared/metrics.ts';
-import { createScheduler, createSyncGaugeReader, createSyncWorker, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
+import { createScheduler, createSyncGaugeReader, createSyncWorker, pruneSettledSyncRows, type InboxEvent, type Scheduler, type SyncWorker } from './sync/index.ts';
 import { expireDueReservations } from './commands/index.ts';
 import { payQualifiedReferrals } from './commands/index.ts';
 import { announceCustomerChange, announceExpiringPoints, awardDueBirthdayBonuses, downgradeDueTiers, expireInactivePoints } from './commands/index.ts';
@@ -24,6 +24,8 @@ export interface EngineOptions {
   publicUrl?: string | null;
   /** How often the Shopify reconciliation (webhook subscriptions, recent orders) runs; 0 or unset: not scheduled. */
   reconcileIntervalMs?: number;
+  /** Days applied inbox events and delivered outbox messages are kept (src/sync/retention.ts); 0 or unset: kept for ever. */
+  syncRetentionDays?: number;
   /** How the worker reaches a merchant's Square API (RetrieveOrder for register sales, RefundPayment for returns); tests inject one. */
   squareClientFactory?: SquareClientFactory;
   /** How old a webhook's delivery time may be (replays refused); unset: the defaults of `config.ts`, null: a channel not checked. */
@@ -65,6 +67,8 @@ const loyaltyLotJobIntervalMs = 60_000;
 // Tier downgrades, birthdays and inactivity are decided by the day; hourly runs are daily enough
 // and give a day's birthdays 24 chances if the engine was down for part of it.
 const loyaltyDailyJobIntervalMs = 3_600_000;
+// Each run deletes a bounded number of settled sync rows; every 10 minutes keeps up with a busy shop.
+const syncRetentionJobIntervalMs = 600_000;
 
 /**
  * Wires the engine: database (migrated), metrics, the sync worker and the HTTP server. The caller
@@ -102,6 +106,13 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     { name: 'expire-inactive-points', intervalMs: loyaltyDailyJobIntervalMs, run: () => expireInactivePoints(database.db) },
     { name: 'downgrade-tiers', intervalMs: loyaltyDailyJobIntervalMs, run: () => downgradeDueTiers(database.db) },
     { name: 'birthday-bonuses', intervalMs: loyaltyDailyJobIntervalMs, run: () => awardDueBirthdayBonuses(database.db) },
+    ...(options.syncRetentionDays ? [{
+      name: 'prune-settled-sync-rows', intervalMs: syncRetentionJobIntervalMs,
+      run: async () => {
+        const pruned = await pruneSettledSyncRows(database.db, options.syncRetentionDays!);
+        return pruned.inboxEvents + pruned.outboxEvents;
+      },
+    }] : []),
     ...(options.reconcileIntervalMs ? [{
       name: 'reconcile-shopify', intervalMs: options.reconcileIntervalMs,
       run: () => runScheduledShopifyReconciliation(database.db, {

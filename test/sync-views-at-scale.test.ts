@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompiledQuery, type KyselyPlugin, type RootOperationNode } from 'kysely';
 import type { Queryable } from '../src/db/index.ts';
-import { countInboxByStatus, countOutboxByStatus, listOutboxEvents, readSyncHealth, syncHealthHoursMax } from '../src/sync/index.ts';
+import { countInboxByStatus, countOutboxByStatus, listOutboxEvents, pruneSettledSyncRows, readSyncHealth, syncHealthHoursMax } from '../src/sync/index.ts';
 import { startTestEngine } from './support/engine-harness.ts';
 
 // The console's sync pages read the inbox and the outbox, which keep every event received and
@@ -26,7 +26,7 @@ async function queriesOf(db: Queryable, read: (db: Queryable) => Promise<unknown
   return nodes.map(({ node, queryId }) => db.getExecutor().compileQuery(node, queryId));
 }
 
-test('[sqlite] the sync views read the rows of their window or what is open now through an index, never every event of the merchant', async (t) => {
+test('[sqlite] the sync views and the retention job read the rows of their window or what is open now through an index, never every event of the merchant', async (t) => {
   const harness = await startTestEngine('sqlite');
   t.after(() => harness.dispose());
   const db = harness.engine.database.db;
@@ -39,6 +39,8 @@ test('[sqlite] the sync views read the rows of their window or what is open now 
     ...(await queriesOf(db, (recording) => countInboxByStatus(recording, merchantId, day))),
     ...(await queriesOf(db, (recording) => countOutboxByStatus(recording, merchantId, day))),
     ...(await queriesOf(db, (recording) => listOutboxEvents(recording, merchantId, { status: 'dead' }))),
+    // The retention job picks its batches the same way (src/sync/retention.ts).
+    ...(await queriesOf(db, (recording) => pruneSettledSyncRows(recording, 30))),
   ];
 
   const onEvents = queries.filter((query) => /from "(inbox|outbox)_events"/.test(query.sql));

@@ -9,7 +9,7 @@ export function createLogger(config: EngineConfig): Logger {
 /** Starts the engine on the configured port; stops cleanly on SIGINT and SIGTERM. */
 export async function serveEngine(config: EngineConfig = readConfig(), extra: Partial<EngineOptions> = {}): Promise<Engine> {
   const logger = createLogger(config);
-  const engine = await createEngine({ databaseUrl: config.databaseUrl, logger, startWorker: config.runWorker, workerPollIntervalMs: config.workerPollIntervalMs, publicUrl: config.publicUrl, reconcileIntervalMs: config.reconcileIntervalMs, webhookReplayWindows: config.webhookReplayWindows, ...extra });
+  const engine = await createEngine({ databaseUrl: config.databaseUrl, logger, startWorker: config.runWorker, workerPollIntervalMs: config.workerPollIntervalMs, publicUrl: config.publicUrl, reconcileIntervalMs: config.reconcileIntervalMs, syncRetentionDays: config.syncRetentionDays, webhookReplayWindows: config.webhookReplayWindows, ...extra });
   await engine.server.listen({ port: config.port, host: config.host });
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');

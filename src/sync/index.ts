@@ -17,3 +17,4 @@ export * from './sync-worker.ts';
 export * from './scheduler.ts';
 export * from './merchant-events.ts';
 export * from './sync-health.ts';
+export * from './retention.ts';
