@@ -231,7 +231,7 @@ export interface FakeShopControls {
   /** Adds a version of the customer (the latest is what Shopify shows). */
   setCustomer(customer: FakeCustomerInput): void;
   deleteCustomer(id: string): void;
-  /** An order as `orders` lists it: a GraphQL Order node with at least `id` and `createdAt`. */
+  /** An order as `orders` lists it: a GraphQL Order node with at least `id` and `createdAt` (`shippingLines` none when not given). */
   setListedOrder(order: Record<string, unknown>): void;
   webhookSubscriptions(): FakeWebhookSubscription[];
   /** Removes every subscription of the topic (`ORDERS_CREATE`), as Shopify does after repeated delivery failures. */
@@ -257,7 +257,8 @@ export function shopControls(records: ShopRecords): FakeShopControls {
     },
     setListedOrder: (order) => {
       if (typeof order.id !== 'string' || typeof order.createdAt !== 'string') throw new Error('a listed order has a GID id and createdAt');
-      records.orders.set(order.id, structuredClone(order));
+      // Order.shippingLines is a non-null connection: an order shipped nowhere lists none.
+      records.orders.set(order.id, { shippingLines: { nodes: [] }, ...structuredClone(order) });
     },
     webhookSubscriptions: () => [...records.webhookSubscriptions.values()].map((subscription) => ({ ...subscription })),
     removeWebhookSubscriptions: (topic) => {

@@ -90,6 +90,25 @@ for (const dialect of DIALECTS) {
     assert.equal(redemption.amount_minor, 1000);
   });
 
+  test(`[${dialect}] an order recovered by the reconciliation counts an automatic free-shipping discount, which Shopify allocates to its shipping line only`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const defined = await harness.request('POST', '/v1/promotions', { body: { name: 'Free shipping week', automatic: true, action: { type: 'free_shipping' } } });
+    assert.equal(defined.status, 201, JSON.stringify(defined.body));
+    await harness.engine.worker.drain();
+    const order = listedOrder({ id: '5550000000000000004', name: '#2003', sku: 'SKU-BEANIE-01', variantId: '642667041472714000', price: '25.00' });
+    const automatic = { __typename: 'AutomaticDiscountApplication', title: 'Free shipping week' };
+    // Shipping of 7.00 taken off whole: the lines carry no allocation, the shipping line does.
+    Object.assign(order, { shippingLines: { nodes: [{ discountAllocations: [{ allocatedAmountSet: money('7.00'), discountApplication: automatic }] }] }, totalDiscountsSet: money('7.00') });
+    harness.fake.setListedOrder(order);
+
+    const repaired = await postReconcile(harness, { scopes: ['orders'], repair: true });
+    assert.equal(repaired.body.data.orders.repaired, 1, JSON.stringify(repaired.body));
+    assert.deepEqual((await harness.request('GET', `/v1/promotions/${defined.body.data.id}`)).body.data.usage, { total: 1, by_channel: { online: 1 } });
+    const redemption = await harness.engine.database.db.selectFrom('promotion_redemptions').select('amount_minor').executeTakeFirstOrThrow();
+    assert.equal(redemption.amount_minor, 700, 'what it took off the shipping');
+  });
+
   test(`[${dialect}] reconciliation re-creates the webhook subscriptions Shopify removed, at the engine's public URL, on request and on schedule`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

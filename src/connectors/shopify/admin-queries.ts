@@ -245,12 +245,13 @@ export async function readInventoryLevelsPage(client: ShopifyAdminClient, locati
 // Orders
 
 const shopMoneySchema = z.object({ shopMoney: z.object({ amount: moneyDecimal, currencyCode: z.string() }) });
+// Which discount an allocation comes from: an automatic one by its title (the name of the promotion Continuum pushed).
+const discountAllocationsSchema = z.array(z.object({ allocatedAmountSet: shopMoneySchema, discountApplication: z.object({ __typename: z.string(), title: z.string().nullish() }).nullish() })).default([]);
 const orderLineNodeSchema = z.object({
   id: z.string(), name: z.string(), sku: z.string().nullable(), quantity: z.number().int().positive(), isGiftCard: z.boolean().default(false),
   variant: z.object({ id: z.string() }).nullable(),
   originalUnitPriceSet: shopMoneySchema,
-  // Which discount an allocation comes from: an automatic one by its title (the name of the promotion Continuum pushed).
-  discountAllocations: z.array(z.object({ allocatedAmountSet: shopMoneySchema, discountApplication: z.object({ __typename: z.string(), title: z.string().nullish() }).nullish() })).default([]),
+  discountAllocations: discountAllocationsSchema,
   taxLines: z.array(z.object({ priceSet: shopMoneySchema })).default([]),
 });
 const orderNodeSchema = z.object({
@@ -266,10 +267,15 @@ const orderNodeSchema = z.object({
   }).nullable().optional(),
   totalPriceSet: shopMoneySchema, totalTaxSet: shopMoneySchema, totalShippingPriceSet: shopMoneySchema, totalDiscountsSet: shopMoneySchema,
   lineItems: z.object({ pageInfo: z.object({ hasNextPage: z.boolean() }), nodes: z.array(orderLineNodeSchema) }),
+  // ShippingLine.discountAllocations: what a discount took off the shipping (a free-shipping one).
+  shippingLines: z.object({ nodes: z.array(z.object({ discountAllocations: discountAllocationsSchema })) }).default({ nodes: [] }),
 });
 export type ShopifyOrderNode = z.infer<typeof orderNodeSchema>;
 
 const MONEY = '{ shopMoney { amount currencyCode } }';
+const DISCOUNT_ALLOCATIONS = `{ allocatedAmountSet ${MONEY} discountApplication { __typename ... on AutomaticDiscountApplication { title } } }`;
+/** An order has one shipping line, or a few when it ships from several places. */
+const ORDER_SHIPPING_LINES = 2;
 const ORDERS_QUERY = `query RecentOrders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
     pageInfo { hasNextPage endCursor }
@@ -284,10 +290,11 @@ const ORDERS_QUERY = `query RecentOrders($first: Int!, $after: String, $query: S
         nodes {
           id name sku quantity isGiftCard variant { id }
           originalUnitPriceSet ${MONEY}
-          discountAllocations { allocatedAmountSet ${MONEY} discountApplication { __typename ... on AutomaticDiscountApplication { title } } }
+          discountAllocations ${DISCOUNT_ALLOCATIONS}
           taxLines { priceSet ${MONEY} }
         }
       }
+      shippingLines(first: ${ORDER_SHIPPING_LINES}) { nodes { discountAllocations ${DISCOUNT_ALLOCATIONS} } }
     }
   }
 }`;

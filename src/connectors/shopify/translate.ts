@@ -336,12 +336,12 @@ function fulfilmentStatusOf(status: string | null | undefined): string | null {
 
 /**
  * The automatic discounts of an order read from the Admin API, by title, with what each took off
- * its lines (the query reads the lines' allocations, not the shipping's: an automatic discount that
- * took off shipping only is not seen here).
+ * its lines and its shipping (a free-shipping discount allocates to the shipping lines only).
  */
 function automaticDiscountsOfNode(node: ShopifyOrderNode): { title: string; amountMinor: number }[] {
   const byTitle = new Map<string, number>();
-  for (const allocation of node.lineItems.nodes.flatMap((line) => line.discountAllocations)) {
+  const allocations = [...node.lineItems.nodes, ...node.shippingLines.nodes].flatMap((line) => line.discountAllocations);
+  for (const allocation of allocations) {
     const application = allocation.discountApplication;
     if (application?.__typename !== 'AutomaticDiscountApplication' || !application.title) continue;
     byTitle.set(application.title, (byTitle.get(application.title) ?? 0) + nodeMoney(allocation.allocatedAmountSet));
