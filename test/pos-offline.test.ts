@@ -68,6 +68,11 @@ async function assertLedgerBalanced(harness: TestEngine, customerId: string): Pr
   return { available: balance.available };
 }
 
+async function enrolPoints(harness: TestEngine, customerId: string, points: number): Promise<void> {
+  const adjusted = await harness.request('POST', `/v1/customers/${customerId}/loyalty/adjustments`, { body: { points, reason: 'opening balance' } });
+  assert.equal(adjusted.status, 201, JSON.stringify(adjusted.body));
+}
+
 async function offlineExceptions(harness: TestEngine) {
   return (await harness.request('GET', '/v1/exceptions?kind=offline_conflict')).body.data as { subject: string; details: Record<string, any> }[];
 }
@@ -125,6 +130,43 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(results.map((result) => [result.status, result.conflicts]), [['applied', [{ kind: 'points_overdrawn', reward: '5-OFF', points: 100, balanceAfter: 0, pointsForgiven: 100 }]]]);
     assert.deepEqual(await assertLedgerBalanced(harness, ana), { available: 0 });
     assert.equal((await offlineExceptions(harness)).length, 1);
+  });
+
+  test(`[${dialect}] a reward an offline register handed over without a sale counts in its limits: a live sale past the limit is refused, another handover is a conflict, the count follows her through a merge and back, and the report counts it in the store`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const ana = await enrol(harness, 'ana@example.com', 100);
+    const defined = await harness.request('POST', '/v1/rewards', { body: { code: 'COFFEE', name: 'Free coffee', points_cost: 10, kind: 'amount_off', amount_off_minor: 300, per_customer_max: 1 } });
+    assert.equal(defined.status, 201, JSON.stringify(defined.body));
+    const handOver = (opId: string, customer: Record<string, string>) => ({ op_id: opId, sequence: 1, occurred_at: '2026-11-20T15:00:00Z', type: 'reward_redemption', customer, reward: 'COFFEE' });
+    const first = await upload(harness, 'REG-A', [handOver('H-1', { customer_id: ana })]);
+    assert.deepEqual(first.results.map((result) => [result.status, result.conflicts]), [['applied', []]]);
+
+    // Back online, the register cannot give her the coffee again on a sale: she had her one.
+    const live = await harness.request('POST', '/v1/pos/sales', { key: testPosKey, body: { register_id: 'REG-A', location_id: harness.demo.store.id, sale_id: 'L-1', customer: { customer_id: ana }, lines: [{ sku: BEANIE, quantity: 1 }], rewards: ['COFFEE'] } });
+    assert.equal(live.status, 409, JSON.stringify(live.body));
+    assert.deepEqual([live.body.error.code, live.body.error.details.limit, live.body.error.details.used], ['loyalty.reward_limit_reached', 'per_customer_max', 1]);
+    // Another register, offline too, hands it over again: applied as it happened, raised as a conflict.
+    const second = await upload(harness, 'REG-B', [{ ...handOver('H-2', { customer_id: ana }), occurred_at: '2026-11-20T15:30:00Z' }]);
+    assert.deepEqual(second.results[0]?.conflicts.map((conflict) => [conflict.kind, conflict.limit]), [['reward_limit', 'per_customer_max']]);
+    assert.deepEqual(await assertLedgerBalanced(harness, ana), { available: 80 });
+
+    // Her other profile, made at a register by phone, had not had one; merged into Ana's, it has.
+    const other = await harness.request('POST', '/v1/customers', { key: testPosKey, body: { phone: '+14165550199', first_name: 'Ana' } });
+    assert.equal(other.status, 201, JSON.stringify(other.body));
+    const otherId = other.body.data.id as string;
+    const merge = await harness.request('POST', '/v1/customers/merge', { body: { survivor_id: otherId, merged_id: ana, reason: 'same shopper' } });
+    assert.equal(merge.status, 201, JSON.stringify(merge.body));
+    const onSurvivor = await harness.request('POST', `/v1/customers/${otherId}/rewards/COFFEE/redeem`, { key: testPosKey });
+    assert.deepEqual([onSurvivor.status, onSurvivor.body.error?.details?.used], [409, 2], 'the handovers moved with her');
+    const unmerged = await harness.request('POST', `/v1/customers/merges/${merge.body.data.merge_id}/unmerge`);
+    assert.equal(unmerged.status, 200, JSON.stringify(unmerged.body));
+    await enrolPoints(harness, otherId, 10);
+    const backApart = await harness.request('POST', `/v1/customers/${otherId}/rewards/COFFEE/redeem`, { key: testPosKey });
+    assert.equal(backApart.status, 201, `unmerged, the phone profile has had none: ${JSON.stringify(backApart.body)}`);
+
+    const report = await harness.request('GET', '/v1/reports/rewards?from=2026-11-01&to=2026-11-30');
+    assert.deepEqual(report.body.data.filter((row: { reward_code: string }) => row.reward_code === 'COFFEE'), [{ channel: 'store', reward_code: 'COFFEE', redemptions: 2, points: 20 }], 'the two handovers, in the store');
   });
 
   test(`[${dialect}] operations apply in the order they happened, whatever order they are uploaded in`, async (t) => {

@@ -10,7 +10,7 @@ const merchantTables = {
   channel_circuits: true,
   pos_offline_ops: true,
   idempotency_keys: true, webhook_subscriptions: true, audit_log: true, exceptions: true, channel_stock_mirror: true, reservations: true, pickups: true, stock_buffers: true, outbox_events: true, inbox_events: true,
-  loyalty_lot_spends: true, loyalty_lots: true, loyalty_entries: true, loyalty_transactions: true, loyalty_accounts: true, store_credit_accounts: true, reward_codes: true, memberships: true, referral_codes: true, referrals: true, rewards: true,
+  loyalty_lot_spends: true, loyalty_lots: true, loyalty_entries: true, loyalty_transactions: true, loyalty_accounts: true, store_credit_accounts: true, reward_codes: true, reward_handovers: true, memberships: true, referral_codes: true, referrals: true, rewards: true,
   promotion_redemptions: true, promotion_versions: true, promotions: true, return_lines: true, returns: true, payments: true, order_discounts: true, order_lines: true, orders: true,
   stock_movements: true, stock_levels: true, external_refs: true, variants: true, products: true,
   privacy_requests: true, customer_merges: true, customer_consents: true, customer_addresses: true, customer_identifiers: true, customers: true,

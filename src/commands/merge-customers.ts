@@ -1,6 +1,6 @@
 import { foldProfileInto, unfoldProfile, type MovedProfileRecords } from '../customers/index.ts';
 import type { Queryable, Tx } from '../db/index.ts';
-import { getLoyaltyBalance, getStoreCredit, listLots, transferLoyalty, transferStoreCredit } from '../loyalty/index.ts';
+import { getLoyaltyBalance, getStoreCredit, listLots, moveRewardHandovers, transferLoyalty, transferStoreCredit } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { reassignCustomerOrders } from '../orders/index.ts';
 import { reassignPromotionRedemptions } from '../promotions/index.ts';
@@ -14,6 +14,8 @@ interface MergeRecord extends MovedProfileRecords {
   orderIds: string[];
   /** Online reward codes of the merged profile (optional in records made before they moved). */
   rewardCodeIds?: string[];
+  /** Rewards offline registers handed over to the merged profile without a sale (optional in records made before they were kept). */
+  rewardHandoverIds?: string[];
   loyalty: { points: number; lifetimeEarned: number; lotIds: string[] };
   /** Store credit of the merged profile (optional in records made before credit existed). */
   storeCreditMinor?: number;
@@ -32,8 +34,8 @@ async function settleDuplicateCases(tx: Tx, merchantId: string, customerIds: [st
 }
 
 /**
- * Merges one profile into another in one transaction: identifiers, addresses, consent, orders and
- * promotion uses move to the survivor; the loyalty balance moves by ledger entries with its lots;
+ * Merges one profile into another in one transaction: identifiers, addresses, consent, orders,
+ * promotion uses, reward codes and rewards handed over move to the survivor; the loyalty balance moves by ledger entries with its lots;
  * the merged profile stays, marked merged, so its loyalty code still finds the survivor. Records
  * everything needed to undo it, and tells the channels about the survivor.
  */
@@ -43,6 +45,7 @@ export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { surviv
   const orderIds = await reassignCustomerOrders(tx, merchant.id, input.mergedId, input.survivorId);
   await reassignPromotionRedemptions(tx, merchant.id, input.mergedId, input.survivorId, orderIds);
   const rewardCodeIds = await moveRewardCodes(tx, merchant.id, input.mergedId, input.survivorId);
+  const rewardHandoverIds = await moveRewardHandovers(tx, merchant.id, input.mergedId, input.survivorId);
   const baseTier = merchant.settings.loyalty.baseTier;
   const balance = await getLoyaltyBalance(tx, merchant.id, input.mergedId, baseTier);
   const lotIds = (await listLots(tx, merchant.id, input.mergedId)).map((lot) => lot.id);
@@ -51,7 +54,7 @@ export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { surviv
   const storeCreditMinor = (await getStoreCredit(tx, merchant.id, input.mergedId, merchant.currency)).balanceMinor;
   await transferStoreCredit(tx, merchant.id, { fromCustomerId: input.mergedId, toCustomerId: input.survivorId, kind: 'merge', idempotencyKey: `merge:${mergeId}:credit`, currency: merchant.currency, amountMinor: storeCreditMinor });
 
-  const record: MergeRecord = { ...moved, orderIds, rewardCodeIds, loyalty, storeCreditMinor };
+  const record: MergeRecord = { ...moved, orderIds, rewardCodeIds, rewardHandoverIds, loyalty, storeCreditMinor };
   await tx.insertInto('customer_merges').values({ merchant_id: merchant.id, id: mergeId, survivor_id: input.survivorId, merged_id: input.mergedId, state: 'merged', moved_json: JSON.stringify(record), reason: input.reason, actor: input.actor, created_at: nowIso(), unmerged_at: null }).execute();
   await settleDuplicateCases(tx, merchant.id, [input.survivorId, input.mergedId], `merged (${mergeId})`);
   await writeAudit(tx, merchant.id, { actor: input.actor, action: 'customers.merge', subject: input.survivorId, details: { merge_id: mergeId, merged_id: input.mergedId, reason: input.reason, orders: orderIds.length, points: loyalty.points } });
@@ -78,6 +81,7 @@ export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { merg
   await reassignCustomerOrders(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
   await reassignPromotionRedemptions(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
   await moveRewardCodes(tx, merchant.id, merge.survivor_id, merge.merged_id, record.rewardCodeIds ?? []);
+  await moveRewardHandovers(tx, merchant.id, merge.survivor_id, merge.merged_id, record.rewardHandoverIds ?? []);
   await transferLoyalty(tx, merchant.id, merchant.settings.loyalty.baseTier, { fromCustomerId: merge.survivor_id, toCustomerId: merge.merged_id, kind: 'unmerge', idempotencyKey: `unmerge:${merge.id}`, ...record.loyalty });
   // The credit she brought comes back with her; whatever the survivor spent since stays spent, so at most what is left.
   const survivorCredit = (await getStoreCredit(tx, merchant.id, merge.survivor_id, merchant.currency)).balanceMinor;

@@ -1,11 +1,12 @@
 import type { Queryable, Tx } from '../db/index.ts';
-import { countLiveRewardCodes, hasRedemptionLimits, lockRewardForRedemption, type Reward } from '../loyalty/index.ts';
+import { countLiveRewardCodes, countRewardHandovers, hasRedemptionLimits, lockRewardForRedemption, type Reward } from '../loyalty/index.ts';
 import { AppError } from '../shared/app-error.ts';
 
 /**
  * Redemptions of a reward so far, across channels: rewards redeemed directly on a sale (an order
- * discount naming the reward) plus codes issued for online use and not cancelled. A code used at
- * the register is recorded on the order without the reward's id, so it is counted once, as a code.
+ * discount naming the reward), codes issued for online use and not cancelled, and rewards an
+ * offline register handed over without a sale. A code used at the register is recorded on the
+ * order without the reward's id, so it is counted once, as a code.
  */
 export async function countRewardRedemptions(db: Queryable, merchantId: string, rewardId: string, customerId: string | null): Promise<number> {
   let direct = db
@@ -17,7 +18,7 @@ export async function countRewardRedemptions(db: Queryable, merchantId: string, 
     .where('order_discounts.reward_id', '=', rewardId);
   if (customerId !== null) direct = direct.where('orders.customer_id', '=', customerId);
   const directCount = Number((await direct.executeTakeFirstOrThrow()).count);
-  return directCount + (await countLiveRewardCodes(db, merchantId, rewardId, customerId));
+  return directCount + (await countLiveRewardCodes(db, merchantId, rewardId, customerId)) + (await countRewardHandovers(db, merchantId, rewardId, customerId));
 }
 
 /**

@@ -18,6 +18,7 @@ import * as plannerStatistics from './migrations/0016-planner-statistics.ts';
 import * as oneStockMovementIndex from './migrations/0017-one-stock-movement-index.ts';
 import * as signInFailures from './migrations/0018-sign-in-failures.ts';
 import * as syncTimeIndexes from './migrations/0019-sync-time-indexes.ts';
+import * as rewardHandovers from './migrations/0020-reward-handovers.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -41,6 +42,7 @@ const migrations: Record<string, Migration> = {
   '0017-one-stock-movement-index': oneStockMovementIndex,
   '0018-sign-in-failures': signInFailures,
   '0019-sync-time-indexes': syncTimeIndexes,
+  '0020-reward-handovers': rewardHandovers,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -61,6 +61,8 @@ export interface PromotionVersionsTable { merchant_id: string; version: string; 
 export interface PromotionRedemptionsTable { id: string; merchant_id: string; promotion_id: string; order_id: string; customer_id: string | null; channel: string; amount_minor: number; created_at: string }
 export interface RewardsTable { id: string; merchant_id: string; code: string; name: string; points_cost: number; amount_off_minor: number; active: number; created_at: string; kind: string; percent_off_bps: number | null; free_sku: string | null; per_customer_max: number | null; total_max: number | null }
 export interface RewardCodesTable { merchant_id: string; id: string; customer_id: string; reward_id: string; code: string; state: string; order_id: string | null; created_at: string; closed_at: string | null }
+/** Migration 0020: a reward an offline register handed over without a sale. */
+export interface RewardHandoversTable { merchant_id: string; id: string; customer_id: string; reward_id: string; location_id: string | null; register_id: string; op_id: string; handed_over_at: string; created_at: string }
 export interface MembershipsTable { merchant_id: string; id: string; customer_id: string; name: string; kind: string; starts_at: string; ends_at: string | null; perks_json: string; created_at: string }
 export interface ReferralCodesTable { merchant_id: string; customer_id: string; code: string; created_at: string }
 export interface ReferralsTable { merchant_id: string; id: string; referrer_id: string; friend_id: string; state: string; order_id: string | null; reason: string | null; created_at: string; qualifies_at: string | null; closed_at: string | null }
@@ -134,6 +136,7 @@ export interface Database {
   promotion_versions: PromotionVersionsTable;
   rewards: RewardsTable;
   reward_codes: RewardCodesTable;
+  reward_handovers: RewardHandoversTable;
   memberships: MembershipsTable;
   referral_codes: ReferralCodesTable;
   referrals: ReferralsTable;

@@ -10,6 +10,7 @@ export * from './earn-multiplier.ts';
 export * from './membership-service.ts';
 export * from './loyalty-account-queries.ts';
 export * from './reward-codes.ts';
+export * from './reward-handovers.ts';
 export * from './referral-code.ts';
 export * from './referral-repository.ts';
 export * from './store-credit.ts';

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Queryable } from '../db/index.ts';
 import { toInteger, type ReportPeriod } from './report-period.ts';
 
@@ -10,11 +11,11 @@ export interface RewardRow {
 }
 
 /**
- * Rewards taken on orders placed in the period (cancelled orders not counted), by the order's
- * channel: a reward given at the register or on a pickup order (the order's reward discount), and
- * a reward code issued online and used on an order of any channel (counted where it was used).
- * Points are the reward's price. A reward code not used yet, and a reward an offline register
- * handed over without a sale, are not on an order and not counted.
+ * Rewards taken in the period, by channel: on orders placed in it (cancelled orders not counted),
+ * a reward given at the register or on a pickup order (the order's reward discount) and a reward
+ * code issued online and used on an order of any channel (counted where it was used); and rewards
+ * an offline register handed over without a sale, in the store channel at the time of the
+ * handover. Points are the reward's price. A reward code not used yet is not counted.
  */
 export async function reportRewards(db: Queryable, merchantId: string, period: ReportPeriod): Promise<RewardRow[]> {
   const onOrders = await db
@@ -41,8 +42,18 @@ export async function reportRewards(db: Queryable, merchantId: string, period: R
     .where('orders.cancelled_at', 'is', null)
     .groupBy(['orders.channel', 'rewards.code'])
     .execute();
+  // Handed over by an offline register without a sale: counted in the store channel, when it happened.
+  const handedOver = await db
+    .selectFrom('reward_handovers')
+    .innerJoin('rewards', (join) => join.onRef('rewards.merchant_id', '=', 'reward_handovers.merchant_id').onRef('rewards.id', '=', 'reward_handovers.reward_id'))
+    .select((eb) => [sql<string>`'store'`.as('channel'), 'rewards.code', eb.fn.countAll().as('redemptions'), eb.fn.sum('rewards.points_cost').as('points')])
+    .where('reward_handovers.merchant_id', '=', merchantId)
+    .where('reward_handovers.handed_over_at', '>=', period.startIso)
+    .where('reward_handovers.handed_over_at', '<', period.endIso)
+    .groupBy('rewards.code')
+    .execute();
   const rows = new Map<string, RewardRow>();
-  for (const group of [...onOrders, ...byCode]) {
+  for (const group of [...onOrders, ...byCode, ...handedOver]) {
     const key = `${group.channel}\u0000${group.code}`;
     let row = rows.get(key);
     if (!row) rows.set(key, (row = { channel: group.channel, reward_code: group.code, redemptions: 0, points: 0 }));

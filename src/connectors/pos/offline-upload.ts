@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { announceCustomerChange, checkRewardLimits, priceAsCharged, recordPosSale, redeemOfflineReward, resolveEventCustomer, returnOrder, type PosSaleCommand, type ReturnOrderCommand, type SaleConflict } from '../../commands/index.ts';
 import { findSurvivingCustomer } from '../../customers/index.ts';
 import type { Db, Tx } from '../../db/index.ts';
-import { findActiveReward } from '../../loyalty/index.ts';
+import { findActiveReward, recordRewardHandover } from '../../loyalty/index.ts';
 import type { Merchant } from '../../merchants/index.ts';
 import { findOrderBySource, getOrder, type Order } from '../../orders/index.ts';
 import { AppError } from '../../shared/app-error.ts';
@@ -172,16 +172,19 @@ async function applyOfflineReturn(tx: Tx, merchant: Merchant, upload: OfflineUpl
 
 /**
  * A reward handed over at the register without a sale: its points are spent as for an offline
- * sale's reward (never refused; an overdraw or a limit passed is a conflict).
+ * sale's reward (never refused; an overdraw or a limit passed is a conflict), and the handover is
+ * kept so the reward's limits count it.
  */
 async function applyOfflineRedemption(tx: Tx, merchant: Merchant, upload: OfflineUpload, op: OfflineRewardRedemptionOp): Promise<AppliedOp> {
   const who = await resolveOfflineCustomer(tx, merchant, op.customer, `pos:offline:${upload.register_id}:${op.op_id}`);
   if (!who.customerId) throw new AppError('loyalty.customer_required', 'Redeeming a reward needs a customer', { field: 'customer', notes: who.notes });
   const reward = await findActiveReward(tx, merchant.id, op.reward);
   const conflicts: OfflineConflict[] = await checkRewardLimits(tx, merchant.id, who.customerId, [{ reward, rewardCode: null }], true);
+  const locationId = op.location_id ?? upload.location_id;
+  await recordRewardHandover(tx, merchant.id, { customerId: who.customerId, rewardId: reward.id, locationId, registerId: upload.register_id, opId: op.op_id, handedOverAt: toIso(op.occurred_at) });
   const posting = { customerId: who.customerId, points: reward.pointsCost, idempotencyKey: `pos:${upload.register_id}:${op.op_id}:redeem`, memo: `Redeemed ${reward.name} at register ${upload.register_id} (offline)` };
   conflicts.push(...(await redeemOfflineReward(tx, merchant, reward, posting)));
-  await emitMerchantEvent(tx, merchant.id, 'loyalty.reward_redeemed', { customer_id: who.customerId, reward: reward.code, points: reward.pointsCost, channel: 'store', location_id: op.location_id ?? upload.location_id });
+  await emitMerchantEvent(tx, merchant.id, 'loyalty.reward_redeemed', { customer_id: who.customerId, reward: reward.code, points: reward.pointsCost, channel: 'store', location_id: locationId });
   await announceCustomerChange(tx, merchant.id, who.customerId);
   return { result: { customer_id: who.customerId, points_redeemed: reward.pointsCost }, conflicts, notes: who.notes, subject: who.customerId };
 }
