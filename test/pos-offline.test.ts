@@ -148,7 +148,7 @@ for (const dialect of DIALECTS) {
     assert.deepEqual([live.body.error.code, live.body.error.details.limit, live.body.error.details.used], ['loyalty.reward_limit_reached', 'per_customer_max', 1]);
     // Another register, offline too, hands it over again: applied as it happened, raised as a conflict.
     const second = await upload(harness, 'REG-B', [{ ...handOver('H-2', { customer_id: ana }), occurred_at: '2026-11-20T15:30:00Z' }]);
-    assert.deepEqual(second.results[0]?.conflicts.map((conflict) => [conflict.kind, conflict.limit]), [['reward_limit', 'per_customer_max']]);
+    assert.deepEqual(second.results[0]?.conflicts.map((conflict) => [conflict.kind, (conflict as { limit?: string }).limit]), [['reward_limit', 'per_customer_max']]);
     assert.deepEqual(await assertLedgerBalanced(harness, ana), { available: 80 });
 
     // Her other profile, made at a register by phone, had not had one; merged into Ana's, it has.
