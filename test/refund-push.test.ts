@@ -127,6 +127,37 @@ test('the refund marker is found in a note or reason a person added to, and nowh
 });
 
 for (const dialect of DIALECTS) {
+  test(`[${dialect}] a Shopify order exchanged in the store for cheaper goods: Shopify refunds the difference only and takes the goods back; returned for store credit, Shopify takes the goods back with no money`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    await harness.engine.worker.drain();
+    const order = await recordJanesWebOrder(harness);
+    shopifyHoldsJanesOrder(harness);
+    const aviator = order.lines.find((line) => line.sourceRef === AVIATOR_LINE)!;
+    const lounger = order.lines.find((line) => line.sourceRef === LOUNGER_LINE)!;
+
+    // The aviators (87.47 paid) for a beanie: 28.24 of it pays for the beanie, 59.23 goes back to her card.
+    const exchanged = await harness.request('POST', '/v1/exchanges', { body: { order_id: order.id, exchange_ref: 'EX-WEB-1', location_id: harness.demo.store.id, override: true, return_lines: [{ order_line_id: aviator.id, quantity: 1 }], new_lines: [{ sku: 'SKU-BEANIE-01', quantity: 1 }] } });
+    assert.equal(exchanged.status, 201, JSON.stringify(exchanged.body));
+    const owed = -exchanged.body.data.difference.amount_minor;
+    assert.equal(exchanged.body.data.return.total.amount_minor, 8747);
+    assert.equal(owed, 8747 - exchanged.body.data.new_order.total.amount_minor);
+    await harness.engine.worker.drain();
+    const [refund] = harness.fake.refunds(SHOPIFY_ORDER);
+    assert.deepEqual(refund?.transactions.map((transaction) => [transaction.parentId, transaction.amount]), [[SALE_TRANSACTION, (owed / 100).toFixed(2)]], 'the difference, not the goods\' whole value');
+    assert.deepEqual(refund?.lineItems.map((line) => [line.lineItemId, line.quantity]), [[`gid://shopify/LineItem/${AVIATOR_LINE}`, 1]], 'Shopify\'s order shows the aviators back');
+
+    // The lounger returned for store credit: nothing goes back to the card, and Shopify still hears the goods came back.
+    const credited = await harness.request('POST', '/v1/returns', { body: { order_id: order.id, return_ref: 'STORE-R-CREDIT', override: true, refund_method: 'store_credit', reason: 'Did not fit', lines: [{ order_line_id: lounger.id, quantity: 1 }] } });
+    assert.equal(credited.status, 201, JSON.stringify(credited.body));
+    await harness.engine.worker.drain();
+    const goodsOnly = harness.fake.refunds(SHOPIFY_ORDER)[1];
+    assert.deepEqual([goodsOnly?.transactions, goodsOnly?.shippingAmount, goodsOnly?.lineItems.map((line) => line.lineItemId)], [[], null, [`gid://shopify/LineItem/${LOUNGER_LINE}`]]);
+    assert.equal((await returnRow(harness, credited.body.data.id)).push_state, 'pushed');
+  });
+}
+
+for (const dialect of DIALECTS) {
   test(`[${dialect}] a Shopify order returned in the store is refunded through Shopify once, without restock, against its sale; Shopify's webhook for it records nothing new`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

@@ -3,7 +3,7 @@ import { applyStockMovement } from '../inventory/index.ts';
 import { issueStoreCredit, reversePoints } from '../loyalty/index.ts';
 import { getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { addRefundedAmount, getOrder, markLineReturned, type Order, type OrderLine } from '../orders/index.ts';
-import { computeRefund, insertReturn, insertReturnLine, pointsToReverse, type RefundComputation, type RefundableOrder } from '../returns/index.ts';
+import { channelTakesGoodsBackWithoutMoney, computeRefund, insertReturn, insertReturnLine, pointsToReverse, type RefundComputation, type RefundableOrder } from '../returns/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -156,10 +156,13 @@ export async function returnOrder(tx: Tx, merchant: Merchant, command: ReturnOrd
   const plan = await planReturn(tx, merchant, command);
   const { order } = plan;
   const { returnId } = await insertReturn(tx, merchant.id, { orderId: order.id, source: 'continuum', sourceRef, amountMinor: plan.refund.totalMinor, currency: order.currency, note: command.reason });
-  const pushed = plan.originalPaymentMinor > 0 && plan.destination !== 'register';
+  // The channel that took the payment hears of the return when money goes back to it, and Shopify
+  // also when none does (store credit, an exchange), so its order no longer shows the goods sold.
+  const pushed = plan.destination !== 'register' && (plan.originalPaymentMinor > 0 || channelTakesGoodsBackWithoutMoney(plan.destination));
   await tx.updateTable('returns').set({
     location_id: command.locationId, refund_method: command.refundMethod, exchange_order_id: command.exchange?.newOrderId ?? null, reason: command.reason, actor: command.actor, push_state: pushed ? 'pending' : 'not_needed',
     merchandise_minor: plan.refund.merchandiseMinor, discount_minor: plan.refund.discountMinor, tax_minor: plan.refund.taxMinor, shipping_minor: plan.refund.shippingMinor, fee_minor: plan.refund.feeMinor, store_credit_minor: plan.storeCreditMinor,
+    exchange_applied_minor: command.exchange?.appliedMinor ?? 0,
   }).where('merchant_id', '=', merchant.id).where('id', '=', returnId).execute();
 
   for (const planned of plan.lines) {

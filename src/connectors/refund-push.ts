@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { Db, Tx } from '../db/index.ts';
 import { getOrder, type Order, type OrderLine } from '../orders/index.ts';
-import { findReturn, markChannelRefundFailed, markRefundPushFailed, type ReturnForPush } from '../returns/index.ts';
+import { channelTakesGoodsBackWithoutMoney, findReturn, markChannelRefundFailed, markRefundPushFailed, type ReturnForPush } from '../returns/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
 import { raiseException, type OutboxEvent } from '../sync/index.ts';
 
@@ -16,7 +16,7 @@ export type RefundChannel = 'shopify' | 'square';
 export interface RefundPush {
   refund: ReturnForPush;
   order: Order;
-  /** What goes back to the order's payment: the refund less the part paid as store credit. */
+  /** What goes back to the order's payment: the refund less what store credit and an exchange's new goods took (0: goods only). */
   amountMinor: number;
   lines: { line: OrderLine; quantity: number }[];
 }
@@ -26,7 +26,8 @@ const payloadSchema = z.object({ return_id: z.string().min(1) });
 /**
  * Reads what a refund push needs, or returns the note that closes the message when there is
  * nothing to push: a return already pushed (a redelivered message), refused before, not owed to
- * the channel, or paid back entirely as store credit.
+ * the channel, or with nothing going back to the payment on a channel that takes goods back only
+ * with money (Square).
  */
 export async function loadRefundPush(db: Db, event: OutboxEvent, channel: RefundChannel): Promise<RefundPush | string> {
   const parsed = payloadSchema.safeParse(JSON.parse(event.payload));
@@ -39,9 +40,10 @@ export async function loadRefundPush(db: Db, event: OutboxEvent, channel: Refund
   const order = await getOrder(db, event.merchant_id, refund.orderId);
   assert(order.source === channel, `return ${refund.id} is pushed to ${channel}, the channel of its order ${order.id} (${order.source})`);
   assert(refund.currency === order.currency, `return ${refund.id} is in its order's currency`);
-  const amountMinor = refund.amountMinor - refund.storeCreditMinor;
-  assert(Number.isSafeInteger(amountMinor) && amountMinor >= 0, `return ${refund.id}: store credit is part of the refund`);
-  if (amountMinor === 0) return 'skipped: the whole refund was paid as store credit';
+  // What goes back to the shopper's payment: not what was paid as store credit, nor what an exchange's new goods took.
+  const amountMinor = refund.amountMinor - refund.storeCreditMinor - refund.exchangeAppliedMinor;
+  assert(Number.isSafeInteger(amountMinor) && amountMinor >= 0, `return ${refund.id}: store credit and what an exchange took are parts of the refund`);
+  if (amountMinor === 0 && !channelTakesGoodsBackWithoutMoney(channel)) return 'skipped: nothing goes back to the payment (store credit or an exchange took it all)';
   const lines = refund.lines.map((returned) => {
     const line = order.lines.find((candidate) => candidate.id === returned.orderLineId);
     assert(line, `return ${refund.id} names line ${returned.orderLineId} of order ${order.id}`);

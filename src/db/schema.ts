@@ -50,6 +50,8 @@ export interface ReturnsTable {
   location_id: Optional<string>; refund_method: Optional<string>; reason: Optional<string>; actor: Optional<string>; exchange_order_id: Optional<string>;
   channel_refund_ref: Optional<string>; push_state: Optional<string>;
   merchandise_minor: Defaulted<number>; discount_minor: Defaulted<number>; tax_minor: Defaulted<number>; shipping_minor: Defaulted<number>; fee_minor: Defaulted<number>; store_credit_minor: Defaulted<number>;
+  /** Migration 0021: what an exchange's new goods took of the refund (not paid back). */
+  exchange_applied_minor: Defaulted<number>;
 }
 export interface ReturnLinesTable { id: string; merchant_id: string; return_id: string; order_line_id: string; quantity: number; amount_minor: number; tax_minor: number; restock: string; restock_location_id: string | null; points_reversed: number; gross_minor: Defaulted<number>; discount_minor: Defaulted<number>; fee_minor: Defaulted<number> }
 export interface PromotionsTable {

@@ -3,6 +3,15 @@ import type { Queryable, Tx } from '../db/index.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
+/**
+ * Whether a channel's refund can carry returned goods with no money back, so its order stops showing
+ * them as sold when store credit or an exchange took the whole refund: Shopify can (refundCreate with
+ * refundLineItems and no transactions); Square's RefundPayment moves money only.
+ */
+export function channelTakesGoodsBackWithoutMoney(channel: 'shopify' | 'square'): boolean {
+  return channel === 'shopify';
+}
+
 export interface NewReturn {
   orderId: string;
   /** `continuum` for a return taken through the API (by a register or the console). */

@@ -720,7 +720,9 @@ async function readOrderRefundState(request: RequestFunction, orderId: string): 
  */
 async function createRefund(request: RequestFunction, input: CreateRefundInput): Promise<{ refundId: string }> {
   assert(input.idempotencyKey.length > 0, 'createRefund: idempotencyKey must not be empty');
-  assert(input.transactions.length > 0, 'createRefund: a refund pays money back through at least one transaction');
+  // RefundInput.transactions is optional: a refund of goods with no money back (store credit or an
+  // exchange took it all) names its lines only, as Shopify's own example of an exchange does.
+  assert(input.transactions.length > 0 || input.lines.length > 0, 'createRefund: a refund pays money back or takes goods back');
   assert(input.lines.every((line) => Number.isSafeInteger(line.quantity) && line.quantity > 0), 'createRefund: line quantities are positive integers');
   const orderId = shopifyGid('Order', input.orderId);
   const refundInput = {

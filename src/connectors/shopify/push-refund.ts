@@ -91,7 +91,8 @@ export async function pushShopifyRefund(db: Db, client: ShopifyAdminClient, even
       idempotencyKey: refund.id,
       note: formatRefundMarker(refund.id),
       lines: push.lines.map(({ line, quantity }) => ({ lineItemId: shopifyGid('LineItem', line.sourceRef), quantity })),
-      shippingAmount: refund.shippingMinor > 0 ? minorToDecimal(refund.shippingMinor, order.currency) : null,
+      // Shipping is refunded as money; a refund of goods only (store credit or an exchange took it all) names none.
+      shippingAmount: refund.shippingMinor > 0 && push.amountMinor > 0 ? minorToDecimal(refund.shippingMinor, order.currency) : null,
       transactions: transactions.map((transaction) => ({ parentId: transaction.parentId, gateway: transaction.gateway, amount: minorToDecimal(transaction.amountMinor, order.currency) })),
     });
     await linkChannelRefund(db, event.merchant_id, refund.id, { channel: 'shopify', refundRef: numericIdOf(refundId) });
