@@ -69,6 +69,16 @@ async function recordAnasRegisterSale(harness: TestEngine) {
   return order;
 }
 
+/** An engine whose records and fake Shopify both hold Jane's web order. */
+async function startWithJanesWebOrder(t: { after(fn: () => Promise<void>): void }, dialect: (typeof DIALECTS)[number]) {
+  const harness = await startTestEngine(dialect);
+  t.after(() => harness.dispose());
+  await harness.engine.worker.drain();
+  const order = await recordJanesWebOrder(harness);
+  shopifyHoldsJanesOrder(harness);
+  return { harness, order };
+}
+
 /** A return taken through the API; a manager's override, so the fixtures' old order dates do not close the window. */
 async function takeReturn(harness: TestEngine, orderId: string, returnRef: string, lines: { order_line_id: string; quantity: number }[]) {
   const response = await harness.request('POST', '/v1/returns', { body: { order_id: orderId, return_ref: returnRef, override: true, reason: 'Did not fit', lines } });
@@ -128,11 +138,7 @@ test('the refund marker is found in a note or reason a person added to, and nowh
 
 for (const dialect of DIALECTS) {
   test(`[${dialect}] a Shopify order exchanged in the store for cheaper goods: Shopify refunds the difference only and takes the goods back; returned for store credit, Shopify takes the goods back with no money`, async (t) => {
-    const harness = await startTestEngine(dialect);
-    t.after(() => harness.dispose());
-    await harness.engine.worker.drain();
-    const order = await recordJanesWebOrder(harness);
-    shopifyHoldsJanesOrder(harness);
+    const { harness, order } = await startWithJanesWebOrder(t, dialect);
     const aviator = order.lines.find((line) => line.sourceRef === AVIATOR_LINE)!;
     const lounger = order.lines.find((line) => line.sourceRef === LOUNGER_LINE)!;
 
@@ -155,15 +161,9 @@ for (const dialect of DIALECTS) {
     assert.deepEqual([goodsOnly?.transactions, goodsOnly?.shippingAmount, goodsOnly?.lineItems.map((line) => line.lineItemId)], [[], null, [`gid://shopify/LineItem/${LOUNGER_LINE}`]]);
     assert.equal((await returnRow(harness, credited.body.data.id)).push_state, 'pushed');
   });
-}
 
-for (const dialect of DIALECTS) {
   test(`[${dialect}] a Shopify order returned in the store is refunded through Shopify once, without restock, against its sale; Shopify's webhook for it records nothing new`, async (t) => {
-    const harness = await startTestEngine(dialect);
-    t.after(() => harness.dispose());
-    await harness.engine.worker.drain();
-    const order = await recordJanesWebOrder(harness);
-    shopifyHoldsJanesOrder(harness);
+    const { harness, order } = await startWithJanesWebOrder(t, dialect);
     const aviator = order.lines.find((line) => line.sourceRef === AVIATOR_LINE)!;
 
     const returned = await takeReturn(harness, order.id, 'STORE-R-1', [{ order_line_id: aviator.id, quantity: 1 }]);
@@ -216,11 +216,7 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] a Shopify outage and throttling delay the refund push, which is retried later and refunds once`, async (t) => {
-    const harness = await startTestEngine(dialect);
-    t.after(() => harness.dispose());
-    await harness.engine.worker.drain();
-    const order = await recordJanesWebOrder(harness);
-    shopifyHoldsJanesOrder(harness);
+    const { harness, order } = await startWithJanesWebOrder(t, dialect);
     harness.fake.failNext(1, 503, 'refundCreate');
     const returned = await takeReturn(harness, order.id, 'STORE-R-1', [{ order_line_id: order.lines[0]!.id, quantity: 1 }]);
     await harness.engine.worker.drain();
@@ -243,11 +239,7 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] a Shopify refund whose answer was lost is found by its note on the retry and linked, not made twice`, async (t) => {
-    const harness = await startTestEngine(dialect);
-    t.after(() => harness.dispose());
-    await harness.engine.worker.drain();
-    const order = await recordJanesWebOrder(harness);
-    shopifyHoldsJanesOrder(harness);
+    const { harness, order } = await startWithJanesWebOrder(t, dialect);
     const returned = await takeReturn(harness, order.id, 'STORE-R-1', [{ order_line_id: order.lines[0]!.id, quantity: 1 }]);
     // Shopify makes the refund, but the connection drops before its answer arrives.
     let dropped = 0;
@@ -275,11 +267,7 @@ for (const dialect of DIALECTS) {
   });
 
   test(`[${dialect}] a refund Shopify refuses (the line was already refunded in its admin) is marked failed and raised for a person, not retried`, async (t) => {
-    const harness = await startTestEngine(dialect);
-    t.after(() => harness.dispose());
-    await harness.engine.worker.drain();
-    const order = await recordJanesWebOrder(harness);
-    shopifyHoldsJanesOrder(harness);
+    const { harness, order } = await startWithJanesWebOrder(t, dialect);
     // Someone refunded the aviator in the Shopify admin; its webhook has not arrived yet.
     const admin = createShopifyAdminClient({ adminApiUrl: harness.fake.url, accessToken: harness.fake.token });
     await admin.createRefund({ orderId: SHOPIFY_ORDER, idempotencyKey: 'admin-refund-1', note: 'Refunded in the Shopify admin', lines: [{ lineItemId: AVIATOR_LINE, quantity: 1 }], shippingAmount: null, transactions: [{ parentId: SALE_TRANSACTION, gateway: 'shopify_payments', amount: '87.47' }] });
