@@ -110,7 +110,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       name: 'prune-settled-sync-rows', intervalMs: syncRetentionJobIntervalMs,
       run: async () => {
         const pruned = await pruneSettledSyncRows(database.db, options.syncRetentionDays!);
-        return pruned.inboxEvents + pruned.outboxEvents;
+        return pruned.inboxEvents + pruned.outboxEvents + pruned.idempotencyKeys;
       },
     }] : []),
     ...(options.reconcileIntervalMs ? [{

@@ -4,7 +4,7 @@ import { readConfig } from '../src/config.ts';
 import { createTestClock, installClock, nowIso } from '../src/shared/clock.ts';
 import { pruneBatchSize, pruneSettledSyncRows } from '../src/sync/index.ts';
 import { DIALECTS } from './support/databases.ts';
-import { startTestEngine } from './support/engine-harness.ts';
+import { startTestEngine, testPosKey } from './support/engine-harness.ts';
 
 // Applied inbox events and delivered outbox messages are deleted once older than the retention
 // (SYNC_RETENTION_DAYS, 30 by default): the database stops growing by every webhook's raw body,
@@ -14,7 +14,7 @@ import { startTestEngine } from './support/engine-harness.ts';
 const dayMs = 86_400_000;
 
 for (const dialect of DIALECTS) {
-  test(`[${dialect}] settled sync rows older than the retention are deleted, oldest first in batches; what waits, failed or died stays, and a redelivery after it is still applied once`, async (t) => {
+  test(`[${dialect}] settled sync rows and Idempotency-Keys older than the retention are deleted, oldest first in batches; what waits, failed or died stays, and a redelivery after it is still applied once`, async (t) => {
     const clock = createTestClock();
     t.after(installClock(clock));
     const harness = await startTestEngine(dialect);
@@ -39,15 +39,20 @@ for (const dialect of DIALECTS) {
       inbox: (await db.selectFrom('inbox_events').select(['status']).where('merchant_id', '=', merchantId).execute()).map((row) => row.status).sort(),
       outbox: (await db.selectFrom('outbox_events').select(['status']).where('merchant_id', '=', merchantId).execute()).map((row) => row.status).sort(),
     });
+    // A register's write with an Idempotency-Key: kept with its response for the same time.
+    const keyed = await harness.request('POST', '/v1/customers', { key: testPosKey, headers: { 'idempotency-key': 'enrol-ana-1' }, body: { email: 'ana@example.com', first_name: 'Ana' } });
+    assert.equal(keyed.status, 201, JSON.stringify(keyed.body));
     const before = await counts();
     assert.ok(before.inbox.includes('processed') && before.outbox.includes('delivered'));
 
     clock.advance(29 * dayMs);
-    assert.deepEqual(await pruneSettledSyncRows(db, 30), { inboxEvents: 0, outboxEvents: 0 }, 'nothing is older than 30 days yet');
+    assert.deepEqual(await pruneSettledSyncRows(db, 30), { inboxEvents: 0, outboxEvents: 0, idempotencyKeys: 0 }, 'nothing is older than 30 days yet');
     clock.advance(2 * dayMs);
     const pruned = await pruneSettledSyncRows(db, 30);
     assert.equal(pruned.inboxEvents, before.inbox.filter((status) => status === 'processed' || status === 'ignored').length);
     assert.equal(pruned.outboxEvents, before.outbox.filter((status) => status === 'delivered').length);
+    assert.equal(pruned.idempotencyKeys, 1);
+    assert.equal((await db.selectFrom('idempotency_keys').select('key').execute()).length, 0);
     assert.deepEqual(await counts(), { inbox: ['failed'], outbox: before.outbox.filter((status) => status !== 'delivered') }, 'what failed, waits or died stays');
     assert.ok((await counts()).outbox.includes('dead') && (await counts()).outbox.includes('pending'));
     assert.equal(await pointsOf(), pointsBefore, 'the points stay');
@@ -70,7 +75,7 @@ for (const dialect of DIALECTS) {
         resource_key: null, queue_position: 0,
       }))).execute();
     }
-    assert.deepEqual(await pruneSettledSyncRows(db, 30), { inboxEvents: rows, outboxEvents: 0 });
+    assert.deepEqual(await pruneSettledSyncRows(db, 30), { inboxEvents: rows, outboxEvents: 0, idempotencyKeys: 0 });
     assert.equal((await db.selectFrom('inbox_events').select('id').where('id', 'like', 'evt_old_%').execute()).length, 0);
   });
 }

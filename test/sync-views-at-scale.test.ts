@@ -43,11 +43,11 @@ test('[sqlite] the sync views and the retention job read the rows of their windo
     ...(await queriesOf(db, (recording) => pruneSettledSyncRows(recording, 30))),
   ];
 
-  const onEvents = queries.filter((query) => /from "(inbox|outbox)_events"/.test(query.sql));
-  assert.ok(onEvents.length >= 12, `the views read the inbox and outbox (${onEvents.length} queries)`);
+  const onEvents = queries.filter((query) => /from "((inbox|outbox)_events|idempotency_keys)"/.test(query.sql));
+  assert.ok(onEvents.length >= 13, `the views read the inbox and outbox, the retention job the keys too (${onEvents.length} queries)`);
   for (const query of onEvents) {
     const plan = (await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))).rows.map((row) => row.detail);
-    const reads = plan.filter((step) => /(inbox|outbox)_events/.test(step));
+    const reads = plan.filter((step) => /(inbox|outbox)_events|idempotency_keys/.test(step));
     assert.ok(reads.length > 0, `${query.sql}\n${plan.join('\n')}`);
     for (const step of reads) {
       assert.doesNotMatch(step, /^SCAN/, `a whole-table scan:\n${query.sql}\n${plan.join('\n')}`);

@@ -11,7 +11,9 @@ import { nowMs } from '../shared/clock.ts';
 // the replay window anyway, src/config.ts). A delivered message is needed only to replay it. So
 // rows settled longer ago than the retention are deleted; what waits, failed or died stays until a
 // person or the worker settles it. Every canonical record keeps its own idempotency key, so an
-// event delivered again after its row is gone is still applied once.
+// event delivered again after its row is gone is still applied once. The API's Idempotency-Keys
+// (each with the response it answered) go by the same age: a client retries a write within
+// minutes, not weeks, and the write's own ids (sale ids, return refs) still make it safe after.
 
 /** How long applied inbox events and delivered outbox messages are kept, by default. */
 export const defaultSyncRetentionDays = 30;
@@ -26,20 +28,23 @@ const pruneBatchesPerRun = 80;
 export interface PruneResult {
   inboxEvents: number;
   outboxEvents: number;
+  idempotencyKeys: number;
 }
 
 /**
- * Deletes, for every merchant, inbox events applied (`processed`, `ignored`) and outbox messages
- * delivered more than `retentionDays` ago, oldest first, in batches of `pruneBatchSize`.
+ * Deletes, for every merchant, inbox events applied (`processed`, `ignored`), outbox messages
+ * delivered and Idempotency-Keys made more than `retentionDays` ago, oldest first, in batches of
+ * `pruneBatchSize`.
  */
 export async function pruneSettledSyncRows(db: Queryable, retentionDays: number): Promise<PruneResult> {
   assert(Number.isSafeInteger(retentionDays) && retentionDays >= syncRetentionDaysMin, `sync rows are kept at least ${syncRetentionDaysMin} days`);
   const cutoffIso = new Date(nowMs() - retentionDays * dayMs).toISOString();
   const merchants = await db.selectFrom('merchants').select('merchant_id').execute();
-  const result: PruneResult = { inboxEvents: 0, outboxEvents: 0 };
+  const result: PruneResult = { inboxEvents: 0, outboxEvents: 0, idempotencyKeys: 0 };
   for (const { merchant_id: merchantId } of merchants) {
     result.inboxEvents += await pruneInBatches(() => deleteAppliedInboxEvents(db, merchantId, cutoffIso));
     result.outboxEvents += await pruneInBatches(() => deleteDeliveredOutboxEvents(db, merchantId, cutoffIso));
+    result.idempotencyKeys += await pruneInBatches(() => deleteOldIdempotencyKeys(db, merchantId, cutoffIso));
   }
   return result;
 }
@@ -77,5 +82,14 @@ async function deleteDeliveredOutboxEvents(db: Queryable, merchantId: string, cu
   if (ids.length === 0) return 0;
   const deleted = await db.deleteFrom('outbox_events')
     .where('id', 'in', ids.map((row) => row.id)).where('status', '=', 'delivered').where('delivered_at', '<', cutoffIso).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}
+
+async function deleteOldIdempotencyKeys(db: Queryable, merchantId: string, cutoffIso: string): Promise<number> {
+  const keys = await db.selectFrom('idempotency_keys').select('key')
+    .where('merchant_id', '=', merchantId).where('created_at', '<', cutoffIso).orderBy('created_at').limit(pruneBatchSize).execute();
+  if (keys.length === 0) return 0;
+  const deleted = await db.deleteFrom('idempotency_keys')
+    .where('merchant_id', '=', merchantId).where('key', 'in', keys.map((row) => row.key)).where('created_at', '<', cutoffIso).executeTakeFirst();
   return Number(deleted.numDeletedRows);
 }

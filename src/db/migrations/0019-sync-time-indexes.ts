@@ -14,6 +14,8 @@ const indexes = [
   { name: 'inbox_events_by_processed', table: 'inbox_events', columns: ['merchant_id', 'processed_at'] },
   { name: 'outbox_events_by_created', table: 'outbox_events', columns: ['merchant_id', 'created_at'] },
   { name: 'outbox_events_by_delivered', table: 'outbox_events', columns: ['merchant_id', 'delivered_at'] },
+  // The retention job (src/sync/retention.ts) deletes Idempotency-Keys by age, oldest first.
+  { name: 'idempotency_keys_by_created', table: 'idempotency_keys', columns: ['merchant_id', 'created_at'] },
 ] as const;
 
 export async function up(db: Db): Promise<void> {
