@@ -169,6 +169,45 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(report.body.data.filter((row: { reward_code: string }) => row.reward_code === 'COFFEE'), [{ channel: 'store', reward_code: 'COFFEE', redemptions: 2, points: 20 }], 'the two handovers, in the store');
   });
 
+  test(`[${dialect}] an exchange made offline: the wallet back on the shelf, the beanie given as the register charged it, only the difference refunded, points carried; outside the window it is applied as the associate decided and raised; uploaded again it changes nothing`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    const ana = await enrol(harness, 'ana@example.com', 0);
+    const wallets = await storeLevel(harness, WALLET);
+    const beanies = await storeLevel(harness, BEANIE);
+    const beanieTax = Math.round(2499 * 0.13);
+    const exchangeOp = (opId: string, occurredAt: string, lineNumber: number) => ({
+      op_id: opId, sequence: 1, occurred_at: occurredAt, type: 'exchange', sale: { sale_id: 'S-1' },
+      return_lines: [{ line_number: lineNumber, quantity: 1 }], new_lines: [{ sku: BEANIE, quantity: 1, unit_price_minor: 2499, tax_minor: beanieTax }],
+    });
+    const sale = saleOp('S-1', '2026-08-01T10:00:00Z', { sku: WALLET, unitPriceMinor: 5000, quantity: 2, customer: { customer_id: ana } });
+    const first = await upload(harness, 'REG-A', [sale, exchangeOp('X-1', '2026-08-10T10:00:00Z', 1)]);
+    assert.deepEqual(first.results.map((result) => [result.op_id, result.status, result.conflicts]), [['S-1', 'applied', []], ['X-1', 'applied', []]]);
+    const exchanged = first.results[1] as unknown as { order_id: string; return_id: string; customer_id: string; points_carried: number; difference_minor: number };
+    const walletPaid = 5000 + Math.round(5000 * 0.13);
+    assert.equal(exchanged.difference_minor, 2499 + beanieTax - walletPaid, 'the beanie costs less than the wallet');
+    assert.equal(exchanged.customer_id, ana);
+    const newOrder = (await harness.request('GET', `/v1/orders/${exchanged.order_id}`)).body.data;
+    assert.deepEqual(newOrder.payments.map((payment: { method: string; amount: { amount_minor: number } }) => [payment.method, payment.amount.amount_minor]), [['exchange', 2499 + beanieTax]]);
+    assert.equal(newOrder.exchange_of_order_id, first.results[0]?.order_id);
+    const returned = (await harness.request('GET', `/v1/returns/${exchanged.return_id}`)).body.data;
+    assert.equal(returned.total.amount_minor, walletPaid);
+    assert.ok(exchanged.points_carried > 0, 'the beanie carries points the wallet earned');
+    assert.deepEqual([(await storeLevel(harness, WALLET)).on_hand, (await storeLevel(harness, BEANIE)).on_hand], [wallets.on_hand - 1, beanies.on_hand - 1], 'two wallets sold, one back; one beanie given');
+
+    // The other wallet, exchanged 111 days after the sale: past the 30-day window, the associate's call stands.
+    const late = await upload(harness, 'REG-A', [exchangeOp('X-2', '2026-11-20T10:00:00Z', 1)]);
+    assert.deepEqual(late.results[0]?.conflicts.map((conflict) => [conflict.kind, (conflict as { code?: string }).code]), [['return_outside_policy', 'returns.window_closed']]);
+    assert.equal((await offlineExceptions(harness)).length, 1);
+    await assertStockMatchesMovements(harness, WALLET);
+    await assertStockMatchesMovements(harness, BEANIE);
+    await assertLedgerBalanced(harness, ana);
+
+    const again = await upload(harness, 'REG-A', [sale, exchangeOp('X-1', '2026-08-10T10:00:00Z', 1), exchangeOp('X-2', '2026-11-20T10:00:00Z', 1)]);
+    assert.deepEqual(again.results.map((result) => result.status), ['replayed', 'replayed', 'replayed']);
+    assert.equal((await storeLevel(harness, BEANIE)).on_hand, beanies.on_hand - 2, 'nothing moved again');
+  });
+
   test(`[${dialect}] operations apply in the order they happened, whatever order they are uploaded in`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

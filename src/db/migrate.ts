@@ -20,6 +20,7 @@ import * as signInFailures from './migrations/0018-sign-in-failures.ts';
 import * as syncTimeIndexes from './migrations/0019-sync-time-indexes.ts';
 import * as rewardHandovers from './migrations/0020-reward-handovers.ts';
 import * as exchangeApplied from './migrations/0021-exchange-applied.ts';
+import * as offlineExchanges from './migrations/0022-offline-exchanges.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -45,6 +46,7 @@ const migrations: Record<string, Migration> = {
   '0019-sync-time-indexes': syncTimeIndexes,
   '0020-reward-handovers': rewardHandovers,
   '0021-exchange-applied': exchangeApplied,
+  '0022-offline-exchanges': offlineExchanges,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

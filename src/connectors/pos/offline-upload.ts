@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { announceCustomerChange, checkRewardLimits, priceAsCharged, recordPosSale, redeemOfflineReward, resolveEventCustomer, returnOrder, type PosSaleCommand, type ReturnOrderCommand, type SaleConflict } from '../../commands/index.ts';
+import { announceCustomerChange, checkRewardLimits, exchangeOrder, priceAsCharged, recordPosSale, redeemOfflineReward, resolveEventCustomer, returnOrder, type PosSaleCommand, type ReturnOrderCommand, type SaleConflict } from '../../commands/index.ts';
 import { findSurvivingCustomer } from '../../customers/index.ts';
 import type { Db, Tx } from '../../db/index.ts';
 import { findActiveReward, recordRewardHandover } from '../../loyalty/index.ts';
@@ -9,8 +9,8 @@ import { AppError } from '../../shared/app-error.ts';
 import { nowIso, toIso } from '../../shared/clock.ts';
 import { emitMerchantEvent, raiseException } from '../../sync/index.ts';
 import { findLoggedOfflineOp, logOfflineOp, type LoggedOfflineOp } from './offline-op-log.ts';
-import { offlineCustomerClaim, orderOfflineOps, registerSaleRef, toChargedSale, toPosSaleCommand, toReturnCommand } from './translate.ts';
-import type { OfflineCustomer, OfflineNote, OfflineOp, OfflineOpResult, OfflineRewardRedemptionOp, OfflineReturnOp, OfflineSaleOp, OfflineUpload } from './types.ts';
+import { offlineCustomerClaim, orderOfflineOps, registerSaleRef, toChargedExchange, toChargedSale, toExchangeCommand, toPosSaleCommand, toReturnCommand } from './translate.ts';
+import type { OfflineCustomer, OfflineExchangeOp, OfflineNote, OfflineOp, OfflineOpResult, OfflineRewardRedemptionOp, OfflineReturnOp, OfflineSaleOp, OfflineUpload } from './types.ts';
 
 // Store-and-forward for registers that talk to Continuum directly (docs/pos-offline.md). A register
 // that lost its connection keeps selling, taking returns and handing out rewards; when it is back it
@@ -104,6 +104,8 @@ function applyOfflineOp(tx: Tx, merchant: Merchant, upload: OfflineUpload, op: O
       return applyOfflineSale(tx, merchant, upload, op);
     case 'return':
       return applyOfflineReturn(tx, merchant, upload, op);
+    case 'exchange':
+      return applyOfflineExchange(tx, merchant, upload, op);
     case 'reward_redemption':
       return applyOfflineRedemption(tx, merchant, upload, op);
   }
@@ -139,7 +141,7 @@ async function applyOfflineSale(tx: Tx, merchant: Merchant, upload: OfflineUploa
   };
 }
 
-async function findReturnedOrder(tx: Tx, merchantId: string, upload: OfflineUpload, op: OfflineReturnOp): Promise<Order> {
+async function findReturnedOrder(tx: Tx, merchantId: string, upload: OfflineUpload, op: OfflineReturnOp | OfflineExchangeOp): Promise<Order> {
   if (op.order_id) return getOrder(tx, merchantId, op.order_id);
   if (!op.sale) throw new AppError('returns.order_required', 'A return names the order (order_id) or the register sale (sale) it takes back', { field: 'order_id' });
   const order = await findOrderBySource(tx, merchantId, 'pos', registerSaleRef(upload, op.sale));
@@ -168,6 +170,33 @@ async function applyOfflineReturn(tx: Tx, merchant: Merchant, upload: OfflineUpl
   }
   const notes: OfflineNote[] = returned.created ? [] : [{ kind: 'already_recorded', return_id: returned.returnId }];
   return { result: { order_id: order.id, return_id: returned.returnId, customer_id: order.customerId }, conflicts, notes, subject: order.id };
+}
+
+/**
+ * An exchange made offline: the goods taken back by the same rules as an offline return (a refusal
+ * a manager could override was the associate's call: applied with the override and raised), and
+ * the new goods recorded as the register charged them, paid first by the returned goods' value and
+ * carrying their points, as a live exchange. An empty shelf for the new goods is a conflict too.
+ */
+async function applyOfflineExchange(tx: Tx, merchant: Merchant, upload: OfflineUpload, op: OfflineExchangeOp): Promise<AppliedOp> {
+  const order = await findReturnedOrder(tx, merchant.id, upload, op);
+  const charged = await priceAsCharged(tx, merchant, toChargedExchange(op));
+  const conflicts: OfflineConflict[] = [];
+  let exchanged;
+  try {
+    exchanged = await exchangeOrder(tx, merchant, toExchangeCommand(upload, op, order, charged, false));
+  } catch (error) {
+    // The return is planned before anything is written (exchangeOrder plans, then records), so the transaction goes on.
+    if (!(error instanceof AppError && OVERRIDABLE_RETURN_CODES.has(error.code))) throw error;
+    conflicts.push({ kind: 'return_outside_policy', code: error.code, message: error.message });
+    exchanged = await exchangeOrder(tx, merchant, toExchangeCommand(upload, op, order, charged, true));
+  }
+  conflicts.push(...exchanged.conflicts);
+  const notes: OfflineNote[] = exchanged.created ? [] : [{ kind: 'already_recorded', order_id: exchanged.newOrder.id, return_id: exchanged.returnId }];
+  return {
+    result: { order_id: exchanged.newOrder.id, return_id: exchanged.returnId, customer_id: order.customerId, points_carried: exchanged.pointsCarried, difference_minor: exchanged.differenceMinor },
+    conflicts, notes, subject: order.id,
+  };
 }
 
 /**

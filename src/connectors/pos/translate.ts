@@ -1,9 +1,9 @@
-import type { ChargedSale, PosSaleCommand, ReturnOrderCommand } from '../../commands/index.ts';
+import type { ChargedSale, ExchangeCommand, PosSaleCommand, ReturnOrderCommand } from '../../commands/index.ts';
 import type { CustomerClaim } from '../../customers/index.ts';
 import type { Order } from '../../orders/index.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { toIso } from '../../shared/clock.ts';
-import type { OfflineCustomer, OfflineOp, OfflineReturnOp, OfflineSaleOp, OfflineUpload } from './types.ts';
+import type { OfflineCustomer, OfflineExchangeOp, OfflineOp, OfflineReturnOp, OfflineSaleOp, OfflineUpload } from './types.ts';
 
 // An offline register's operations → the canonical commands. No register field name goes further.
 
@@ -31,6 +31,16 @@ export function toChargedSale(op: OfflineSaleOp): ChargedSale {
   };
 }
 
+/** The new goods of an offline exchange as the register charged them (no reward is taken on an exchange). */
+export function toChargedExchange(op: OfflineExchangeOp): ChargedSale {
+  return {
+    lines: op.new_lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: line.unit_price_minor, discountMinor: line.discount_minor, taxMinor: line.tax_minor })),
+    promotions: op.promotions.map((use) => ({ promotion: use.promotion, amountMinor: use.amount_minor })),
+    rewards: [],
+    totalMinor: null,
+  };
+}
+
 /** The sale command, for the customer the operation resolved to (null: none, or not one to credit). */
 export function toPosSaleCommand(upload: OfflineUpload, op: OfflineSaleOp, customer: PosSaleCommand['customer'], charged: NonNullable<PosSaleCommand['offline']>['charged']): PosSaleCommand {
   return {
@@ -48,18 +58,40 @@ export function registerSaleRef(upload: OfflineUpload, sale: NonNullable<Offline
 }
 
 /**
- * The return command against a known order. A line named by its position is the register sale's
- * line of that number (register sale lines are numbered from 1). The return window is judged at
- * the time the return happened; `override` is the caller's decision.
+ * The order lines a return or exchange takes back. A line named by its position is the register
+ * sale's line of that number (register sale lines are numbered from 1).
  */
-export function toReturnCommand(upload: OfflineUpload, op: OfflineReturnOp, order: Order, override: boolean): ReturnOrderCommand {
-  const lines = op.lines.map((line, index) => {
+function returnedLines(lines: OfflineReturnOp['lines'], order: Order, field: string): ReturnOrderCommand['lines'] {
+  return lines.map((line, index) => {
     const orderLine = line.order_line_id ? order.lines.find((candidate) => candidate.id === line.order_line_id) : order.lines.find((candidate) => candidate.sourceRef === String(line.line_number));
-    if (!orderLine) throw new AppError('returns.unknown_line', `Line ${index + 1} names no line of order ${order.orderNumber ?? order.id}`, { field: `lines.${index}`, order_id: order.id });
+    if (!orderLine) throw new AppError('returns.unknown_line', `Line ${index + 1} names no line of order ${order.orderNumber ?? order.id}`, { field: `${field}.${index}`, order_id: order.id });
     return { orderLineId: orderLine.id, quantity: line.quantity, disposition: line.disposition, waiveFee: false };
   });
+}
+
+/**
+ * The return command against a known order. The return window is judged at the time the return
+ * happened; `override` is the caller's decision.
+ */
+export function toReturnCommand(upload: OfflineUpload, op: OfflineReturnOp, order: Order, override: boolean): ReturnOrderCommand {
+  const lines = returnedLines(op.lines, order, 'lines');
   return {
     orderId: order.id, returnRef: `${upload.register_id}:${op.op_id}`, locationId: op.location_id ?? upload.location_id, lines, refundMethod: op.refund_method,
     reason: op.reason ?? null, override, refundShipping: false, actor: `pos:${upload.register_id}`, at: toIso(op.occurred_at),
+  };
+}
+
+/**
+ * The exchange command against a known order: the new goods as the register charged them, the
+ * return judged at the time it happened; `override` is the caller's decision.
+ */
+export function toExchangeCommand(upload: OfflineUpload, op: OfflineExchangeOp, order: Order, charged: NonNullable<ExchangeCommand['offline']>['charged'], override: boolean): ExchangeCommand {
+  return {
+    orderId: order.id, exchangeRef: `${upload.register_id}:${op.op_id}`, registerId: upload.register_id, locationId: op.location_id ?? upload.location_id,
+    returnLines: returnedLines(op.return_lines, order, 'return_lines'),
+    newLines: op.new_lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: line.unit_price_minor })),
+    promotionCodes: [], payments: op.payments?.map((payment) => ({ method: payment.method, amountMinor: payment.amount_minor })) ?? null,
+    refundMethod: op.refund_method, reason: op.reason ?? null, override, actor: `pos:${upload.register_id}`,
+    offline: { occurredAt: toIso(op.occurred_at), charged },
   };
 }

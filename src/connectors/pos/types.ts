@@ -30,17 +30,26 @@ const opBase = {
   location_id: identifier.optional().describe("Where it happened, when not the upload's location"),
 };
 
+const offlineChargedLineSchema = z.object({
+  sku: identifier,
+  quantity: z.number().int().min(1).max(10_000),
+  unit_price_minor: amountMinor.describe('The unit price the register charged'),
+  discount_minor: amountMinor.default(0).describe('What the promotions took off this line in all'),
+  tax_minor: amountMinor.default(0).describe('The tax the register charged on this line'),
+});
+
+const offlineReturnedLineSchema = z.object({
+  order_line_id: identifier.optional(),
+  line_number: z.number().int().min(1).max(OFFLINE_LINES_MAX).optional().describe("Or the line's position in the register sale, from 1"),
+  quantity: z.number().int().min(1).max(10_000),
+  disposition: z.enum(['restock', 'damaged']).default('restock'),
+});
+
 export const offlineSaleOpSchema = z.object({
   ...opBase,
   type: z.literal('sale'),
   customer: offlineCustomerSchema.optional(),
-  lines: z.array(z.object({
-    sku: identifier,
-    quantity: z.number().int().min(1).max(10_000),
-    unit_price_minor: amountMinor.describe('The unit price the register charged'),
-    discount_minor: amountMinor.default(0).describe('What the promotions and rewards took off this line in all'),
-    tax_minor: amountMinor.default(0).describe('The tax the register charged on this line'),
-  })).min(1).max(OFFLINE_LINES_MAX),
+  lines: z.array(offlineChargedLineSchema.extend({ discount_minor: amountMinor.default(0).describe('What the promotions and rewards took off this line in all') })).min(1).max(OFFLINE_LINES_MAX),
   promotions: z.array(z.object({ promotion: identifier.describe('The promotion applied, by code or id'), amount_minor: amountMinor })).max(20).default([]),
   rewards: z.array(z.object({ reward: identifier.describe('A reward redeemed with points (id or code), or an online reward code'), amount_minor: amountMinor })).max(10).default([]),
   payments: z.array(z.object({ method: identifier, amount_minor: amountMinor })).max(20).optional(),
@@ -52,13 +61,21 @@ export const offlineReturnOpSchema = z.object({
   type: z.literal('return'),
   order_id: identifier.optional().describe('The order returned against, when the register knew it'),
   sale: z.object({ register_id: identifier.optional().describe('Default: the uploading register'), sale_id: identifier }).optional().describe('Or the register sale returned against, by the register ids it was rung up under (an offline sale of the same upload included)'),
-  lines: z.array(z.object({
-    order_line_id: identifier.optional(),
-    line_number: z.number().int().min(1).max(OFFLINE_LINES_MAX).optional().describe("Or the line's position in the register sale, from 1"),
-    quantity: z.number().int().min(1).max(10_000),
-    disposition: z.enum(['restock', 'damaged']).default('restock'),
-  })).min(1).max(OFFLINE_LINES_MAX),
+  lines: z.array(offlineReturnedLineSchema).min(1).max(OFFLINE_LINES_MAX),
   refund_method: z.enum(['original', 'store_credit']).default('original'),
+  reason: z.string().trim().max(500).optional(),
+});
+
+export const offlineExchangeOpSchema = z.object({
+  ...opBase,
+  type: z.literal('exchange'),
+  order_id: identifier.optional().describe('The order the goods came from, when the register knew it'),
+  sale: z.object({ register_id: identifier.optional().describe('Default: the uploading register'), sale_id: identifier }).optional().describe('Or the register sale they came from'),
+  return_lines: z.array(offlineReturnedLineSchema).min(1).max(OFFLINE_LINES_MAX).describe('The goods taken back'),
+  new_lines: z.array(offlineChargedLineSchema).min(1).max(OFFLINE_LINES_MAX).describe('The goods given, as the register charged them'),
+  promotions: z.array(z.object({ promotion: identifier.describe('The promotion applied, by code or id'), amount_minor: amountMinor })).max(20).default([]),
+  payments: z.array(z.object({ method: identifier, amount_minor: amountMinor })).max(20).optional().describe('How she paid what the new goods cost above the returned ones'),
+  refund_method: z.enum(['original', 'store_credit']).default('original').describe('How she got back what the returned goods were worth above the new ones'),
   reason: z.string().trim().max(500).optional(),
 });
 
@@ -69,7 +86,7 @@ export const offlineRewardRedemptionOpSchema = z.object({
   reward: identifier.describe('The reward handed over, by id or code'),
 });
 
-export const offlineOpSchema = z.discriminatedUnion('type', [offlineSaleOpSchema, offlineReturnOpSchema, offlineRewardRedemptionOpSchema]);
+export const offlineOpSchema = z.discriminatedUnion('type', [offlineSaleOpSchema, offlineReturnOpSchema, offlineExchangeOpSchema, offlineRewardRedemptionOpSchema]);
 
 export const offlineUploadSchema = z.object({
   register_id: identifier.describe('The register that made the operations'),
@@ -80,6 +97,7 @@ export const offlineUploadSchema = z.object({
 export type OfflineCustomer = z.infer<typeof offlineCustomerSchema>;
 export type OfflineSaleOp = z.infer<typeof offlineSaleOpSchema>;
 export type OfflineReturnOp = z.infer<typeof offlineReturnOpSchema>;
+export type OfflineExchangeOp = z.infer<typeof offlineExchangeOpSchema>;
 export type OfflineRewardRedemptionOp = z.infer<typeof offlineRewardRedemptionOpSchema>;
 export type OfflineOp = z.infer<typeof offlineOpSchema>;
 export type OfflineUpload = z.infer<typeof offlineUploadSchema>;
@@ -102,6 +120,10 @@ export interface OfflineOpResult {
   customer_id?: string | null;
   points_earned?: number;
   points_redeemed?: number;
+  /** An exchange: the points the new goods carried over from the returned ones. */
+  points_carried?: number;
+  /** An exchange: what the new goods cost above the returned ones (negative: what went back to her). */
+  difference_minor?: number;
   /** What it did that a live operation would have been refused for; each was raised for a person. */
   conflicts: Record<string, unknown>[];
   notes: OfflineNote[];
