@@ -63,8 +63,8 @@ function count(value: unknown): number {
 
 /**
  * The last `hours` hours (the current one included) of every channel that has sync traffic or a
- * circuit, with what waits and what died now. Eight grouped queries, each reading the rows of its
- * window or what is open now, however long the history.
+ * circuit, with what waits and what died now: eight grouped queries and the circuits, each reading
+ * the rows of its window or what is open now, however long the history.
  */
 export async function readSyncHealth(db: Queryable, merchantId: string, hours: number): Promise<ChannelSyncHealth[]> {
   assert(Number.isSafeInteger(hours) && hours >= 1 && hours <= syncHealthHoursMax, `sync health covers 1 to ${syncHealthHoursMax} hours`);
