@@ -1,6 +1,6 @@
 import { foldProfileInto, unfoldProfile, type MovedProfileRecords } from '../customers/index.ts';
 import type { Queryable, Tx } from '../db/index.ts';
-import { getLoyaltyBalance, getStoreCredit, listLots, moveRewardHandovers, transferLoyalty, transferStoreCredit } from '../loyalty/index.ts';
+import { getLoyaltyBalance, getStoreCredit, listLots, transferLoyalty, transferStoreCredit } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
 import { reassignCustomerOrders } from '../orders/index.ts';
 import { reassignPromotionRedemptions } from '../promotions/index.ts';
@@ -44,8 +44,8 @@ export async function mergeCustomers(tx: Tx, merchant: Merchant, input: { surviv
   const moved = await foldProfileInto(tx, merchant.id, input.mergedId, input.survivorId);
   const orderIds = await reassignCustomerOrders(tx, merchant.id, input.mergedId, input.survivorId);
   await reassignPromotionRedemptions(tx, merchant.id, input.mergedId, input.survivorId, orderIds);
-  const rewardCodeIds = await moveRewardCodes(tx, merchant.id, input.mergedId, input.survivorId);
-  const rewardHandoverIds = await moveRewardHandovers(tx, merchant.id, input.mergedId, input.survivorId);
+  const rewardCodeIds = await moveOwnedRows(tx, 'reward_codes', merchant.id, input.mergedId, input.survivorId);
+  const rewardHandoverIds = await moveOwnedRows(tx, 'reward_handovers', merchant.id, input.mergedId, input.survivorId);
   const baseTier = merchant.settings.loyalty.baseTier;
   const balance = await getLoyaltyBalance(tx, merchant.id, input.mergedId, baseTier);
   const lotIds = (await listLots(tx, merchant.id, input.mergedId)).map((lot) => lot.id);
@@ -80,8 +80,8 @@ export async function unmergeCustomers(tx: Tx, merchant: Merchant, input: { merg
   await unfoldProfile(tx, merchant.id, merge.merged_id, merge.survivor_id, record);
   await reassignCustomerOrders(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
   await reassignPromotionRedemptions(tx, merchant.id, merge.survivor_id, merge.merged_id, record.orderIds);
-  await moveRewardCodes(tx, merchant.id, merge.survivor_id, merge.merged_id, record.rewardCodeIds ?? []);
-  await moveRewardHandovers(tx, merchant.id, merge.survivor_id, merge.merged_id, record.rewardHandoverIds ?? []);
+  await moveOwnedRows(tx, 'reward_codes', merchant.id, merge.survivor_id, merge.merged_id, record.rewardCodeIds ?? []);
+  await moveOwnedRows(tx, 'reward_handovers', merchant.id, merge.survivor_id, merge.merged_id, record.rewardHandoverIds ?? []);
   await transferLoyalty(tx, merchant.id, merchant.settings.loyalty.baseTier, { fromCustomerId: merge.survivor_id, toCustomerId: merge.merged_id, kind: 'unmerge', idempotencyKey: `unmerge:${merge.id}`, ...record.loyalty });
   // The credit she brought comes back with her; whatever the survivor spent since stays spent, so at most what is left.
   const survivorCredit = (await getStoreCredit(tx, merchant.id, merge.survivor_id, merchant.currency)).balanceMinor;
@@ -97,11 +97,15 @@ export async function listCustomerMerges(db: Queryable, merchantId: string, cust
   return db.selectFrom('customer_merges').select(['id', 'survivor_id', 'merged_id', 'state', 'reason', 'actor', 'created_at', 'unmerged_at']).where('merchant_id', '=', merchantId).where((eb) => eb.or([eb('survivor_id', '=', customerId), eb('merged_id', '=', customerId)])).orderBy('created_at').execute();
 }
 
-/** Online reward codes follow their owner through a merge (and back on unmerge), so the code still works at the register. */
-async function moveRewardCodes(tx: Tx, merchantId: string, fromCustomerId: string, toCustomerId: string, only?: string[]): Promise<string[]> {
-  let query = tx.selectFrom('reward_codes').select('id').where('merchant_id', '=', merchantId).where('customer_id', '=', fromCustomerId);
+/**
+ * Rows a customer owns by id that follow her through a merge (and back on unmerge, `only` those the
+ * merge moved): her online reward codes, so a code still works at the register, and the rewards
+ * offline registers handed her, so reward limits still count them. Returns the ids moved.
+ */
+async function moveOwnedRows(tx: Tx, table: 'reward_codes' | 'reward_handovers', merchantId: string, fromCustomerId: string, toCustomerId: string, only?: string[]): Promise<string[]> {
+  let query = tx.selectFrom(table).select('id').where('merchant_id', '=', merchantId).where('customer_id', '=', fromCustomerId);
   if (only) query = query.where('id', 'in', ['', ...only]);
   const ids = (await query.execute()).map((row) => row.id);
-  if (ids.length > 0) await tx.updateTable('reward_codes').set({ customer_id: toCustomerId }).where('merchant_id', '=', merchantId).where('id', 'in', ids).execute();
+  if (ids.length > 0) await tx.updateTable(table).set({ customer_id: toCustomerId }).where('merchant_id', '=', merchantId).where('id', 'in', ids).execute();
   return ids;
 }

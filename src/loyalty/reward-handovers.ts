@@ -29,15 +29,3 @@ export async function countRewardHandovers(db: Queryable, merchantId: string, re
   if (customerId !== null) query = query.where('customer_id', '=', customerId);
   return Number((await query.executeTakeFirstOrThrow()).count);
 }
-
-/**
- * Moves a customer's handovers to another profile (a merge), or only those listed back (an unmerge);
- * returns the ids moved, for the merge's record.
- */
-export async function moveRewardHandovers(tx: Tx, merchantId: string, fromCustomerId: string, toCustomerId: string, only?: string[]): Promise<string[]> {
-  let query = tx.selectFrom('reward_handovers').select('id').where('merchant_id', '=', merchantId).where('customer_id', '=', fromCustomerId);
-  if (only) query = query.where('id', 'in', ['', ...only]);
-  const ids = (await query.execute()).map((row) => row.id);
-  if (ids.length > 0) await tx.updateTable('reward_handovers').set({ customer_id: toCustomerId }).where('merchant_id', '=', merchantId).where('id', 'in', ids).execute();
-  return ids;
-}
