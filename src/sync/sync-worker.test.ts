@@ -88,3 +88,39 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(statuses, [{ status: 'processed' }]);
   });
 }
+
+// A channel that answers slowly (Shopify's throttle, a request running to its 10 s limit) must not
+// hold back applying what arrives: the register would not see an online order until it answered.
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] while a delivery hangs, the running worker still applies a webhook that arrives`, async (t) => {
+    const harness = await openHarness(t, dialect);
+    let releaseDelivery!: () => void;
+    const deliveryHangs = new Promise<void>((resolve) => { releaseDelivery = resolve; });
+    let deliveryStarted!: () => void;
+    const started = new Promise<void>((resolve) => { deliveryStarted = resolve; });
+    const worker = createSyncWorker({
+      db: harness.db, logger: pino({ level: 'silent' }), metrics: createMetrics(), pollIntervalMs: 10,
+      handleInboxEvent: async () => ({ outcome: 'processed' as const }),
+      deliverers: { slow: async () => { deliveryStarted(); await deliveryHangs; } },
+    });
+    await enqueueOutbox(harness.db, merchantId, { destination: 'slow', kind: 'test.slow', coalesceKey: null, payload: {} });
+    worker.start();
+    t.after(async () => {
+      releaseDelivery();
+      await worker.stop();
+    });
+    await started;
+
+    await harness.store('order-during-slow-delivery');
+    worker.wake();
+    const deadline = Date.now() + 10_000;
+    while ((await harness.event('order-during-slow-delivery')).status !== 'processed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    assert.equal((await harness.event('order-during-slow-delivery')).status, 'processed', 'applied while the delivery still waits for its channel');
+    const slow = await harness.db.selectFrom('outbox_events').select('status').where('kind', '=', 'test.slow').executeTakeFirstOrThrow();
+    assert.equal(slow.status, 'delivering', 'the delivery was still under way');
+    releaseDelivery();
+    await worker.stop();
+    assert.equal((await harness.db.selectFrom('outbox_events').select('status').where('kind', '=', 'test.slow').executeTakeFirstOrThrow()).status, 'delivered');
+  });
+}
