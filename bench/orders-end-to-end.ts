@@ -196,6 +196,8 @@ async function runEngine(options: Options, database: BenchDatabase, fake: FakeSh
 // How often the bench looks whether the running worker has applied and pushed everything: two
 // counts by status (indexed), a few hundred microseconds of the worker's connection every 20 ms.
 const settledPollMs = 20;
+// A bound on the run whatever happens (a push retried with backoff would keep it waiting).
+const settledWaitMsMax = 10 * 60 * 1000;
 
 /**
  * Runs the engine's worker as the engine runs it (its inbound and outbound halves side by side)
@@ -205,8 +207,10 @@ async function runWorkerUntilSettled(engine: Engine, merchantId: string): Promis
   const db = engine.database.db;
   const count = async (table: 'inbox_events' | 'outbox_events', statuses: string[]) => Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('count')).where('merchant_id', '=', merchantId).where('status', 'in', statuses).executeTakeFirstOrThrow()).count);
   engine.worker.start();
+  const deadline = performance.now() + settledWaitMsMax;
   try {
     for (;;) {
+      if (performance.now() > deadline) throw new Error(`the worker had not applied and pushed everything after ${settledWaitMsMax / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, settledPollMs));
       if ((await count('inbox_events', ['received'])) === 0 && (await count('outbox_events', ['pending', 'delivering'])) === 0) break;
     }
