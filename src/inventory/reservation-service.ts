@@ -36,7 +36,7 @@ const insertReservation = reuseQuery((db, param: ParameterPlaceholders<Reservati
  */
 export async function reserveStock(tx: Tx, merchantId: string, input: { locationId: string; variantId: string; quantity: number; kind: ReservationKind; orderId?: string | null; pickupId?: string | null; expiresAt?: string | null; actor: string }): Promise<Reservation> {
   const id = newId('rsv');
-  await applyStockMovement(tx, merchantId, { locationId: input.locationId, variantId: input.variantId, kind: 'reserve', onHandDelta: 0, reservedDelta: input.quantity, sourceKey: `reservation:${id}:reserve`, newSourceKey: true, actor: input.actor, orderId: input.orderId ?? null, requireAvailable: true, reason: input.kind === 'pickup' ? 'Held for a pickup order' : 'Held for a cart' });
+  await applyStockMovement(tx, merchantId, { locationId: input.locationId, variantId: input.variantId, kind: 'reserve', onHandDelta: 0, reservedDelta: input.quantity, sourceKey: `reservation:${id}:reserve`, actor: input.actor, orderId: input.orderId ?? null, requireAvailable: true, reason: input.kind === 'pickup' ? 'Held for a pickup order' : 'Held for a cart' });
   const now = nowIso();
   const row: ReservationsTable = { merchant_id: merchantId, id, location_id: input.locationId, variant_id: input.variantId, quantity: input.quantity, kind: input.kind, state: 'active', order_id: input.orderId ?? null, pickup_id: input.pickupId ?? null, expires_at: input.expiresAt ?? null, created_at: now, updated_at: now };
   await insertReservation.execute(tx, row);

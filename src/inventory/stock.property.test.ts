@@ -78,6 +78,9 @@ for (const dialect of DIALECTS) {
                   if (!replayed) break;
                   const result = await applyStockMovement(tx, merchant.id, { locationId: locations[0]!, variantId, kind: 'receive', onHandDelta: 99, sourceKey: replayed, actor: 'test', requireAvailable: false });
                   assert.equal(result.applied, false, 'a replayed source key moves nothing');
+                  // A replay the stock could no longer cover is still a replay, not a refusal.
+                  const guarded = await applyStockMovement(tx, merchant.id, { locationId: locations[1]!, variantId, kind: 'sale', onHandDelta: -1_000_000, sourceKey: replayed, actor: 'test', requireAvailable: true });
+                  assert.equal(guarded.applied, false, 'a replayed sale moves nothing and is not refused');
                   break;
                 }
               }

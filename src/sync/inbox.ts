@@ -178,21 +178,26 @@ export async function listDueInboxEvents(db: Queryable, limit = inboxBatchSizeMa
 
 /**
  * Claims an event inside the transaction that applies it: only one worker's update matches. On
- * PostgreSQL the row is first locked with SKIP LOCKED, so a worker of another process that is
- * applying it right now is passed by at once (its commit or rollback settles the row) instead of
- * waited for; on SQLite transactions already take turns.
+ * PostgreSQL the row is locked with SKIP LOCKED in the same statement, so a worker of another
+ * process that is applying it right now is passed by at once (its commit or rollback settles the
+ * row) instead of waited for; on SQLite transactions already take turns.
  */
-const claimReceivedEvent = reuseQuery((db, param: ParameterPlaceholders<{ id: string; outcome: 'processed' | 'ignored'; now: string; note: string | null }>) => db
+type ClaimParameters = { id: string; outcome: 'processed' | 'ignored'; now: string; note: string | null };
+const claimReceivedEvent = reuseQuery((db, param: ParameterPlaceholders<ClaimParameters>) => db
   .updateTable('inbox_events').set({ status: param('outcome'), processed_at: param('now'), error: param('note') })
   .where('id', '=', param('id')).where('status', '=', 'received').where('available_at', '<=', param('now')));
+// One statement rather than a locking SELECT and then the UPDATE: one round trip less for every
+// event applied (bench/orders-end-to-end.ts counts statements per order).
+const claimUnlockedReceivedEvent = reuseQuery((db, param: ParameterPlaceholders<ClaimParameters>) => db
+  .updateTable('inbox_events').set({ status: param('outcome'), processed_at: param('now'), error: param('note') })
+  .where('id', '=', (eb) => eb.selectFrom('inbox_events as unlocked').select('unlocked.id')
+    .where('unlocked.id', '=', param('id')).where('unlocked.status', '=', 'received').where('unlocked.available_at', '<=', param('now'))
+    .forUpdate().skipLocked())
+  .where('status', '=', 'received').where('available_at', '<=', param('now')));
 
 export async function claimInboxEvent(db: Queryable, id: string, outcome: 'processed' | 'ignored', note: string | null = null): Promise<boolean> {
-  const now = nowIso();
-  if (canSkipLockedRows(db)) {
-    const free = await db.selectFrom('inbox_events').select('id').where('id', '=', id).where('status', '=', 'received').where('available_at', '<=', now).forUpdate().skipLocked().executeTakeFirst();
-    if (!free) return false;
-  }
-  const result = await claimReceivedEvent.run(db, { id, outcome, now, note });
+  const claim = canSkipLockedRows(db) ? claimUnlockedReceivedEvent : claimReceivedEvent;
+  const result = await claim.run(db, { id, outcome, now: nowIso(), note });
   return Number(result.numAffectedRows) === 1;
 }
 
