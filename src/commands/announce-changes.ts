@@ -1,6 +1,6 @@
 import { findExternalId } from '../catalog/index.ts';
 import type { Location } from '../merchants/index.ts';
-import { reuseQuery, type ParameterPlaceholders, type Tx } from '../db/index.ts';
+import { keptRead, reuseQuery, type ParameterPlaceholders, type Tx } from '../db/index.ts';
 import { enqueueOutbox } from '../sync/index.ts';
 
 /**
@@ -12,8 +12,8 @@ const connectedChannels = reuseQuery((db, param: ParameterPlaceholders<{ merchan
   .selectFrom('channel_accounts').select('channel').distinct()
   .where('merchant_id', '=', param('merchantId')).where('admin_api_url', 'is not', null).where('access_token', 'is not', null).where('state', '=', 'connected'));
 
-async function readConnectedChannels(tx: Tx, merchantId: string): Promise<Set<string>> {
-  return new Set((await connectedChannels.execute(tx, { merchantId })).map((row) => row.channel));
+function readConnectedChannels(tx: Tx, merchantId: string): Promise<Set<string>> {
+  return keptRead(tx, `connected-channels:${merchantId}`, async () => new Set((await connectedChannels.execute(tx, { merchantId })).map((row) => row.channel)));
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../db/index.ts';
+import { forgetKeptReads, type Database, type Tx } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 
 // Every table of the schema holding `merchant_id` (all but MerchantlessTable below). Typed against the
@@ -35,6 +35,7 @@ export const merchantTableNames = Object.keys(merchantTables) as (keyof Database
  */
 export async function eraseMerchantData(tx: Tx, merchantId: string): Promise<Record<string, number>> {
   const deleted: Record<string, number> = {};
+  forgetKeptReads(tx);
   for (const table of merchantTableNames) {
     const result = await tx.deleteFrom(table).where('merchant_id', '=', merchantId).executeTakeFirst();
     deleted[table] = Number(result.numDeletedRows);

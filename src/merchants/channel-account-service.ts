@@ -1,4 +1,4 @@
-import { reuseQuery, type ChannelAccountsTable, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { forgetKeptReads, reuseQuery, type ChannelAccountsTable, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -58,6 +58,7 @@ export async function connectChannel(
     state: 'connected',
     disconnected_at: null,
   };
+  forgetKeptReads(db);
   await db.insertInto('channel_accounts').values(row).execute();
   return toChannelAccount(row);
 }
@@ -82,6 +83,7 @@ export async function listChannelAccounts(db: Queryable, merchantId: string, cha
 
 /** Points a connected channel at another API endpoint and token (a shop reinstalled, a new stand-in). */
 export async function updateChannelConnection(db: Queryable, merchantId: string, channel: Channel, input: { adminApiUrl: string | null; accessToken: string | null; notificationUrl?: string | null }): Promise<void> {
+  forgetKeptReads(db);
   await db
     .updateTable('channel_accounts')
     .set({ admin_api_url: input.adminApiUrl, access_token: input.accessToken, state: 'connected', disconnected_at: null, ...(input.notificationUrl !== undefined ? { notification_url: input.notificationUrl } : {}) })
@@ -97,6 +99,7 @@ export async function updateChannelConnection(db: Queryable, merchantId: string,
  * it was already disconnected.
  */
 export async function markChannelDisconnected(db: Queryable, merchantId: string, accountId: string, disconnectedAt: string): Promise<boolean> {
+  forgetKeptReads(db);
   const result = await db
     .updateTable('channel_accounts')
     .set({ state: 'disconnected', disconnected_at: disconnectedAt })

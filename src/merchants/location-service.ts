@@ -1,4 +1,4 @@
-import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { forgetKeptReads, keptRead, reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import type { Selectable } from 'kysely';
 import type { LocationsTable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
@@ -91,6 +91,7 @@ export async function createLocation(db: Queryable, merchantId: string, input: L
     created_at: nowIso(),
     workflow_loyalty_in_store: 1, workflow_pickup: 1, workflow_cross_channel_returns: 1, workflow_stock_push: 1,
   };
+  forgetKeptReads(db);
   await db.insertInto('locations').values(row).execute();
   return toLocation(row);
 }
@@ -121,9 +122,11 @@ export async function findLocationByChannelId(db: Queryable, merchantId: string,
 const onlineFulfilmentLocation = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db
   .selectFrom('locations').selectAll().where('merchant_id', '=', param('merchantId')).where('fulfils_online', '=', 1).orderBy('created_at').limit(1));
 
-export async function findOnlineFulfilmentLocation(db: Queryable, merchantId: string): Promise<Location | undefined> {
-  const [row] = await onlineFulfilmentLocation.execute(db, { merchantId });
-  return row ? toLocation(row) : undefined;
+export function findOnlineFulfilmentLocation(db: Queryable, merchantId: string): Promise<Location | undefined> {
+  return keptRead(db, `online-location:${merchantId}`, async () => {
+    const [row] = await onlineFulfilmentLocation.execute(db, { merchantId });
+    return row ? toLocation(row) : undefined;
+  });
 }
 
 /**
@@ -139,6 +142,7 @@ export async function mapLocationToChannel(db: Queryable, merchantId: string, lo
       throw new AppError('locations.duplicate_channel_location', `Location ${holder.id} is already mapped to ${channel} location ${externalId}`, { field: `${channel}_location_id`, value: externalId });
     }
   }
+  forgetKeptReads(db);
   await db.updateTable('locations').set({ [column]: externalId }).where('merchant_id', '=', merchantId).where('id', '=', locationId).execute();
   return getLocation(db, merchantId, locationId);
 }
@@ -155,6 +159,7 @@ export async function setLocationWorkflows(db: Queryable, merchantId: string, lo
     const wanted = change[name];
     if (wanted !== undefined) values[column] = wanted ? 1 : 0;
   }
+  forgetKeptReads(db);
   if (Object.keys(values).length > 0) await db.updateTable('locations').set(values).where('merchant_id', '=', merchantId).where('id', '=', locationId).execute();
   return { before, after: await getLocation(db, merchantId, locationId) };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { keptRead, reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { currencyExponent } from '../shared/money.ts';
@@ -40,7 +40,11 @@ export async function createMerchant(
 // Every command reads its merchant (settings, currency): built and compiled once (issue #9).
 const merchantById = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string }>) => db.selectFrom('merchants').selectAll().where('merchant_id', '=', param('merchantId')));
 
-export async function getMerchant(db: Queryable, merchantId: string): Promise<Merchant> {
+export function getMerchant(db: Queryable, merchantId: string): Promise<Merchant> {
+  return keptRead(db, `merchant:${merchantId}`, () => readMerchant(db, merchantId));
+}
+
+async function readMerchant(db: Queryable, merchantId: string): Promise<Merchant> {
   const [row] = await merchantById.execute(db, { merchantId });
   if (!row) throw new AppError('merchants.not_found', `No merchant ${merchantId}`, { merchant_id: merchantId });
   return { id: row.id, name: row.name, currency: row.currency, defaultCountry: row.default_country, settings: parseStoredSettings(row.settings_json) };

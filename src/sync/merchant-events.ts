@@ -1,4 +1,4 @@
-import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { forgetKeptReads, keptRead, reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -33,10 +33,10 @@ const activeSubscriptions = reuseQuery((db, param: ParameterPlaceholders<{ merch
  */
 export function createMerchantEventEmitter(db: Queryable, merchantId: string) {
   let subscriptions: Promise<{ id: string; types: string[] }[]> | undefined;
-  const readSubscriptions = async () => {
+  const readSubscriptions = () => keptRead(db, `webhook-subscriptions:${merchantId}`, async () => {
     const rows = await activeSubscriptions.execute(db, { merchantId });
     return rows.map((row) => ({ id: row.id, types: JSON.parse(row.event_types) as string[] }));
-  };
+  });
   return {
     async emit(type: MerchantEventType, data: Record<string, unknown>): Promise<void> {
       subscriptions ??= readSubscriptions();
@@ -53,6 +53,7 @@ export async function createWebhookSubscription(db: Queryable, merchantId: strin
   const count = await db.selectFrom('webhook_subscriptions').select((eb) => eb.fn.countAll<number>().as('count')).where('merchant_id', '=', merchantId).where('state', '=', 'active').executeTakeFirstOrThrow();
   if (Number(count.count) >= subscriptionsPerMerchantMax) throw new AppError('webhooks.too_many_subscriptions', `At most ${subscriptionsPerMerchantMax} active subscriptions`, { limit: subscriptionsPerMerchantMax });
   const row = { merchant_id: merchantId, id: newId('whs'), url: input.url, secret: input.secret, event_types: JSON.stringify(input.eventTypes), state: 'active', created_at: nowIso() };
+  forgetKeptReads(db);
   await db.insertInto('webhook_subscriptions').values(row).execute();
   return row;
 }
@@ -63,6 +64,7 @@ export async function listWebhookSubscriptions(db: Queryable, merchantId: string
 }
 
 export async function disableWebhookSubscription(db: Queryable, merchantId: string, id: string): Promise<void> {
+  forgetKeptReads(db);
   const result = await db.updateTable('webhook_subscriptions').set({ state: 'disabled' }).where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirst();
   if (Number(result.numUpdatedRows) !== 1) throw new AppError('webhooks.not_found', `No subscription ${id}`, { subscription_id: id });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { classifyStorageError, inSavepoint, type Db, type Tx } from '../db/index.ts';
+import { classifyStorageError, inSavepoint, keepReadsForTransaction, type Db, type Tx } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { raiseException } from './exceptions.ts';
@@ -103,6 +103,8 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
     const failed: { event: InboxEvent; error: unknown }[] = [];
     try {
       await db.transaction().execute(async (tx) => {
+        // How each merchant is set up is read once for the batch, not once per event (db/transaction-memo.ts).
+        keepReadsForTransaction(tx);
         for (const { event, prepared } of batch) {
           const result = await inSavepoint(tx, 'inbox_event', (savepoint) => applyClaimedEvent(savepoint, event, prepared));
           if (!result.ok) failed.push({ event, error: result.error });
