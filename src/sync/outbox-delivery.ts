@@ -8,7 +8,7 @@ import type { Metrics } from '../shared/metrics.ts';
 import { admitDelivery, recordCircuitFailure, recordCircuitSuccess } from './channel-circuits.ts';
 import { deadLetterKey, resolveDeliveredDeadLetter } from './exception-lifecycle.ts';
 import { raiseOrReopenException } from './exceptions.ts';
-import { claimDueOutboxEvents, markOutboxDelivered, outboxLeaseMs, recordOutboxFailure, releaseOutboxClaim, renewOutboxLease, type ClaimedOutboxEvent } from './outbox.ts';
+import { claimDueOutboxEvents, markOutboxEventsDelivered, outboxLeaseMs, recordOutboxFailure, releaseOutboxClaim, renewOutboxLease, type ClaimedOutboxEvent } from './outbox.ts';
 import type { OutboxEvent } from './outbox.ts';
 import type { OutboxDeliverer } from './sync-worker.ts';
 
@@ -93,14 +93,12 @@ export function createOutboxDelivery(options: OutboxDeliveryOptions) {
     if (delivered.length === 0) return;
     const batch = delivered;
     delivered = [];
-    const marked = await db.transaction().execute(async (tx) => {
-      const held: ClaimedOutboxEvent[] = [];
-      for (const { event, note } of batch) {
-        if (await markOutboxDelivered(tx, event, note)) held.push(event);
-        else logger.warn({ outboxId: event.id, destination: event.destination }, 'outbox lease lost during delivery; the new holder records the outcome');
-      }
-      return held;
-    });
+    const markedIds = await markOutboxEventsDelivered(db, batch);
+    const marked: ClaimedOutboxEvent[] = [];
+    for (const { event } of batch) {
+      if (markedIds.has(event.id)) marked.push(event);
+      else logger.warn({ outboxId: event.id, destination: event.destination }, 'outbox lease lost during delivery; the new holder records the outcome');
+    }
     const circuits = new Map<string, ClaimedOutboxEvent>();
     for (const event of marked) {
       metrics.outboxEvents.inc({ destination: event.destination, outcome: 'delivered' });

@@ -144,14 +144,29 @@ export async function releaseOutboxClaim(db: Queryable, event: ClaimedOutboxEven
   await db.updateTable('outbox_events').set({ status: 'pending', next_attempt_at: event.next_attempt_at, claimed_by: null }).where('id', '=', event.id).where('status', '=', 'delivering').where('claimed_by', '=', event.claimed_by).execute();
 }
 
-/** Records the delivery; false when the lease was lost meanwhile (the holder records the outcome). */
-const markDelivered = reuseQuery((db, param: ParameterPlaceholders<{ id: string; claimedBy: string | null; now: string; note: string | null }>) => db
-  .updateTable('outbox_events').set({ status: 'delivered', delivered_at: param('now'), last_error: param('note') })
-  .where('id', '=', param('id')).where('status', '=', 'delivering').where('claimed_by', '=', param('claimedBy')));
-
-export async function markOutboxDelivered(db: Queryable, event: ClaimedOutboxEvent, note: string | null = null): Promise<boolean> {
-  const result = await markDelivered.run(db, { id: event.id, claimedBy: event.claimed_by, now: nowIso(), note });
-  return Number(result.numAffectedRows) === 1;
+/**
+ * Records several deliveries: one UPDATE for the messages of one claim with the same note (most
+ * have none) rather than one each, in one transaction when there are several such groups. Returns
+ * the ids recorded; a message whose lease was lost meanwhile is not among them.
+ */
+export async function markOutboxEventsDelivered(db: Db, deliveries: readonly { event: ClaimedOutboxEvent; note: string | null }[]): Promise<Set<string>> {
+  const groups = new Map<string, { claimedBy: string; note: string | null; ids: string[] }>();
+  for (const { event, note } of deliveries) {
+    const key = JSON.stringify([event.claimed_by, note]);
+    const group = groups.get(key) ?? { claimedBy: event.claimed_by, note, ids: [] };
+    group.ids.push(event.id);
+    groups.set(key, group);
+  }
+  const mark = async (queryable: Queryable) => {
+    const marked = new Set<string>();
+    for (const group of groups.values()) {
+      const rows = await queryable.updateTable('outbox_events').set({ status: 'delivered', delivered_at: nowIso(), last_error: group.note })
+        .where('id', 'in', group.ids).where('status', '=', 'delivering').where('claimed_by', '=', group.claimedBy).returning('id').execute();
+      for (const row of rows) marked.add(row.id);
+    }
+    return marked;
+  };
+  return groups.size <= 1 ? mark(db) : db.transaction().execute(mark);
 }
 
 /**
