@@ -87,6 +87,60 @@ function buildCustomerIdsByIdentifier(limit: number) {
     .limit(limit));
 }
 
+// Resolving a shopper looks up all her identifiers at once (an order names her email and phone,
+// often her channel id): one statement of parts joined by UNION ALL, each with its own limit,
+// rather than one statement each (bench/orders-end-to-end.ts counts statements per order).
+const identifiersPerStatementMax = 4;
+const identifiersQueriesByShape = new Map<string, ReturnType<typeof buildCustomerIdsByIdentifiers>>();
+
+type IdentifierParameters = Record<`kind${number}` | `normalized${number}`, string> & { merchantId: string };
+
+function buildCustomerIdsByIdentifiers(count: number, limit: number) {
+  return reuseQuery((db, param: ParameterPlaceholders<IdentifierParameters>) => {
+    const part = (index: number) => db.selectFrom((eb) => eb
+      .selectFrom('customer_identifiers')
+      .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
+      .select(['customer_identifiers.kind', 'customer_identifiers.value_normalized', 'customer_identifiers.customer_id', 'customers.created_at'])
+      .where('customer_identifiers.merchant_id', '=', param('merchantId'))
+      .where('customer_identifiers.kind', '=', param(`kind${index}`))
+      .where('customer_identifiers.value_normalized', '=', param(`normalized${index}`))
+      .where('customer_identifiers.is_valid', '=', 1)
+      .where('customers.state', '=', 'active')
+      .orderBy('customers.created_at')
+      .limit(limit)
+      .as(`part${index}`)).selectAll();
+    let query = part(0);
+    for (let index = 1; index < count; index += 1) query = query.unionAll(part(index));
+    return query;
+  });
+}
+
+/** `findCustomerIdsByIdentifier` for several identifiers in one statement: the profiles of each, in their order. */
+export async function findCustomerIdsByIdentifiers(db: Queryable, merchantId: string, identifiers: readonly { kind: IdentifierKind; normalized: string }[], limit: number): Promise<string[][]> {
+  if (identifiers.length <= 1 || identifiers.length > identifiersPerStatementMax) {
+    return Promise.all(identifiers.map((identifier) => findCustomerIdsByIdentifier(db, merchantId, identifier.kind, identifier.normalized, limit)));
+  }
+  assert(Number.isInteger(limit) && limit >= 1 && limit <= identifierQueryLimitMax, `a limit of 1 to ${identifierQueryLimitMax} profiles (${limit})`);
+  const shape = `${identifiers.length}:${limit}`;
+  let query = identifiersQueriesByShape.get(shape);
+  if (!query) {
+    query = buildCustomerIdsByIdentifiers(identifiers.length, limit);
+    identifiersQueriesByShape.set(shape, query);
+  }
+  const parameters: Record<string, string> = { merchantId };
+  identifiers.forEach((identifier, index) => {
+    parameters[`kind${index}`] = identifier.kind;
+    parameters[`normalized${index}`] = identifier.normalized;
+  });
+  const rows = await query.execute(db, parameters as IdentifierParameters);
+  return identifiers.map((identifier) => {
+    const held = rows.filter((row) => row.kind === identifier.kind && row.value_normalized === identifier.normalized);
+    // Oldest first, as one identifier's own statement orders them (UNION ALL keeps no order by itself).
+    held.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+    return [...new Set(held.map((row) => row.customer_id))];
+  });
+}
+
 /** Active profiles that hold a linkable identifier, oldest first. */
 export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
   let query = identifierQueriesByLimit.get(limit);
@@ -128,11 +182,12 @@ export async function resolveCustomer(tx: Tx, merchantId: string, rules: Identit
   const linkable = identifiers.filter((candidate) => candidate.flag === null);
   await lockKeysForTransaction(tx, linkable.map((identifier) => `customer-identifier|${merchantId}|${identifier.kind}|${identifier.normalized}`));
   const matches = new Map<ClaimedIdentifier, string[]>();
-  for (const identifier of linkable) {
-    const found = await findCustomerIdsByIdentifier(tx, merchantId, identifier.kind, identifier.normalized, rules.maxProfilesPerIdentifier + 1);
+  const holders = await findCustomerIdsByIdentifiers(tx, merchantId, linkable, rules.maxProfilesPerIdentifier + 1);
+  linkable.forEach((identifier, index) => {
+    const found = holders[index]!;
     if (found.length >= rules.maxProfilesPerIdentifier) identifier.flag = 'over_limit';
     else matches.set(identifier, found);
-  }
+  });
   const byPriority = (kinds: IdentifierKind[]) => identifiers.find((identifier) => kinds.includes(identifier.kind) && (matches.get(identifier)?.length ?? 0) > 0);
   const strongest = byPriority(['shopify_id', 'square_id', 'pos_id']);
   const weaker = byPriority(['email', 'phone']);
