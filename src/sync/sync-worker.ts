@@ -209,6 +209,14 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
       inboxLoop.wake();
       outboxLoop.wake();
     },
+    /**
+     * Called after storing inbox events only (a webhook): the outbound half has nothing new until
+     * they are applied, and is woken then. Woken by every webhook, it would read the outbox for
+     * nothing thousands of times a second.
+     */
+    wakeInbox(): void {
+      inboxLoop.wake();
+    },
     runOnce,
     /** Names this worker in the outbox's `claimed_by` (host, process id, a random part). */
     workerId: outboxDelivery.workerId,

@@ -93,7 +93,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
       headers: plainHeaders(request), payload: text, triggeredAt: safeIso(headers.triggeredAt), resourceKey,
     }, { key: signer.guardKey, refuse: notConnected });
     metrics.inboxEvents.inc({ source: 'shopify', outcome: stored ? 'stored' : 'duplicate' });
-    if (stored) worker.wake();
+    if (stored) worker.wakeInbox();
     return reply.code(200).send({ received: true, duplicate: !stored });
   });
 
@@ -119,7 +119,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
       headers: plainHeaders(request), payload: text, triggeredAt: safeIso(envelope.createdAt), resourceKey: readResourceKey('square', envelope.type, payload),
     }, { key: signer.guardKey, refuse: refused });
     metrics.inboxEvents.inc({ source: 'square', outcome: stored ? 'stored' : 'duplicate' });
-    if (stored) worker.wake();
+    if (stored) worker.wakeInbox();
     return reply.code(200).send({ received: true, duplicate: !stored });
   });
 }
