@@ -1,6 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import type { Tx } from './database.ts';
 import { classifyStorageError } from './storage-errors.ts';
+import { forgetKeptReads } from './transaction-memo.ts';
 
 export type SavepointOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -33,6 +34,8 @@ export async function inSavepoint<T>(tx: Tx, name: string, command: (tx: Tx) => 
     return { ok: true, value };
   } catch (error) {
     if (classifyStorageError(error)) throw error;
+    // What the command read after its own writes is gone with them.
+    forgetKeptReads(tx);
     await tx.executeQuery(statements.rollback);
     await tx.executeQuery(statements.release);
     return { ok: false, error };
