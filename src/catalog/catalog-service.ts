@@ -57,7 +57,7 @@ export async function findExternalId(db: Queryable, merchantId: string, entity: 
   return row?.external_id;
 }
 
-// Every line of a channel order maps its variant through here: built and compiled once (issue #9).
+// Every stock report of a channel maps its item through here: built and compiled once (issue #9).
 const entityIdByExternalId = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; entity: ExternalEntity; channel: ExternalChannel; externalId: string }>) => db
   .selectFrom('external_refs').select('entity_id')
   .where('merchant_id', '=', param('merchantId')).where('entity', '=', param('entity')).where('channel', '=', param('channel')).where('external_id', '=', param('externalId')));

@@ -250,7 +250,6 @@ async function sellAtRegister(tx: Tx, merchantId: string, order: Order, location
   const offline = command.offline !== undefined;
   const conflicts: SaleConflict[] = [];
   for (const line of order.lines) {
-    // The order was created just now (a replay returned before), so no movement holds its key yet: no replay lookup.
     const moved = await applyStockMovement(tx, merchantId, { locationId: location.id, variantId: line.variantId!, kind: 'sale', onHandDelta: -line.quantity, sourceKey: `order:${order.id}:${line.id}:sale`, actor: `pos:${command.registerId ?? 'register'}`, orderId: order.id, requireAvailable: !offline, reason: `${offline ? 'Offline store sale' : 'Store sale'} ${command.saleId}`, ...(offline ? { occurredAt: order.placedAt } : {}) });
     if (moved.oversold) conflicts.push({ kind: 'oversold', sku: line.sku ?? '', variantId: line.variantId!, locationId: location.id, quantity: line.quantity, availableAfter: moved.level.available });
     await announce.stock(location, line.variantId!);

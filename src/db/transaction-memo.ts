@@ -7,10 +7,10 @@ import type { Queryable } from './database.ts';
  * statements; bench/orders-end-to-end.ts counts them). A transaction that asks
  * (`keepReadsForTransaction`, only the worker's) keeps those reads; every write to the tables they
  * read forgets all it kept (`forgetKeptReads`, called by each writer), so a later event of the
- * batch never sees what an earlier one changed as it was before, and a savepoint rolled back forgets
- * it too (`inSavepoint`), so nothing read from writes that were undone is kept. On PostgreSQL a change committed
- * by another connection during a batch is seen from the next batch, as if the batch's events had
- * been applied a moment earlier.
+ * batch never sees what an earlier one changed as it was before; a savepoint rolled back forgets
+ * it too (`inSavepoint`), so nothing read from writes that were undone is kept. On PostgreSQL a
+ * change committed by another connection during a batch is seen from the next batch, as if the
+ * batch's events had been applied a moment earlier.
  * Example: `const merchant = await keptRead(tx, 'merchant:' + id, () => readMerchant(tx, id))`.
  */
 const keptByTransaction = new WeakMap<object, Map<string, Promise<unknown>>>();
