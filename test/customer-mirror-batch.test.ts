@@ -78,4 +78,31 @@ for (const dialect of DIALECTS) {
     assert.equal(mirrors[0]!.attempts, 1);
     assert.match(mirrors[0]!.last_error ?? '', /Owner does not exist/);
   });
+
+  test(`[${dialect}] in one claim with online shoppers, a shopper known only at the register is skipped and the others get their own figures`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    await harness.engine.worker.drain();
+    const shoppers = await createShoppers(harness);
+    const enrolled = await harness.request('POST', '/v1/customers', { body: { email: 'register-only@example.com', first_name: 'Walkin' } });
+    assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+    const registerOnly = (enrolled.body as { data: { id: string } }).data.id;
+    await harness.engine.worker.drain();
+
+    const before = harness.fake.requests.length;
+    await grant(harness, shoppers[0]!, 11, 'mixed-0');
+    await grant(harness, registerOnly, 5, 'mixed-register');
+    await grant(harness, shoppers[1]!, 13, 'mixed-1');
+    await harness.engine.worker.drain();
+
+    assert.equal(mirroredPoints(harness, 0), '11');
+    assert.equal(mirroredPoints(harness, 1), '13');
+    const owners = metafieldsSetCalls(harness, before).flatMap((call) => (call.variables.metafields as { ownerId: string }[]).map((field) => field.ownerId));
+    assert.deepEqual([...new Set(owners)].sort(), [gidOf(0), gidOf(1)].sort(), 'only the online shoppers are sent to Shopify');
+    const hers = await harness.engine.database.db.selectFrom('outbox_events').select(['payload', 'status', 'last_error']).where('kind', '=', 'customer.mirror').execute();
+    const registerMirror = hers.filter((row) => JSON.parse(row.payload).customer_id === registerOnly);
+    assert.equal(registerMirror.length, 1, JSON.stringify(hers));
+    assert.equal(registerMirror[0]!.status, 'delivered');
+    assert.match(registerMirror[0]!.last_error ?? '', /no Shopify id/);
+  });
 }

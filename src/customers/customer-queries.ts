@@ -116,6 +116,20 @@ export async function findChannelId(db: Queryable, merchantId: string, customerI
   return row?.value_normalized;
 }
 
+/**
+ * `findChannelId` for several customers in one statement (a delivery of a claim's points mirrors):
+ * each found customer's oldest id of that kind, as `findChannelId` gives it.
+ */
+export async function findChannelIds(db: Queryable, merchantId: string, customerIds: readonly string[], kind: 'shopify_id' | 'square_id' | 'pos_id'): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (customerIds.length === 0) return found;
+  const rows = await db.selectFrom('customer_identifiers').select(['customer_id', 'value_normalized'])
+    .where('merchant_id', '=', merchantId).where('kind', '=', kind).where('customer_id', 'in', [...new Set(customerIds)])
+    .orderBy('customer_id').orderBy('created_at').execute();
+  for (const row of rows) if (!found.has(row.customer_id)) found.set(row.customer_id, row.value_normalized);
+  return found;
+}
+
 function looksLikePhone(query: string): boolean {
   return query.replace(/\D/g, '').length >= 7 && /^[\d\s().+\-]+$/.test(query);
 }
