@@ -1,6 +1,6 @@
 import type { Db, Queryable, Tx } from '../db/index.ts';
 import {
-  changeTier, combineEarnMultipliers, highestAmountBetween, listAccountsAboveBaseTier, listActiveMemberships, lockLoyaltyAccount, membershipEarnMultipliers, nextTierAbove,
+  baseEarnMultiplierBps, changeTier, combineEarnMultipliers, highestAmountBetween, listAccountsAboveBaseTier, listActiveMemberships, lockLoyaltyAccount, membershipEarnMultipliers, nextTierAbove,
   previousCalendarYear, qualifiedTier, qualifyingWindowAt, readTierState, tierEarnMultiplierBps, tierLadderOf, tierRank, tierRollingPeriodDays, type TierMetric, type TierPeriod, type TierState,
 } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
@@ -24,9 +24,15 @@ export const tierPagesPerRunMax = 50;
  */
 export async function earnMultiplierFor(db: Queryable, merchant: Merchant, customerId: string, at: string): Promise<number> {
   const program = merchant.settings.loyalty;
-  const state = await readTierState(db, merchant.id, customerId, program.baseTier);
+  const ladder = tierLadderOf(program);
   const memberships = await listActiveMemberships(db, merchant.id, customerId, at);
-  return combineEarnMultipliers(tierEarnMultiplierBps(tierLadderOf(program), state.tier), membershipEarnMultipliers(memberships));
+  // A program whose tiers all earn at the base rate gives that rate whatever tier she holds (a tier
+  // no longer on the ladder earns at the base rate too), so her account is not read: one statement
+  // less on every order of such a program (bench/orders-end-to-end.ts counts them, issue #9).
+  const tierBps = ladder.every((tier) => tier.earnMultiplierBps === baseEarnMultiplierBps)
+    ? baseEarnMultiplierBps
+    : tierEarnMultiplierBps(ladder, (await readTierState(db, merchant.id, customerId, program.baseTier)).tier);
+  return combineEarnMultipliers(tierBps, membershipEarnMultipliers(memberships));
 }
 
 /**
