@@ -22,8 +22,12 @@ interface Harness {
   worker: ReturnType<typeof createSyncWorker>;
   /** Delivery ids in the order the handler applied them. */
   applied: string[];
-  /** Makes the handler throw for a delivery id: `times` attempts (Infinity: always) with this error. */
-  failNext(deliveryId: string, times: number, error?: Error): void;
+  /**
+   * Makes the handler throw for a delivery id on its first `attempts` recorded attempts (Infinity:
+   * always) with this error: counted by the attempts the inbox recorded, as a worker may run a
+   * handler more than once in one attempt (a batch applied whole, then again event by event).
+   */
+  failNext(deliveryId: string, attempts: number, error?: Error): void;
   store(deliveryId: string, resourceKey: string | null): Promise<string>;
   event(deliveryId: string): Promise<InboxEvent>;
   /** Time passes: every waiting event's retry falls due. */
@@ -35,20 +39,17 @@ async function openHarness(t: TestContext, dialect: DialectName): Promise<Harnes
   t.after(() => database.dispose());
   const db = database.handle.db;
   const applied: string[] = [];
-  const failures = new Map<string, { times: number; error: Error }>();
+  const failures = new Map<string, { attempts: number; error: Error }>();
   const handleInboxEvent = async (_tx: Tx, event: InboxEvent) => {
     const failure = failures.get(event.delivery_id);
-    if (failure && failure.times > 0) {
-      failure.times -= 1;
-      throw failure.error;
-    }
+    if (failure && event.attempts < failure.attempts) throw failure.error;
     applied.push(event.delivery_id);
     return { outcome: 'processed' as const };
   };
   const worker = createSyncWorker({ db, logger: pino({ level: 'silent' }), metrics: createMetrics(), handleInboxEvent, deliverers: {} });
   return {
     db, worker, applied,
-    failNext: (deliveryId, times, error = new AppError('test.transient', `${deliveryId} fails for now`)) => void failures.set(deliveryId, { times, error }),
+    failNext: (deliveryId, attempts, error = new AppError('test.transient', `${deliveryId} fails for now`)) => void failures.set(deliveryId, { attempts, error }),
     async store(deliveryId, resourceKey) {
       const result = await storeInboxEvent(db, { merchantId, source: 'shopify', topic: 'orders/updated', deliveryId, eventKey: null, headers: {}, payload: '{}', triggeredAt: null, resourceKey });
       assert.ok(result.stored);

@@ -9,10 +9,11 @@ import { storeInboxEvent, type InboxEvent } from './inbox.ts';
 import { enqueueOutbox } from './outbox.ts';
 import { createSyncWorker, inboxEventsPerTransactionMax } from './sync-worker.ts';
 
-// The worker applies a round's inbox events several to a transaction (one commit), each inside a
-// savepoint of its own (issue #9). What a user must not notice: an event that fails takes back only
-// its own writes (its outbox messages included) and is retried as before, while the others of the
-// same transaction stay applied, exactly once.
+// The worker applies a round's inbox events several to a transaction (one commit): whole first,
+// and when an event fails, again with a savepoint per event (issue #9). What a user must not
+// notice: an event that fails takes back only its own writes (its outbox messages included) and is
+// retried as before, while the others of the same transaction stay applied, exactly once, and are
+// counted once.
 
 const merchantId = 'mer_worker_batch_test';
 
@@ -24,8 +25,11 @@ async function openHarness(t: TestContext, dialect: DialectName) {
   const db = database.handle.db;
   const failures = new Map<string, Failure>();
   const transactions: Tx[] = [];
+  /** The transaction each delivery id was last applied in. */
+  const lastTransactionOf = new Map<string, Tx>();
   const handleInboxEvent = async (tx: Tx, event: InboxEvent) => {
     transactions.push(tx);
+    lastTransactionOf.set(event.delivery_id, tx);
     // Every event writes before it may fail, so a failure has something of its own to take back.
     await enqueueOutbox(tx, merchantId, { destination: 'shopify', kind: 'test.applied', coalesceKey: null, payload: { delivery_id: event.delivery_id } });
     const failure = failures.get(event.delivery_id);
@@ -37,9 +41,15 @@ async function openHarness(t: TestContext, dialect: DialectName) {
     }
     return { outcome: 'processed' as const };
   };
-  const worker = createSyncWorker({ db, logger: pino({ level: 'silent' }), metrics: createMetrics(), handleInboxEvent, deliverers: {} });
+  const metrics = createMetrics();
+  const worker = createSyncWorker({ db, logger: pino({ level: 'silent' }), metrics, handleInboxEvent, deliverers: {} });
   return {
-    db, worker, transactions,
+    db, worker, transactions, lastTransactionOf,
+    /** continuum_inbox_events_total by outcome, as /metrics shows it. */
+    async countedOutcomes() {
+      const { values } = await metrics.inboxEvents.get();
+      return Object.fromEntries(values.map((value) => [value.labels.outcome, value.value]));
+    },
     fail: (deliveryId: string, failure: Failure) => void failures.set(deliveryId, failure),
     async store(deliveryId: string) {
       const result = await storeInboxEvent(db, { merchantId, source: 'shopify', topic: 'orders/create', deliveryId, eventKey: null, headers: {}, payload: '{}', triggeredAt: null, resourceKey: `shopify:order:${deliveryId}` });
@@ -63,7 +73,9 @@ for (const dialect of DIALECTS) {
       await harness.worker.runOnce();
 
       assert.deepEqual(await harness.outboxFor(), ['order-1', 'order-3'], "the failed event's outbox message was rolled back with it, the others' kept");
-      assert.equal(new Set(harness.transactions).size, 1, 'the three events ran in one transaction');
+      const lastTransactions = new Set(['order-1', 'order-2', 'order-3'].map((deliveryId) => harness.lastTransactionOf.get(deliveryId)));
+      assert.equal(lastTransactions.size, 1, 'the three events ran in one transaction');
+      assert.deepEqual(await harness.countedOutcomes(), { processed: 2, retry: 1 }, 'each applied event counted once, the failed one as a retry');
       assert.deepEqual((await harness.event('order-1')).status, 'processed');
       assert.deepEqual((await harness.event('order-3')).status, 'processed');
       const failed = await harness.event('order-2');

@@ -39,6 +39,8 @@ const drainRoundsMax = 1_000;
  * ~1 ms); one commit for 50 orders costs each a fiftieth of an fsync.
  */
 export const inboxEventsPerTransactionMax = 50;
+/** After a batch in which an event failed, the batches that follow apply each event in a savepoint of its own. */
+export const savepointBatchesAfterFailure = 20;
 
 /**
  * The in-process worker: processes the inbox and delivers the outbox in bounded batches, at its own
@@ -87,19 +89,73 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
     }
   }
 
+  type BatchEntry = { event: InboxEvent; prepared: Prepared | undefined };
+  type Applied = { event: InboxEvent; outcome: 'processed' | 'ignored' };
+
   /**
-   * Several events, one transaction (one commit, one fsync), a SAVEPOINT each: an event that fails
-   * rolls back only its own writes, its outbox messages included, and is recorded as a failed
-   * attempt once the others are committed. The batch holds at most one event per resource
-   * (`listDueInboxEvents`), so applying them in one transaction keeps each resource's order. A
-   * failure to roll back to a savepoint (the database ended the transaction itself) or to commit
-   * leaves nothing of the batch applied; each event is then tried again in a transaction of its own,
-   * so one bad event can never hold back the others. Found by bench/orders-end-to-end.ts: one
-   * commit per order was the largest cost of an order on SQLite (2.6 of 4.8 s of SQL for 400).
+   * Several events, one transaction (one commit, one fsync). Applied whole first, without a
+   * savepoint per event: a savepoint costs two statements an event, and on SQLite a copy of every
+   * page the event changes (bench/orders-end-to-end.ts: 2 of ~27 statements an order). Nearly every
+   * batch succeeds whole. When an event fails, or the commit does, nothing of the batch is kept and
+   * it is applied again with a savepoint per event (`processInboxBatchInSavepoints`), as are the
+   * next `savepointBatchesAfterFailure` batches: while events fail, a batch is not applied twice.
+   * The batch holds at most one event per resource (`listDueInboxEvents`), so applying them in one
+   * transaction keeps each resource's order. Found by bench/orders-end-to-end.ts: one commit per
+   * order was the largest cost of an order on SQLite (2.6 of 4.8 s of SQL for 400).
    */
-  async function processInboxBatch(batch: readonly { event: InboxEvent; prepared: Prepared | undefined }[]): Promise<void> {
+  let savepointBatchesLeft = 0;
+  async function processInboxBatch(batch: readonly BatchEntry[]): Promise<void> {
     if (batch.length === 1) return processInboxEvent(batch[0]!.event, batch[0]!.prepared);
-    const applied: { event: InboxEvent; outcome: 'processed' | 'ignored' }[] = [];
+    if (savepointBatchesLeft > 0) {
+      savepointBatchesLeft -= 1;
+      return processInboxBatchInSavepoints(batch);
+    }
+    const applied = await applyInboxBatchWhole(batch);
+    if (applied) {
+      for (const { event, outcome } of applied) metrics.inboxEvents.inc({ source: event.source, outcome });
+      return;
+    }
+    savepointBatchesLeft = savepointBatchesAfterFailure;
+    await processInboxBatchInSavepoints(batch);
+  }
+
+  /**
+   * The batch in one transaction without savepoints: what was applied, or undefined when an event
+   * or the commit failed and so nothing was kept. A storage failure is thrown (see `settleFailure`).
+   */
+  async function applyInboxBatchWhole(batch: readonly BatchEntry[]): Promise<Applied[] | undefined> {
+    let failed: { event: InboxEvent; error: unknown } | undefined;
+    try {
+      return await db.transaction().execute(async (tx) => {
+        keepReadsForTransaction(tx);
+        const applied: Applied[] = [];
+        for (const { event, prepared } of batch) {
+          try {
+            const outcome = await applyClaimedEvent(tx, event, prepared);
+            if (outcome) applied.push({ event, outcome });
+          } catch (error) {
+            failed = { event, error };
+            throw error;
+          }
+        }
+        return applied;
+      });
+    } catch (error) {
+      if (classifyStorageError(error)) throw error;
+      logger.debug({ events: batch.length, eventId: failed?.event.id, err: error }, 'an inbox batch applied whole failed; it is applied again with a savepoint per event');
+      return undefined;
+    }
+  }
+
+  /**
+   * The batch in one transaction, a SAVEPOINT each: an event that fails rolls back only its own
+   * writes, its outbox messages included, and is recorded as a failed attempt once the others are
+   * committed. A failure to roll back to a savepoint (the database ended the transaction itself) or
+   * to commit leaves nothing of the batch applied; each event is then tried again in a transaction
+   * of its own, so one bad event can never hold back the others.
+   */
+  async function processInboxBatchInSavepoints(batch: readonly BatchEntry[]): Promise<void> {
+    const applied: Applied[] = [];
     const failed: { event: InboxEvent; error: unknown }[] = [];
     try {
       await db.transaction().execute(async (tx) => {
@@ -127,7 +183,7 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
    * that event's failed attempt.
    */
   async function processInboxEvents(events: readonly InboxEvent[]): Promise<void> {
-    let batch: { event: InboxEvent; prepared: Prepared | undefined }[] = [];
+    let batch: BatchEntry[] = [];
     for (const event of events) {
       let prepared: Prepared | undefined;
       try {
