@@ -7,6 +7,7 @@ import pino from 'pino';
 import { migrateToLatest, openDatabase } from '../src/db/index.ts';
 import { createEngine } from '../src/engine.ts';
 import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
+import { assert } from '../src/shared/app-error.ts';
 import { loadCustomers, lookupKinds, type LookupKind, type LookupQueries } from './customer-lookup-data.ts';
 import type { LoadPlan, LoadResult } from './lookup-load.ts';
 import { createRawLookup, type RawLookupFigures } from './raw-lookup.ts';
@@ -216,18 +217,78 @@ async function measureHttpFloor(options: BenchOptions, queries: LookupQueries, a
   }
 }
 
-async function benchmarkSize(options: BenchOptions, size: number, isLargest: boolean): Promise<SizeFigures> {
+/** A measured size whose database stays open for the paired growth runs (`measureGrowthInPairs`). */
+interface OpenSize {
+  size: number;
+  database: BenchDatabase;
+  apiKey: string;
+  queries: LookupQueries;
+}
+
+async function benchmarkSize(options: BenchOptions, size: number, isLargest: boolean, keepOpen: boolean): Promise<{ figures: SizeFigures; open: OpenSize | undefined }> {
   const database = await createBenchDatabase(options, `lookup_${size}`);
+  let open: OpenSize | undefined;
   try {
     const seeded = await seed(database, size);
     const raw = measureRaw(options, database, seeded.merchantId, seeded.queries);
     const { engine, paced, answers } = await measureEngine(options, database, seeded.apiKey, seeded.queries, isLargest);
     // The floor does not depend on the database: measured once, at the size the targets are for.
     const httpFloor = isLargest ? await measureHttpFloor(options, seeded.queries, answers) : undefined;
-    return { size, orderCount: seeded.orderCount, loadMs: seeded.loadMs, engine, raw, httpFloor, paced, loadAverage: loadavg()[0] ?? Number.NaN };
+    if (keepOpen) open = { size, database, apiKey: seeded.apiKey, queries: seeded.queries };
+    return { figures: { size, orderCount: seeded.orderCount, loadMs: seeded.loadMs, engine, raw, httpFloor, paced, loadAverage: loadavg()[0] ?? Number.NaN }, open };
   } finally {
-    await database.dispose();
+    if (!open) await database.dispose();
   }
+}
+
+/**
+ * The growth of CPU per lookup, measured in pairs: the smallest and the largest size each served by
+ * an engine of its own, loaded in turn (each once first, not counted; then smallest, largest;
+ * largest, smallest; ...), each pair's ratio taken from two runs a few seconds apart. The sizes' own runs are minutes apart, and this
+ * machine's speed moves by up to 1.8× between runs of the same day: their ratio measured the hour
+ * as much as the size (0.84× to 2.01× by phone in one day's runs). Returns each kind's ratios.
+ */
+async function measureGrowthInPairs(options: BenchOptions, smallest: OpenSize, largest: OpenSize): Promise<Record<LookupKind, number[]>> {
+  const start = async (open: OpenSize) => {
+    const engine = await createEngine({ databaseUrl: open.database.url, ...(open.database.postgresSchema ? { postgresSchema: open.database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
+    await engine.server.listen({ host: '127.0.0.1', port: 0 });
+    return { engine, open, baseUrl: `http://127.0.0.1:${(engine.server.server.address() as AddressInfo).port}` };
+  };
+  const served = [await start(smallest), await start(largest)] as const;
+  const ratios = Object.fromEntries(measuredKinds.map((kind) => [kind, [] as number[]])) as Record<LookupKind, number[]>;
+  const cpuPerLookup = async ({ open, baseUrl }: (typeof served)[number]) => {
+    const results = await runLoadGenerator({
+      baseUrl, apiKey: open.apiKey, connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: growthRunSeconds(options),
+      runs: measuredKinds.map((kind) => ({ kind, paths: open.queries[kind].map((query) => lookupPath(query.typed)) })),
+    });
+    return Object.fromEntries(results.map((result) => [result.kind, result.cpuMicrosPerRequest])) as Record<LookupKind, number>;
+  };
+  try {
+    // One run each first, not counted: a freshly opened engine reads its database into memory.
+    for (const engine of served) await cpuPerLookup(engine);
+    for (let pair = 0; pair < growthPairs(options); pair += 1) {
+      // Which size goes first alternates, so whatever the second run of a pair gains or loses by
+      // its place is shared out between the sizes.
+      const smallFirst = pair % 2 === 0;
+      const first = await cpuPerLookup(served[smallFirst ? 0 : 1]);
+      const second = await cpuPerLookup(served[smallFirst ? 1 : 0]);
+      const [small, large] = smallFirst ? [first, second] : [second, first];
+      for (const kind of measuredKinds) ratios[kind].push(large[kind] / small[kind]);
+    }
+  } finally {
+    for (const { engine } of served) await engine.close();
+  }
+  return ratios;
+}
+
+const growthPairs = (options: BenchOptions) => (options.quick ? 1 : 3);
+const growthRunSeconds = (options: BenchOptions) => (options.quick ? options.durationSeconds : Math.min(options.durationSeconds, 3));
+
+function median(values: readonly number[]): number {
+  assert(values.length > 0, 'a median of at least one value');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const count = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -254,7 +315,7 @@ function printSize(figures: SizeFigures): void {
   }));
 }
 
-function printGrowth(all: SizeFigures[]): void {
+function printGrowth(all: SizeFigures[], paired: Record<LookupKind, number[]> | undefined): void {
   const smallest = all[0];
   const largest = all[all.length - 1];
   if (!smallest || !largest || smallest === largest) return;
@@ -263,12 +324,14 @@ function printGrowth(all: SizeFigures[]): void {
     kind,
     'p99 growth': ratio(largest.engine[kind].p99Ms / smallest.engine[kind].p99Ms),
     'throughput drop': ratio(smallest.engine[kind].requestsPerSecond / largest.engine[kind].requestsPerSecond),
-    'CPU/req growth': ratio(largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest),
+    'CPU/req growth, runs minutes apart': ratio(largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest),
+    ...(paired ? { 'CPU/req growth, paired runs (median)': `${ratio(median(paired[kind]))} (${paired[kind].map(ratio).join(', ')})` } : {}),
+    ...(smallest.raw && largest.raw ? { 'raw SELECTs CPU growth': ratio(largest.raw[kind].cpuMicrosPerLookup / smallest.raw[kind].cpuMicrosPerLookup) } : {}),
   })));
 }
 
 /** The headline figures for bench/run.ts: each kind at the largest size, and the growth from the smallest. */
-function lookupFigures(all: SizeFigures[], storage: string, connections: number, pacedRate: number): BenchFigure[] {
+function lookupFigures(all: SizeFigures[], paired: Record<LookupKind, number[]> | undefined, storage: string, connections: number, pacedRate: number): BenchFigure[] {
   const smallest = all[0];
   const largest = all[all.length - 1];
   if (!smallest || !largest) return [];
@@ -294,9 +357,12 @@ function lookupFigures(all: SizeFigures[], storage: string, connections: number,
   }
   if (smallest !== largest) {
     for (const kind of measuredKinds) {
+      const apart = largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest;
+      const rawGrowth = smallest.raw && largest.raw ? `; the raw SELECTs' own ${ratio(largest.raw[kind].cpuMicrosPerLookup / smallest.raw[kind].cpuMicrosPerLookup)}` : '';
       figures.push({
-        figure: `growth of CPU per lookup by ${kind}, ${count(smallest.size)} → ${count(largest.size)} customers`, value: largest.engine[kind].cpuMicrosPerRequest / smallest.engine[kind].cpuMicrosPerRequest, unit: '×',
-        target: { atMost: target.growthMax }, note: `throughput drop ${ratio(smallest.engine[kind].requestsPerSecond / largest.engine[kind].requestsPerSecond)}`,
+        figure: `growth of CPU per lookup by ${kind}, ${count(smallest.size)} → ${count(largest.size)} customers${paired ? ', paired runs' : ''}`, value: paired ? median(paired[kind]) : apart, unit: '×',
+        target: { atMost: target.growthMax },
+        note: `${paired ? `median of ${paired[kind].map(ratio).join(', ')}; runs minutes apart ${ratio(apart)}` : 'runs minutes apart'}${rawGrowth}`,
       });
     }
   }
@@ -321,14 +387,23 @@ async function main(): Promise<void> {
   console.log(`customer-lookup: ${storage}; sizes ${options.sizes.map(count).join(', ')}; ${options.durationSeconds} s per kind, ${options.connections} connections, pipelining 1`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
   const all: SizeFigures[] = [];
-  for (const [index, size] of options.sizes.entries()) {
-    const figures = await benchmarkSize(options, size, index === options.sizes.length - 1);
-    printSize(figures);
-    all.push(figures);
+  const open: OpenSize[] = [];
+  let paired: Record<LookupKind, number[]> | undefined;
+  try {
+    for (const [index, size] of options.sizes.entries()) {
+      const isEnd = index === 0 || index === options.sizes.length - 1;
+      const measured = await benchmarkSize(options, size, index === options.sizes.length - 1, isEnd && options.sizes.length > 1);
+      printSize(measured.figures);
+      all.push(measured.figures);
+      if (measured.open) open.push(measured.open);
+    }
+    if (open.length === 2) paired = await measureGrowthInPairs(options, open[0]!, open[1]!);
+  } finally {
+    for (const kept of open) await kept.database.dispose();
   }
-  printGrowth(all);
+  printGrowth(all, paired);
   printTargets(all);
-  reportFigures('customer-lookup', lookupFigures(all, options.postgresUrl ? 'PostgreSQL' : 'SQLite', options.connections, options.pacedRate));
+  reportFigures('customer-lookup', lookupFigures(all, paired, options.postgresUrl ? 'PostgreSQL' : 'SQLite', options.connections, options.pacedRate));
   const bad = (run: EngineFigures | undefined) => run !== undefined && (run.responses === 0 || run.non2xx + run.errors + run.timeouts > 0);
   const failed = all.flatMap((figures) => measuredKinds.filter((kind) => bad(figures.engine[kind]) || bad(figures.paced?.[kind])).map((kind) => `${count(figures.size)} ${kind}`));
   if (failed.length > 0) {
