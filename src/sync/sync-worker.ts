@@ -124,25 +124,22 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
    * or the commit failed and so nothing was kept. A storage failure is thrown (see `settleFailure`).
    */
   async function applyInboxBatchWhole(batch: readonly BatchEntry[]): Promise<Applied[] | undefined> {
-    let failed: { event: InboxEvent; error: unknown } | undefined;
+    let applying: InboxEvent | undefined;
     try {
       return await db.transaction().execute(async (tx) => {
         keepReadsForTransaction(tx);
         const applied: Applied[] = [];
         for (const { event, prepared } of batch) {
-          try {
-            const outcome = await applyClaimedEvent(tx, event, prepared);
-            if (outcome) applied.push({ event, outcome });
-          } catch (error) {
-            failed = { event, error };
-            throw error;
-          }
+          applying = event;
+          const outcome = await applyClaimedEvent(tx, event, prepared);
+          if (outcome) applied.push({ event, outcome });
         }
+        applying = undefined;
         return applied;
       });
     } catch (error) {
       if (classifyStorageError(error)) throw error;
-      logger.debug({ events: batch.length, eventId: failed?.event.id, err: error }, 'an inbox batch applied whole failed; it is applied again with a savepoint per event');
+      logger.debug({ events: batch.length, eventId: applying?.id, err: error }, 'an inbox batch applied whole failed; it is applied again with a savepoint per event');
       return undefined;
     }
   }
