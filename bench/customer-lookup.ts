@@ -219,7 +219,6 @@ async function measureHttpFloor(options: BenchOptions, queries: LookupQueries, a
 
 /** A measured size whose database stays open for the paired growth runs (`measureGrowthInPairs`). */
 interface OpenSize {
-  size: number;
   database: BenchDatabase;
   apiKey: string;
   queries: LookupQueries;
@@ -234,7 +233,7 @@ async function benchmarkSize(options: BenchOptions, size: number, isLargest: boo
     const { engine, paced, answers } = await measureEngine(options, database, seeded.apiKey, seeded.queries, isLargest);
     // The floor does not depend on the database: measured once, at the size the targets are for.
     const httpFloor = isLargest ? await measureHttpFloor(options, seeded.queries, answers) : undefined;
-    if (keepOpen) open = { size, database, apiKey: seeded.apiKey, queries: seeded.queries };
+    if (keepOpen) open = { database, apiKey: seeded.apiKey, queries: seeded.queries };
     return { figures: { size, orderCount: seeded.orderCount, loadMs: seeded.loadMs, engine, raw, httpFloor, paced, loadAverage: loadavg()[0] ?? Number.NaN }, open };
   } finally {
     if (!open) await database.dispose();
@@ -244,9 +243,10 @@ async function benchmarkSize(options: BenchOptions, size: number, isLargest: boo
 /**
  * The growth of CPU per lookup, measured in pairs: the smallest and the largest size each served by
  * an engine of its own, loaded in turn (each once first, not counted; then smallest, largest;
- * largest, smallest; ...), each pair's ratio taken from two runs a few seconds apart. The sizes' own runs are minutes apart, and this
- * machine's speed moves by up to 1.8× between runs of the same day: their ratio measured the hour
- * as much as the size (0.84× to 2.01× by phone in one day's runs). Returns each kind's ratios.
+ * largest, smallest; ...), each pair's ratio taken from two runs a few seconds apart. The sizes'
+ * own runs are minutes apart, and this machine's speed moves by up to 1.8× between runs of the same
+ * day: their ratio measured the hour as much as the size (0.84× to 2.01× by phone in one day's
+ * runs). Returns each kind's ratios.
  */
 async function measureGrowthInPairs(options: BenchOptions, smallest: OpenSize, largest: OpenSize): Promise<Record<LookupKind, number[]>> {
   const start = async (open: OpenSize) => {
