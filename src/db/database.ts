@@ -7,6 +7,7 @@ import { assert } from '../shared/app-error.ts';
 import { closeRequestGroupCommit } from './group-commit.ts';
 import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
 import { prepareRepeatedStatements, readPreparedStatementsOption } from './postgres-prepared.ts';
+import { safetyNetPages, WalCheckpointer } from './wal-checkpoint.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
 import type { Database } from './schema.ts';
 
@@ -200,13 +201,20 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     // larger than the page cache (a report over a large history) stays in memory instead of
     // spilling to disk (docs/configuration.md, "Memory").
     sqlite.pragma('temp_store = MEMORY');
+    // The log is checkpointed on a thread of its own; the connection's own checkpoint is the safety
+    // net (wal-checkpoint.ts).
+    const checkpointer = walSync ? new WalCheckpointer(path) : undefined;
+    if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${safetyNetPages}`);
     const cached = withStatementCache(sqlite);
     const source: SyncingConnectionSource = { isReadonly: cached.isReadonly, inTransaction: () => sqlite.inTransaction };
-    const wrapConnection: ConnectionWrapper = (connection) => (walSync ? syncingConnection(connection, walSync, source) : connection);
+    const wrapConnection: ConnectionWrapper = (connection) => (walSync ? syncingConnection(connection, walSync, source, () => checkpointer?.noteCommit()) : connection);
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, wrapConnection) });
     return {
       db, dialect: 'sqlite',
       async close() {
+        // The checkpoint thread's connection closes first: the engine's, the last, then checkpoints
+        // the whole log and removes it.
+        await checkpointer?.close();
         await closeThen(db);
         walSync?.close();
       },

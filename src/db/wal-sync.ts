@@ -61,9 +61,10 @@ export interface SyncingConnectionSource {
 /**
  * The connection Kysely uses, syncing the log once the connection is outside a transaction after a
  * statement that wrote: at the COMMIT of a transaction that wrote, or after a write run on its own
- * (autocommit, RETURNING included). Reads wait for nothing.
+ * (autocommit, RETURNING included). Reads wait for nothing. `afterDurableCommit` is called once the
+ * log is synced (the checkpointer starts its work then, wal-checkpoint.ts).
  */
-export function syncingConnection(connection: DatabaseConnection, walSync: WalSync, source: SyncingConnectionSource): DatabaseConnection {
+export function syncingConnection(connection: DatabaseConnection, walSync: WalSync, source: SyncingConnectionSource, afterDurableCommit: () => void = () => {}): DatabaseConnection {
   let wroteSinceSync = false;
   // SQLite counts BEGIN IMMEDIATE as a write (it takes the lock); it writes nothing to the log.
   return {
@@ -73,6 +74,7 @@ export function syncingConnection(connection: DatabaseConnection, walSync: WalSy
       if (wroteSinceSync && !source.inTransaction()) {
         wroteSinceSync = false;
         await walSync.sync();
+        afterDurableCommit();
       }
       return result;
     },
