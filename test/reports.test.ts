@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as channelRefundParts from '../src/db/migrations/0023-channel-refund-parts.ts';
 import { toCsv } from '../src/reports/index.ts';
 import { createTestClock, installClock, nowIso, nowMs } from '../src/shared/clock.ts';
 import { DIALECTS } from './support/databases.ts';
@@ -54,11 +55,23 @@ async function recordBusiness(harness: TestEngine): Promise<Business> {
   return { today, to: new Date(Date.parse(today) + dayMs).toISOString().slice(0, 10) };
 }
 
-const online = { orders: 1, gross_minor: 24998, discounts_minor: 2500, shipping_minor: 1000, tax_minor: 1800, refunds_minor: 8747, net_minor: 25298 - 8747, payments: { shopify_payments: 25298 } };
-const store = { orders: 2, gross_minor: 10000, discounts_minor: 1000, shipping_minor: 0, tax_minor: 1170, refunds_minor: 5650, net_minor: 4520 + 5650 - 5650, payments: { card: 4520, cash: 5650 } };
+// Jane's web order: 24998 of goods less 2500 of discounts, 1000 shipping, 1800 tax, paid 25298.
+// Shopify's refund gives back the sunglasses: 8999 less their 900 discount, and their 648 tax
+// (8747): returns 8099, tax 1800 − 648.
+const online = {
+  orders: 1, gross_minor: 24998, discounts_minor: 2500, returns_minor: 8099, net_sales_minor: 24998 - 2500 - 8099, shipping_minor: 1000, tax_minor: 1800 - 648,
+  total_sales_minor: 25298 - 8747, refunds_minor: 8747, payments: { shopify_payments: 25298 },
+};
+// The store's two sales: 10000 of wallets less 1000 (SUMMER10 and the reward), 1170 tax. Bob's
+// wallet comes back whole: 5000 and its 650 tax (5650).
+const store = {
+  orders: 2, gross_minor: 10000, discounts_minor: 1000, returns_minor: 5000, net_sales_minor: 10000 - 1000 - 5000, shipping_minor: 0, tax_minor: 1170 - 650,
+  total_sales_minor: 4520 + 5650 - 5650, refunds_minor: 5650, payments: { card: 4520, cash: 5650 },
+};
+const nothingSold = { orders: 0, gross_minor: 0, discounts_minor: 0, shipping_minor: 0, tax_minor: 0, payments: {} };
 
 for (const dialect of DIALECTS) {
-  test(`[${dialect}] sales by channel, location and day: orders, gross, discounts, tax, refunds, net and payments, to the minor unit`, async (t) => {
+  test(`[${dialect}] sales by channel, location and day: gross, discounts, returns, net sales, shipping, tax, total sales, refunds and payments, to the minor unit`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());
     const { today, to } = await recordBusiness(harness);
@@ -78,14 +91,17 @@ for (const dialect of DIALECTS) {
       { channel: null, location_id: harness.demo.store.id, location_name: 'Rideau Street Store', day: null, ...store },
     ], 'the web order names no location: Online');
     assert.deepEqual(await sales('day'), [
-      { channel: null, location_id: null, location_name: null, day: '2025-06-14', ...online, refunds_minor: 0, net_minor: 25298 },
-      { channel: null, location_id: null, location_name: null, day: today, ...store, refunds_minor: 8747 + 5650, net_minor: 4520 + 5650 - 8747 - 5650 },
-    ], 'each refund counts on the day it was given');
+      { channel: null, location_id: null, location_name: null, day: '2025-06-14', ...online, returns_minor: 0, net_sales_minor: 24998 - 2500, tax_minor: 1800, total_sales_minor: 25298, refunds_minor: 0 },
+      {
+        channel: null, location_id: null, location_name: null, day: today, ...store, returns_minor: 8099 + 5000, net_sales_minor: 10000 - 1000 - 8099 - 5000, tax_minor: 1170 - 648 - 650,
+        total_sales_minor: 4520 + 5650 - 8747 - 5650, refunds_minor: 8747 + 5650,
+      },
+    ], 'each return counts on the day it was given');
     const todayOnly = await harness.request('GET', `/v1/reports/sales?from=${today}&to=${today}`);
     assert.deepEqual(todayOnly.body.data, [
-      { channel: 'online', location_id: null, location_name: null, day: null, orders: 0, gross_minor: 0, discounts_minor: 0, shipping_minor: 0, tax_minor: 0, refunds_minor: 8747, net_minor: -8747, payments: {} },
+      { channel: 'online', location_id: null, location_name: null, day: null, ...nothingSold, returns_minor: 8099, net_sales_minor: -8099, tax_minor: -648, total_sales_minor: -8747, refunds_minor: 8747 },
       { channel: 'store', location_id: null, location_name: null, day: null, ...store },
-    ], 'a refund of an order placed before the period lowers the period\'s net against the order\'s channel');
+    ], 'a return of an order placed before the period lowers the period\'s sales against the order\'s channel');
   });
 
   test(`[${dialect}] each report as CSV: text/csv attachment named after the report and period, one line per row, payments as columns`, async (t) => {
@@ -102,11 +118,21 @@ for (const dialect of DIALECTS) {
     const sales = await csv('/v1/reports/sales?group=location');
     assert.equal(sales.disposition, `attachment; filename="sales-${from}-${to}.csv"`);
     assert.deepEqual(sales.lines, [
-      'channel,location_id,location_name,day,orders,gross_minor,discounts_minor,shipping_minor,tax_minor,refunds_minor,net_minor,payments_card,payments_cash,payments_shopify_payments',
-      ',,Online,,1,24998,2500,1000,1800,8747,16551,0,0,25298',
-      `,${harness.demo.store.id},Rideau Street Store,,2,10000,1000,0,1170,5650,4520,4520,5650,0`,
+      'channel,location_id,location_name,day,orders,gross_minor,discounts_minor,returns_minor,net_sales_minor,shipping_minor,tax_minor,total_sales_minor,refunds_minor,payments_card,payments_cash,payments_shopify_payments',
+      ',,Online,,1,24998,2500,8099,14399,1000,1152,16551,8747,0,0,25298',
+      `,${harness.demo.store.id},Rideau Street Store,,2,10000,1000,5000,4000,0,520,4520,5650,4520,5650,0`,
       '',
     ]);
+    // A refund recorded before channel refunds kept their parts is filled in from its lines by
+    // migration 0023: the sunglasses at 8999 less their 900 discount, as recorded today.
+    const db = harness.engine.database.db;
+    const shopifyReturnLine = () => db.selectFrom('return_lines').innerJoin('returns', 'returns.id', 'return_lines.return_id').select(['return_lines.gross_minor', 'return_lines.discount_minor']).where('returns.source', '=', 'shopify').execute();
+    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 8999, discount_minor: 900 }]);
+    await channelRefundParts.down(db);
+    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 0, discount_minor: 0 }]);
+    await channelRefundParts.up(db);
+    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 8999, discount_minor: 900 }]);
+    assert.deepEqual((await csv('/v1/reports/sales?group=location')).lines, sales.lines, 'the report reads the same figures from refunds filled in');
     const customers = await csv('/v1/reports/customers');
     assert.equal(customers.disposition, `attachment; filename="customers-${from}-${to}.csv"`);
     assert.deepEqual(customers.lines, ['combination,customers,orders,repeat_customers,total_minor', 'online_only,0,0,0,0', 'store_only,1,1,0,5650', 'both,1,2,1,29818', 'all,2,3,1,35468', '']);

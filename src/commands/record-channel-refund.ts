@@ -3,7 +3,7 @@ import { applyChannelMovement, applyStockMovement } from '../inventory/index.ts'
 import { reversePoints } from '../loyalty/index.ts';
 import { findLocationByChannelId, getLocation, type Location, type Merchant } from '../merchants/index.ts';
 import { addRefundedAmount, findOrderBySource, markLineReturned, type Order, type OrderLine } from '../orders/index.ts';
-import { insertReturn, insertReturnLine, linkChannelRefund, pointsToReverse } from '../returns/index.ts';
+import { channelRefundBreakdown, insertReturn, insertReturnLine, linkChannelRefund, pointsToReverse, splitChannelRefundLine } from '../returns/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { announceCustomerChange, announceStockChange } from './announce-changes.ts';
 import { restoreRedeemedPoints } from './restore-redeemed-points.ts';
@@ -16,6 +16,8 @@ export interface RecordRefundCommand {
   sourceRef: string;
   orderSourceRef: string;
   amountMinor: number;
+  /** Shipping given back, with its tax (Shopify's refund shipping lines); 0 when the channel names none. */
+  shippingMinor?: number;
   currency: string;
   note: string | null;
   /** When the channel processed the refund (its restock happened then, by the channel's clock). */
@@ -55,17 +57,24 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
   if (command.continuumReturnId && (await linkChannelRefund(tx, merchant.id, command.continuumReturnId, { channel: command.source, refundRef: command.sourceRef, orderId: order.id }))) {
     return { returnId: command.continuumReturnId, created: false, pointsReversed: 0 };
   }
-  const { returnId, created } = await insertReturn(tx, merchant.id, { orderId: order.id, source: command.source, sourceRef: command.sourceRef, amountMinor: command.amountMinor, currency: command.currency, note: command.note });
+  const lines = command.lines.map((refundLine) => {
+    const line = order.lines.find((candidate) => candidate.sourceRef === refundLine.lineSourceRef);
+    if (!line) throw new AppError('returns.unknown_line', `Order ${order.id} has no line ${refundLine.lineSourceRef}`, { line_source_ref: refundLine.lineSourceRef });
+    return { refundLine, line, ...splitChannelRefundLine(line.unitPriceMinor, refundLine.quantity, refundLine.amountMinor), taxMinor: refundLine.taxMinor };
+  });
+  const breakdown = channelRefundBreakdown(command.amountMinor, command.shippingMinor ?? 0, lines);
+  const { returnId, created } = await insertReturn(tx, merchant.id, { orderId: order.id, source: command.source, sourceRef: command.sourceRef, amountMinor: command.amountMinor, currency: command.currency, note: command.note, breakdown });
   if (!created) return { returnId, created, pointsReversed: 0 };
 
   let pointsReversed = 0;
-  for (const refundLine of command.lines) {
-    const line = order.lines.find((candidate) => candidate.sourceRef === refundLine.lineSourceRef);
-    if (!line) throw new AppError('returns.unknown_line', `Order ${order.id} has no line ${refundLine.lineSourceRef}`, { line_source_ref: refundLine.lineSourceRef });
+  for (const { refundLine, line, grossMinor, discountMinor } of lines) {
     const points = pointsToReverse(line, refundLine.quantity);
     await markLineReturned(tx, merchant.id, line.id, refundLine.quantity);
     const restockLocation = refundLine.restock ? await restockLine(tx, merchant, order, line, returnId, refundLine, command.occurredAt ?? null) : undefined;
-    await insertReturnLine(tx, merchant.id, returnId, { orderLineId: line.id, quantity: refundLine.quantity, amountMinor: refundLine.amountMinor, taxMinor: refundLine.taxMinor, restock: restockLocation ? 'restocked' : 'not_restocked', restockLocationId: restockLocation?.id ?? null, pointsReversed: points });
+    await insertReturnLine(tx, merchant.id, returnId, {
+      orderLineId: line.id, quantity: refundLine.quantity, amountMinor: refundLine.amountMinor, taxMinor: refundLine.taxMinor, restock: restockLocation ? 'restocked' : 'not_restocked', restockLocationId: restockLocation?.id ?? null, pointsReversed: points,
+      grossMinor, discountMinor,
+    });
     pointsReversed += points;
   }
   if (order.customerId && pointsReversed > 0) {

@@ -155,13 +155,15 @@ export async function returnOrder(tx: Tx, merchant: Merchant, command: ReturnOrd
   if (known) return { returnId: known.id, created: false, plan: null };
   const plan = await planReturn(tx, merchant, command);
   const { order } = plan;
-  const { returnId } = await insertReturn(tx, merchant.id, { orderId: order.id, source: 'continuum', sourceRef, amountMinor: plan.refund.totalMinor, currency: order.currency, note: command.reason });
+  const { refund } = plan;
+  const breakdown = { merchandiseMinor: refund.merchandiseMinor, discountMinor: refund.discountMinor, taxMinor: refund.taxMinor, shippingMinor: refund.shippingMinor, feeMinor: refund.feeMinor };
+  const { returnId } = await insertReturn(tx, merchant.id, { orderId: order.id, source: 'continuum', sourceRef, amountMinor: refund.totalMinor, currency: order.currency, note: command.reason, breakdown });
   // The channel that took the payment hears of the return when money goes back to it, and Shopify
   // also when none does (store credit, an exchange), so its order no longer shows the goods sold.
   const pushed = plan.destination !== 'register' && (plan.originalPaymentMinor > 0 || channelTakesGoodsBackWithoutMoney(plan.destination));
   await tx.updateTable('returns').set({
     location_id: command.locationId, refund_method: command.refundMethod, exchange_order_id: command.exchange?.newOrderId ?? null, reason: command.reason, actor: command.actor, push_state: pushed ? 'pending' : 'not_needed',
-    merchandise_minor: plan.refund.merchandiseMinor, discount_minor: plan.refund.discountMinor, tax_minor: plan.refund.taxMinor, shipping_minor: plan.refund.shippingMinor, fee_minor: plan.refund.feeMinor, store_credit_minor: plan.storeCreditMinor,
+    store_credit_minor: plan.storeCreditMinor,
     exchange_applied_minor: command.exchange?.appliedMinor ?? 0,
   }).where('merchant_id', '=', merchant.id).where('id', '=', returnId).execute();
 

@@ -21,6 +21,7 @@ import * as syncTimeIndexes from './migrations/0019-sync-time-indexes.ts';
 import * as rewardHandovers from './migrations/0020-reward-handovers.ts';
 import * as exchangeApplied from './migrations/0021-exchange-applied.ts';
 import * as offlineExchanges from './migrations/0022-offline-exchanges.ts';
+import * as channelRefundParts from './migrations/0023-channel-refund-parts.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -47,6 +48,7 @@ const migrations: Record<string, Migration> = {
   '0020-reward-handovers': rewardHandovers,
   '0021-exchange-applied': exchangeApplied,
   '0022-offline-exchanges': offlineExchanges,
+  '0023-channel-refund-parts': channelRefundParts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -10,10 +10,11 @@ export type SalesGroup = (typeof salesGroups)[number];
 export const onlineLocationName = 'Online';
 
 /**
- * One group of a sales report, money in the merchant's minor units. Orders count in the period they
- * were placed (cancelled orders not at all); refunds in the period they were given, against the
- * channel and location of the order they refund. gross − discounts + shipping + tax is what the
- * shoppers paid; net is that less the refunds.
+ * One group of a sales report, money in the merchant's minor units, figures as retail reports them
+ * (Shopify's sales report among them). Orders count in the period they were placed (cancelled
+ * orders not at all); returns and refunds in the period they were given, against the channel and
+ * location of the order they refund. Net sales = gross − discounts − returns; total sales = net
+ * sales + shipping + tax, shipping and tax being what was charged less what was given back.
  */
 export interface SalesRow {
   channel: string | null;
@@ -21,12 +22,19 @@ export interface SalesRow {
   location_name: string | null;
   day: string | null;
   orders: number;
+  /** The orders' merchandise at its price, before discounts. */
   gross_minor: number;
   discounts_minor: number;
+  /** The goods given back, after their discounts and before tax, less what was kept of them (restocking fees). */
+  returns_minor: number;
+  net_sales_minor: number;
+  /** Shipping charged less shipping given back (with its tax). */
   shipping_minor: number;
+  /** Tax charged less the goods' tax given back. */
   tax_minor: number;
+  total_sales_minor: number;
+  /** What went back to the shoppers, by any method (money, store credit, an exchange's new goods). */
   refunds_minor: number;
-  net_minor: number;
   /** What was paid by each payment method (Shopify's gateway, `cash`, `store_credit`, `exchange`, ...). */
   payments: Record<string, number>;
 }
@@ -48,7 +56,7 @@ function emptyRow(group: SalesGroup, key: string | null, locationNames: Map<stri
     location_id: group === 'location' ? key : null,
     location_name: group === 'location' ? (key === null ? onlineLocationName : locationNames.get(key) ?? key) : null,
     day: group === 'day' ? key : null,
-    orders: 0, gross_minor: 0, discounts_minor: 0, shipping_minor: 0, tax_minor: 0, refunds_minor: 0, net_minor: 0, payments: {},
+    orders: 0, gross_minor: 0, discounts_minor: 0, returns_minor: 0, net_sales_minor: 0, shipping_minor: 0, tax_minor: 0, total_sales_minor: 0, refunds_minor: 0, payments: {},
   };
 }
 
@@ -60,7 +68,7 @@ export async function reportSales(db: Queryable, merchantId: string, period: Rep
   const key = orderKey(group);
   const placedInPeriod = db.selectFrom('orders').where('orders.merchant_id', '=', merchantId).where('orders.placed_at', '>=', period.startIso).where('orders.placed_at', '<', period.endIso).where('orders.cancelled_at', 'is', null);
   const totals = await placedInPeriod
-    .select((eb) => [key.as('group_key'), eb.fn.countAll().as('orders'), eb.fn.sum('orders.subtotal_minor').as('gross'), eb.fn.sum('orders.discount_minor').as('discounts'), eb.fn.sum('orders.shipping_minor').as('shipping'), eb.fn.sum('orders.tax_minor').as('tax'), eb.fn.sum('orders.total_minor').as('total')])
+    .select((eb) => [key.as('group_key'), eb.fn.countAll().as('orders'), eb.fn.sum('orders.subtotal_minor').as('gross'), eb.fn.sum('orders.discount_minor').as('discounts'), eb.fn.sum('orders.shipping_minor').as('shipping'), eb.fn.sum('orders.tax_minor').as('tax')])
     .groupBy(key)
     .execute();
   const payments = await placedInPeriod
@@ -71,7 +79,10 @@ export async function reportSales(db: Queryable, merchantId: string, period: Rep
   const refunds = await db
     .selectFrom('returns')
     .innerJoin('orders', (join) => join.onRef('orders.merchant_id', '=', 'returns.merchant_id').onRef('orders.id', '=', 'returns.order_id'))
-    .select((eb) => [refundKey(group).as('group_key'), eb.fn.sum('returns.amount_minor').as('amount')])
+    .select((eb) => [
+      refundKey(group).as('group_key'), eb.fn.sum('returns.amount_minor').as('amount'), eb.fn.sum(sql<number>`returns.merchandise_minor - returns.discount_minor - returns.fee_minor`).as('goods'),
+      eb.fn.sum('returns.shipping_minor').as('shipping'), eb.fn.sum('returns.tax_minor').as('tax'),
+    ])
     .where('returns.merchant_id', '=', merchantId)
     .where('returns.created_at', '>=', period.startIso)
     .where('returns.created_at', '<', period.endIso)
@@ -85,7 +96,6 @@ export async function reportSales(db: Queryable, merchantId: string, period: Rep
     if (!row) rows.set(groupKey, (row = emptyRow(group, groupKey, locationNames)));
     return row;
   };
-  const paid = new Map<string | null, number>();
   for (const total of totals) {
     const row = rowOf(total.group_key);
     row.orders = toInteger(total.orders);
@@ -93,11 +103,19 @@ export async function reportSales(db: Queryable, merchantId: string, period: Rep
     row.discounts_minor = toInteger(total.discounts);
     row.shipping_minor = toInteger(total.shipping);
     row.tax_minor = toInteger(total.tax);
-    paid.set(total.group_key, toInteger(total.total));
   }
   for (const payment of payments) rowOf(payment.group_key).payments[payment.method] = toInteger(payment.amount);
-  for (const refund of refunds) rowOf(refund.group_key).refunds_minor = toInteger(refund.amount);
-  for (const [groupKey, row] of rows) row.net_minor = (paid.get(groupKey) ?? 0) - row.refunds_minor;
+  for (const refund of refunds) {
+    const row = rowOf(refund.group_key);
+    row.refunds_minor = toInteger(refund.amount);
+    row.returns_minor = toInteger(refund.goods);
+    row.shipping_minor -= toInteger(refund.shipping);
+    row.tax_minor -= toInteger(refund.tax);
+  }
+  for (const row of rows.values()) {
+    row.net_sales_minor = row.gross_minor - row.discounts_minor - row.returns_minor;
+    row.total_sales_minor = row.net_sales_minor + row.shipping_minor + row.tax_minor;
+  }
   return [...rows.values()].sort(compareRows(group));
 }
 
@@ -113,7 +131,7 @@ function compareRows(group: SalesGroup): (a: SalesRow, b: SalesRow) => number {
 /** The CSV columns of a sales report: the row's fields, then one `payments_<method>` column per method seen. */
 export function salesCsvColumns(rows: readonly SalesRow[]): { columns: string[]; cells: (string | number | null)[][] } {
   const methods = [...new Set(rows.flatMap((row) => Object.keys(row.payments)))].sort();
-  const fixed = ['channel', 'location_id', 'location_name', 'day', 'orders', 'gross_minor', 'discounts_minor', 'shipping_minor', 'tax_minor', 'refunds_minor', 'net_minor'] as const;
+  const fixed = ['channel', 'location_id', 'location_name', 'day', 'orders', 'gross_minor', 'discounts_minor', 'returns_minor', 'net_sales_minor', 'shipping_minor', 'tax_minor', 'total_sales_minor', 'refunds_minor'] as const;
   return {
     columns: [...fixed, ...methods.map((method) => `payments_${method}`)],
     cells: rows.map((row) => [...fixed.map((field) => row[field]), ...methods.map((method) => row.payments[method] ?? 0)]),

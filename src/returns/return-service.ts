@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Queryable, Tx } from '../db/index.ts';
+import { assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 
@@ -12,6 +13,19 @@ export function channelTakesGoodsBackWithoutMoney(channel: 'shopify' | 'square')
   return channel === 'shopify';
 }
 
+/**
+ * What a return gave back, by part, in minor units: amount = merchandise − discount + tax +
+ * shipping − fee. Shipping counts with its tax; the fee is what was kept of the goods' value (a
+ * restocking fee, or what a channel refunded short of the lines it names).
+ */
+export interface ReturnBreakdown {
+  merchandiseMinor: number;
+  discountMinor: number;
+  taxMinor: number;
+  shippingMinor: number;
+  feeMinor: number;
+}
+
 export interface NewReturn {
   orderId: string;
   /** `continuum` for a return taken through the API (by a register or the console). */
@@ -20,6 +34,34 @@ export interface NewReturn {
   amountMinor: number;
   currency: string;
   note: string | null;
+  breakdown: ReturnBreakdown;
+}
+
+/** A returned line of a channel's refund, split as the order sold it: its price × quantity, less the discount it carried. */
+export function splitChannelRefundLine(unitPriceMinor: number, quantity: number, subtotalMinor: number): { grossMinor: number; discountMinor: number } {
+  // A line refunded above its list price (a price raised at the register) has no discount to show.
+  const grossMinor = Math.max(unitPriceMinor * quantity, subtotalMinor);
+  return { grossMinor, discountMinor: grossMinor - subtotalMinor };
+}
+
+/**
+ * The parts of a channel's refund, which names its lines (their subtotal after discounts and their
+ * tax), the shipping it gives back and the money: an amount beyond them was refunded without goods
+ * (Shopify's refund discrepancy, Square's custom-amount refund) and counts with the merchandise;
+ * an amount short of them was kept, as a fee is.
+ */
+export function channelRefundBreakdown(amountMinor: number, shippingMinor: number, lines: readonly { grossMinor: number; discountMinor: number; taxMinor: number }[]): ReturnBreakdown {
+  const merchandiseMinor = lines.reduce((sum, line) => sum + line.grossMinor, 0);
+  const discountMinor = lines.reduce((sum, line) => sum + line.discountMinor, 0);
+  const taxMinor = lines.reduce((sum, line) => sum + line.taxMinor, 0);
+  const beyond = amountMinor - (merchandiseMinor - discountMinor + taxMinor + shippingMinor);
+  return { merchandiseMinor: merchandiseMinor + Math.max(0, beyond), discountMinor, taxMinor, shippingMinor, feeMinor: Math.max(0, -beyond) };
+}
+
+function assertBreakdownAddsUp(amountMinor: number, parts: ReturnBreakdown): void {
+  for (const [name, value] of Object.entries(parts)) assert(Number.isSafeInteger(value) && value >= 0, `a return's ${name} is a whole number of at least 0 (${value})`);
+  const sum = parts.merchandiseMinor - parts.discountMinor + parts.taxMinor + parts.shippingMinor - parts.feeMinor;
+  assert(sum === amountMinor, `a return's parts add up to its amount (${sum} against ${amountMinor})`);
 }
 
 export interface NewReturnLine {
@@ -37,10 +79,15 @@ export interface NewReturnLine {
 
 /** Records a return once per (source, source reference); `created: false` on a replay. */
 export async function insertReturn(tx: Tx, merchantId: string, input: NewReturn): Promise<{ returnId: string; created: boolean }> {
+  const { breakdown: parts } = input;
+  assertBreakdownAddsUp(input.amountMinor, parts);
   const returnId = newId('ret');
   const inserted = await tx
     .insertInto('returns')
-    .values({ id: returnId, merchant_id: merchantId, order_id: input.orderId, source: input.source, source_ref: input.sourceRef, amount_minor: input.amountMinor, currency: input.currency, note: input.note, created_at: nowIso() })
+    .values({
+      id: returnId, merchant_id: merchantId, order_id: input.orderId, source: input.source, source_ref: input.sourceRef, amount_minor: input.amountMinor, currency: input.currency, note: input.note, created_at: nowIso(),
+      merchandise_minor: parts.merchandiseMinor, discount_minor: parts.discountMinor, tax_minor: parts.taxMinor, shipping_minor: parts.shippingMinor, fee_minor: parts.feeMinor,
+    })
     .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
     .returning('id')
     .executeTakeFirst();

@@ -415,7 +415,7 @@ test('a manager reads the month\'s sales by channel and by store on the Reports 
   const sale = await harness.request('POST', '/v1/pos/sales', { key: testPosKey, body: { sale_id: 'REPORT-1', location_id: harness.demo.store.id, lines: [{ sku: 'SKU-WALLET-01', quantity: 2 }] } });
   assert.equal(sale.status, 201, JSON.stringify(sale.body));
   const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
-  const byChannel = (await harness.request('GET', `/v1/reports/sales?group=channel&from=${day(29)}&to=${day(0)}`)).body.data as { channel: string; orders: number; net_minor: number }[];
+  const byChannel = (await harness.request('GET', `/v1/reports/sales?group=channel&from=${day(29)}&to=${day(0)}`)).body.data as { channel: string; orders: number; net_sales_minor: number; total_sales_minor: number }[];
   assert.equal(byChannel.length, 2, 'the web order and the store sale');
   const dollars = (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(minor / 100);
   const page = await openAs(t, baseUrl, 'manager');
@@ -427,7 +427,8 @@ test('a manager reads the month\'s sales by channel and by store on the Reports 
   await table.waitFor();
   for (const row of byChannel) {
     const line = table.getByRole('row', { name: new RegExp(`^${row.channel}`, 'i') });
-    assert.match(await line.textContent() ?? '', new RegExp(`${row.orders}.*${dollars(row.net_minor).replace(/[$.]/g, '\\$&')}`), `${row.channel}: orders and net as the API says`);
+    const escaped = (minor: number) => dollars(minor).replace(/[$.]/g, '\\$&');
+    assert.match(await line.textContent() ?? '', new RegExp(`${row.orders}.*${escaped(row.net_sales_minor)}.*${escaped(row.total_sales_minor)}`), `${row.channel}: orders, net and total sales as the API says`);
   }
   await sales.getByLabel('By', { exact: true }).selectOption('location');
   await sales.getByRole('table', { name: 'Sales by location with taxes and payment methods' }).getByRole('row', { name: new RegExp(harness.demo.store.name) }).waitFor();

@@ -12,7 +12,7 @@ import {
   shopifyProductSchema,
   shopifyInventoryLevelSchema,
   shopifyCustomerDataRequestSchema, shopifyCustomerMergeSchema, shopifyCustomerRedactSchema, shopifyCustomerSchema, shopifyOrderSchema, shopifyRefundSchema, shopifyShopRedactSchema,
-  type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder, type ShopifyPrivacyCustomer,
+  type ShopifyAddress, type ShopifyCustomer, type ShopifyOrder, type ShopifyPrivacyCustomer, type ShopifyRefund,
 } from './types.ts';
 
 function parsePayload<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, payload: unknown, topic: string): T {
@@ -123,12 +123,25 @@ export function translateShopifyRefund(payload: unknown): RecordRefundCommand {
   }));
   const currency = refundTransactions[0]?.currency ?? refund.refund_line_items[0]?.subtotal_set.shop_money.currency_code;
   if (!currency) throw new AppError('connectors.shopify.invalid_payload', `Refund ${refund.id} names no currency`, { refund_id: refund.id });
+  const shippingMinor = refundedShippingMinor(refund, currency);
   const amountMinor = refundTransactions.length > 0
     ? refundTransactions.reduce((sum, transaction) => sum + decimalToMinor(transaction.amount, transaction.currency), 0)
-    : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, 0);
+    : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, shippingMinor);
   // A refund Continuum pushed names its return in the note: it is linked to that return, not recorded again.
   const continuumReturnId = parseRefundMarker(refund.note);
-  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, currency, note: refund.note ?? null, occurredAt: toIso(refund.processed_at ?? refund.created_at), ...(continuumReturnId ? { continuumReturnId } : {}), lines };
+  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, shippingMinor, currency, note: refund.note ?? null, occurredAt: toIso(refund.processed_at ?? refund.created_at), ...(continuumReturnId ? { continuumReturnId } : {}), lines };
+}
+
+/** The shipping a refund gives back, with its tax. */
+function refundedShippingMinor(refund: ShopifyRefund, currency: string): number {
+  const lines = refund.refund_shipping_lines.reduce((sum, line) => {
+    const subtotal = line.subtotal_amount_set ? money(line.subtotal_amount_set) : decimalToMinor(line.amount ?? 0, currency);
+    return sum + subtotal + (line.tax_amount_set ? money(line.tax_amount_set) : 0);
+  }, 0);
+  const adjustments = refund.order_adjustments
+    .filter((adjustment) => adjustment.kind === 'shipping_refund')
+    .reduce((sum, adjustment) => sum - decimalToMinor(adjustment.amount, currency) - decimalToMinor(adjustment.tax_amount ?? 0, currency), 0);
+  return lines + adjustments;
 }
 
 function addressInput(address: ShopifyAddress, isDefault: boolean): AddressInput {

@@ -108,6 +108,10 @@ export const shopifyRefundSchema = z
       )
       .default([]),
     transactions: z.array(z.object({ kind: z.string(), status: z.string(), amount: z.union([z.string(), z.number()]), currency: z.string() }).passthrough()).default([]),
+    // Shipping given back: `refund_shipping_lines` (an older shape gives `amount` alone), or in
+    // refunds made before them an order adjustment of kind `shipping_refund` (negative amounts).
+    refund_shipping_lines: z.array(z.object({ subtotal_amount_set: moneySet.nullish(), tax_amount_set: moneySet.nullish(), amount: z.union([z.string(), z.number()]).nullish() }).passthrough()).default([]),
+    order_adjustments: z.array(z.object({ kind: z.string(), amount: z.union([z.string(), z.number()]), tax_amount: z.union([z.string(), z.number()]).nullish() }).passthrough()).default([]),
   })
   .passthrough();
 

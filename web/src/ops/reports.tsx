@@ -16,9 +16,12 @@ interface SalesRow {
   orders: number;
   gross_minor: number;
   discounts_minor: number;
+  returns_minor: number;
+  net_sales_minor: number;
+  shipping_minor: number;
   tax_minor: number;
+  total_sales_minor: number;
   refunds_minor: number;
-  net_minor: number;
   payments: Record<string, number>;
 }
 
@@ -123,28 +126,34 @@ function SalesSection({ group, onGroup, sales, path }: { group: SalesGroup; onGr
       <ReportState resource={sales} what="sales" />
       {sales.data ? (
         <>
-          <BarChart title={`Gross and net sales by ${group}`} description={`Gross sales, and net sales after discounts and refunds, for each ${group} in the period.`} labels={rows.map(label)} format={money}
-            series={[{ name: 'Gross', values: rows.map((row) => row.gross_minor) }, { name: 'Net', values: rows.map((row) => row.net_minor) }]} />
-          <table>
-            <caption className="visually-hidden">Sales by {group} with taxes and payment methods</caption>
-            <thead>
-              <tr><th scope="col">{humanize(group)}</th><th scope="col" className="number">Orders</th><th scope="col" className="number">Gross</th><th scope="col" className="number">Discounts</th><th scope="col" className="number">Tax</th><th scope="col" className="number">Refunds</th><th scope="col" className="number">Net</th>{methods.map((method) => <th scope="col" className="number" key={method}>{humanize(method)}</th>)}</tr>
-            </thead>
-            <tbody>
-              {rows.map((row, index) => (
-                <tr key={index}>
-                  <th scope="row">{label(row)}</th>
-                  <td className="number">{formatNumber(row.orders)}</td>
-                  <td className="number">{money(row.gross_minor)}</td>
-                  <td className="number">{money(row.discounts_minor)}</td>
-                  <td className="number">{money(row.tax_minor)}</td>
-                  <td className="number">{money(row.refunds_minor)}</td>
-                  <td className="number">{money(row.net_minor)}</td>
-                  {methods.map((method) => <td className="number" key={method}>{money(row.payments?.[method] ?? 0)}</td>)}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <BarChart title={`Gross and net sales by ${group}`} description={`Gross sales, and net sales after discounts and returns, for each ${group} in the period.`} labels={rows.map(label)} format={money}
+            series={[{ name: 'Gross', values: rows.map((row) => row.gross_minor) }, { name: 'Net sales', values: rows.map((row) => row.net_sales_minor) }]} />
+          {/* Focusable, so the keyboard can scroll a table wider than the page (one column per payment method). */}
+          <div className="table-scroll" tabIndex={0} role="group" aria-label={`Sales by ${group}, figures`}>
+            <table>
+              <caption className="visually-hidden">Sales by {group} with taxes and payment methods</caption>
+              <thead>
+                <tr><th scope="col">{humanize(group)}</th><th scope="col" className="number">Orders</th><th scope="col" className="number">Gross</th><th scope="col" className="number">Discounts</th><th scope="col" className="number">Returns</th><th scope="col" className="number">Net sales</th><th scope="col" className="number">Shipping</th><th scope="col" className="number">Tax</th><th scope="col" className="number">Total sales</th><th scope="col" className="number">Refunds</th>{methods.map((method) => <th scope="col" className="number" key={method}>{humanize(method)}</th>)}</tr>
+              </thead>
+              <tbody>
+                {rows.map((row, index) => (
+                  <tr key={index}>
+                    <th scope="row">{label(row)}</th>
+                    <td className="number">{formatNumber(row.orders)}</td>
+                    <td className="number">{money(row.gross_minor)}</td>
+                    <td className="number">{money(row.discounts_minor)}</td>
+                    <td className="number">{money(row.returns_minor)}</td>
+                    <td className="number">{money(row.net_sales_minor)}</td>
+                    <td className="number">{money(row.shipping_minor)}</td>
+                    <td className="number">{money(row.tax_minor)}</td>
+                    <td className="number">{money(row.total_sales_minor)}</td>
+                    <td className="number">{money(row.refunds_minor)}</td>
+                    {methods.map((method) => <td className="number" key={method}>{money(row.payments?.[method] ?? 0)}</td>)}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </>
       ) : null}
       <CsvLink path={path} label="sales" />
