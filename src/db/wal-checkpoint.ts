@@ -48,8 +48,11 @@ parentPort.on('message', (message) => {
 });
 `;
 
-/** What the last checkpoint on the worker thread did. */
-export type CheckpointResult = { ok: true; logPages: number; checkpointedPages: number } | { ok: false; message: string };
+/**
+ * What a checkpoint on the worker thread did. A failed one (the disk full, a reader holding the
+ * log) is tried again after a later commit; meanwhile the log grows, up to the safety net.
+ */
+type CheckpointResult = { ok: true; logPages: number; checkpointedPages: number } | { ok: false; message: string };
 
 export class WalCheckpointer {
   readonly #path: string;
@@ -59,15 +62,9 @@ export class WalCheckpointer {
   #lastStartedAtMs = Number.NEGATIVE_INFINITY;
   #failed = false;
   #closed = false;
-  #checkpoints = 0;
 
   constructor(databasePath: string) {
     this.#path = databasePath;
-  }
-
-  /** How many checkpoints the worker thread has completed (for tests and diagnostics). */
-  get checkpoints(): number {
-    return this.#checkpoints;
   }
 
   /** Called after a write has committed: starts a checkpoint unless one runs or one started lately. */
@@ -77,11 +74,6 @@ export class WalCheckpointer {
     this.#inFlight = this.#checkpoint().finally(() => {
       this.#inFlight = undefined;
     });
-  }
-
-  /** Waits for the checkpoint in flight, if any: what it did, or undefined when none was running. */
-  async settled(): Promise<CheckpointResult | undefined> {
-    return this.#inFlight;
   }
 
   /** Stops the thread after its checkpoint in flight; its connection is closed before the engine's. */
@@ -100,7 +92,6 @@ export class WalCheckpointer {
     return new Promise((resolve) => {
       const onMessage = (result: CheckpointResult) => {
         worker.off('exit', onExit);
-        if (result.ok) this.#checkpoints += 1;
         resolve(result);
       };
       const onExit = () => {
