@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as channelRefundParts from '../src/db/migrations/0023-channel-refund-parts.ts';
 import { toCsv } from '../src/reports/index.ts';
+import { parseJsonExactly } from '../src/shared/json.ts';
 import { createTestClock, installClock, nowIso, nowMs } from '../src/shared/clock.ts';
 import { DIALECTS } from './support/databases.ts';
-import { startTestEngine, testPosKey, type TestEngine } from './support/engine-harness.ts';
+import { readFixture, startTestEngine, testPosKey, type TestEngine } from './support/engine-harness.ts';
 
 // The operations console's reports (issue #8), checked by exact figures against a known day of
 // business: Jane's paid web order from the Shopify fixture (placed 2025-06-14) with one line
@@ -102,6 +103,22 @@ for (const dialect of DIALECTS) {
       { channel: 'online', location_id: null, location_name: null, day: null, ...nothingSold, returns_minor: 8099, net_sales_minor: -8099, tax_minor: -648, total_sales_minor: -8747, refunds_minor: 8747 },
       { channel: 'store', location_id: null, location_name: null, day: null, ...store },
     ], 'a return of an order placed before the period lowers the period\'s sales against the order\'s channel');
+
+    // Shopify then gives back the web order's shipping: 10.00, and 1.30 of tax with it.
+    const refund = parseJsonExactly(readFixture('shopify/refunds-create.json').toString('utf8')) as Record<string, any>;
+    const money = (amount: string) => ({ shop_money: { amount, currency_code: 'USD' }, presentment_money: { amount, currency_code: 'USD' } });
+    const shippingRefund = {
+      ...refund, id: '509562969', refund_line_items: [], refund_shipping_lines: [{ id: 1, shipping_line_id: 2, subtotal_amount_set: money('10.00'), tax_amount_set: money('1.30') }],
+      transactions: [{ ...refund['transactions'][0], id: '389404469', amount: '11.30' }],
+    };
+    const delivered = await harness.deliverShopifyFixture('shopify/refunds-create.json', { 'X-Shopify-Webhook-Id': 'shipping-refund-1', 'X-Shopify-Event-Id': 'shipping-refund-1' }, Buffer.from(JSON.stringify(shippingRefund)));
+    assert.equal(delivered.status, 200);
+    await harness.engine.worker.drain();
+    const [onlineAfter] = await sales('channel');
+    assert.deepEqual(onlineAfter, {
+      channel: 'online', location_id: null, location_name: null, day: null, ...online, shipping_minor: 1000 - 1000, tax_minor: 1800 - 648 - 130,
+      total_sales_minor: 25298 - 8747 - 1130, refunds_minor: 8747 + 1130,
+    }, 'shipping given back counts before its tax, its tax with the tax given back; net sales do not move');
   });
 
   test(`[${dialect}] each report as CSV: text/csv attachment named after the report and period, one line per row, payments as columns`, async (t) => {

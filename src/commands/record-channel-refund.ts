@@ -18,6 +18,8 @@ export interface RecordRefundCommand {
   amountMinor: number;
   /** Shipping given back, with its tax (Shopify's refund shipping lines); 0 when the channel names none. */
   shippingMinor?: number;
+  /** The shipping's tax, part of `shippingMinor`. */
+  shippingTaxMinor?: number;
   currency: string;
   note: string | null;
   /** When the channel processed the refund (its restock happened then, by the channel's clock). */
@@ -62,7 +64,7 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
     if (!line) throw new AppError('returns.unknown_line', `Order ${order.id} has no line ${refundLine.lineSourceRef}`, { line_source_ref: refundLine.lineSourceRef });
     return { refundLine, line, ...splitChannelRefundLine(line.unitPriceMinor, refundLine.quantity, refundLine.amountMinor), taxMinor: refundLine.taxMinor };
   });
-  const breakdown = channelRefundBreakdown(command.amountMinor, command.shippingMinor ?? 0, lines);
+  const breakdown = channelRefundBreakdown(command.amountMinor, { minor: command.shippingMinor ?? 0, taxMinor: command.shippingTaxMinor ?? 0 }, lines);
   const { returnId, created } = await insertReturn(tx, merchant.id, { orderId: order.id, source: command.source, sourceRef: command.sourceRef, amountMinor: command.amountMinor, currency: command.currency, note: command.note, breakdown });
   if (!created) return { returnId, created, pointsReversed: 0 };
 

@@ -52,22 +52,25 @@ export interface ReturnPlan {
   destination: RefundDestination;
 }
 
-function toRefundable(order: Order, shippingRefundedMinor: number): RefundableOrder {
+function toRefundable(order: Order, previous: { shippingMinor: number; shippingTaxMinor: number }): RefundableOrder {
   return {
     placedAt: order.placedAt, discountMinor: order.discountMinor, shippingMinor: order.shippingMinor, taxMinor: order.taxMinor, totalMinor: order.totalMinor,
-    refundedMinor: order.refundedMinor, shippingRefundedMinor,
+    refundedMinor: order.refundedMinor, shippingRefundedMinor: previous.shippingMinor, shippingTaxRefundedMinor: previous.shippingTaxMinor,
     lines: order.lines.map((line) => ({ id: line.id, quantity: line.quantity, returnedQuantity: line.returnedQuantity, unitPriceMinor: line.unitPriceMinor, discountMinor: line.discountMinor, taxMinor: line.taxMinor, finalSale: line.finalSale ?? false })),
   };
 }
 
-async function sumOfReturns(db: Queryable, merchantId: string, orderId: string): Promise<{ shippingMinor: number; storeCreditMinor: number }> {
+async function sumOfReturns(db: Queryable, merchantId: string, orderId: string): Promise<{ shippingMinor: number; shippingTaxMinor: number; storeCreditMinor: number }> {
   const row = await db
     .selectFrom('returns')
-    .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>('shipping_minor'), eb.lit(0)).as('shipping'), eb.fn.coalesce(eb.fn.sum<number>('store_credit_minor'), eb.lit(0)).as('credit')])
+    .select((eb) => [
+      eb.fn.coalesce(eb.fn.sum<number>('shipping_minor'), eb.lit(0)).as('shipping'), eb.fn.coalesce(eb.fn.sum<number>('shipping_tax_minor'), eb.lit(0)).as('shipping_tax'),
+      eb.fn.coalesce(eb.fn.sum<number>('store_credit_minor'), eb.lit(0)).as('credit'),
+    ])
     .where('merchant_id', '=', merchantId)
     .where('order_id', '=', orderId)
     .executeTakeFirstOrThrow();
-  return { shippingMinor: Number(row.shipping), storeCreditMinor: Number(row.credit) };
+  return { shippingMinor: Number(row.shipping), shippingTaxMinor: Number(row.shipping_tax), storeCreditMinor: Number(row.credit) };
 }
 
 function destinationOf(order: Order): RefundDestination {
@@ -116,7 +119,7 @@ export async function planReturn(db: Queryable, merchant: Merchant, command: Ret
   if (command.refundMethod === 'store_credit' && !order.customerId) throw new AppError('returns.customer_required', 'Store credit needs a customer, and this order has none', { field: 'refund_method' });
   if (command.locationId) assertReturnAllowedAt(await getLocation(db, merchant.id, command.locationId), order);
   const previous = await sumOfReturns(db, merchant.id, order.id);
-  const refund = computeRefund(toRefundable(order, previous.shippingMinor), {
+  const refund = computeRefund(toRefundable(order, previous), {
     lines: command.lines.map((line) => ({ lineId: line.orderLineId, quantity: line.quantity, waiveFee: line.waiveFee })), at: command.at ?? nowIso(), override: command.override, refundShipping: command.refundShipping,
   }, merchant.settings.returns);
   const lines: ReturnPlan['lines'] = [];
@@ -156,7 +159,7 @@ export async function returnOrder(tx: Tx, merchant: Merchant, command: ReturnOrd
   const plan = await planReturn(tx, merchant, command);
   const { order } = plan;
   const { refund } = plan;
-  const breakdown = { merchandiseMinor: refund.merchandiseMinor, discountMinor: refund.discountMinor, taxMinor: refund.taxMinor, shippingMinor: refund.shippingMinor, feeMinor: refund.feeMinor };
+  const breakdown = { merchandiseMinor: refund.merchandiseMinor, discountMinor: refund.discountMinor, taxMinor: refund.taxMinor, shippingMinor: refund.shippingMinor, shippingTaxMinor: refund.shippingTaxMinor, feeMinor: refund.feeMinor };
   const { returnId } = await insertReturn(tx, merchant.id, { orderId: order.id, source: 'continuum', sourceRef, amountMinor: refund.totalMinor, currency: order.currency, note: command.reason, breakdown });
   // The channel that took the payment hears of the return when money goes back to it, and Shopify
   // also when none does (store credit, an exchange), so its order no longer shows the goods sold.

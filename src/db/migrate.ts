@@ -22,6 +22,7 @@ import * as rewardHandovers from './migrations/0020-reward-handovers.ts';
 import * as exchangeApplied from './migrations/0021-exchange-applied.ts';
 import * as offlineExchanges from './migrations/0022-offline-exchanges.ts';
 import * as channelRefundParts from './migrations/0023-channel-refund-parts.ts';
+import * as shippingTaxRefunded from './migrations/0024-shipping-tax-refunded.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -49,6 +50,7 @@ const migrations: Record<string, Migration> = {
   '0021-exchange-applied': exchangeApplied,
   '0022-offline-exchanges': offlineExchanges,
   '0023-channel-refund-parts': channelRefundParts,
+  '0024-shipping-tax-refunded': shippingTaxRefunded,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -50,6 +50,8 @@ export interface ReturnsTable {
   location_id: Optional<string>; refund_method: Optional<string>; reason: Optional<string>; actor: Optional<string>; exchange_order_id: Optional<string>;
   channel_refund_ref: Optional<string>; push_state: Optional<string>;
   merchandise_minor: Defaulted<number>; discount_minor: Defaulted<number>; tax_minor: Defaulted<number>; shipping_minor: Defaulted<number>; fee_minor: Defaulted<number>; store_credit_minor: Defaulted<number>;
+  /** Migration 0024: the shipping's tax, part of shipping_minor. */
+  shipping_tax_minor: Defaulted<number>;
   /** Migration 0021: what an exchange's new goods took of the refund (not paid back). */
   exchange_applied_minor: Defaulted<number>;
 }

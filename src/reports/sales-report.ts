@@ -28,9 +28,9 @@ export interface SalesRow {
   /** The goods given back, after their discounts and before tax, less what was kept of them (restocking fees). */
   returns_minor: number;
   net_sales_minor: number;
-  /** Shipping charged less shipping given back (with its tax). */
+  /** Shipping charged less shipping given back, both before tax. */
   shipping_minor: number;
-  /** Tax charged less the goods' tax given back. */
+  /** Tax charged less tax given back (the goods' and the shipping's). */
   tax_minor: number;
   total_sales_minor: number;
   /** What went back to the shoppers, by any method (money, store credit, an exchange's new goods). */
@@ -81,7 +81,7 @@ export async function reportSales(db: Queryable, merchantId: string, period: Rep
     .innerJoin('orders', (join) => join.onRef('orders.merchant_id', '=', 'returns.merchant_id').onRef('orders.id', '=', 'returns.order_id'))
     .select((eb) => [
       refundKey(group).as('group_key'), eb.fn.sum('returns.amount_minor').as('amount'), eb.fn.sum(sql<number>`returns.merchandise_minor - returns.discount_minor - returns.fee_minor`).as('goods'),
-      eb.fn.sum('returns.shipping_minor').as('shipping'), eb.fn.sum('returns.tax_minor').as('tax'),
+      eb.fn.sum(sql<number>`returns.shipping_minor - returns.shipping_tax_minor`).as('shipping'), eb.fn.sum(sql<number>`returns.tax_minor + returns.shipping_tax_minor`).as('tax'),
     ])
     .where('returns.merchant_id', '=', merchantId)
     .where('returns.created_at', '>=', period.startIso)

@@ -20,7 +20,7 @@ test('a channel refund\'s parts add up to its amount, none negative, whatever th
       assert.equal(line.grossMinor - line.discountMinor, sent[index]!.subtotalMinor, 'a line splits into price and discount without changing what it refunded');
       assert.ok(line.discountMinor >= 0);
     }
-    const parts = channelRefundBreakdown(amountMinor, shippingMinor, lines);
+    const parts = channelRefundBreakdown(amountMinor, { minor: shippingMinor, taxMinor: Math.floor(shippingMinor / 10) }, lines);
     for (const value of Object.values(parts)) assert.ok(Number.isSafeInteger(value) && value >= 0);
     assert.equal(parts.merchandiseMinor - parts.discountMinor + parts.taxMinor + parts.shippingMinor - parts.feeMinor, amountMinor);
     const named = sent.reduce((sum, line) => sum + line.subtotalMinor + line.taxMinor, shippingMinor);
@@ -33,17 +33,18 @@ const fixture = () => parseJsonExactly(readFileSync(new URL('../../test/fixtures
 
 test('a Shopify refund gives back shipping from its refund shipping lines, or from a shipping_refund adjustment of older refunds', () => {
   const plain = translateShopifyRefund(fixture());
-  assert.equal(plain.shippingMinor, 0, 'the fixture refunds one line and no shipping');
+  assert.deepEqual([plain.shippingMinor, plain.shippingTaxMinor], [0, 0], 'the fixture refunds one line and no shipping');
   assert.equal(plain.amountMinor, 8747);
 
   const withShippingLine = fixture();
   withShippingLine['refund_shipping_lines'] = [{ id: 1, shipping_line_id: 2, subtotal_amount_set: { shop_money: { amount: '10.00', currency_code: 'USD' } }, tax_amount_set: { shop_money: { amount: '1.30', currency_code: 'USD' } } }];
   withShippingLine['transactions'][0].amount = '98.77';
   const shipped = translateShopifyRefund(withShippingLine);
-  assert.equal(shipped.shippingMinor, 1130);
+  assert.deepEqual([shipped.shippingMinor, shipped.shippingTaxMinor], [1130, 130]);
   assert.equal(shipped.amountMinor, 9877);
 
   const withAdjustment = fixture();
   withAdjustment['order_adjustments'] = [{ id: 3, kind: 'shipping_refund', reason: 'Shipping refund', amount: '-10.00', tax_amount: '-1.30' }, { id: 4, kind: 'refund_discrepancy', reason: 'Refund discrepancy', amount: '-0.01', tax_amount: '0.00' }];
-  assert.equal(translateShopifyRefund(withAdjustment).shippingMinor, 1130, 'a discrepancy is not shipping');
+  const adjusted = translateShopifyRefund(withAdjustment);
+  assert.deepEqual([adjusted.shippingMinor, adjusted.shippingTaxMinor], [1130, 130], 'a discrepancy is not shipping');
 });

@@ -26,14 +26,14 @@ const orderArbitrary = fc
     const discountMinor = built.reduce((sum, line) => sum + line.discountMinor, 0) + orderLevel;
     const taxMinor = built.reduce((sum, line) => sum + line.taxMinor, 0) + shippingTaxMinor;
     const subtotal = built.reduce((sum, line) => sum + line.unitPriceMinor * line.quantity, 0);
-    return { placedAt: '2026-11-01T00:00:00.000Z', lines: built, discountMinor, shippingMinor, taxMinor, totalMinor: subtotal - discountMinor + shippingMinor + taxMinor, refundedMinor: 0, shippingRefundedMinor: 0 };
+    return { placedAt: '2026-11-01T00:00:00.000Z', lines: built, discountMinor, shippingMinor, taxMinor, totalMinor: subtotal - discountMinor + shippingMinor + taxMinor, refundedMinor: 0, shippingRefundedMinor: 0, shippingTaxRefundedMinor: 0 };
   });
 
 /** Picks, step by step, some line with units left and some of those units. */
 const returnPlanArbitrary = fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 40, maxLength: 40 });
 
 /** Returns every unit of the order in the partial returns the plan picks; the refunds in order. */
-function returnEverything(order: RefundableOrder, plan: [number, number][]): { refunds: number[]; perLine: Map<string, number> } {
+function returnEverything(order: RefundableOrder, plan: [number, number][]): { refunds: number[]; perLine: Map<string, number>; shippingTax: number } {
   const state = structuredClone(order);
   const refunds: number[] = [];
   const perLine = new Map<string, number>();
@@ -51,8 +51,10 @@ function returnEverything(order: RefundableOrder, plan: [number, number][]): { r
     line.returnedQuantity += quantity;
     state.refundedMinor += refund.totalMinor;
     state.shippingRefundedMinor += refund.shippingMinor;
+    assert.ok(refund.shippingTaxMinor >= 0 && refund.shippingTaxMinor <= refund.shippingMinor, 'the shipping\'s tax is part of the shipping refunded');
+    state.shippingTaxRefundedMinor += refund.shippingTaxMinor;
   }
-  return { refunds, perLine };
+  return { refunds, perLine, shippingTax: state.shippingTaxRefundedMinor };
 }
 
 describe('refund allocation', () => {
@@ -65,10 +67,11 @@ describe('refund allocation', () => {
     }), { numRuns: 300 });
   });
 
-  test('any sequence of partial returns of every line refunds exactly the order total', () => {
+  test('any sequence of partial returns of every line refunds exactly the order total, the shipping\'s tax among it', () => {
     fc.assert(fc.property(orderArbitrary, returnPlanArbitrary, (order, plan) => {
-      const { refunds } = returnEverything(order, plan);
+      const { refunds, shippingTax } = returnEverything(order, plan);
       assert.equal(refunds.reduce((sum, refund) => sum + refund, 0), order.totalMinor);
+      assert.equal(shippingTax, allocateOrderToLines(order).shippingTaxMinor, 'the tax the lines do not carry goes back with the shipping');
       for (const refund of refunds) assert.ok(refund >= 0, 'a refund is never negative');
     }), { numRuns: 300 });
   });
@@ -93,7 +96,7 @@ describe('refund allocation', () => {
   });
 
   test('policy: outside the window and final-sale lines are refused unless a manager overrides', () => {
-    const order: RefundableOrder = { placedAt: '2026-10-01T00:00:00.000Z', lines: [{ id: 'a', quantity: 1, returnedQuantity: 0, unitPriceMinor: 1000, discountMinor: 0, taxMinor: 130, finalSale: true }], discountMinor: 0, shippingMinor: 0, taxMinor: 130, totalMinor: 1130, refundedMinor: 0, shippingRefundedMinor: 0 };
+    const order: RefundableOrder = { placedAt: '2026-10-01T00:00:00.000Z', lines: [{ id: 'a', quantity: 1, returnedQuantity: 0, unitPriceMinor: 1000, discountMinor: 0, taxMinor: 130, finalSale: true }], discountMinor: 0, shippingMinor: 0, taxMinor: 130, totalMinor: 1130, refundedMinor: 0, shippingRefundedMinor: 0, shippingTaxRefundedMinor: 0 };
     const policy: ReturnPolicy = { windowDays: 30, restockingFeeBps: 0, shippingRefund: 'never' };
     const request = { lines: [{ lineId: 'a', quantity: 1 }], at: '2026-11-15T00:00:00.000Z' };
     assert.throws(() => computeRefund(order, request, policy), (error: unknown) => error instanceof AppError && error.code === 'returns.window_closed');

@@ -36,6 +36,8 @@ export interface RefundableOrder {
   refundedMinor: number;
   /** Shipping (with its tax) refunded so far. */
   shippingRefundedMinor: number;
+  /** The shipping's tax among it. */
+  shippingTaxRefundedMinor: number;
 }
 
 export interface ReturnPolicy {
@@ -74,6 +76,8 @@ export interface RefundComputation {
   taxMinor: number;
   /** Shipping with its tax. */
   shippingMinor: number;
+  /** The shipping's tax, part of `shippingMinor`. */
+  shippingTaxMinor: number;
   feeMinor: number;
   totalMinor: number;
 }
@@ -145,11 +149,13 @@ export function computeRefund(order: RefundableOrder, request: RefundRequest, po
   const unitsLeft = order.lines.reduce((sum, line) => sum + line.quantity - line.returnedQuantity, 0) - request.lines.reduce((sum, line) => sum + line.quantity, 0);
   const shippingLeft = order.shippingMinor + paid.shippingTaxMinor - order.shippingRefundedMinor;
   const shippingMinor = request.refundShipping || (policy.shippingRefund === 'with_last_item' && unitsLeft === 0) ? Math.max(0, shippingLeft) : 0;
+  // What is left of the shipping is refunded at once, so all its tax not yet refunded goes with it.
+  const shippingTaxMinor = Math.min(shippingMinor, Math.max(0, paid.shippingTaxMinor - order.shippingTaxRefundedMinor));
   const sum = (pick: (line: LineRefund) => number) => lines.reduce((total, line) => total + pick(line), 0);
   const totalMinor = sum((line) => line.refundMinor) + shippingMinor;
   // A channel may have refunded amounts no line accounts for (an appeasement); never refund past what was paid.
   if (totalMinor > order.totalMinor - order.refundedMinor) {
     throw new AppError('returns.refund_conflict', `This return would refund ${totalMinor}, and only ${order.totalMinor - order.refundedMinor} of the order is left unrefunded`, { refund_minor: totalMinor, unrefunded_minor: order.totalMinor - order.refundedMinor });
   }
-  return { lines, merchandiseMinor: sum((line) => line.grossMinor), discountMinor: sum((line) => line.discountMinor), taxMinor: sum((line) => line.taxMinor), shippingMinor, feeMinor: sum((line) => line.feeMinor), totalMinor };
+  return { lines, merchandiseMinor: sum((line) => line.grossMinor), discountMinor: sum((line) => line.discountMinor), taxMinor: sum((line) => line.taxMinor), shippingMinor, shippingTaxMinor, feeMinor: sum((line) => line.feeMinor), totalMinor };
 }

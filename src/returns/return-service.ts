@@ -15,14 +15,16 @@ export function channelTakesGoodsBackWithoutMoney(channel: 'shopify' | 'square')
 
 /**
  * What a return gave back, by part, in minor units: amount = merchandise − discount + tax +
- * shipping − fee. Shipping counts with its tax; the fee is what was kept of the goods' value (a
- * restocking fee, or what a channel refunded short of the lines it names).
+ * shipping − fee. Tax is the goods'; shipping counts with its own tax, which `shippingTaxMinor`
+ * names; the fee is what was kept of the goods' value (a restocking fee, or what a channel refunded
+ * short of the lines it names).
  */
 export interface ReturnBreakdown {
   merchandiseMinor: number;
   discountMinor: number;
   taxMinor: number;
   shippingMinor: number;
+  shippingTaxMinor: number;
   feeMinor: number;
 }
 
@@ -50,18 +52,20 @@ export function splitChannelRefundLine(unitPriceMinor: number, quantity: number,
  * (Shopify's refund discrepancy, Square's custom-amount refund) and counts with the merchandise;
  * an amount short of them was kept, as a fee is.
  */
-export function channelRefundBreakdown(amountMinor: number, shippingMinor: number, lines: readonly { grossMinor: number; discountMinor: number; taxMinor: number }[]): ReturnBreakdown {
+export function channelRefundBreakdown(amountMinor: number, shipping: { minor: number; taxMinor: number }, lines: readonly { grossMinor: number; discountMinor: number; taxMinor: number }[]): ReturnBreakdown {
+  const shippingMinor = shipping.minor;
   const merchandiseMinor = lines.reduce((sum, line) => sum + line.grossMinor, 0);
   const discountMinor = lines.reduce((sum, line) => sum + line.discountMinor, 0);
   const taxMinor = lines.reduce((sum, line) => sum + line.taxMinor, 0);
   const beyond = amountMinor - (merchandiseMinor - discountMinor + taxMinor + shippingMinor);
-  return { merchandiseMinor: merchandiseMinor + Math.max(0, beyond), discountMinor, taxMinor, shippingMinor, feeMinor: Math.max(0, -beyond) };
+  return { merchandiseMinor: merchandiseMinor + Math.max(0, beyond), discountMinor, taxMinor, shippingMinor, shippingTaxMinor: shipping.taxMinor, feeMinor: Math.max(0, -beyond) };
 }
 
 function assertBreakdownAddsUp(amountMinor: number, parts: ReturnBreakdown): void {
   for (const [name, value] of Object.entries(parts)) assert(Number.isSafeInteger(value) && value >= 0, `a return's ${name} is a whole number of at least 0 (${value})`);
   const sum = parts.merchandiseMinor - parts.discountMinor + parts.taxMinor + parts.shippingMinor - parts.feeMinor;
   assert(sum === amountMinor, `a return's parts add up to its amount (${sum} against ${amountMinor})`);
+  assert(parts.shippingTaxMinor <= parts.shippingMinor, `a return's shipping tax is part of its shipping (${parts.shippingTaxMinor} of ${parts.shippingMinor})`);
 }
 
 export interface NewReturnLine {
@@ -86,7 +90,7 @@ export async function insertReturn(tx: Tx, merchantId: string, input: NewReturn)
     .insertInto('returns')
     .values({
       id: returnId, merchant_id: merchantId, order_id: input.orderId, source: input.source, source_ref: input.sourceRef, amount_minor: input.amountMinor, currency: input.currency, note: input.note, created_at: nowIso(),
-      merchandise_minor: parts.merchandiseMinor, discount_minor: parts.discountMinor, tax_minor: parts.taxMinor, shipping_minor: parts.shippingMinor, fee_minor: parts.feeMinor,
+      merchandise_minor: parts.merchandiseMinor, discount_minor: parts.discountMinor, tax_minor: parts.taxMinor, shipping_minor: parts.shippingMinor, shipping_tax_minor: parts.shippingTaxMinor, fee_minor: parts.feeMinor,
     })
     .onConflict((conflict) => conflict.columns(['merchant_id', 'source', 'source_ref']).doNothing())
     .returning('id')

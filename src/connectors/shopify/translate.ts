@@ -123,25 +123,31 @@ export function translateShopifyRefund(payload: unknown): RecordRefundCommand {
   }));
   const currency = refundTransactions[0]?.currency ?? refund.refund_line_items[0]?.subtotal_set.shop_money.currency_code;
   if (!currency) throw new AppError('connectors.shopify.invalid_payload', `Refund ${refund.id} names no currency`, { refund_id: refund.id });
-  const shippingMinor = refundedShippingMinor(refund, currency);
+  const shipping = refundedShipping(refund, currency);
   const amountMinor = refundTransactions.length > 0
     ? refundTransactions.reduce((sum, transaction) => sum + decimalToMinor(transaction.amount, transaction.currency), 0)
-    : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, shippingMinor);
+    : lines.reduce((sum, line) => sum + line.amountMinor + line.taxMinor, shipping.minor);
   // A refund Continuum pushed names its return in the note: it is linked to that return, not recorded again.
   const continuumReturnId = parseRefundMarker(refund.note);
-  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, shippingMinor, currency, note: refund.note ?? null, occurredAt: toIso(refund.processed_at ?? refund.created_at), ...(continuumReturnId ? { continuumReturnId } : {}), lines };
+  return { source: 'shopify', sourceRef: refund.id, orderSourceRef: refund.order_id, amountMinor, shippingMinor: shipping.minor, shippingTaxMinor: shipping.taxMinor, currency, note: refund.note ?? null, occurredAt: toIso(refund.processed_at ?? refund.created_at), ...(continuumReturnId ? { continuumReturnId } : {}), lines };
 }
 
-/** The shipping a refund gives back, with its tax. */
-function refundedShippingMinor(refund: ShopifyRefund, currency: string): number {
-  const lines = refund.refund_shipping_lines.reduce((sum, line) => {
-    const subtotal = line.subtotal_amount_set ? money(line.subtotal_amount_set) : decimalToMinor(line.amount ?? 0, currency);
-    return sum + subtotal + (line.tax_amount_set ? money(line.tax_amount_set) : 0);
-  }, 0);
-  const adjustments = refund.order_adjustments
-    .filter((adjustment) => adjustment.kind === 'shipping_refund')
-    .reduce((sum, adjustment) => sum - decimalToMinor(adjustment.amount, currency) - decimalToMinor(adjustment.tax_amount ?? 0, currency), 0);
-  return lines + adjustments;
+/** The shipping a refund gives back with its tax (`minor`), and that tax. */
+function refundedShipping(refund: ShopifyRefund, currency: string): { minor: number; taxMinor: number } {
+  let minor = 0;
+  let taxMinor = 0;
+  for (const line of refund.refund_shipping_lines) {
+    const tax = line.tax_amount_set ? money(line.tax_amount_set) : 0;
+    minor += (line.subtotal_amount_set ? money(line.subtotal_amount_set) : decimalToMinor(line.amount ?? 0, currency)) + tax;
+    taxMinor += tax;
+  }
+  // Older refunds: an adjustment of kind shipping_refund, its amounts negative.
+  for (const adjustment of refund.order_adjustments.filter((candidate) => candidate.kind === 'shipping_refund')) {
+    const tax = -decimalToMinor(adjustment.tax_amount ?? 0, currency);
+    minor += -decimalToMinor(adjustment.amount, currency) + tax;
+    taxMinor += tax;
+  }
+  return { minor, taxMinor };
 }
 
 function addressInput(address: ShopifyAddress, isDefault: boolean): AddressInput {
