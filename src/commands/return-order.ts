@@ -158,9 +158,7 @@ export async function returnOrder(tx: Tx, merchant: Merchant, command: ReturnOrd
   if (known) return { returnId: known.id, created: false, plan: null };
   const plan = await planReturn(tx, merchant, command);
   const { order } = plan;
-  const { refund } = plan;
-  const breakdown = { merchandiseMinor: refund.merchandiseMinor, discountMinor: refund.discountMinor, taxMinor: refund.taxMinor, shippingMinor: refund.shippingMinor, shippingTaxMinor: refund.shippingTaxMinor, feeMinor: refund.feeMinor };
-  const { returnId } = await insertReturn(tx, merchant.id, { orderId: order.id, source: 'continuum', sourceRef, amountMinor: refund.totalMinor, currency: order.currency, note: command.reason, breakdown });
+  const { returnId } = await insertReturn(tx, merchant.id, { orderId: order.id, source: 'continuum', sourceRef, amountMinor: plan.refund.totalMinor, currency: order.currency, note: command.reason, breakdown: plan.refund });
   // The channel that took the payment hears of the return when money goes back to it, and Shopify
   // also when none does (store credit, an exchange), so its order no longer shows the goods sold.
   const pushed = plan.destination !== 'register' && (plan.originalPaymentMinor > 0 || channelTakesGoodsBackWithoutMoney(plan.destination));

@@ -69,16 +69,23 @@ export interface LineRefund {
   refundMinor: number;
 }
 
-export interface RefundComputation {
-  lines: LineRefund[];
+/**
+ * What a return gives back, by part, in minor units: amount = merchandise − discount + tax +
+ * shipping − fee. Tax is the goods'; shipping counts with its own tax, which `shippingTaxMinor`
+ * names; the fee is what was kept of the goods' value (a restocking fee, or what a channel refunded
+ * short of the lines it names).
+ */
+export interface ReturnBreakdown {
   merchandiseMinor: number;
   discountMinor: number;
   taxMinor: number;
-  /** Shipping with its tax. */
   shippingMinor: number;
-  /** The shipping's tax, part of `shippingMinor`. */
   shippingTaxMinor: number;
   feeMinor: number;
+}
+
+export interface RefundComputation extends ReturnBreakdown {
+  lines: LineRefund[];
   totalMinor: number;
 }
 

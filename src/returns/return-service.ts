@@ -3,6 +3,7 @@ import type { Queryable, Tx } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
+import type { ReturnBreakdown } from './refund-allocation.ts';
 
 /**
  * Whether a channel's refund can carry returned goods with no money back, so its order stops showing
@@ -11,21 +12,6 @@ import { newId } from '../shared/ids.ts';
  */
 export function channelTakesGoodsBackWithoutMoney(channel: 'shopify' | 'square'): boolean {
   return channel === 'shopify';
-}
-
-/**
- * What a return gave back, by part, in minor units: amount = merchandise − discount + tax +
- * shipping − fee. Tax is the goods'; shipping counts with its own tax, which `shippingTaxMinor`
- * names; the fee is what was kept of the goods' value (a restocking fee, or what a channel refunded
- * short of the lines it names).
- */
-export interface ReturnBreakdown {
-  merchandiseMinor: number;
-  discountMinor: number;
-  taxMinor: number;
-  shippingMinor: number;
-  shippingTaxMinor: number;
-  feeMinor: number;
 }
 
 export interface NewReturn {
@@ -62,7 +48,8 @@ export function channelRefundBreakdown(amountMinor: number, shipping: { minor: n
 }
 
 function assertBreakdownAddsUp(amountMinor: number, parts: ReturnBreakdown): void {
-  for (const [name, value] of Object.entries(parts)) assert(Number.isSafeInteger(value) && value >= 0, `a return's ${name} is a whole number of at least 0 (${value})`);
+  const named = { merchandise: parts.merchandiseMinor, discount: parts.discountMinor, tax: parts.taxMinor, shipping: parts.shippingMinor, shippingTax: parts.shippingTaxMinor, fee: parts.feeMinor };
+  for (const [name, value] of Object.entries(named)) assert(Number.isSafeInteger(value) && value >= 0, `a return's ${name} is a whole number of at least 0 (${value})`);
   const sum = parts.merchandiseMinor - parts.discountMinor + parts.taxMinor + parts.shippingMinor - parts.feeMinor;
   assert(sum === amountMinor, `a return's parts add up to its amount (${sum} against ${amountMinor})`);
   assert(parts.shippingTaxMinor <= parts.shippingMinor, `a return's shipping tax is part of its shipping (${parts.shippingTaxMinor} of ${parts.shippingMinor})`);
