@@ -106,6 +106,25 @@ for (const dialect of DIALECTS) {
     await assertLedgerInvariants(harness, [janeId]);
   });
 
+  test(`[${dialect}] a return takes the goods back from her qualifying spend, never their tax: the sunglasses returned in the store take 80.99 of 224.98`, async (t) => {
+    const harness = await startTestEngine(dialect);
+    t.after(() => harness.dispose());
+    await setLoyaltySettings(harness, { tiers: [silver, gold] });
+    const janeId = await deliverJanesWebOrder(harness, new Date(Date.now() - 2 * dayMs));
+    assert.equal((await loyaltyOf(harness, janeId)).tier.qualifying_amount, 22_498);
+    const [found] = (await harness.request('GET', '/v1/orders?q=jane.doe@example.com')).body.data;
+    const order = (await harness.request('GET', `/v1/orders/${found.id}`)).body.data;
+    const sunglasses = order.lines.find((line: { sku: string }) => line.sku === 'SKU2006-001');
+    // 89.99 less its 9.00 share of the discount, with 6.48 of tax: 87.47 back to her card.
+    const returned = await harness.request('POST', '/v1/returns', { key: testPosKey, body: { order_id: order.id, return_ref: 'TIER-R-1', location_id: harness.demo.store.id, lines: [{ order_line_id: sunglasses.id, quantity: 1 }] } });
+    assert.equal(returned.status, 201, JSON.stringify(returned.body));
+    assert.equal(returned.body.data.total.amount_minor, 8_747);
+    const loyalty = await loyaltyOf(harness, janeId);
+    assert.equal(loyalty.tier.qualifying_amount, 22_498 - 8_099);
+    assert.equal(loyalty.tier.next_tier.remaining, 100_000 - 22_498 + 8_099);
+    await assertLedgerInvariants(harness, [janeId]);
+  });
+
   test(`[${dialect}] an order placed before the qualifying period earns its points but does not qualify for a tier`, async (t) => {
     const harness = await startTestEngine(dialect);
     t.after(() => harness.dispose());

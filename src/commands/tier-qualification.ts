@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Queryable } from '../db/index.ts';
 import type { QualifyingEvent, QualifyingWindow, TierMetric } from '../loyalty/index.ts';
 import { assert } from '../shared/app-error.ts';
@@ -8,6 +9,10 @@ import { assert } from '../shared/app-error.ts';
 //   A return counts against the order it came from, so it lowers the period the order was placed in.
 // - points: points earned on purchases posted in the period less points reversed in it (bonuses
 //   and adjustments do not qualify).
+
+// The merchandise a returned line takes back: its price less its discount, never its tax (a line's
+// refund is tax included in a return taken in Continuum, and a return lowered her spend by it).
+const returnedGoodsMinor = sql<number>`return_lines.gross_minor - return_lines.discount_minor`;
 
 /** An order or ledger transaction read for the day-by-day history of her amount; beyond it she is given the benefit of the doubt. */
 export const qualifyingEventsMax = 5_000;
@@ -48,7 +53,7 @@ export async function readQualifyingAmount(db: Queryable, merchantId: string, cu
     .selectFrom('return_lines')
     .innerJoin('returns', 'returns.id', 'return_lines.return_id')
     .innerJoin('orders', 'orders.id', 'returns.order_id')
-    .select((eb) => eb.fn.sum<number>('return_lines.amount_minor').as('amount'))
+    .select((eb) => eb.fn.sum<number>(returnedGoodsMinor).as('amount'))
     .where('orders.merchant_id', '=', merchantId)
     .where('orders.customer_id', '=', customerId)
     .where('orders.cancelled_at', 'is', null)
@@ -84,7 +89,7 @@ export async function readQualifyingEvents(db: Queryable, merchantId: string, cu
     .select((eb) => eb
       .selectFrom('return_lines')
       .innerJoin('returns', 'returns.id', 'return_lines.return_id')
-      .select((inner) => inner.fn.sum<number>('return_lines.amount_minor').as('amount'))
+      .select((inner) => inner.fn.sum<number>(returnedGoodsMinor).as('amount'))
       .whereRef('returns.order_id', '=', 'orders.id')
       .where('returns.merchant_id', '=', merchantId)
       .as('returned_minor'))
