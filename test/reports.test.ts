@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as channelRefundParts from '../src/db/migrations/0023-channel-refund-parts.ts';
+import * as returnLineRefund from '../src/db/migrations/0025-return-line-refund.ts';
 import { toCsv } from '../src/reports/index.ts';
 import { parseJsonExactly } from '../src/shared/json.ts';
 import { createTestClock, installClock, nowIso, nowMs } from '../src/shared/clock.ts';
@@ -141,15 +142,25 @@ for (const dialect of DIALECTS) {
       '',
     ]);
     // A refund recorded before channel refunds kept their parts is filled in from its lines by
-    // migration 0023: the sunglasses at 8999 less their 900 discount, as recorded today.
+    // migration 0023, and its line's refund given its tax by 0025: the sunglasses at 8999 less
+    // their 900 discount, 8747 given back with their tax, as recorded today.
     const db = harness.engine.database.db;
-    const shopifyReturnLine = () => db.selectFrom('return_lines').innerJoin('returns', 'returns.id', 'return_lines.return_id').select(['return_lines.gross_minor', 'return_lines.discount_minor']).where('returns.source', '=', 'shopify').execute();
-    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 8999, discount_minor: 900 }]);
+    const shopifyReturnLine = () => db.selectFrom('return_lines').innerJoin('returns', 'returns.id', 'return_lines.return_id').select(['return_lines.gross_minor', 'return_lines.discount_minor', 'return_lines.amount_minor']).where('returns.source', '=', 'shopify').execute();
+    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 8999, discount_minor: 900, amount_minor: 8747 }]);
+    await returnLineRefund.down(db);
     await channelRefundParts.down(db);
-    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 0, discount_minor: 0 }]);
+    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 0, discount_minor: 0, amount_minor: 8099 }], 'as a refund was recorded before 0023');
     await channelRefundParts.up(db);
-    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 8999, discount_minor: 900 }]);
+    await returnLineRefund.up(db);
+    assert.deepEqual(await shopifyReturnLine(), [{ gross_minor: 8999, discount_minor: 900, amount_minor: 8747 }]);
     assert.deepEqual((await csv('/v1/reports/sales?group=location')).lines, sales.lines, 'the report reads the same figures from refunds filled in');
+    const [shopifyReturn] = await db.selectFrom('returns').select('id').where('source', '=', 'shopify').execute();
+    const shown = (await harness.request('GET', `/v1/returns/${shopifyReturn!.id}`, { key: testPosKey })).body.data;
+    assert.deepEqual(
+      { total: shown.total.amount_minor, merchandise: shown.merchandise.amount_minor, discount: shown.discount.amount_minor, tax: shown.tax.amount_minor, line: shown.lines[0].refund.amount_minor },
+      { total: 8747, merchandise: 8999, discount: 900, tax: 648, line: 8747 },
+      'Shopify\'s refund shows its parts, and its line gives back its tax too',
+    );
     const customers = await csv('/v1/reports/customers');
     assert.equal(customers.disposition, `attachment; filename="customers-${from}-${to}.csv"`);
     assert.deepEqual(customers.lines, ['combination,customers,orders,repeat_customers,total_minor', 'online_only,0,0,0,0', 'store_only,1,1,0,5650', 'both,1,2,1,29818', 'all,2,3,1,35468', '']);

@@ -74,7 +74,7 @@ export async function recordChannelRefund(tx: Tx, merchant: Merchant, command: R
     await markLineReturned(tx, merchant.id, line.id, refundLine.quantity);
     const restockLocation = refundLine.restock ? await restockLine(tx, merchant, order, line, returnId, refundLine, command.occurredAt ?? null) : undefined;
     await insertReturnLine(tx, merchant.id, returnId, {
-      orderLineId: line.id, quantity: refundLine.quantity, amountMinor: refundLine.amountMinor, taxMinor: refundLine.taxMinor, restock: restockLocation ? 'restocked' : 'not_restocked', restockLocationId: restockLocation?.id ?? null, pointsReversed: points,
+      orderLineId: line.id, quantity: refundLine.quantity, amountMinor: refundLine.amountMinor + refundLine.taxMinor, taxMinor: refundLine.taxMinor, restock: restockLocation ? 'restocked' : 'not_restocked', restockLocationId: restockLocation?.id ?? null, pointsReversed: points,
       grossMinor, discountMinor,
     });
     pointsReversed += points;

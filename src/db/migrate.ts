@@ -23,6 +23,7 @@ import * as exchangeApplied from './migrations/0021-exchange-applied.ts';
 import * as offlineExchanges from './migrations/0022-offline-exchanges.ts';
 import * as channelRefundParts from './migrations/0023-channel-refund-parts.ts';
 import * as shippingTaxRefunded from './migrations/0024-shipping-tax-refunded.ts';
+import * as returnLineRefund from './migrations/0025-return-line-refund.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -51,6 +52,7 @@ const migrations: Record<string, Migration> = {
   '0022-offline-exchanges': offlineExchanges,
   '0023-channel-refund-parts': channelRefundParts,
   '0024-shipping-tax-refunded': shippingTaxRefunded,
+  '0025-return-line-refund': returnLineRefund,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -58,6 +58,7 @@ function assertBreakdownAddsUp(amountMinor: number, parts: ReturnBreakdown): voi
 export interface NewReturnLine {
   orderLineId: string;
   quantity: number;
+  /** What the line gives back: its price less its discount, with its tax, less a fee kept. */
   amountMinor: number;
   taxMinor: number;
   restock: 'restocked' | 'not_restocked' | 'damaged';
