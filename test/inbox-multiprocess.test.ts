@@ -141,7 +141,11 @@ async function runInboxRace(dialect: DialectName, processCount: number, t: TestC
   const retryCauses = [...new Set(retried.map((row) => (row.error ?? '').split('\n')[0]!.slice(0, 120)))];
   t.diagnostic(`${processCount} processes, ${eventCount} events delivered ${processCount}× each in ${deliveredAt - startedAt} ms, all applied ${Date.now() - deliveredAt} ms later; applied per process: ${perEngine.join(', ')}; ${retried.length} applied on a retry${retryCauses.length > 0 ? ` (${retryCauses.join('; ')})` : ''}`);
   assert.equal(perEngine.reduce((sum, count) => sum + count, 0), eventCount, 'the processes applied every event once between them');
-  assert.ok(perEngine.filter((count) => count > 0).length >= 2, `the work was shared (${perEngine.join(', ')})`);
+  // On PostgreSQL the workers claim rows past each other's locks (SKIP LOCKED), so both apply
+  // events. On SQLite they take turns at its one write lock and nothing makes the turns fair: a
+  // worker that wins a burst may apply all of it (210 and 0 in a CI run, 192 and 18 typically),
+  // which is correct; only the sum above is asserted there.
+  if (dialect === 'postgres') assert.ok(perEngine.filter((count) => count > 0).length >= 2, `the work was shared (${perEngine.join(', ')})`);
   for (const engine of engines) assert.deepEqual(errorLines(engine).slice(0, 3), [], `engine ${engine.index} logged errors`);
 }
 
