@@ -222,7 +222,7 @@ function countStatementsSent(): void {
 }
 
 // How often the bench looks whether the running worker has applied and pushed everything: two
-// counts by status (indexed), a few hundred microseconds of the worker's connection every 20 ms.
+// indexed reads of at most one row each, a few microseconds of the worker's connection every 20 ms.
 const settledPollMs = 20;
 // A bound on the run whatever happens (a push retried with backoff would keep it waiting).
 const settledWaitMsMax = 10 * 60 * 1000;
@@ -233,7 +233,10 @@ const settledWaitMsMax = 10 * 60 * 1000;
  */
 async function runWorkerUntilSettled(engine: Engine, merchantId: string): Promise<{ pollStatements: number }> {
   const db = engine.database.db;
-  const count = async (table: 'inbox_events' | 'outbox_events', statuses: string[]) => Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('count')).where('merchant_id', '=', merchantId).where('status', 'in', statuses).executeTakeFirstOrThrow()).count);
+  // Whether any row is left, not how many: counting the waiting events read them all through the
+  // status index on the worker's connection, 1.4 ms every 20 ms (3 % of the engine's time, found
+  // by timing each statement of a run); the first one found answers the question.
+  const anyLeft = async (table: 'inbox_events' | 'outbox_events', statuses: string[]) => (await db.selectFrom(table).select('id').where('merchant_id', '=', merchantId).where('status', 'in', statuses).limit(1).executeTakeFirst()) !== undefined;
   engine.worker.start();
   const deadline = performance.now() + settledWaitMsMax;
   let pollStatements = 0;
@@ -242,7 +245,7 @@ async function runWorkerUntilSettled(engine: Engine, merchantId: string): Promis
       pollStatements += 2;
       if (performance.now() > deadline) throw new Error(`the worker had not applied and pushed everything after ${settledWaitMsMax / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, settledPollMs));
-      if ((await count('inbox_events', ['received'])) === 0 && (await count('outbox_events', ['pending', 'delivering'])) === 0) break;
+      if (!(await anyLeft('inbox_events', ['received'])) && !(await anyLeft('outbox_events', ['pending', 'delivering']))) break;
     }
   } finally {
     await engine.worker.stop();
