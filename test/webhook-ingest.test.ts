@@ -59,6 +59,22 @@ for (const dialect of DIALECTS) {
     assert.equal(rows.find((row) => row.delivery_id === 'ingest-7')?.resource_key, `shopify:customer:${7_100_000_000_007}`);
   });
 
+  test(`[${dialect}] each event's resource key keeps every digit of a Shopify id beyond 2^53, from its GraphQL id or from the number itself`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    // JSON.parse would read 820982911946154508 as 820982911946154500: the order carries its GraphQL
+    // id, the refund and the stock level only numbers, which the route then reads exactly.
+    assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json', { 'X-Shopify-Webhook-Id': 'key-order' })).status, 200);
+    assert.equal((await harness.deliverShopifyFixture('shopify/refunds-create.json', { 'X-Shopify-Topic': 'refunds/create', 'X-Shopify-Webhook-Id': 'key-refund' })).status, 200);
+    assert.equal((await harness.deliverShopifyFixture('shopify/inventory_levels-update.json', { 'X-Shopify-Topic': 'inventory_levels/update', 'X-Shopify-Webhook-Id': 'key-level' })).status, 200);
+    const keys = Object.fromEntries((await inboxRows(harness)).map((row) => [row.delivery_id, row.resource_key]));
+    const level = JSON.parse(readFixture('shopify/inventory_levels-update.json').toString('utf8').replace(/"(inventory_item_id|location_id)":\s*(\d+)/g, '"$1":"$2"')) as Record<string, string>;
+    assert.deepEqual(keys, {
+      'key-order': `shopify:order:${orderId}`,
+      'key-refund': `shopify:order:${orderId}`,
+      'key-level': `shopify:inventory_level:${level['inventory_item_id']}:${level['location_id']}`,
+    }, 'the refund waits behind its own order, not behind a rounded one');
+  });
+
   test(`[${dialect}] a webhook whose commit fails is answered 503 storage.unavailable and nothing is stored; the channel's retry is then stored`, async (t) => {
     const harness = await withEngine(t, dialect);
     const db = harness.engine.database.db;

@@ -108,6 +108,15 @@ export function parseJsonExactly(text: string): unknown {
   return parseOrExplain(copiedUpTo === 0 ? text : pieces.join('') + text.slice(copiedUpTo), text);
 }
 
+/**
+ * JSON.parse, numbers beyond 2^53 rounded: for a body read only for what such a number cannot be
+ * (a webhook's resource key from a GraphQL id, a Square envelope's strings). A text that is not
+ * JSON gets the same refusal as from `parseJsonExactly`.
+ */
+export function parseJsonRounded(text: string): unknown {
+  return parseOrExplain(text);
+}
+
 /** JSON.parse, or for a text that is not JSON the safe parser's refusal, which says why. */
 function parseOrExplain(text: string, original = text): unknown {
   try {
