@@ -75,6 +75,18 @@ for (const dialect of DIALECTS) {
     }, 'the refund waits behind its own order, not behind a rounded one');
   });
 
+  if (dialect === 'postgres') {
+    test('[postgres] a 13 KB order webhook is stored LZ4-compressed (migration 0026) and read back byte for byte', async (t) => {
+      const harness = await withEngine(t, dialect);
+      const body = readFixture('shopify/orders-create.json');
+      assert.ok(body.length > 8_000, 'large enough for PostgreSQL to compress');
+      assert.equal((await harness.deliverShopifyFixture('shopify/orders-create.json', { 'X-Shopify-Webhook-Id': 'lz4-order' })).status, 200);
+      const { rows } = await sql<{ method: string | null; payload: string }>`select pg_column_compression(payload) as method, payload from inbox_events where delivery_id = 'lz4-order'`.execute(harness.engine.database.db);
+      assert.equal(rows[0]?.method, 'lz4', 'pglz took as long as the rest of storing the event');
+      assert.equal(rows[0]?.payload, body.toString('utf8'));
+    });
+  }
+
   test(`[${dialect}] a webhook whose commit fails is answered 503 storage.unavailable and nothing is stored; the channel's retry is then stored`, async (t) => {
     const harness = await withEngine(t, dialect);
     const db = harness.engine.database.db;

@@ -24,6 +24,7 @@ import * as offlineExchanges from './migrations/0022-offline-exchanges.ts';
 import * as channelRefundParts from './migrations/0023-channel-refund-parts.ts';
 import * as shippingTaxRefunded from './migrations/0024-shipping-tax-refunded.ts';
 import * as returnLineRefund from './migrations/0025-return-line-refund.ts';
+import * as inboxPayloadLz4 from './migrations/0026-inbox-payload-lz4.ts';
 import { describeSchemaToSqlitePlanner } from './planner-statistics.ts';
 
 // Migrations are listed here rather than read from the folder, so they work the same under tsx,
@@ -53,6 +54,7 @@ const migrations: Record<string, Migration> = {
   '0023-channel-refund-parts': channelRefundParts,
   '0024-shipping-tax-refunded': shippingTaxRefunded,
   '0025-return-line-refund': returnLineRefund,
+  '0026-inbox-payload-lz4': inboxPayloadLz4,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
