@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { normalizeChannelId, normalizeEmail, normalizePhone, toNameSearch } from './normalize-identifier.ts';
+import { isBlockedIdentifier, normalizeChannelId, normalizeEmail, normalizePhone, toNameSearch, type IdentityRules } from './normalize-identifier.ts';
 
 // One person, typed many ways: the register, Shopify and Square each spell Jane's phone and email
 // differently, and every spelling must normalise to the one value her profile is found by.
@@ -83,5 +83,41 @@ describe('channel ids and name search', () => {
     assert.equal(toNameSearch(null, 'Doe'), 'doe');
     assert.equal(toNameSearch('Jane', '  '), 'jane');
     assert.equal(toNameSearch(undefined, null), '');
+  });
+});
+
+describe('the merchant\'s blocked lists', () => {
+  const rules = (overrides: Partial<IdentityRules>): IdentityRules => ({
+    defaultCountry: 'CA', foldGmailAddresses: true, blockedEmails: [], blockedPhones: [], maxProfilesPerIdentifier: 5, ...overrides,
+  });
+
+  test('a blocked value matches however either side was typed, and the list read once still answers for every number checked', () => {
+    // Frozen, as a merchant's parsed settings are: its normalized values are kept with it.
+    const blocked = rules({ blockedPhones: Object.freeze(['(613) 555-0100', '+1 613 555 0199']) as string[], blockedEmails: Object.freeze(['Front.Desk@gmail.com']) as string[] });
+    for (let round = 0; round < 2; round += 1) {
+      assert.equal(isBlockedIdentifier(normalizePhone('613.555.0100', 'CA'), blocked), true);
+      assert.equal(isBlockedIdentifier(normalizePhone('6135550199', 'CA'), blocked), true);
+      assert.equal(isBlockedIdentifier(normalizePhone('613 555 0142', 'CA'), blocked), false);
+      assert.equal(isBlockedIdentifier(normalizeEmail('frontdesk@gmail.com', true), blocked), true, 'Gmail dots folded on both sides');
+      assert.equal(isBlockedIdentifier(normalizeEmail('jane@example.com', true), blocked), false);
+    }
+  });
+
+  test('the same list under another default country, or without Gmail folding, is read again under that rule', () => {
+    const phones = Object.freeze(['020 7946 0958']) as string[];
+    const london = normalizePhone('+44 20 7946 0958', 'CA');
+    assert.equal(isBlockedIdentifier(london, rules({ defaultCountry: 'GB', blockedPhones: phones })), true, 'read in Britain, the listed number is London\'s');
+    assert.equal(isBlockedIdentifier(london, rules({ defaultCountry: 'CA', blockedPhones: phones })), false, 'read in Canada it is no valid number');
+    const emails = Object.freeze(['front.desk@gmail.com']) as string[];
+    assert.equal(isBlockedIdentifier(normalizeEmail('frontdesk@gmail.com', true), rules({ foldGmailAddresses: true, blockedEmails: emails })), true);
+    assert.equal(isBlockedIdentifier(normalizeEmail('frontdesk@gmail.com', false), rules({ foldGmailAddresses: false, blockedEmails: emails })), false);
+  });
+
+  test('a list that is not frozen is read afresh each time, so a value added to it counts at once', () => {
+    const phones = ['(613) 555-0100'];
+    const shopper = normalizePhone('613 555 0142', 'CA');
+    assert.equal(isBlockedIdentifier(shopper, rules({ blockedPhones: phones })), false);
+    phones.push('613-555-0142');
+    assert.equal(isBlockedIdentifier(shopper, rules({ blockedPhones: phones })), true);
   });
 });
