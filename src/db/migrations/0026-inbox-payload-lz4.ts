@@ -26,6 +26,7 @@ export async function up(db: Db): Promise<void> {
 }
 
 export async function down(db: Db): Promise<void> {
-  if (!isPostgres(db)) return;
+  // Before PostgreSQL 14 there is no per-column compression to set back (nor was any set).
+  if (!isPostgres(db) || !(await serverHasLz4(db))) return;
   await sql`alter table inbox_events alter column payload set compression default`.execute(db);
 }
