@@ -11,9 +11,9 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 type Db = Kysely<any>;
 
 async function serverHasLz4(db: Db): Promise<boolean> {
-  const { rows } = await sql<{ values: string[] | string | null }>`select enumvals as values from pg_settings where name = 'default_toast_compression'`.execute(db);
-  const values = rows[0]?.values;
-  return Array.isArray(values) ? values.includes('lz4') : typeof values === 'string' && values.includes('lz4');
+  // The setting's allowed values ({pglz,lz4}); no row before PostgreSQL 14.
+  const { rows } = await sql<{ values: unknown }>`select enumvals as values from pg_settings where name = 'default_toast_compression'`.execute(db);
+  return String(rows[0]?.values ?? '').includes('lz4');
 }
 
 function isPostgres(db: Db): boolean {
