@@ -9,6 +9,7 @@ import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
 import { prepareRepeatedStatements, readPreparedStatementsOption } from './postgres-prepared.ts';
 import { safetyNetPages, WalCheckpointer } from './wal-checkpoint.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
+import { createWriterThread, type WriterThread } from './writer-thread.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -20,6 +21,13 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface DatabaseHandle {
   db: Db;
   dialect: DialectName;
+  /**
+   * SQLite on a file: write transactions run on a connection of their own on a thread
+   * (writer-thread.ts), the engine's connection held meanwhile so that the two never contend for
+   * the write lock on the event loop. Absent on PostgreSQL (whose driver never holds the event
+   * loop for the database) and for an in-memory database (one connection only).
+   */
+  writerThread?: WriterThread;
   close(): Promise<void>;
 }
 
@@ -36,6 +44,7 @@ const postgresPoolMax = 10;
 // holding the request forever.
 const postgresConnectTimeoutMs = 5_000;
 const preparedStatementsMax = 1_000;
+const sqliteBusyTimeoutMs = 5_000;
 
 /**
  * Keeps prepared statements by SQL text, bounded, so a query the engine runs again is not compiled
@@ -182,7 +191,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     sqlite.pragma('journal_mode = WAL');
     const walSync = path === ':memory:' ? undefined : new WalSync(path);
     sqlite.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma(`busy_timeout = ${sqliteBusyTimeoutMs}`);
     sqlite.pragma('foreign_keys = ON');
     // 64 MiB of page cache per connection instead of SQLite's 2 MB: holds on random SKUs of a
     // 1,000,000-SKU catalog cost 1.6 times the CPU of holds over 10,000 SKUs (775 against 478 µs,
@@ -209,11 +218,22 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const source: SyncingConnectionSource = { isReadonly: cached.isReadonly, inTransaction: () => sqlite.inTransaction };
     const wrapConnection: ConnectionWrapper = (connection) => (walSync ? syncingConnection(connection, walSync, source, () => checkpointer?.noteCommit()) : connection);
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, wrapConnection) });
+    const thread = walSync ? createWriterThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, afterCommit: () => checkpointer?.noteCommit() }) : undefined;
+    const writerThread: WriterThread | undefined = thread && {
+      get available() {
+        return thread.available;
+      },
+      // The engine's one connection is held while the thread writes: this process's own statements
+      // wait for it without blocking the event loop, as they wait for each other.
+      run: (unit) => db.connection().execute(() => thread.run(unit)),
+      close: () => thread.close(),
+    };
     return {
-      db, dialect: 'sqlite',
+      db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
       async close() {
-        // The checkpoint thread's connection closes first: the engine's, the last, then checkpoints
-        // the whole log and removes it.
+        // The threads' connections close first: the engine's, the last, then checkpoints the whole
+        // log and removes it.
+        await writerThread?.close();
         await checkpointer?.close();
         await closeThen(db);
         walSync?.close();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sql, type CompiledQuery } from 'kysely';
 import type { Queryable } from '../db/index.ts';
 import { findChannelAccount, type Channel, type ChannelAccount } from '../merchants/index.ts';
 
@@ -7,13 +8,15 @@ import { findChannelAccount, type Channel, type ChannelAccount } from '../mercha
 // throughput without it, measured with bench/webhook-ingest.ts), so accounts are kept in memory for
 // a short while. What is kept is never trusted alone: the route names the account and secret it
 // verified with as the write's guard, and the inbox writer confirms them against the database in
-// the transaction that stores the event (`confirmAccountGuards`). A shop erased or disconnected, or
-// a secret rotated, since the account was read, stores nothing.
+// the transaction that stores the event (`guardHolds`). A shop erased or reconnected under another
+// account, or a secret or notification URL changed, since the account was read, stores nothing.
 
 export interface KeptAccount {
   account: ChannelAccount;
   /** The guard key naming this account as read: channel, ref, id and a digest of the secret and URL. */
   guardKey: string;
+  /** Returns a row while the account is as read (`guardHolds`): the inbox writer's check at the commit. */
+  guardHolds: CompiledQuery;
 }
 
 export interface ChannelAccountCache {
@@ -48,7 +51,7 @@ export function createChannelAccountCache(db: Queryable, options: { ttlMs?: numb
     if (!account) return undefined;
     // A Map iterates in insertion order: past the limit, the entry read longest ago goes.
     if (entries.size >= entriesMax) entries.delete(entries.keys().next().value as string);
-    const kept = { account, guardKey: guardKeyOf(account), readAtMs: Date.now() };
+    const kept = { account, guardKey: guardKeyOf(account), guardHolds: guardHolds(db, account), readAtMs: Date.now() };
     entries.set(key, kept);
     return kept;
   }
@@ -64,16 +67,12 @@ export function createChannelAccountCache(db: Queryable, options: { ttlMs?: numb
 }
 
 /**
- * The guard keys whose account is still connected with the same id, secret and notification URL,
- * read inside the committing transaction. One query per distinct account of the batch (usually one).
+ * The query that returns a row while the account is still there with the same id, secret and
+ * notification URL (what its guard key digests), compiled for the database the writer stores on.
  */
-export async function confirmAccountGuards(tx: Queryable, keys: string[]): Promise<ReadonlySet<string>> {
-  const valid = new Set<string>();
-  for (const key of keys) {
-    const [channel, accountRef] = key.split(guardSeparator);
-    if (!channel || accountRef === undefined) continue;
-    const account = await findChannelAccount(tx, channel as Channel, accountRef);
-    if (account && guardKeyOf(account) === key) valid.add(key);
-  }
-  return valid;
+function guardHolds(db: Queryable, account: ChannelAccount): CompiledQuery {
+  return db.selectFrom('channel_accounts').select('id')
+    .where('channel', '=', account.channel).where('account_ref', '=', account.accountRef).where('id', '=', account.id)
+    .where('webhook_secret', '=', account.webhookSecret).where(sql<string>`coalesce(notification_url, '')`, '=', account.notificationUrl ?? '')
+    .compile();
 }

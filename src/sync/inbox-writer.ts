@@ -1,6 +1,7 @@
-import type { Db, Tx } from '../db/index.ts';
+import type { CompiledQuery } from 'kysely';
+import type { Db, Queryable, WriterThread } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
-import { inboxStoreBatchMax, storeInboxEvents, type InboundEvent, type StoredInboxEvent } from './inbox.ts';
+import { inboxStoreBatchMax, storeInboxEvents, storeInboxEventsOnThread, type InboundEvent, type StoredInboxEvent } from './inbox.ts';
 
 // Group commit for webhooks (issue #9). A webhook is answered only once its event is durably
 // committed; committing each request on its own costs one fsync (and on SQLite one write of the
@@ -12,6 +13,9 @@ import { inboxStoreBatchMax, storeInboxEvents, type InboundEvent, type StoredInb
 // has run the requests it has already read, one turn), or until `batchSizeMax` events wait. One
 // batch is in flight at a time; events that arrive meanwhile form the next batch, which starts as
 // soon as it ends. So under load batches grow by themselves and an idle engine adds no delay.
+//
+// Where the database offers a writer thread (SQLite on a file), a batch is stored there, its
+// statements and commit off the event loop (src/db/writer-thread.ts).
 
 export interface InboxWriterOptions {
   db: Db;
@@ -25,19 +29,22 @@ export interface InboxWriterOptions {
   logger?: { error(details: object, message: string): void };
   /** Told the size of each batch committed (a metric). */
   onCommit?(events: number): void;
-  /**
-   * Checked inside each commit's transaction, before the events are stored: of the guard keys the
-   * writes named, those still valid. A write whose key is not is refused with its own error and its
-   * event is not stored; the rest of the batch is. The webhook routes name the channel account (and
-   * secret) that verified the request, read from memory, so that what is stored was signed by an
-   * account connected at the commit.
-   */
-  confirmGuards?(tx: Tx, keys: string[]): Promise<ReadonlySet<string>>;
+  /** Where batches are stored off the event loop, while it is available (`DatabaseHandle.writerThread`). */
+  thread?: WriterThread;
 }
 
-/** What a write must still satisfy when its batch commits (`confirmGuards`), and how it is refused otherwise. */
+/**
+ * What a write must still satisfy when its batch commits, and how it is refused otherwise. Checked
+ * inside each commit's transaction, before the events are stored: a write whose guard no longer
+ * holds is refused with its own error and its event is not stored; the rest of the batch is. The
+ * webhook routes name the channel account (and secret) that verified the request, read from
+ * memory, so that what is stored was signed by an account connected at the commit.
+ */
 export interface WriteGuard {
+  /** Names the guard: writes with the same key share one check. */
   key: string;
+  /** Returns a row while the guard holds (compiled for the writer's database). */
+  holds: CompiledQuery;
   refuse(): Error;
 }
 
@@ -51,6 +58,13 @@ export interface InboxWriter {
   write(event: InboundEvent, guard?: WriteGuard): Promise<StoredInboxEvent>;
   /** Commits what is waiting and refuses later writes. */
   close(): Promise<void>;
+}
+
+/** The keys of the guards that no longer hold: their query returns no row in this transaction. */
+async function failedGuards(tx: Queryable, guards: ReadonlyMap<string, WriteGuard>): Promise<Set<string>> {
+  const failed = new Set<string>();
+  for (const [key, guard] of guards) if ((await tx.executeQuery(guard.holds)).rows.length === 0) failed.add(key);
+  return failed;
 }
 
 export const inboxWriterDefaults = { batchSizeMax: 256, windowMs: 0, queueSizeMax: 10_000 } as const;
@@ -100,21 +114,49 @@ export function createInboxWriter(options: InboxWriterOptions): InboxWriter {
     timer = windowMs > 0 ? setTimeout(start, windowMs) : setImmediate(start);
   }
 
+  type Stored = { accepted: Waiting[]; refused: Waiting[]; results: StoredInboxEvent[] };
+
+  /** The distinct guards of the writes, by key. */
+  function guardsOf(batch: Waiting[]): Map<string, WriteGuard> {
+    const guards = new Map<string, WriteGuard>();
+    for (const waiting of batch) if (waiting.guard && !guards.has(waiting.guard.key)) guards.set(waiting.guard.key, waiting.guard);
+    return guards;
+  }
+
   /**
-   * One statement, so one transaction, without guards; with them, the check and the insert in one
+   * One statement, so one transaction, without guards; with them, the checks and the insert in one
    * transaction, so nothing is stored for a guard that stopped holding before the commit.
    */
-  async function storeBatch(batch: Waiting[]): Promise<{ accepted: Waiting[]; refused: Waiting[]; results: StoredInboxEvent[] }> {
-    const confirm = options.confirmGuards;
-    const keys = [...new Set(batch.flatMap((waiting) => (waiting.guard ? [waiting.guard.key] : [])))];
-    if (!confirm || keys.length === 0) return { accepted: batch, refused: [], results: await storeInboxEvents(options.db, batch.map((waiting) => waiting.event)) };
+  async function storeBatch(batch: Waiting[]): Promise<Stored> {
+    if (options.thread?.available) return storeBatchOnThread(batch, options.thread);
+    const guards = guardsOf(batch);
+    if (guards.size === 0) return { accepted: batch, refused: [], results: await storeInboxEvents(options.db, batch.map((waiting) => waiting.event)) };
     return options.db.transaction().execute(async (tx) => {
-      const valid = await confirm(tx, keys);
-      const accepted = batch.filter((waiting) => !waiting.guard || valid.has(waiting.guard.key));
-      const refused = batch.filter((waiting) => waiting.guard && !valid.has(waiting.guard.key));
+      const failed = await failedGuards(tx, guards);
+      const accepted = batch.filter((waiting) => !waiting.guard || !failed.has(waiting.guard.key));
+      const refused = batch.filter((waiting) => waiting.guard && failed.has(waiting.guard.key));
       const results = accepted.length > 0 ? await storeInboxEvents(tx, accepted.map((waiting) => waiting.event)) : [];
       return { accepted, refused, results };
     });
+  }
+
+  /**
+   * On the writer thread, the checks and the insert run in its one transaction; when a guard no
+   * longer holds nothing is stored, its writes are refused and the rest stored by a second unit.
+   */
+  async function storeBatchOnThread(batch: Waiting[], thread: WriterThread): Promise<Stored> {
+    let accepted = batch;
+    const refused: Waiting[] = [];
+    while (accepted.length > 0) {
+      const checks = [...guardsOf(accepted).values()].map((guard) => ({ key: guard.key, query: guard.holds }));
+      const outcome = await storeInboxEventsOnThread(options.db, thread, accepted.map((waiting) => waiting.event), checks);
+      if ('stored' in outcome) return { accepted, refused, results: outcome.stored };
+      assert(outcome.failedChecks.length > 0, 'a unit not written names the checks that failed');
+      const failed = new Set(outcome.failedChecks);
+      refused.push(...accepted.filter((waiting) => waiting.guard && failed.has(waiting.guard.key)));
+      accepted = accepted.filter((waiting) => !waiting.guard || !failed.has(waiting.guard.key));
+    }
+    return { accepted, refused, results: [] };
   }
 
   async function commitBatch(): Promise<void> {

@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type Selectable } from 'kysely';
-import { canSkipLockedRows, reuseQuery, type InboxEventsTable, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { canSkipLockedRows, reuseQuery, type InboxEventsTable, type ParameterPlaceholders, type Queryable, type ReadPlus, type WriterThread } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import { isoAfter, nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -58,21 +58,52 @@ const positionMin = 0;
  * the next queue position, so its resource's events are applied in this order.
  */
 export async function storeInboxEvents(db: Queryable, events: readonly InboundEvent[]): Promise<StoredInboxEvent[]> {
-  assert(events.length >= 1 && events.length <= inboxStoreBatchMax, `an inbox batch holds 1 to ${inboxStoreBatchMax} events (got ${events.length})`);
   const lastPosition = await findLastWaitingPosition(db);
+  const insert = inboxInsert(db, events, (index) => lastPosition + 1 + index);
+  const inserted = await db.executeQuery<{ id: string }>({ ...insert.query, parameters: insert.parameters });
+  return insert.resultsOf(inserted.rows);
+}
+
+/**
+ * `storeInboxEvents` on the database's writer thread (src/db/writer-thread.ts), in one transaction
+ * with the checks given: when one returns no row, nothing is stored and the keys of those that did
+ * not are answered. The last waiting position is read in the same transaction, as there.
+ */
+export async function storeInboxEventsOnThread(db: Queryable, thread: WriterThread, events: readonly InboundEvent[], checks: { key: string; query: CompiledQuery }[]): Promise<{ stored: StoredInboxEvent[] } | { failedChecks: string[] }> {
+  const insert = inboxInsert(db, events, (index): ReadPlus => ({ readPlus: 1 + index }));
+  const outcome = await thread.run({
+    checks: checks.map(({ key, query }) => ({ key, sql: query.sql, parameters: query.parameters })),
+    read: lastWaitingPositionQuery(db).compile(),
+    write: { sql: insert.query.sql, parameters: insert.parameters },
+  });
+  if (!outcome.written) return { failedChecks: outcome.failedChecks };
+  return { stored: insert.resultsOf(outcome.rows as { id: string }[]) };
+}
+
+/**
+ * The one statement that stores `events`, and how its returned rows read as each event's outcome.
+ * Dedupes as described at `storeInboxEvents`; each event's queue position is `position(index)`.
+ */
+function inboxInsert<Position>(db: Queryable, events: readonly InboundEvent[], position: (index: number) => Position) {
+  assert(events.length >= 1 && events.length <= inboxStoreBatchMax, `an inbox batch holds 1 to ${inboxStoreBatchMax} events (got ${events.length})`);
   const now = nowIso();
   const ids = events.map(() => newId('evt'));
   const values = events.map((event, index): unknown[] => [
     ids[index], event.merchantId, event.source, event.topic, event.deliveryId, event.eventKey,
     JSON.stringify(event.headers), event.payload, 'received', 0, null,
-    event.triggeredAt, now, now, null, event.resourceKey ?? null, lastPosition + 1 + index,
+    event.triggeredAt, now, now, null, event.resourceKey ?? null, position(index),
   ]);
-  const insert = compiledInboxInsert(db, events.length);
+  const query = compiledInboxInsert(db, events.length);
   // ON CONFLICT DO NOTHING skips a row that repeats a key of a row already there or inserted
   // before it by the same statement, on both databases; RETURNING names the rows inserted.
-  const inserted = await db.executeQuery<{ id: string }>({ ...insert.query, parameters: insert.slots.map(([row, column]) => values[row]![column]) });
-  const storedIds = new Set(inserted.rows.map((row) => row.id));
-  return ids.map((id): StoredInboxEvent => (storedIds.has(id) ? { stored: true, id } : { stored: false, id: undefined }));
+  return {
+    query: query.query,
+    parameters: query.slots.map(([row, column]) => values[row]![column]),
+    resultsOf(rows: readonly { id: string }[]): StoredInboxEvent[] {
+      const storedIds = new Set(rows.map((row) => row.id));
+      return ids.map((id): StoredInboxEvent => (storedIds.has(id) ? { stored: true, id } : { stored: false, id: undefined }));
+    },
+  };
 }
 
 // The columns of an inbox row, in the order `storeInboxEvents` gives their values.
@@ -144,10 +175,14 @@ export async function storeInboxEvent(db: Queryable, event: InboundEvent): Promi
  * two stored at the same moment may share a position, and the id breaks the tie.
  */
 async function findLastWaitingPosition(db: Queryable): Promise<number> {
-  const row = await db.selectFrom('inbox_events').select('queue_position')
-    .where('status', '=', waiting).where('queue_position', '>=', positionMin).where('queue_position', '<', parkedPositionOffset)
-    .orderBy('queue_position', 'desc').limit(1).executeTakeFirst();
+  const row = await lastWaitingPositionQuery(db).executeTakeFirst();
   return row ? Number(row.queue_position) : 0;
+}
+
+function lastWaitingPositionQuery(db: Queryable) {
+  return db.selectFrom('inbox_events').select('queue_position')
+    .where('status', '=', waiting).where('queue_position', '>=', positionMin).where('queue_position', '<', parkedPositionOffset)
+    .orderBy('queue_position', 'desc').limit(1);
 }
 
 export const inboxBatchSizeMax = 100;

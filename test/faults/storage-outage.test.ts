@@ -217,6 +217,13 @@ interface DiskFull {
   free(): Promise<void>;
 }
 
+/** The page limit is a setting of each connection: the engine's own and its writer thread's (webhooks are stored there). */
+async function capPages(engine: Engine, pages: number): Promise<void> {
+  const pragma = `pragma max_page_count = ${pages}`;
+  await sql.raw(pragma).execute(engine.database.db);
+  await engine.database.writerThread?.run({ checks: [], write: { sql: pragma, parameters: [] } });
+}
+
 async function startDiskFullEngine(t: TestContext, kind: 'tmpfs' | 'max_page_count'): Promise<DiskFull | undefined> {
   if (kind === 'tmpfs') {
     const disk = mountSmallDisk(t);
@@ -238,12 +245,12 @@ async function startDiskFullEngine(t: TestContext, kind: 'tmpfs' | 'max_page_cou
   t.after(() => database.dispose());
   const engine = await startOutageEngine(t, database.url);
   return {
-    description: 'PRAGMA max_page_count on the engine\'s connection', engine,
+    description: 'PRAGMA max_page_count on the engine\'s connections (its own and its writer thread\'s)', engine,
     fill: async () => {
       const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(engine.database.db)).rows[0]!.page_count;
-      await sql.raw(`pragma max_page_count = ${pages}`).execute(engine.database.db);
+      await capPages(engine, pages);
     },
-    free: async () => { await sql.raw('pragma max_page_count = 1073741823').execute(engine.database.db); },
+    free: () => capPages(engine, 1073741823),
   };
 }
 

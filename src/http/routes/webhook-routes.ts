@@ -8,7 +8,7 @@ import { nowMs, toIso } from '../../shared/clock.ts';
 import { parseJsonExactly, parseJsonRounded } from '../../shared/json.ts';
 import { computeResourceKey, createInboxWriter, needsExactNumbers, type InboxSource } from '../../sync/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
-import { confirmAccountGuards, createChannelAccountCache, type KeptAccount } from '../channel-account-cache.ts';
+import { createChannelAccountCache, type KeptAccount } from '../channel-account-cache.ts';
 
 export const webhookBodyBytesMax = 1024 * 1024;
 
@@ -56,15 +56,15 @@ function safeIso(value: string | null): string | null {
 export async function registerWebhookRoutes(app: AppInstance, { database, metrics, worker, webhookReplayWindows }: RouteDependencies): Promise<void> {
   const inboxWriter = createInboxWriter({
     db: database.db, logger: app.log, onCommit: (events) => metrics.inboxCommitEvents.observe(events),
-    // Each event is stored only if the account that verified it is still connected, as read then.
-    confirmGuards: confirmAccountGuards,
+    ...(database.writerThread ? { thread: database.writerThread } : {}),
   });
   const accounts = createChannelAccountCache(database.db);
 
   /**
    * The connected account whose secret signed the request, kept in memory for a while. When the
    * kept secret does not verify, the account is read again: a secret rotated a moment ago then
-   * works at once. Whatever was kept, the commit confirms the account (see `confirmAccountGuards`).
+   * works at once. Whatever was kept, the commit confirms the account: each event is stored only if
+   * the account that verified it is still as read then (`KeptAccount.guardHolds`).
    */
   async function findSigningAccount(channel: Channel, accountRef: string, verifies: (account: ChannelAccount) => boolean): Promise<KeptAccount | 'unknown' | 'mismatch'> {
     const kept = await accounts.find(channel, accountRef);
@@ -100,7 +100,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
       // Event-Id is shared by every topic one merchant action produced: a duplicate only within a topic.
       eventKey: headers.eventId ? `${headers.topic}:${headers.eventId}` : null,
       headers: plainHeaders(request), payload: text, triggeredAt: safeIso(headers.triggeredAt), resourceKey,
-    }, { key: signer.guardKey, refuse: notConnected });
+    }, { key: signer.guardKey, holds: signer.guardHolds, refuse: notConnected });
     metrics.inboxEvents.inc({ source: 'shopify', outcome: stored ? 'stored' : 'duplicate' });
     if (stored) worker.wakeInbox();
     return reply.code(200).send({ received: true, duplicate: !stored });
@@ -126,7 +126,7 @@ export async function registerWebhookRoutes(app: AppInstance, { database, metric
     const { stored } = await inboxWriter.write({
       merchantId: account.merchantId, source: 'square', topic: envelope.type, deliveryId: envelope.eventId, eventKey: null,
       headers: plainHeaders(request), payload: text, triggeredAt: safeIso(envelope.createdAt), resourceKey: readResourceKey('square', envelope.type, payload, text),
-    }, { key: signer.guardKey, refuse: refused });
+    }, { key: signer.guardKey, holds: signer.guardHolds, refuse: refused });
     metrics.inboxEvents.inc({ source: 'square', outcome: stored ? 'stored' : 'duplicate' });
     if (stored) worker.wakeInbox();
     return reply.code(200).send({ received: true, duplicate: !stored });
