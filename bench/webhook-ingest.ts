@@ -1,3 +1,4 @@
+import { strict as assert } from 'node:assert';
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -22,8 +23,14 @@ import { ceilingOf, reportFigures } from './figures.ts';
 // rows inserted with better-sqlite3 and the engine's pragmas, one transaction per row and in batches.
 // The engine runs without its worker: this measures taking events in, not applying them.
 //
+// The engine is measured at each number of concurrent deliveries given (64, 128 and 256 in a full run):
+// every request waits for the commit of its batch, so the rate one set of connections gets is about
+// connections ÷ latency, and with too few the engine waits for requests rather than the reverse.
+// The figure is the highest rate whose acknowledgement p99 stays within the target, and its
+// connections; every count's rate is printed.
+//
 //   node --import tsx bench/webhook-ingest.ts [--quick] [--topics=customers,orders] [--duration=5]
-//        [--connections=64] [--raw-batch=64] [--postgres=postgres://...] [--keep]
+//        [--connections=64,128,256] [--raw-batch=64] [--postgres=postgres://...] [--keep]
 
 type Topic = 'customers' | 'orders';
 
@@ -32,7 +39,8 @@ interface BenchOptions {
   topics: Topic[];
   durationSeconds: number;
   warmupSeconds: number;
-  connections: number;
+  /** Concurrent deliveries, one engine run each. */
+  connections: number[];
   rawBatch: number;
   postgresUrl: string | undefined;
   keep: boolean;
@@ -68,7 +76,11 @@ function parseOptions(argv: string[]): BenchOptions {
     quick, topics, postgresUrl: value('postgres'), keep: argv.includes('--keep'),
     durationSeconds: number('duration', quick ? 1 : 5, 0.1, durationSecondsMax),
     warmupSeconds: quick ? 0.3 : 1,
-    connections: Math.round(number('connections', 64, 1, connectionsMax)),
+    connections: (value('connections') ?? (quick ? '64' : '64,128,256')).split(',').map((text) => {
+      const connections = Number(text);
+      if (!Number.isInteger(connections) || connections < 1 || connections > connectionsMax) throw new Error(`--connections: each is 1 to ${connectionsMax} (got ${text})`);
+      return connections;
+    }),
     rawBatch: Math.round(number('raw-batch', 64, 2, rawBatchMax)),
   };
 }
@@ -93,6 +105,7 @@ async function seed(database: BenchDatabase): Promise<string> {
 }
 
 interface EngineFigures extends WebhookLoadResult {
+  connections: number;
   cpuMicrosPerEvent: number;
   eventLoopUtilization: number;
   eventsPerCommit: number;
@@ -108,12 +121,12 @@ async function readCommitHistogram(engine: Engine | undefined): Promise<{ sum: n
   return { sum, count };
 }
 
-function runLoad(plan: WebhookLoadPlan, engine: Engine | undefined): Promise<Omit<EngineFigures, 'rowsStored'>> {
+function runLoad(plan: WebhookLoadPlan, engine: Engine | undefined): Promise<Omit<EngineFigures, 'rowsStored' | 'connections'>> {
   const child = fork(join(import.meta.dirname, 'webhook-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let cpuAtStart = process.cpuUsage();
   let loopAtStart: EventLoopUtilization = performance.eventLoopUtilization();
   let commitsAtStart = Promise.resolve({ sum: 0, count: 0 });
-  let outcome: Promise<Omit<EngineFigures, 'rowsStored'>> | undefined;
+  let outcome: Promise<Omit<EngineFigures, 'rowsStored' | 'connections'>> | undefined;
   return new Promise((resolve, reject) => {
     child.on('message', (message: WebhookLoadMessage) => {
       if (message.type === 'measuring') {
@@ -136,7 +149,7 @@ function runLoad(plan: WebhookLoadPlan, engine: Engine | undefined): Promise<Omi
   });
 }
 
-async function measureEngine(options: BenchOptions, database: BenchDatabase, topic: Topic): Promise<EngineFigures> {
+async function measureEngine(options: BenchOptions, database: BenchDatabase, topic: Topic, connections: number): Promise<EngineFigures> {
   const engine = await createEngine({ databaseUrl: database.url, ...(database.postgresSchema ? { postgresSchema: database.postgresSchema } : {}), logger: pino({ level: 'silent' }), startWorker: false });
   try {
     await engine.server.listen({ host: '127.0.0.1', port: 0 });
@@ -144,9 +157,9 @@ async function measureEngine(options: BenchOptions, database: BenchDatabase, top
     const rowsBefore = await countInboxRows(engine);
     const figures = await runLoad({
       baseUrl, shopDomain: shop.domain, secret: shop.secret, topic: topicFixtures[topic].topic, template: templateOf(topic),
-      connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, runTag: `${topic}-${process.pid}-${Date.now()}`,
+      connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, runTag: `${topic}-${connections}-${process.pid}-${Date.now()}`,
     }, engine);
-    return { ...figures, rowsStored: (await countInboxRows(engine)) - rowsBefore };
+    return { ...figures, connections, rowsStored: (await countInboxRows(engine)) - rowsBefore };
   } finally {
     await engine.close();
   }
@@ -157,7 +170,7 @@ async function measureEngine(options: BenchOptions, database: BenchDatabase, top
  * answer, with no signature check, no parsing and no storage. What Node's HTTP server and Fastify
  * cost on this machine under this load generator; the engine cannot be faster than this.
  */
-async function measureHttpFloor(options: BenchOptions, topic: Topic): Promise<Omit<EngineFigures, 'rowsStored'>> {
+async function measureHttpFloor(options: BenchOptions, topic: Topic, connections: number): Promise<Omit<EngineFigures, 'rowsStored'>> {
   const server = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   server.removeAllContentTypeParsers();
   server.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -165,10 +178,13 @@ async function measureHttpFloor(options: BenchOptions, topic: Topic): Promise<Om
   try {
     await server.listen({ host: '127.0.0.1', port: 0 });
     const baseUrl = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
-    return await runLoad({
-      baseUrl, shopDomain: shop.domain, secret: shop.secret, topic: topicFixtures[topic].topic, template: templateOf(topic),
-      connections: options.connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, runTag: `floor-${topic}-${process.pid}-${Date.now()}`,
-    }, undefined);
+    return {
+      connections,
+      ...await runLoad({
+        baseUrl, shopDomain: shop.domain, secret: shop.secret, topic: topicFixtures[topic].topic, template: templateOf(topic),
+        connections, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, runTag: `floor-${topic}-${process.pid}-${Date.now()}`,
+      }, undefined),
+    };
   } finally {
     await server.close();
   }
@@ -199,22 +215,34 @@ const ratio = (value: number) => (Number.isFinite(value) && value > 0 ? `${value
 interface TopicFigures {
   topic: Topic;
   storage: string;
+  /** One run per number of connections. */
+  engines: EngineFigures[];
+  /** The run the figure reports: the highest rate with p99 within the target, else the lowest p99. */
   engine: EngineFigures;
   raw: { single: RawInboxFigures; batched: RawInboxFigures } | undefined;
   httpFloor: Omit<EngineFigures, 'rowsStored'> | undefined;
 }
 
+/** The run a topic's figure reports: the highest rate whose p99 meets the target, else the lowest p99. */
+function reportedRun(engines: EngineFigures[]): EngineFigures {
+  const withinTarget = engines.filter((engine) => engine.p99Ms <= target.p99MsMax);
+  const byRate = (left: EngineFigures, right: EngineFigures) => right.acknowledgedPerSecond - left.acknowledgedPerSecond;
+  const [best] = withinTarget.length > 0 ? [...withinTarget].sort(byRate) : [...engines].sort((left, right) => left.p99Ms - right.p99Ms);
+  assert(best !== undefined, 'at least one run');
+  return best;
+}
+
 function printTopic(figures: TopicFigures): void {
   const { engine, raw } = figures;
   console.log(`\n${topicFixtures[figures.topic].topic} on ${figures.storage}: ${count(engine.bodyBytes)}-byte bodies, each request a distinct signed event`);
-  console.table([{
-    'events/s': count(engine.acknowledgedPerSecond), 'p50 ms': ms(engine.p50Ms), 'p99 ms': ms(engine.p99Ms),
-    'CPU µs/event': count(engine.cpuMicrosPerEvent), 'event loop busy': `${Math.round(engine.eventLoopUtilization * 100)} %`, 'events/commit': engine.eventsPerCommit.toFixed(1),
-    'non-2xx': engine.non2xx, errors: engine.errors + engine.timeouts,
-  }]);
+  console.table(figures.engines.map((run) => ({
+    connections: run.connections, 'events/s': count(run.acknowledgedPerSecond), 'p50 ms': ms(run.p50Ms), 'p99 ms': ms(run.p99Ms),
+    'CPU µs/event': count(run.cpuMicrosPerEvent), 'event loop busy': `${Math.round(run.eventLoopUtilization * 100)} %`, 'events/commit': run.eventsPerCommit.toFixed(1),
+    'non-2xx': run.non2xx, errors: run.errors + run.timeouts, reported: run === engine ? '←' : '',
+  })));
   const floor = figures.httpFloor;
   if (floor) {
-    console.log(`HTTP floor (bare Fastify answering the same requests, nothing verified or stored): ${count(floor.acknowledgedPerSecond)} requests/s, p99 ${ms(floor.p99Ms)} ms, CPU ${count(floor.cpuMicrosPerEvent)} µs/request; engine/floor ${ratio(engine.acknowledgedPerSecond / floor.acknowledgedPerSecond)}`);
+    console.log(`HTTP floor at ${floor.connections} connections (bare Fastify answering the same requests, nothing verified or stored): ${count(floor.acknowledgedPerSecond)} requests/s, p99 ${ms(floor.p99Ms)} ms, CPU ${count(floor.cpuMicrosPerEvent)} µs/request; engine/floor ${ratio(engine.acknowledgedPerSecond / floor.acknowledgedPerSecond)}`);
   }
   if (!raw) {
     console.log('raw storage limit: n/a (measured on SQLite only)');
@@ -227,8 +255,7 @@ function printTopic(figures: TopicFigures): void {
   })));
 }
 
-function checkRun(figures: TopicFigures): string[] {
-  const { engine } = figures;
+function checkRun(engine: EngineFigures): string[] {
   const problems: string[] = [];
   if (engine.acknowledged === 0) problems.push('no event was acknowledged');
   if (engine.non2xx + engine.errors + engine.timeouts > 0) problems.push(`${engine.non2xx} non-2xx answers, ${engine.errors} errors, ${engine.timeouts} timeouts`);
@@ -242,15 +269,17 @@ async function benchmarkTopic(options: BenchOptions, topic: Topic, postgresUrl: 
   const database = await createBenchDatabase({ postgresUrl, keep: options.keep }, `ingest_${topic}`);
   try {
     const merchantId = await seed(database);
-    const engine = await measureEngine(options, database, topic);
+    const engines: EngineFigures[] = [];
+    for (const connections of options.connections) engines.push(await measureEngine(options, database, topic, connections));
+    const engine = reportedRun(engines);
     const raw = measureRaw(options, database, merchantId, topic);
     if (database.sqlitePath) {
       const handle = openDatabase(database.url);
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(handle.db);
       await handle.close();
     }
-    const httpFloor = postgresUrl ? undefined : await measureHttpFloor(options, topic);
-    return { topic, storage: postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, every commit synced)', engine, raw, httpFloor };
+    const httpFloor = postgresUrl ? undefined : await measureHttpFloor(options, topic, engine.connections);
+    return { topic, storage: postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, every commit synced)', engines, engine, raw, httpFloor };
   } finally {
     await database.dispose();
   }
@@ -261,13 +290,13 @@ function printTarget(all: TopicFigures[]): void {
   for (const figures of all) {
     const { engine } = figures;
     const met = engine.acknowledgedPerSecond >= target.eventsPerSecondMin && engine.p99Ms <= target.p99MsMax;
-    console.log(`  ${topicFixtures[figures.topic].topic.padEnd(16)} ${figures.storage.padEnd(31)} ${count(engine.acknowledgedPerSecond).padStart(7)}/s, p99 ${ms(engine.p99Ms)} ms: ${met ? 'met' : 'NOT met'}`);
+    console.log(`  ${topicFixtures[figures.topic].topic.padEnd(16)} ${figures.storage.padEnd(31)} ${count(engine.acknowledgedPerSecond).padStart(7)}/s, p99 ${ms(engine.p99Ms)} ms at ${engine.connections} connections: ${met ? 'met' : 'NOT met'}`);
   }
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  console.log(`webhook-ingest: topics ${options.topics.join(', ')}; ${options.durationSeconds} s counted after ${options.warmupSeconds} s of warm-up, ${options.connections} connections, pipelining 1; worker off`);
+  console.log(`webhook-ingest: topics ${options.topics.join(', ')}; ${options.durationSeconds} s counted after ${options.warmupSeconds} s of warm-up, ${options.connections.join(' and ')} connections, pipelining 1; worker off`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
   const all: TopicFigures[] = [];
   const storages = [undefined, ...(options.postgresUrl ? [options.postgresUrl] : [])];
@@ -289,12 +318,12 @@ async function main(): Promise<void> {
         figure: `durable webhooks/s, ${topic} (${count(engine.bodyBytes)} B), ${storage}`, value: engine.acknowledgedPerSecond, unit: '/s', cpuMicrosPerOperation: engine.cpuMicrosPerEvent, target: { atLeast: target.eventsPerSecondMin },
         ...(raw ? { raw: raw.single.rowsPerSecond, rawWhat: 'inbox rows, 1 per commit' } : {}),
         ...(raw && httpFloor ? { ceiling: ceilingOf(httpFloor.cpuMicrosPerEvent, raw.batched.cpuMicrosPerRow), ceilingWhat: `bare Fastify ${count(httpFloor.cpuMicrosPerEvent)} + raw row at ${raw.batched.perCommit} per commit ${count(raw.batched.cpuMicrosPerRow)} µs CPU` } : {}),
-        note: `${engine.eventsPerCommit.toFixed(0)} events/commit${raw ? `; raw ${count(raw.batched.rowsPerSecond)}/s at ${raw.batched.perCommit} per commit` : ''}${figures.httpFloor ? `; bare Fastify ${count(figures.httpFloor.acknowledgedPerSecond)}/s` : ''}`,
+        note: `${engine.connections} connections${figures.engines.filter((run) => run !== engine).map((run) => ` (${count(run.acknowledgedPerSecond)}/s, p99 ${ms(run.p99Ms)} ms at ${run.connections})`).join('')}; ${engine.eventsPerCommit.toFixed(0)} events/commit${raw ? `; raw ${count(raw.batched.rowsPerSecond)}/s at ${raw.batched.perCommit} per commit` : ''}${figures.httpFloor ? `; bare Fastify ${count(figures.httpFloor.acknowledgedPerSecond)}/s` : ''}`,
       },
-      { figure: `webhook acknowledgement p99, ${topic}, ${storage}`, value: engine.p99Ms, unit: 'ms', target: { atMost: target.p99MsMax }, note: `p50 ${ms(engine.p50Ms)} ms` },
+      { figure: `webhook acknowledgement p99, ${topic}, ${storage}`, value: engine.p99Ms, unit: 'ms', target: { atMost: target.p99MsMax }, note: `p50 ${ms(engine.p50Ms)} ms, ${engine.connections} connections` },
     ];
   }));
-  const failed = all.flatMap((figures) => checkRun(figures).map((problem) => `${figures.topic} on ${figures.storage}: ${problem}`));
+  const failed = all.flatMap((figures) => figures.engines.flatMap((run) => checkRun(run).map((problem) => `${figures.topic} on ${figures.storage} at ${run.connections} connections: ${problem}`)));
   if (failed.length > 0) {
     for (const problem of failed) console.error(`webhook-ingest: ${problem}`);
     process.exitCode = 1;
