@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { reuseQuery, type ParameterPlaceholders, type Queryable, type VariantsTable } from '../db/index.ts';
+import { forgetKeptReads, keptRead, reuseQuery, type ParameterPlaceholders, type Queryable, type VariantsTable } from '../db/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { nowIso } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
@@ -40,6 +40,7 @@ function toVariant(row: Selectable<VariantsTable>): Variant {
 
 /** Records our id ⇄ a channel's id for one entity. */
 export async function linkExternalRef(db: Queryable, merchantId: string, entity: ExternalEntity, entityId: string, channel: ExternalChannel, externalId: string): Promise<void> {
+  forgetKeptReads(db);
   await db
     .insertInto('external_refs')
     .values({ merchant_id: merchantId, entity, entity_id: entityId, channel, external_id: externalId })
@@ -81,6 +82,7 @@ async function createVariant(db: Queryable, merchantId: string, currency: string
   const existing = await findVariantBySku(db, merchantId, input.sku);
   if (existing) throw new AppError('catalog.duplicate_sku', `SKU ${input.sku} already exists`, { field: 'sku', sku: input.sku });
   const row: Selectable<VariantsTable> = { id: newId('var'), merchant_id: merchantId, product_id: productId, sku: input.sku, title: input.title, price_minor: input.priceMinor, currency, created_at: nowIso(), final_sale: input.finalSale ? 1 : 0 };
+  forgetKeptReads(db);
   await db.insertInto('variants').values(row).execute();
   if (input.shopifyVariantId) await linkExternalRef(db, merchantId, 'variant', row.id, 'shopify', input.shopifyVariantId);
   if (input.shopifyInventoryItemId) await linkExternalRef(db, merchantId, 'inventory_item', row.id, 'shopify', input.shopifyInventoryItemId);
@@ -112,11 +114,22 @@ const variantByExternalId = reuseQuery((db, param: ParameterPlaceholders<{ merch
   .where('external_refs.merchant_id', '=', param('merchantId')).where('external_refs.entity', '=', 'variant')
   .where('external_refs.channel', '=', param('channel')).where('external_refs.external_id', '=', param('externalId')));
 
-/** Finds the variant a channel line names: by the channel's variant id first, then by SKU. */
+/**
+ * Finds the variant a channel line names: by the channel's variant id first, then by SKU. The
+ * first is kept for the transaction when it keeps reads (the worker's batch of up to 50 events,
+ * src/db/transaction-memo.ts): a sale's orders name the same few variants again and again (1.5
+ * statements an order in bench/orders-end-to-end.ts). Every writer of variants and their channel
+ * ids forgets what was kept.
+ */
 export async function findVariantForChannelLine(db: Queryable, merchantId: string, channel: ExternalChannel, line: { externalVariantId?: string | null; sku?: string | null }): Promise<Variant | undefined> {
-  if (line.externalVariantId) {
-    const [row] = await variantByExternalId.execute(db, { merchantId, channel, externalId: line.externalVariantId });
-    if (row) return toVariant(row);
+  const externalId = line.externalVariantId;
+  if (externalId) {
+    const variant = await keptRead(db, `channel-variant:${merchantId}:${channel}:${externalId}`, async () => {
+      const [row] = await variantByExternalId.execute(db, { merchantId, channel, externalId });
+      // Shared by the readers of the transaction: nobody may change it.
+      return row ? Object.freeze(toVariant(row)) : undefined;
+    });
+    if (variant) return variant;
   }
   return line.sku ? findVariantBySku(db, merchantId, line.sku) : undefined;
 }
@@ -194,6 +207,7 @@ export async function mirrorProduct(db: Queryable, merchantId: string, currency:
   for (const variant of product.variants) {
     const existing = await findVariantForChannelLine(db, merchantId, product.channel, { externalVariantId: variant.variantRef, sku: variant.sku });
     if (existing) {
+      forgetKeptReads(db);
       await db.updateTable('variants').set({ title: variant.title, price_minor: variant.priceMinor, ...(variant.sku ? { sku: variant.sku } : {}) }).where('merchant_id', '=', merchantId).where('id', '=', existing.id).execute();
       result.updated += 1;
     } else if (variant.sku) {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIALECTS, openTestDatabase } from '../../test/support/databases.ts';
+import { createProduct, findVariantForChannelLine, linkExternalRef } from '../catalog/index.ts';
+import { getChannelStockMirror, recordChannelReport, recordPushedAvailable } from '../inventory/index.ts';
 import { createLocation, createMerchant, findOnlineFulfilmentLocation, getMerchant } from '../merchants/index.ts';
 import { inSavepoint } from './savepoint.ts';
 import { keepReadsForTransaction } from './transaction-memo.ts';
@@ -39,6 +41,52 @@ for (const dialect of DIALECTS) {
 
     await db.transaction().execute(async (tx) => {
       assert.notEqual(await getMerchant(tx, merchant.id), await getMerchant(tx, merchant.id), 'a transaction that does not ask keeps nothing');
+    });
+  });
+
+  test(`[${dialect}] a batch keeps the variant a channel id names, and a variant linked in the same transaction is found by the next line`, async (t) => {
+    const database = await openTestDatabase(dialect);
+    t.after(() => database.dispose());
+    const db = database.handle.db;
+    const merchant = await createMerchant(db, { name: 'Kept Variants Outfitters', currency: 'CAD', defaultCountry: 'CA' });
+    const product = await createProduct(db, merchant.id, 'CAD', { title: 'Toque', variants: [{ sku: 'TOQUE-RED', title: 'Red', priceMinor: 2500, shopifyVariantId: '111' }] });
+    const line = (externalVariantId: string) => ({ externalVariantId, sku: null });
+
+    await db.transaction().execute(async (tx) => {
+      keepReadsForTransaction(tx);
+      const first = await findVariantForChannelLine(tx, merchant.id, 'shopify', line('111'));
+      assert.equal(first?.sku, 'TOQUE-RED');
+      assert.equal(await findVariantForChannelLine(tx, merchant.id, 'shopify', line('111')), first, 'read once and kept for the batch');
+      assert.throws(() => Object.assign(first!, { sku: 'CHANGED' }), TypeError, 'a kept variant cannot be changed by one of its readers');
+      assert.equal(await findVariantForChannelLine(tx, merchant.id, 'shopify', line('222')), undefined, 'Shopify\'s variant 222 is not linked yet');
+
+      await linkExternalRef(tx, merchant.id, 'variant', product.variants[0]!.id, 'shopify', '222');
+
+      assert.equal((await findVariantForChannelLine(tx, merchant.id, 'shopify', line('222')))?.sku, 'TOQUE-RED', 'the link made in this transaction is found by the next line');
+    });
+  });
+
+  test(`[${dialect}] a batch keeps what a channel was told of a place's stock, and a push or a report recorded in the same transaction is seen by the next read`, async (t) => {
+    const database = await openTestDatabase(dialect);
+    t.after(() => database.dispose());
+    const db = database.handle.db;
+    const merchant = await createMerchant(db, { name: 'Kept Mirror Outfitters', currency: 'CAD', defaultCountry: 'CA' });
+    const warehouse = await createLocation(db, merchant.id, { name: 'Warehouse', kind: 'warehouse', shopifyLocationId: '71', squareLocationId: null, fulfilsOnline: true, taxRateBps: 0 });
+    const product = await createProduct(db, merchant.id, 'CAD', { title: 'Mitts', variants: [{ sku: 'MITTS-1', title: 'One size', priceMinor: 1800 }] });
+    const variantId = product.variants[0]!.id;
+    const read = (tx: typeof db) => getChannelStockMirror(tx, merchant.id, 'shopify', warehouse.id, variantId);
+
+    await db.transaction().execute(async (tx) => {
+      keepReadsForTransaction(tx);
+      const before = await read(tx);
+      assert.deepEqual(before, { lastPushedAvailable: null, lastSeenAt: null });
+      assert.equal(await read(tx), before, 'read once and kept for the batch');
+
+      await recordPushedAvailable(tx, merchant.id, 'shopify', warehouse.id, variantId, 12);
+      assert.equal((await read(tx)).lastPushedAvailable, 12, 'the push recorded in this transaction is read next');
+
+      await recordChannelReport(tx, merchant.id, 'shopify', warehouse.id, variantId, 9, '2026-11-28T10:00:00.000Z');
+      assert.deepEqual(await read(tx), { lastPushedAvailable: 9, lastSeenAt: '2026-11-28T10:00:00.000Z' }, 'and so is the channel\'s report');
     });
   });
 }

@@ -1,4 +1,4 @@
-import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { forgetKeptReads, keptRead, reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { nowIso } from '../shared/clock.ts';
 
 /**
@@ -23,6 +23,7 @@ const recordPush = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: st
 
 /** What the channel shows now, as far as we know; null when it shows nothing we could compare (no count there). */
 export async function recordPushedAvailable(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number | null): Promise<void> {
+  forgetKeptReads(db);
   await recordPush.execute(db, { merchantId, channel, locationId, variantId, available, now: nowIso() });
 }
 
@@ -31,13 +32,22 @@ export interface ChannelStockReport {
   lastSeenAt: string | null;
 }
 
-export async function getChannelStockMirror(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string): Promise<ChannelStockReport> {
-  const [row] = await mirrorRow.execute(db, { merchantId, channel, locationId, variantId });
-  return { lastPushedAvailable: row?.last_pushed_available ?? null, lastSeenAt: row?.last_seen_at ?? null };
+/**
+ * What the channel was last told and last reported at a place. Kept for the transaction when it
+ * keeps reads (the worker's batch, src/db/transaction-memo.ts): every Shopify order line reads it
+ * (1.5 statements an order in bench/orders-end-to-end.ts), and a batch's orders sell the same few
+ * variants; the two writers below forget what was kept.
+ */
+export function getChannelStockMirror(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string): Promise<ChannelStockReport> {
+  return keptRead(db, `channel-stock-mirror:${merchantId}:${channel}:${locationId}:${variantId}`, async () => {
+    const [row] = await mirrorRow.execute(db, { merchantId, channel, locationId, variantId });
+    return Object.freeze({ lastPushedAvailable: row?.last_pushed_available ?? null, lastSeenAt: row?.last_seen_at ?? null });
+  });
 }
 
 /** Remembers the channel's own figure and when the channel reported it, so older reports are recognised. */
 export async function recordChannelReport(db: Queryable, merchantId: string, channel: string, locationId: string, variantId: string, available: number, reportedAt: string): Promise<void> {
+  forgetKeptReads(db);
   await db
     .insertInto('channel_stock_mirror')
     .values({ merchant_id: merchantId, channel, location_id: locationId, variant_id: variantId, last_pushed_available: available, updated_at: nowIso(), last_seen_at: reportedAt })
