@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-// The parts of Shopify's webhook payloads Continuum reads (REST resource JSON, API 2026-04).
+// The parts of Shopify's webhook payloads Continuum reads (REST resource JSON, API 2026-04). The
+// rest of a payload is dropped by the parse, not copied (an order has ~100 fields, a line ~40):
+// validating a 13 KB order took 18.7 µs with every unknown field copied, 4.4 µs without (a tight
+// loop, issue #9). The raw body is kept in the inbox whole.
 // Ids arrive as strings when they exceed 2^53 (see shared/json.ts), so every id accepts both.
 // Money is read from `*_set.shop_money`, the shop's currency, never from presentment money.
 
@@ -14,8 +17,8 @@ const address = z
     phone: z.string().nullish(), first_name: z.string().nullish(), last_name: z.string().nullish(), address1: z.string().nullish(), address2: z.string().nullish(),
     city: z.string().nullish(), province_code: z.string().nullish(), province: z.string().nullish(), zip: z.string().nullish(), country_code: z.string().nullish(), default: z.boolean().nullish(),
   })
-  .passthrough();
-const marketingConsent = z.object({ state: z.string().nullish() }).passthrough().nullish();
+  ;
+const marketingConsent = z.object({ state: z.string().nullish() }).nullish();
 
 export const shopifyCustomerSchema = z
   .object({
@@ -32,7 +35,7 @@ export const shopifyCustomerSchema = z
     email_marketing_consent: marketingConsent,
     sms_marketing_consent: marketingConsent,
   })
-  .passthrough();
+  ;
 
 export const shopifyCustomerMergeSchema = z
   .object({
@@ -40,7 +43,7 @@ export const shopifyCustomerMergeSchema = z
     admin_graphql_api_customer_deleted_id: z.string(),
     status: z.string().nullish(),
   })
-  .passthrough();
+  ;
 
 export const shopifyLineItemSchema = z
   .object({
@@ -55,7 +58,7 @@ export const shopifyLineItemSchema = z
     discount_allocations: z.array(discountAllocation).default([]),
     tax_lines: z.array(z.object({ price_set: moneySet })).default([]),
   })
-  .passthrough();
+  ;
 
 export const shopifyOrderSchema = z
   .object({
@@ -77,16 +80,16 @@ export const shopifyOrderSchema = z
     customer: shopifyCustomerSchema.nullish(),
     billing_address: address.nullish(),
     line_items: z.array(shopifyLineItemSchema).min(1),
-    shipping_lines: z.array(z.object({ discounted_price_set: moneySet.nullish(), price_set: moneySet, discount_allocations: z.array(discountAllocation).default([]) }).passthrough()).default([]),
+    shipping_lines: z.array(z.object({ discounted_price_set: moneySet.nullish(), price_set: moneySet, discount_allocations: z.array(discountAllocation).default([]) })).default([]),
     // Each discount the order got, in the order its allocations name them: `discount_code` (with
     // its code), `automatic` (with its title), `manual` or `script`.
-    discount_applications: z.array(z.object({ type: z.string(), title: z.string().nullish(), code: z.string().nullish() }).passthrough()).default([]),
+    discount_applications: z.array(z.object({ type: z.string(), title: z.string().nullish(), code: z.string().nullish() })).default([]),
     discount_codes: z.array(z.object({ code: z.string(), amount: z.union([z.string(), z.number()]) })).default([]),
     total_line_items_price_set: moneySet,
     total_tax_set: moneySet,
     total_price_set: moneySet,
   })
-  .passthrough();
+  ;
 
 export const shopifyRefundSchema = z
   .object({
@@ -104,16 +107,16 @@ export const shopifyRefundSchema = z
           location_id: shopifyId.nullish(),
           subtotal_set: moneySet,
           total_tax_set: moneySet,
-        }).passthrough(),
+        }),
       )
       .default([]),
-    transactions: z.array(z.object({ kind: z.string(), status: z.string(), amount: z.union([z.string(), z.number()]), currency: z.string() }).passthrough()).default([]),
+    transactions: z.array(z.object({ kind: z.string(), status: z.string(), amount: z.union([z.string(), z.number()]), currency: z.string() })).default([]),
     // Shipping given back: `refund_shipping_lines` (an older shape gives `amount` alone), or in
     // refunds made before them an order adjustment of kind `shipping_refund` (negative amounts).
-    refund_shipping_lines: z.array(z.object({ subtotal_amount_set: moneySet.nullish(), tax_amount_set: moneySet.nullish(), amount: z.union([z.string(), z.number()]).nullish() }).passthrough()).default([]),
-    order_adjustments: z.array(z.object({ kind: z.string(), amount: z.union([z.string(), z.number()]), tax_amount: z.union([z.string(), z.number()]).nullish() }).passthrough()).default([]),
+    refund_shipping_lines: z.array(z.object({ subtotal_amount_set: moneySet.nullish(), tax_amount_set: moneySet.nullish(), amount: z.union([z.string(), z.number()]).nullish() })).default([]),
+    order_adjustments: z.array(z.object({ kind: z.string(), amount: z.union([z.string(), z.number()]), tax_amount: z.union([z.string(), z.number()]).nullish() })).default([]),
   })
-  .passthrough();
+  ;
 
 export type ShopifyOrder = z.infer<typeof shopifyOrderSchema>;
 export type ShopifyRefund = z.infer<typeof shopifyRefundSchema>;
@@ -137,7 +140,7 @@ export type ShopifyAddress = z.infer<typeof address>;
 // https://shopify.dev/apps/webhooks/configuration/mandatory-webhooks), topics and rules as
 // https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance gives them. Every field of
 // `customer` may be missing: Shopify's guidance says a record may hold only the email.
-const privacyCustomer = z.object({ id: shopifyId.nullish(), email: z.string().nullish(), phone: z.string().nullish() }).passthrough();
+const privacyCustomer = z.object({ id: shopifyId.nullish(), email: z.string().nullish(), phone: z.string().nullish() });
 
 export const shopifyCustomerDataRequestSchema = z
   .object({
@@ -145,9 +148,9 @@ export const shopifyCustomerDataRequestSchema = z
     shop_domain: z.string().min(1),
     orders_requested: z.array(shopifyId).nullish(),
     customer: privacyCustomer,
-    data_request: z.object({ id: shopifyId }).passthrough(),
+    data_request: z.object({ id: shopifyId }),
   })
-  .passthrough();
+  ;
 
 export const shopifyCustomerRedactSchema = z
   .object({
@@ -156,9 +159,9 @@ export const shopifyCustomerRedactSchema = z
     customer: privacyCustomer,
     orders_to_redact: z.array(shopifyId).nullish(),
   })
-  .passthrough();
+  ;
 
-export const shopifyShopRedactSchema = z.object({ shop_id: shopifyId.nullish(), shop_domain: z.string().min(1) }).passthrough();
+export const shopifyShopRedactSchema = z.object({ shop_id: shopifyId.nullish(), shop_domain: z.string().min(1) });
 
 export type ShopifyPrivacyCustomer = z.infer<typeof privacyCustomer>;
 
@@ -169,16 +172,16 @@ export const shopifyInventoryLevelSchema = z
     available: z.number().int().nullable(),
     updated_at: z.string(),
   })
-  .passthrough();
+  ;
 
 export const shopifyProductSchema = z
   .object({
     id: shopifyId,
     title: z.string(),
     updated_at: z.string().nullish(),
-    variants: z.array(z.object({ id: shopifyId, sku: z.string().nullish(), title: z.string().nullish(), price: z.union([z.string(), z.number()]), inventory_item_id: shopifyId.nullish() }).passthrough()).default([]),
+    variants: z.array(z.object({ id: shopifyId, sku: z.string().nullish(), title: z.string().nullish(), price: z.union([z.string(), z.number()]), inventory_item_id: shopifyId.nullish() })).default([]),
   })
-  .passthrough();
+  ;
 
 // Topics added for issue #7. Shapes as Shopify's webhook reference documents them
 // (https://shopify.dev/docs/api/webhooks/latest): `locations/*` send the REST Location (id, name,
@@ -196,9 +199,9 @@ export const shopifyLocationSchema = z
     province_code: z.string().nullish(), country_code: z.string().nullish(),
     updated_at: z.string().nullish(),
   })
-  .passthrough();
+  ;
 
 /** The body of a delete topic (products, customers, locations): at least the deleted record's id. */
-export const shopifyDeletionSchema = z.object({ id: shopifyId }).passthrough();
+export const shopifyDeletionSchema = z.object({ id: shopifyId });
 
-export const shopifyShopSchema = z.object({ id: shopifyId.nullish(), myshopify_domain: z.string().min(1).nullish(), domain: z.string().nullish() }).passthrough();
+export const shopifyShopSchema = z.object({ id: shopifyId.nullish(), myshopify_domain: z.string().min(1).nullish(), domain: z.string().nullish() });
