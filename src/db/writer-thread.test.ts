@@ -87,6 +87,17 @@ test('[sqlite] the engine\'s connection waits while a unit runs: a read asked me
   assert.equal(Number((await counted).rows[0]!.count), 20_000, 'the read ran after the unit\'s commit, not beside it');
 });
 
+test('[sqlite] closing the thread while a unit runs answers the unit first: what it wrote is there', async (t) => {
+  const { handle, thread } = openFile(t);
+  await createNotes(handle);
+
+  const unit = thread.run({ checks: [], write: { sql: insertTwo, parameters: [1, 'late', 2, 'later'] } });
+  await thread.close();
+
+  assert.equal((await unit).written, true);
+  assert.deepEqual((await readNotes(handle)).map((note) => note.body), ['late', 'later']);
+});
+
 test('[sqlite] a thread that cannot open its database refuses the unit and says it is not available; a closed one refuses too', async (t) => {
   const directory = mkdtempSync(join(tmpdir(), 'continuum-writer-thread-'));
   t.after(() => rmSync(directory, { recursive: true, force: true }));

@@ -135,6 +135,7 @@ function toSqliteError(code: unknown, message: string): Error {
  */
 export function createWriterThread(path: string, options: { busyTimeoutMs: number; afterCommit?: () => void }): WriterThread {
   const pending = new Map<number, Pending>();
+  const inFlight = new Set<Promise<ThreadWriteOutcome>>();
   let nextId = 1;
   let worker: Worker | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -188,15 +189,19 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
       if (failed || closed) return Promise.reject(toSqliteError('SQLITE_MISUSE', 'the writer thread is not running'));
       const thread = startedWorker();
       const id = nextId++;
-      return new Promise<ThreadWriteOutcome>((resolve, reject) => {
+      const answered = new Promise<ThreadWriteOutcome>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         thread.ref();
         thread.postMessage({ id, unit });
       });
+      inFlight.add(answered);
+      void answered.catch(() => undefined).finally(() => inFlight.delete(answered));
+      return answered;
     },
     async close() {
       closed = true;
-      assert(pending.size === 0, 'the writer thread closes after its units are answered');
+      // Units in flight are answered first (the thread runs them in order, the close message after).
+      await Promise.allSettled(inFlight);
       if (!worker || failed) return exited;
       worker.ref();
       worker.postMessage({ type: 'close' });
