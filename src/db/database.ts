@@ -226,7 +226,8 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
       // The engine's one connection is held while the thread writes: this process's own statements
       // wait for it without blocking the event loop, as they wait for each other.
       run: (unit) => db.connection().execute(() => thread.run(unit)),
-      close: () => thread.close(),
+      // After the units already waiting for the connection: they are run, not refused.
+      close: () => db.connection().execute(() => thread.close()),
     };
     return {
       db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
