@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { DIALECTS, openTestDatabase } from '../../test/support/databases.ts';
 import type { Db, DialectName, WriterThread } from '../db/index.ts';
+import { createWriterThread } from '../db/writer-thread.ts';
 import { AppError } from '../shared/app-error.ts';
 import { storeInboxEvent, type InboundEvent } from './inbox.ts';
 import { createInboxWriter } from './inbox-writer.ts';
@@ -149,5 +153,23 @@ for (const dialect of DIALECTS) for (const onThread of dialect === 'sqlite' ? [f
 
     assert.deepEqual((await Promise.all([...first, ...waiting])).map((result) => result.stored), [true, true, true, true]);
     assert.equal(await countRows(db), 4);
+  });
+}
+
+if (DIALECTS.includes('sqlite')) {
+  test('[sqlite] a writer thread that cannot run refuses its batch with 503, and the next batches are stored on the engine\'s connection', async (t) => {
+    const { db } = await openWriterDatabase(t, 'sqlite', false);
+    const directory = mkdtempSync(join(tmpdir(), 'continuum-broken-thread-'));
+    t.after(() => rmSync(directory, { recursive: true, force: true }));
+    const broken = createWriterThread(join(directory, 'missing.sqlite'), { busyTimeoutMs: 100 });
+    const writer = createInboxWriter({ db, thread: broken });
+    t.after(() => writer.close());
+
+    await assert.rejects(writer.write(shopifyEvent('while-broken')), (error: AppError) => error.code === 'storage.unavailable' && error.details['reason'] === 'commit_failed');
+    assert.equal(broken.available, false);
+    const later = await Promise.all(['after-1', 'after-2'].map((deliveryId) => writer.write(shopifyEvent(deliveryId))));
+
+    assert.deepEqual(later.map((result) => result.stored), [true, true]);
+    assert.deepEqual((await db.selectFrom('inbox_events').select('delivery_id').orderBy('queue_position').execute()).map((row) => row.delivery_id), ['after-1', 'after-2'], 'the refused event was not stored; the channel sends it again');
   });
 }
