@@ -120,6 +120,8 @@ type Reply = { id: number; ok: true; outcome: ThreadWriteOutcome } | { id: numbe
 interface Pending {
   resolve(outcome: ThreadWriteOutcome): void;
   reject(error: Error): void;
+  /** Settles once the thread has answered (or failed). */
+  answered: Promise<unknown>;
 }
 
 /** SQLite's error as the thread reported it, with its code, so callers classify it as they do the engine's own. */
@@ -135,7 +137,6 @@ function toSqliteError(code: unknown, message: string): Error {
  */
 export function createWriterThread(path: string, options: { busyTimeoutMs: number; afterCommit?: () => void }): WriterThread {
   const pending = new Map<number, Pending>();
-  const inFlight = new Set<Promise<ThreadWriteOutcome>>();
   let nextId = 1;
   let worker: Worker | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -189,19 +190,19 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
       if (failed || closed) return Promise.reject(toSqliteError('SQLITE_MISUSE', 'the writer thread is not running'));
       const thread = startedWorker();
       const id = nextId++;
+      let settle: Omit<Pending, 'answered'> | undefined;
       const answered = new Promise<ThreadWriteOutcome>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        thread.ref();
-        thread.postMessage({ id, unit });
+        settle = { resolve, reject };
       });
-      inFlight.add(answered);
-      void answered.catch(() => undefined).finally(() => inFlight.delete(answered));
+      pending.set(id, { ...settle!, answered: answered.catch(() => undefined) });
+      thread.ref();
+      thread.postMessage({ id, unit });
       return answered;
     },
     async close() {
       closed = true;
       // Units in flight are answered first (the thread runs them in order, the close message after).
-      await Promise.allSettled(inFlight);
+      await Promise.all([...pending.values()].map((waiting) => waiting.answered));
       if (!worker || failed) return exited;
       worker.ref();
       worker.postMessage({ type: 'close' });
