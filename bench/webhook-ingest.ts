@@ -12,7 +12,7 @@ import { migrateToLatest, openDatabase } from '../src/db/index.ts';
 import { seedDemoMerchant } from '../src/demo/demo-merchant.ts';
 import { createEngine, type Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
-import { measureRawInboxInserts, type RawInboxFigures } from './raw-inbox.ts';
+import { measureRawInboxInserts, measureRawPostgresInboxInserts, type RawInboxFigures } from './raw-inbox.ts';
 import { idPlaceholder, type WebhookLoadMessage, type WebhookLoadPlan, type WebhookLoadResult } from './webhook-load.ts';
 import { ceilingOf, reportFigures } from './figures.ts';
 
@@ -195,8 +195,7 @@ async function countInboxRows(engine: Engine): Promise<number> {
   return Number(row.count);
 }
 
-function measureRaw(options: BenchOptions, database: BenchDatabase, merchantId: string, topic: Topic): { single: RawInboxFigures; batched: RawInboxFigures } | undefined {
-  if (!database.sqlitePath) return undefined;
+async function measureRaw(options: BenchOptions, database: BenchDatabase, merchantId: string, topic: Topic): Promise<{ single: RawInboxFigures; batched: RawInboxFigures }> {
   const payload = templateOf(topic).replaceAll(idPlaceholder, '4000000000000001');
   // The headers as the engine keeps them: the request's, as JSON, about 500 bytes.
   const headersJson = JSON.stringify({
@@ -204,8 +203,14 @@ function measureRaw(options: BenchOptions, database: BenchDatabase, merchantId: 
     'x-shopify-shop-domain': shop.domain, 'x-shopify-api-version': '2026-04', 'x-shopify-webhook-id': `${topic}-00000-0000000000000-counted-000000`,
     'x-shopify-event-id': `event-${topic}-00000-0000000000000-counted-000000`, 'x-shopify-triggered-at': new Date().toISOString(), 'x-shopify-hmac-sha256': 'x'.repeat(44),
   });
-  const plan = { path: database.sqlitePath, merchantId, payload, headersJson, durationMs: options.durationSeconds * 1000 };
-  return { single: measureRawInboxInserts({ ...plan, perCommit: 1 }), batched: measureRawInboxInserts({ ...plan, perCommit: options.rawBatch }) };
+  const plan = { merchantId, payload, headersJson, durationMs: options.durationSeconds * 1000 };
+  if (database.postgresSchema) {
+    const postgres = { ...plan, url: database.url, schema: database.postgresSchema };
+    return { single: await measureRawPostgresInboxInserts({ ...postgres, perCommit: 1 }), batched: await measureRawPostgresInboxInserts({ ...postgres, perCommit: options.rawBatch }) };
+  }
+  assert(database.sqlitePath !== undefined, 'a bench database is a SQLite file or a PostgreSQL schema');
+  const sqlite = { ...plan, path: database.sqlitePath };
+  return { single: measureRawInboxInserts({ ...sqlite, perCommit: 1 }), batched: measureRawInboxInserts({ ...sqlite, perCommit: options.rawBatch }) };
 }
 
 const count = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -219,8 +224,8 @@ interface TopicFigures {
   engines: EngineFigures[];
   /** The run the figure reports: the highest rate with p99 within the target, else the lowest p99. */
   engine: EngineFigures;
-  raw: { single: RawInboxFigures; batched: RawInboxFigures } | undefined;
-  httpFloor: Omit<EngineFigures, 'rowsStored'> | undefined;
+  raw: { single: RawInboxFigures; batched: RawInboxFigures };
+  httpFloor: Omit<EngineFigures, 'rowsStored'>;
 }
 
 /** The run a topic's figure reports: the highest rate whose p99 meets the target, else the lowest p99. */
@@ -241,16 +246,12 @@ function printTopic(figures: TopicFigures): void {
     'non-2xx': run.non2xx, errors: run.errors + run.timeouts, reported: run === engine ? '←' : '',
   })));
   const floor = figures.httpFloor;
-  if (floor) {
-    console.log(`HTTP floor at ${floor.connections} connections (bare Fastify answering the same requests, nothing verified or stored): ${count(floor.acknowledgedPerSecond)} requests/s, p99 ${ms(floor.p99Ms)} ms, CPU ${count(floor.cpuMicrosPerEvent)} µs/request; engine/floor ${ratio(engine.acknowledgedPerSecond / floor.acknowledgedPerSecond)}`);
-  }
-  if (!raw) {
-    console.log('raw storage limit: n/a (measured on SQLite only)');
-    return;
-  }
+  console.log(`HTTP floor at ${floor.connections} connections (bare Fastify answering the same requests, nothing verified or stored): ${count(floor.acknowledgedPerSecond)} requests/s, p99 ${ms(floor.p99Ms)} ms, CPU ${count(floor.cpuMicrosPerEvent)} µs/request; engine/floor ${ratio(engine.acknowledgedPerSecond / floor.acknowledgedPerSecond)}`);
+  const storage = figures.storage.startsWith('SQLite') ? 'SQLite' : 'PostgreSQL';
   console.table([raw.single, raw.batched].map((rawFigures) => ({
-    'raw SQLite inserts': rawFigures.perCommit === 1 ? 'one row per transaction' : `${rawFigures.perCommit} rows per transaction`,
-    'rows/s': count(rawFigures.rowsPerSecond), 'commit p50 ms': ms(rawFigures.commitP50Ms), 'commit p99 ms': ms(rawFigures.commitP99Ms), 'CPU µs/row': count(rawFigures.cpuMicrosPerRow),
+    [`raw ${storage} inserts`]: rawFigures.perCommit === 1 ? 'one row per transaction' : `${rawFigures.perCommit} rows per transaction`,
+    'rows/s': count(rawFigures.rowsPerSecond), 'commit p50 ms': ms(rawFigures.commitP50Ms), 'commit p99 ms': ms(rawFigures.commitP99Ms),
+    [storage === 'PostgreSQL' ? 'CPU µs/row (client + server)' : 'CPU µs/row']: count(rawFigures.cpuMicrosPerRow),
     'engine/raw': ratio(engine.acknowledgedPerSecond / rawFigures.rowsPerSecond),
   })));
 }
@@ -272,13 +273,13 @@ async function benchmarkTopic(options: BenchOptions, topic: Topic, postgresUrl: 
     const engines: EngineFigures[] = [];
     for (const connections of options.connections) engines.push(await measureEngine(options, database, topic, connections));
     const engine = reportedRun(engines);
-    const raw = measureRaw(options, database, merchantId, topic);
+    const raw = await measureRaw(options, database, merchantId, topic);
     if (database.sqlitePath) {
       const handle = openDatabase(database.url);
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(handle.db);
       await handle.close();
     }
-    const httpFloor = postgresUrl ? undefined : await measureHttpFloor(options, topic, engine.connections);
+    const httpFloor = await measureHttpFloor(options, topic, engine.connections);
     return { topic, storage: postgresUrl ? 'PostgreSQL' : 'SQLite (WAL, every commit synced)', engines, engine, raw, httpFloor };
   } finally {
     await database.dispose();
@@ -316,9 +317,10 @@ async function main(): Promise<void> {
     return [
       {
         figure: `durable webhooks/s, ${topic} (${count(engine.bodyBytes)} B), ${storage}`, value: engine.acknowledgedPerSecond, unit: '/s', cpuMicrosPerOperation: engine.cpuMicrosPerEvent, target: { atLeast: target.eventsPerSecondMin },
-        ...(raw ? { raw: raw.single.rowsPerSecond, rawWhat: 'inbox rows, 1 per commit' } : {}),
-        ...(raw && httpFloor ? { ceiling: ceilingOf(httpFloor.cpuMicrosPerEvent, raw.batched.cpuMicrosPerRow), ceilingWhat: `bare Fastify ${count(httpFloor.cpuMicrosPerEvent)} + raw row at ${raw.batched.perCommit} per commit ${count(raw.batched.cpuMicrosPerRow)} µs CPU` } : {}),
-        note: `at ${engine.connections} connections${figures.engines.filter((run) => run !== engine).map((run) => `; at ${run.connections}: ${count(run.acknowledgedPerSecond)}/s, p99 ${ms(run.p99Ms)} ms`).join('')}; ${engine.eventsPerCommit.toFixed(0)} events/commit${raw ? `; raw ${count(raw.batched.rowsPerSecond)}/s at ${raw.batched.perCommit} per commit` : ''}${figures.httpFloor ? `; bare Fastify ${count(figures.httpFloor.acknowledgedPerSecond)}/s` : ''}`,
+        raw: raw.single.rowsPerSecond, rawWhat: 'inbox rows, 1 per commit',
+        ceiling: ceilingOf(httpFloor.cpuMicrosPerEvent, raw.batched.cpuMicrosPerRow),
+        ceilingWhat: `bare Fastify ${count(httpFloor.cpuMicrosPerEvent)} + raw row at ${raw.batched.perCommit} per commit ${count(raw.batched.cpuMicrosPerRow)} µs CPU${storage === 'PostgreSQL' ? ' (client and server)' : ''}`,
+        note: `at ${engine.connections} connections${figures.engines.filter((run) => run !== engine).map((run) => `; at ${run.connections}: ${count(run.acknowledgedPerSecond)}/s, p99 ${ms(run.p99Ms)} ms`).join('')}; ${engine.eventsPerCommit.toFixed(0)} events/commit; raw ${count(raw.batched.rowsPerSecond)}/s at ${raw.batched.perCommit} per commit; bare Fastify ${count(httpFloor.acknowledgedPerSecond)}/s`,
       },
       { figure: `webhook acknowledgement p99, ${topic}, ${storage}`, value: engine.p99Ms, unit: 'ms', target: { atMost: target.p99MsMax }, note: `p50 ${ms(engine.p50Ms)} ms, ${engine.connections} connections` },
     ];

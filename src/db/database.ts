@@ -7,6 +7,7 @@ import { assert } from '../shared/app-error.ts';
 import { closeRequestGroupCommit } from './group-commit.ts';
 import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
 import { prepareRepeatedStatements, readPreparedStatementsOption } from './postgres-prepared.ts';
+import { createPostgresWriterThread, type PostgresThreadConnection } from './postgres-writer-thread.ts';
 import { safetyNetPages, WalCheckpointer } from './wal-checkpoint.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
 import { createWriterThread, type WriterThread } from './writer-thread.ts';
@@ -22,10 +23,11 @@ export interface DatabaseHandle {
   db: Db;
   dialect: DialectName;
   /**
-   * SQLite on a file: write transactions run on a connection of their own on a thread
-   * (writer-thread.ts), the engine's connection held meanwhile so that the two never contend for
-   * the write lock on the event loop. Absent on PostgreSQL (whose driver never holds the event
-   * loop for the database) and for an in-memory database (one connection only).
+   * Where the webhook inbox's write units run, on a connection of their own on a thread: on SQLite
+   * on a file (writer-thread.ts), the engine's connection held meanwhile so that the two never
+   * contend for the write lock on the event loop; on PostgreSQL (postgres-writer-thread.ts), so
+   * that a batch's round trips are not each answered behind the requests the event loop is
+   * reading. Absent for an in-memory database (one connection only).
    */
   writerThread?: WriterThread;
   close(): Promise<void>;
@@ -162,12 +164,12 @@ async function closeThen(db: Db): Promise<void> {
 export function openDatabase(url: string, options: { postgresSchema?: string } = {}): DatabaseHandle {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { url: connectionString, prepared } = readPreparedStatementsOption(url);
-    const pool = new pg.Pool({
+    const connection: PostgresThreadConnection = {
       connectionString,
-      max: postgresPoolMax,
       connectionTimeoutMillis: postgresConnectTimeoutMs,
       ...(options.postgresSchema ? { options: `-c search_path=${options.postgresSchema}` } : {}),
-    });
+    };
+    const pool = new pg.Pool({ ...connection, max: postgresPoolMax });
     // A connection the server closes (a restart, an administrator's terminate, the network) makes
     // its client emit 'error': the pool listens only while the client is idle, so one closed under
     // a running query had no listener and ended the process (found by test/faults, issue #9). The
@@ -177,7 +179,14 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     pool.on('error', () => undefined);
     if (prepared) prepareRepeatedStatements(pool);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', close: () => closeThen(db) };
+    const writerThread = createPostgresWriterThread(connection, { prepared });
+    return {
+      db, dialect: 'postgres', writerThread,
+      async close() {
+        await writerThread.close();
+        await closeThen(db);
+      },
+    };
   }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);

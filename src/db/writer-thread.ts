@@ -23,6 +23,8 @@ import { assert } from '../shared/app-error.ts';
  *
  * The thread's code is evaluated as CommonJS, as the checkpointer's (wal-checkpoint.ts): a file
  * would need the TypeScript loader on the thread (0.6 s and 1 s of CPU to start, measured).
+ * `createUnitThread` below hosts such a thread for any database: PostgreSQL's is in
+ * postgres-writer-thread.ts.
  */
 
 export interface ThreadStatement {
@@ -50,8 +52,9 @@ export interface WriterThread {
   /** Whether units can be run: false once the thread failed (callers then write on the engine's connection). */
   readonly available: boolean;
   /**
-   * Runs the unit in one IMMEDIATE transaction and commits it durably. Rejects with SQLite's error
-   * (its `code`, as SQLITE_FULL) when it could not be written; nothing of it is then written.
+   * Runs the unit in one transaction (on SQLite an IMMEDIATE one) and commits it durably. Rejects
+   * with the database's error (its `code`: SQLITE_FULL, PostgreSQL's SQLSTATE, a socket's) when it
+   * could not be written; nothing of it is then written.
    */
   run(unit: ThreadWriteUnit): Promise<ThreadWriteOutcome>;
   close(): Promise<void>;
@@ -124,18 +127,29 @@ interface Pending {
   answered: Promise<unknown>;
 }
 
-/** SQLite's error as the thread reported it, with its code, so callers classify it as they do the engine's own. */
-function toSqliteError(code: unknown, message: string): Error {
+/** The database's error as the thread reported it, with its code, so callers classify it as they do the engine's own. */
+function toDatabaseError(code: unknown, message: string): Error {
   const error = new Error(message) as Error & { code?: string };
   if (typeof code === 'string') error.code = code;
   return error;
 }
 
 /**
- * The writer thread for the database file at `path` (which must exist, in WAL mode), started at
- * its first unit. `afterCommit` is called after each unit written (the checkpointer starts then).
+ * How a thread of one database runs units: its CommonJS source (which answers `{ id, unit }`
+ * messages in order and closes its connection on `{ type: 'close' }`), what it is given, and the
+ * error codes its failures are reported with, codes that database's callers already classify as
+ * the storage being unavailable (src/db/storage-errors.ts).
  */
-export function createWriterThread(path: string, options: { busyTimeoutMs: number; afterCommit?: () => void }): WriterThread {
+export interface UnitThreadSpec {
+  source: string;
+  workerData: Record<string, unknown>;
+  codes: { cannotStart: string; exited: string; notRunning: string };
+  /** Called after each unit written. */
+  afterCommit?: () => void;
+}
+
+/** Starts the thread at its first unit; answers each unit with its reply, in the order sent. */
+export function createUnitThread(spec: UnitThreadSpec): WriterThread {
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let worker: Worker | undefined;
@@ -150,8 +164,7 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
 
   function startedWorker(): Worker {
     if (worker) return worker;
-    const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
-    const started = new Worker(workerSource, { eval: true, workerData: { path, driverPath, busyTimeoutMs: options.busyTimeoutMs, statementsMax: threadStatementsMax } });
+    const started = new Worker(spec.source, { eval: true, workerData: spec.workerData });
     // Only units in flight keep the process alive (referenced while one is pending).
     started.unref();
     started.on('message', (reply: Reply) => {
@@ -160,10 +173,10 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
       pending.delete(reply.id);
       if (pending.size === 0) started.unref();
       if (reply.ok) {
-        if (reply.outcome.written) options.afterCommit?.();
+        if (reply.outcome.written) spec.afterCommit?.();
         waiting.resolve(reply.outcome);
       } else {
-        waiting.reject(toSqliteError(reply.code, reply.message));
+        waiting.reject(toDatabaseError(reply.code, reply.message));
       }
     });
     // A thread that failed (its driver did not load, the file could not be opened) is not the
@@ -171,11 +184,11 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
     // to the engine's own connection (`available`).
     started.on('error', (error) => {
       failed = true;
-      settleAll(toSqliteError('SQLITE_CANTOPEN', `the writer thread failed: ${error.message}`));
+      settleAll(toDatabaseError(spec.codes.cannotStart, `the writer thread failed: ${error.message}`));
     });
     exited = new Promise<void>((resolve) => started.once('exit', () => {
       failed = true;
-      settleAll(toSqliteError('SQLITE_IOERR', 'the writer thread exited'));
+      settleAll(toDatabaseError(spec.codes.exited, 'the writer thread exited'));
       resolve();
     }));
     worker = started;
@@ -187,7 +200,7 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
       return !failed && !closed;
     },
     run(unit) {
-      if (failed || closed) return Promise.reject(toSqliteError('SQLITE_MISUSE', 'the writer thread is not running'));
+      if (failed || closed) return Promise.reject(toDatabaseError(spec.codes.notRunning, 'the writer thread is not running'));
       const thread = startedWorker();
       const id = nextId++;
       let settle: Omit<Pending, 'answered'> | undefined;
@@ -209,4 +222,18 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
       await exited;
     },
   };
+}
+
+/**
+ * The writer thread for the database file at `path` (which must exist, in WAL mode), started at
+ * its first unit. `afterCommit` is called after each unit written (the checkpointer starts then).
+ */
+export function createWriterThread(path: string, options: { busyTimeoutMs: number; afterCommit?: () => void }): WriterThread {
+  const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
+  return createUnitThread({
+    source: workerSource,
+    workerData: { path, driverPath, busyTimeoutMs: options.busyTimeoutMs, statementsMax: threadStatementsMax },
+    codes: { cannotStart: 'SQLITE_CANTOPEN', exited: 'SQLITE_IOERR', notRunning: 'SQLITE_MISUSE' },
+    ...(options.afterCommit ? { afterCommit: options.afterCommit } : {}),
+  });
 }
