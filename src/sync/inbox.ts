@@ -73,7 +73,7 @@ export async function storeInboxEventsOnThread(db: Queryable, thread: WriterThre
   const insert = inboxInsert(db, events, (index): ReadPlus => ({ readPlus: 1 + index }));
   const outcome = await thread.run({
     checks: checks.map(({ key, query }) => ({ key, sql: query.sql, parameters: query.parameters })),
-    read: lastWaitingPositionQuery(db).compile(),
+    read: compiledLastWaitingPosition(db),
     write: { sql: insert.query.sql, parameters: insert.parameters },
   });
   if (!outcome.written) return { failedChecks: outcome.failedChecks };
@@ -177,6 +177,21 @@ export async function storeInboxEvent(db: Queryable, event: InboundEvent): Promi
 async function findLastWaitingPosition(db: Queryable): Promise<number> {
   const row = await lastWaitingPositionQuery(db).executeTakeFirst();
   return row ? Number(row.queue_position) : 0;
+}
+
+// Compiled once per dialect (as the insert below): compiling it again for every batch was ~1 % of
+// the event loop under a stream of webhooks (bench/webhook-ingest.ts, issue #9).
+const compiledLastWaitingPositions = new WeakMap<object, CompiledQuery>();
+
+function compiledLastWaitingPosition(db: Queryable): CompiledQuery {
+  const executor = db.getExecutor();
+  if (executor.plugins.length > 0) return lastWaitingPositionQuery(db).compile();
+  let compiled = compiledLastWaitingPositions.get(executor.adapter);
+  if (!compiled) {
+    compiled = lastWaitingPositionQuery(db).compile();
+    compiledLastWaitingPositions.set(executor.adapter, compiled);
+  }
+  return compiled;
 }
 
 function lastWaitingPositionQuery(db: Queryable) {
