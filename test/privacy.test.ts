@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { sql } from 'kysely';
 import { merchantlessTableNames, merchantTableNames } from '../src/commands/index.ts';
 import { signShopifyBody } from '../src/connectors/shopify/index.ts';
-import type { Db } from '../src/db/index.ts';
+import type { Db, DialectName } from '../src/db/index.ts';
 import { seedDemoMerchant } from '../src/demo/demo-merchant.ts';
 import { sumLoyaltyEntries } from '../src/loyalty/index.ts';
 import { DIALECTS } from './support/databases.ts';
@@ -257,8 +257,7 @@ for (const dialect of DIALECTS) {
   test(`[${dialect}] a shop erasure knows every table of the schema, and every table but the merchantless ones is scoped by merchant_id`, async (t) => {
     const harness = await withEngine(t, dialect);
     const db = harness.engine.database.db;
-    const schema = dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
-    const tables = (await db.introspection.getTables()).filter((table) => !table.name.startsWith('kysely_') && (schema === undefined || table.schema === schema));
+    const tables = (await tablesOfSchema(db, dialect)).filter((table) => !table.name.startsWith('kysely_'));
     assert.deepEqual(tables.map((table) => table.name).sort(), [...merchantTableNames, ...merchantlessTableNames].sort());
     for (const table of tables.filter((candidate) => !(merchantlessTableNames as readonly string[]).includes(candidate.name))) {
       assert.ok(table.columns.some((column) => column.name === 'merchant_id'), `${table.name} has merchant_id`);
@@ -267,4 +266,21 @@ for (const dialect of DIALECTS) {
     const failures = tables.find((table) => table.name === 'sign_in_failures');
     assert.deepEqual(failures?.columns.map((column) => column.name).sort(), ['failures', 'first_failed_at', 'key_hash']);
   });
+}
+
+/**
+ * The tables of the engine's schema with their columns. On PostgreSQL read for the current schema
+ * alone: Kysely's introspection reads every schema, and another test file dropping its own schema
+ * meanwhile made it fail (`schema ... does not exist`).
+ */
+async function tablesOfSchema(db: Db, dialect: DialectName): Promise<{ name: string; columns: { name: string }[] }[]> {
+  if (dialect === 'sqlite') return db.introspection.getTables();
+  const rows = (await sql<{ table_name: string; column_name: string }>`select table_name, column_name from information_schema.columns where table_schema = current_schema() order by table_name, ordinal_position`.execute(db)).rows;
+  const tables = new Map<string, { name: string; columns: { name: string }[] }>();
+  for (const row of rows) {
+    const table = tables.get(row.table_name) ?? { name: row.table_name, columns: [] };
+    table.columns.push({ name: row.column_name });
+    tables.set(row.table_name, table);
+  }
+  return [...tables.values()];
 }

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { DIALECTS, openTestDatabase } from '../../test/support/databases.ts';
 import { createTestClock, installClock } from '../shared/clock.ts';
 import { admitDelivery, circuitCooldownAfter, circuitCooldownMs, circuitCooldownMsMax, circuitFailuresToOpen, recordCircuitFailure, recordCircuitSuccess } from './channel-circuits.ts';
-import { claimDueOutboxEvents, enqueueOutbox, outboxRetryDelayMs, outboxRetryDelaysMs, outboxRetryJitterFraction, releaseOutboxClaim } from './outbox.ts';
+import { eraseMerchantData } from '../commands/erase-merchant-data.ts';
+import { createMerchant } from '../merchants/index.ts';
+import { claimDueOutboxEvents, deferOutboxAbsorbs, enqueueOutbox, flushOutboxAbsorbs, outboxRetryDelayMs, outboxRetryDelaysMs, outboxRetryJitterFraction, releaseOutboxClaim } from './outbox.ts';
 
 // The outbox's own rules, below the worker: the retry schedule, the circuit breaker's cooldowns and
 // single probe, claims that leave an open circuit's messages alone, and coalescing that cannot lose
@@ -100,5 +102,27 @@ if (DIALECTS.includes('postgres')) {
     assert.equal(claimed.length, 1, 'claimed once the change committed');
     assert.equal(claimed[0]!.superseded, 1, 'the one message carries the change');
     assert.equal((await db.selectFrom('outbox_events').select('id').execute()).length, 1, 'no second message');
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] a transaction that counts its absorbs and then erases the merchant's data adds the next change as a new message, not to the erased one`, async (t) => {
+    const database = await openTestDatabase(dialect);
+    t.after(() => database.dispose());
+    const db = database.handle.db;
+    const merchant = await createMerchant(db, { name: 'Erased Outfitters', currency: 'CAD', defaultCountry: 'CA' });
+    const message = { destination: 'shopify', kind: 'test.stock', coalesceKey: 'stock:sku-1', payload: {} };
+
+    await db.transaction().execute(async (tx) => {
+      deferOutboxAbsorbs(tx);
+      await enqueueOutbox(tx, merchant.id, message);
+      await enqueueOutbox(tx, merchant.id, message);
+      await eraseMerchantData(tx, merchant.id);
+      await enqueueOutbox(tx, merchant.id, message);
+      await flushOutboxAbsorbs(tx);
+    });
+
+    const rows = await db.selectFrom('outbox_events').select(['status', 'superseded']).where('coalesce_key', '=', 'stock:sku-1').execute();
+    assert.deepEqual(rows, [{ status: 'pending', superseded: 0 }], 'the change after the erasure is a message of its own');
   });
 }

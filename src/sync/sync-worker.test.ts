@@ -136,3 +136,46 @@ for (const dialect of DIALECTS) {
     assert.equal((await harness.db.selectFrom('outbox_events').select('status').where('kind', '=', 'test.slow').executeTakeFirstOrThrow()).status, 'delivered');
   });
 }
+
+// A batch of orders of the same SKUs changes the same pending stock push again and again: applied
+// whole, the batch counts those changes and writes them once before its commit
+// (`deferOutboxAbsorbs`). What must not change: one message per key, carrying every change applied,
+// and none of a failed event's.
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] events of one batch changing the same pending message leave one message counting every change applied, across batches and when an event fails`, async (t) => {
+    const database = await openTestDatabase(dialect);
+    t.after(() => database.dispose());
+    const db = database.handle.db;
+    const failing = new Set<string>();
+    const worker = createSyncWorker({
+      db, logger: pino({ level: 'silent' }), metrics: createMetrics(), deliverers: {},
+      handleInboxEvent: async (tx: Tx, event: InboxEvent) => {
+        await enqueueOutbox(tx, merchantId, { destination: 'shopify', kind: 'test.stock', coalesceKey: 'stock:sku-1', payload: {} });
+        if (failing.has(event.delivery_id)) throw new AppError('test.broken', `${event.delivery_id} cannot be applied`);
+        return { outcome: 'processed' as const };
+      },
+    });
+    const store = async (deliveryId: string) => {
+      assert.ok((await storeInboxEvent(db, { merchantId, source: 'shopify', topic: 'orders/create', deliveryId, eventKey: null, headers: {}, payload: '{}', triggeredAt: null, resourceKey: `shopify:order:${deliveryId}` })).stored);
+    };
+    const messages = () => db.selectFrom('outbox_events').select(['status', 'superseded']).where('coalesce_key', '=', 'stock:sku-1').execute();
+
+    for (let index = 1; index <= 10; index += 1) await store(`first-${index}`);
+    await worker.runOnce();
+    assert.deepEqual(await messages(), [{ status: 'pending', superseded: 9 }], 'one message, the nine later changes counted');
+
+    for (let index = 1; index <= 3; index += 1) await store(`second-${index}`);
+    await worker.runOnce();
+    assert.deepEqual(await messages(), [{ status: 'pending', superseded: 12 }], 'the next batch absorbs into the same message');
+
+    failing.add('third-3');
+    for (let index = 1; index <= 5; index += 1) await store(`third-${index}`);
+    await worker.runOnce();
+    assert.equal((await harnessStatus(db, 'third-3')), 'received', 'the failed event waits for its retry');
+    assert.deepEqual(await messages(), [{ status: 'pending', superseded: 16 }], 'the four applied events counted, not the failed one');
+  });
+}
+
+async function harnessStatus(db: Parameters<typeof storeInboxEvent>[0], deliveryId: string): Promise<string> {
+  return (await db.selectFrom('inbox_events').select('status').where('delivery_id', '=', deliveryId).executeTakeFirstOrThrow()).status;
+}

@@ -5,7 +5,7 @@ import type { Metrics } from '../shared/metrics.ts';
 import { raiseException } from './exceptions.ts';
 import { claimInboxEvent, listDueInboxEvents, prerequisiteMissingCodes, recordInboxFailure, type InboxEvent } from './inbox.ts';
 import { createOutboxDelivery } from './outbox-delivery.ts';
-import type { OutboxEvent } from './outbox.ts';
+import { deferOutboxAbsorbs, flushOutboxAbsorbs, type OutboxEvent } from './outbox.ts';
 
 /**
  * Applies one inbound event inside the given transaction; says whether it was applied or only kept.
@@ -128,6 +128,9 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
     try {
       return await db.transaction().execute(async (tx) => {
         keepReadsForTransaction(tx);
+        // Without savepoints nothing is undone short of the whole batch, so the outbox messages it
+        // added stay pending to its end: later changes to them are counted, and written once here.
+        deferOutboxAbsorbs(tx);
         const applied: Applied[] = [];
         for (const { event, prepared } of batch) {
           applying = event;
@@ -135,6 +138,7 @@ export function createSyncWorker<Prepared = undefined>(options: SyncWorkerOption
           if (outcome) applied.push({ event, outcome });
         }
         applying = undefined;
+        await flushOutboxAbsorbs(tx);
         return applied;
       });
     } catch (error) {
