@@ -233,7 +233,7 @@ export function createWriterThread(path: string, options: { busyTimeoutMs: numbe
   return createUnitThread({
     source: workerSource,
     workerData: { path, driverPath, busyTimeoutMs: options.busyTimeoutMs, statementsMax: threadStatementsMax },
-    codes: { cannotStart: 'SQLITE_CANTOPEN', exited: 'SQLITE_IOERR', notRunning: 'SQLITE_MISUSE' },
+    codes: { cannotStart: 'SQLITE_CANTOPEN', exited: 'SQLITE_IOERR', notRunning: 'SQLITE_CANTOPEN' },
     ...(options.afterCommit ? { afterCommit: options.afterCommit } : {}),
   });
 }
