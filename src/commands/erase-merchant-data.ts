@@ -1,6 +1,6 @@
 import { forgetKeptReads, type Database, type Tx } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
-import { forgetPendingOutbox } from '../sync/index.ts';
+import { flushOutboxAbsorbs } from '../sync/index.ts';
 
 // Every table of the schema holding `merchant_id` (all but MerchantlessTable below). Typed against the
 // schema, so a table added to `db/schema.ts` without being added here does not compile: a shop
@@ -37,7 +37,7 @@ export const merchantTableNames = Object.keys(merchantTables) as (keyof Database
 export async function eraseMerchantData(tx: Tx, merchantId: string): Promise<Record<string, number>> {
   const deleted: Record<string, number> = {};
   forgetKeptReads(tx);
-  await forgetPendingOutbox(tx);
+  await flushOutboxAbsorbs(tx);
   for (const table of merchantTableNames) {
     const result = await tx.deleteFrom(table).where('merchant_id', '=', merchantId).executeTakeFirst();
     deleted[table] = Number(result.numDeletedRows);

@@ -59,21 +59,16 @@ const addSuperseded = reuseQuery((db, param: ParameterPlaceholders<{ id: string;
   .set((eb) => ({ superseded: eb('superseded', '+', param('count')) }))
   .where('id', '=', param('id')));
 
-/** Writes the absorbs `tx` counted (one UPDATE per message), and forgets them. */
+/**
+ * Writes the absorbs `tx` counted (one UPDATE per message), and forgets the messages: before the
+ * commit, and before a writer removes outbox rows in the transaction (a merchant's data erased),
+ * so that a later change adds a message anew instead of counting on one that is gone.
+ */
 export async function flushOutboxAbsorbs(tx: Queryable): Promise<void> {
   const pending = pendingByTransaction.get(tx);
   if (!pending) return;
   for (const held of pending.values()) if (held.absorbed > 0) await addSuperseded.execute(tx, { id: held.id, count: held.absorbed });
   pending.clear();
-}
-
-/**
- * Before a writer removes or settles outbox rows in a transaction that defers absorbs (a merchant's
- * data erased): the counts are written and the messages forgotten, so a later change adds a message
- * anew instead of counting on one that is gone.
- */
-export async function forgetPendingOutbox(tx: Queryable): Promise<void> {
-  await flushOutboxAbsorbs(tx);
 }
 
 /** Appends a message to the outbox, in the caller's transaction. */
