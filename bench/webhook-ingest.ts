@@ -19,8 +19,10 @@ import { ceilingOf, reportFigures } from './figures.ts';
 // Issue #9's ingest target: durable Shopify webhooks per second and the p99 of their acknowledgement
 // (signature verified over the raw bytes, JSON checked, resource key read, deduped, stored and
 // committed, then answered 200), over real HTTP to the engine on loopback, each request a distinct
-// signed event; next to it the raw storage limit measured in the same run on the same file: inbox
-// rows inserted with better-sqlite3 and the engine's pragmas, one transaction per row and in batches.
+// signed event; next to it the raw storage limit measured in the same run on the same database:
+// inbox rows inserted with better-sqlite3 and the engine's pragmas, or with one pg connection and a
+// prepared multi-row INSERT (bench/raw-inbox.ts), one transaction per row and in batches, and a bare
+// Fastify server answering the same requests (the HTTP floor).
 // The engine runs without its worker: this measures taking events in, not applying them.
 //
 // The engine is measured at each number of concurrent deliveries given (64, 128 and 256 in a full run):
