@@ -1,18 +1,11 @@
-import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
-import { LosslessNumber, parse, stringify } from 'lossless-json';
 import { sql } from 'kysely';
 import pg from 'pg';
-import pino from 'pino';
 import SqliteDatabase from 'better-sqlite3';
-import { demoProducts, demoShopifyIds, seedDemoMerchant } from '../src/demo/demo-merchant.ts';
-import { createEngine, type Engine } from '../src/engine.ts';
-import { computeResourceKey, storeInboxEvents, type InboundEvent } from '../src/sync/index.ts';
+import type { Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
-import type { FakeShopifyProcessMessage, FakeShopifyProcessReply } from './fake-shopify-process.ts';
 import { reportFigures, type BenchFigure } from './figures.ts';
+import { poolShopper, runWorkerUntilSettled, startFakeShopify, startOrdersEngine, storeOrders, type FakeShopifyChild } from './orders-load.ts';
 
 // Issue #9: Shopify orders applied end to end per second. Each event is an `orders/create` of its
 // own (its order id, one or two lines of the demo's SKUs, a shopper from a pool of a quarter as
@@ -21,9 +14,9 @@ import { reportFigures, type BenchFigure } from './figures.ts';
 // (identity), the order and its lines and payment, the stock sold at the fulfilling location (a
 // movement and the level), the points earned (ledger transaction, entries, lot, balance), and the
 // outbox messages (stock pushed to Shopify, the shopper's points mirrored), which the same worker
-// delivers to a fake Shopify Admin API in a child process. The worker applies up to 50 events in
-// one transaction, each in a savepoint of its own (sync-worker.ts), so the engine's commits are
-// fewer than its orders; the raw limit is shown both ways (1 and 64 orders per transaction). The
+// delivers to a fake Shopify Admin API in a child process (bench/orders-load.ts). The worker
+// applies up to 50 events in one transaction (a savepoint each only after a failure,
+// sync-worker.ts), so the engine's commits are fewer than its orders; the raw limit is shown both ways (1 and 64 orders per transaction). The
 // figure is orders applied per second from the first to the last, the engine's CPU per order, and
 // the raw limit of the same storage in the same run: the same rows written by plain prepared
 // statements (inserts and the conditional updates of the stock level, the loyalty balance, the
@@ -41,13 +34,7 @@ interface Options {
 
 const targets = { sqlite: 3_000, postgres: 1_000 };
 const ordersMax = 50_000;
-const storeBatchSize = 500;
 const shoppersPerOrder = 0.25;
-const orderIdBase = 5_500_000_000_000;
-const shopperIdBase = 7_800_000_000_000;
-const onHandPerSku = 1_000_000;
-const adminKey = 'ck_admin_bench_orders_only';
-const shopDomain = 'bench-orders.myshopify.com';
 
 function parseOptions(argv: string[]): Options {
   const value = (name: string) => argv.find((argument) => argument.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -58,68 +45,6 @@ function parseOptions(argv: string[]): Options {
   const orders = Number(value('orders') ?? (quick ? 400 : 3_000));
   if (!Number.isInteger(orders) || orders < 10 || orders > ordersMax) throw new Error(`--orders must be 10 to ${ordersMax}`);
   return { quick, orders, postgresUrl: value('postgres'), keep: argv.includes('--keep') };
-}
-
-const money = (amount: string) => ({ shop_money: { amount, currency_code: 'USD' }, presentment_money: { amount, currency_code: 'USD' } });
-
-/**
- * The fixture's order, made an order of its own: 1 or 2 lines of the demo's Shopify-linked SKUs, bought by a shopper of the pool.
- * The demo's variant and product ids are past 2^53 and written exactly (Number() rounded two
- * variants to one id, so one SKU's lines were sold as another's).
- */
-function orderPayload(template: any, index: number, shoppers: number): string {
-  const orderId = orderIdBase + index;
-  const shopper = index % shoppers;
-  const email = `shopper${shopper}@example.com`;
-  const linesCount = 1 + (index % 2);
-  const lines = Array.from({ length: linesCount }, (_, lineIndex) => {
-    const product = demoProducts[(index + lineIndex) % demoProducts.length]!;
-    const lineId = orderId * 10 + lineIndex;
-    const price = (product.priceMinor / 100).toFixed(2);
-    return {
-      ...template.line_items[0], id: lineId, admin_graphql_api_id: `gid://shopify/LineItem/${lineId}`, variant_id: new LosslessNumber(product.shopifyVariantId), product_id: new LosslessNumber(product.shopifyProductId),
-      sku: product.sku, title: product.title, name: product.title, price, price_set: money(price), quantity: 1, current_quantity: 1, fulfillable_quantity: 1,
-      discount_allocations: [], tax_lines: [], total_discount: '0.00', total_discount_set: money('0.00'),
-    };
-  });
-  const total = lines.reduce((sum, line) => sum + Number(line.price), 0).toFixed(2);
-  const order = {
-    ...template, id: orderId, admin_graphql_api_id: `gid://shopify/Order/${orderId}`, name: `#B${index}`, order_number: 100_000 + index, email, contact_email: email, phone: null,
-    customer: { ...template.customer, id: shopperIdBase + shopper, admin_graphql_api_id: `gid://shopify/Customer/${shopperIdBase + shopper}`, email, phone: null, first_name: 'Shopper', last_name: String(shopper), default_address: undefined },
-    billing_address: undefined, shipping_address: undefined, discount_codes: [], discount_applications: [], shipping_lines: [], line_items: lines,
-    total_line_items_price_set: money(total), subtotal_price_set: money(total), total_price_set: money(total), total_tax_set: money('0.00'), total_discounts_set: money('0.00'), total_shipping_price_set: money('0.00'),
-    total_price: total, subtotal_price: total, total_tax: '0.00', total_discounts: '0.00', total_line_items_price: total,
-  };
-  return stringify(order) ?? '';
-}
-
-interface FakeShopifyChild {
-  url: string;
-  token: string;
-  stop(): Promise<void>;
-}
-
-/** The fake Shopify Admin API in a child process, without rate limits: Shopify is not what is measured. */
-function startFakeShopify(): Promise<FakeShopifyChild> {
-  const child = fork(join(import.meta.dirname, 'fake-shopify-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = () => new Promise<FakeShopifyProcessReply>((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`the fake Shopify process exited with ${code}`)));
-  });
-  const started = next();
-  const items = demoProducts.map((product) => `gid://shopify/InventoryItem/${product.shopifyInventoryItemId}`);
-  child.send({ type: 'start', limits: { restoreRate: 1_000_000_000, maximumAvailable: 1_000_000_000 }, locationId: `gid://shopify/Location/${demoShopifyIds.warehouseLocation}`, inventoryItemIds: items, quantity: onHandPerSku } satisfies FakeShopifyProcessMessage);
-  return started.then((reply) => {
-    if (reply.type !== 'started') throw new Error(`the fake Shopify did not start: ${JSON.stringify(reply).slice(0, 300)}`);
-    return {
-      url: reply.url, token: reply.token,
-      async stop() {
-        const stopped = next();
-        child.send({ type: 'stop' } satisfies FakeShopifyProcessMessage);
-        await stopped.catch(() => undefined);
-      },
-    };
-  });
 }
 
 interface EngineRun {
@@ -145,42 +70,21 @@ async function countRows(engine: Engine, tables: string[]): Promise<number> {
 const writtenTables = ['customers', 'customer_identifiers', 'loyalty_accounts', 'orders', 'order_lines', 'payments', 'stock_movements', 'loyalty_transactions', 'loyalty_entries', 'loyalty_lots', 'outbox_events'];
 
 async function runEngine(options: Options, database: BenchDatabase, fake: FakeShopifyChild): Promise<EngineRun> {
-  const location = database.postgresSchema ? { databaseUrl: database.url, postgresSchema: database.postgresSchema } : { databaseUrl: database.url };
-  const engine = await createEngine({ ...location, logger: pino({ level: 'silent' }), startWorker: false });
+  const { engine, merchantId } = await startOrdersEngine(database, fake);
   try {
     const db = engine.database.db;
-    const demo = await seedDemoMerchant(db, {
-      shopDomain, shopifySecret: 'bench-only-orders-secret', shopifyAdminApiUrl: fake.url, shopifyAccessToken: fake.token,
-      squareMerchantRef: 'BENCHORDERSSQ', squareSignatureKey: 'bench-only-square-key', squareNotificationUrl: 'https://example.com/webhooks/square', adminApiKey: adminKey,
-    });
-    for (const product of demoProducts) {
-      const response = await engine.server.inject({ method: 'POST', url: '/v1/inventory/receive', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, payload: JSON.stringify({ location_id: demo.warehouse.id, sku: product.sku, quantity: onHandPerSku }) });
-      if (response.statusCode !== 200) throw new Error(`receive ${product.sku}: ${response.statusCode} ${response.body}`);
-    }
-    await engine.worker.drain();
-    const template = parse(readFileSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'shopify', 'orders-create.json'), 'utf8'));
     const shoppers = Math.max(1, Math.round(options.orders * shoppersPerOrder));
-    const eventIds: string[] = [];
-    for (let start = 0; start < options.orders; start += storeBatchSize) {
-      const events: InboundEvent[] = [];
-      for (let index = start; index < Math.min(options.orders, start + storeBatchSize); index += 1) {
-        const payload = orderPayload(template, index, shoppers);
-        events.push({ merchantId: demo.merchant.id, source: 'shopify', topic: 'orders/create', deliveryId: `bench-order-${index}`, eventKey: null, headers: { 'x-shopify-topic': 'orders/create' }, payload, triggeredAt: new Date().toISOString(), resourceKey: computeResourceKey('shopify', 'orders/create', JSON.parse(payload)) as string });
-      }
-      const stored = await storeInboxEvents(db, events);
-      for (const result of stored) if (result.stored) eventIds.push(result.id);
-    }
-    if (database.sqlitePath) await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+    const eventIds = await storeOrders(engine, merchantId, 0, options.orders, (index) => poolShopper(index, shoppers));
     const outboxBefore = Number((await db.selectFrom('outbox_events').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()).count);
     const rowsBefore = await countRows(engine, writtenTables);
     const cpuAtStart = process.cpuUsage();
     const statementsAtStart = statementsSent;
     const startedAt = performance.now();
-    const { pollStatements } = await runWorkerUntilSettled(engine, demo.merchant.id);
+    const { pollStatements } = await runWorkerUntilSettled(engine, merchantId);
     const seconds = (performance.now() - startedAt) / 1000;
     const statementsPerOrder = (statementsSent - statementsAtStart - pollStatements) / options.orders;
     const cpu = process.cpuUsage(cpuAtStart);
-    const processed = Number((await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '=', 'processed').where('merchant_id', '=', demo.merchant.id).where('delivery_id', 'like', 'bench-order-%').executeTakeFirstOrThrow()).count);
+    const processed = Number((await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '=', 'processed').where('merchant_id', '=', merchantId).where('delivery_id', 'like', 'bench-order-%').executeTakeFirstOrThrow()).count);
     if (processed !== options.orders) throw new Error(`${processed} of ${options.orders} orders were applied: ${JSON.stringify(await db.selectFrom('inbox_events').select(['status', 'error']).where('status', '<>', 'processed').limit(3).execute())}`);
     const orders = Number((await db.selectFrom('orders').select((eb) => eb.fn.countAll<number>().as('count')).where('source', '=', 'shopify').executeTakeFirstOrThrow()).count);
     const earns = Number((await db.selectFrom('loyalty_transactions').select((eb) => eb.fn.countAll<number>().as('count')).where('kind', '=', 'earn').executeTakeFirstOrThrow()).count);
@@ -190,7 +94,7 @@ async function runEngine(options: Options, database: BenchDatabase, fake: FakeSh
     return {
       orders: options.orders, seconds, ordersPerSecond: options.orders / seconds, cpuMicrosPerOrder: (cpu.user + cpu.system) / options.orders,
       outboxPerOrder: (outboxAfter - outboxBefore) / options.orders, statementsPerOrder, rowsPerOrder: ((await countRows(engine, writtenTables)) - rowsBefore) / options.orders, outboxDrained: waiting === 0,
-      merchantId: demo.merchant.id, eventIds,
+      merchantId, eventIds,
     };
   } finally {
     await engine.close();
@@ -219,38 +123,6 @@ function countStatementsSent(): void {
     statementsSent += 1;
     return query.apply(this, args);
   };
-}
-
-// How often the bench looks whether the running worker has applied and pushed everything: two
-// indexed reads of at most one row each, a few microseconds of the worker's connection every 20 ms.
-const settledPollMs = 20;
-// A bound on the run whatever happens (a push retried with backoff would keep it waiting).
-const settledWaitMsMax = 10 * 60 * 1000;
-
-/**
- * Runs the engine's worker as the engine runs it (its inbound and outbound halves side by side)
- * until every event is applied and every message delivered, then stops it.
- */
-async function runWorkerUntilSettled(engine: Engine, merchantId: string): Promise<{ pollStatements: number }> {
-  const db = engine.database.db;
-  // Whether any row is left, not how many: counting the waiting events read them all through the
-  // status index on the worker's connection, 1.4 ms every 20 ms (3 % of the engine's time, found
-  // by timing each statement of a run); the first one found answers the question.
-  const anyLeft = async (table: 'inbox_events' | 'outbox_events', statuses: string[]) => (await db.selectFrom(table).select('id').where('merchant_id', '=', merchantId).where('status', 'in', statuses).limit(1).executeTakeFirst()) !== undefined;
-  engine.worker.start();
-  const deadline = performance.now() + settledWaitMsMax;
-  let pollStatements = 0;
-  try {
-    for (;;) {
-      pollStatements += 2;
-      if (performance.now() > deadline) throw new Error(`the worker had not applied and pushed everything after ${settledWaitMsMax / 1000} s`);
-      await new Promise((resolve) => setTimeout(resolve, settledPollMs));
-      if (!(await anyLeft('inbox_events', ['received'])) && !(await anyLeft('outbox_events', ['pending', 'delivering']))) break;
-    }
-  } finally {
-    await engine.worker.stop();
-  }
-  return { pollStatements };
 }
 
 /** What the raw loop writes per order: the same rows the engine wrote, copied with fresh keys. */
