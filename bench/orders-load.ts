@@ -42,6 +42,11 @@ export function shopifyCustomerIdOf(index: number): number {
   return shopperIdBase + index;
 }
 
+/** The Shopify order id of the `index`-th order made (an order's `source_ref` is its id). */
+export function orderIdOf(index: number): number {
+  return orderIdBase + index;
+}
+
 /** The real orders/create fixture the orders are made from. */
 export function readOrderTemplate(): unknown {
   return parse(readFileSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'shopify', 'orders-create.json'), 'utf8'));
@@ -55,7 +60,7 @@ const money = (amount: string) => ({ shop_money: { amount, currency_code: 'USD' 
  * variants to one id, so one SKU's lines were sold as another's).
  */
 export function orderPayload(template: any, index: number, shopper: Shopper): string {
-  const orderId = orderIdBase + index;
+  const orderId = orderIdOf(index);
   const email = shopper.email;
   const linesCount = 1 + (index % 2);
   const lines = Array.from({ length: linesCount }, (_, lineIndex) => {

@@ -34,6 +34,8 @@ const spreadHoldsOnly = (figure: BenchFigure) => figure.figure.startsWith('holds
 const plannedRuns: PlannedRun[] = [
   { script: 'webhook-ingest.ts', args: () => [], postgres: true },
   { script: 'orders-end-to-end.ts', args: () => [], postgres: true },
+  // Growth of an order's cost with the customers already held (issue #9: 10k → 1M).
+  { script: 'orders-growth.ts', args: () => [], postgres: false },
   { script: 'scale-out.ts', args: () => [], postgres: true },
   { script: 'customer-lookup.ts', args: () => [], postgres: false },
   { script: 'stock.ts', args: () => [], postgres: false },
