@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import type { Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 import { reportFigures, type BenchFigure } from './figures.ts';
-import { poolShopper, runWorkerUntilSettled, startFakeShopify, startOrdersEngine, storeOrders, type FakeShopifyChild } from './orders-load.ts';
+import { countStatementsSent, poolShopper, runWorkerUntilSettled, startFakeShopify, startOrdersEngine, statementsSent, storeOrders, type FakeShopifyChild } from './orders-load.ts';
 
 // Issue #9: Shopify orders applied end to end per second. Each event is an `orders/create` of its
 // own (its order id, one or two lines of the demo's SKUs, a shopper from a pool of a quarter as
@@ -78,11 +78,11 @@ async function runEngine(options: Options, database: BenchDatabase, fake: FakeSh
     const outboxBefore = Number((await db.selectFrom('outbox_events').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()).count);
     const rowsBefore = await countRows(engine, writtenTables);
     const cpuAtStart = process.cpuUsage();
-    const statementsAtStart = statementsSent;
+    const statementsAtStart = statementsSent();
     const startedAt = performance.now();
     const { pollStatements } = await runWorkerUntilSettled(engine, merchantId);
     const seconds = (performance.now() - startedAt) / 1000;
-    const statementsPerOrder = (statementsSent - statementsAtStart - pollStatements) / options.orders;
+    const statementsPerOrder = (statementsSent() - statementsAtStart - pollStatements) / options.orders;
     const cpu = process.cpuUsage(cpuAtStart);
     const processed = Number((await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll<number>().as('count')).where('status', '=', 'processed').where('merchant_id', '=', merchantId).where('delivery_id', 'like', 'bench-order-%').executeTakeFirstOrThrow()).count);
     if (processed !== options.orders) throw new Error(`${processed} of ${options.orders} orders were applied: ${JSON.stringify(await db.selectFrom('inbox_events').select(['status', 'error']).where('status', '<>', 'processed').limit(3).execute())}`);
@@ -99,30 +99,6 @@ async function runEngine(options: Options, database: BenchDatabase, fake: FakeSh
   } finally {
     await engine.close();
   }
-}
-
-/**
- * Statements sent to the database, counted at the drivers (better-sqlite3's statement calls,
- * node-postgres's queries): a figure of the engine's work that does not move with the machine's
- * hour, unlike its speed. Counting costs a few nanoseconds a statement.
- */
-let statementsSent = 0;
-function countStatementsSent(): void {
-  const probe = new SqliteDatabase(':memory:');
-  const statementMethods = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, (...args: unknown[]) => unknown>;
-  probe.close();
-  for (const method of ['run', 'all', 'get', 'iterate']) {
-    const original = statementMethods[method]!;
-    statementMethods[method] = function (this: unknown, ...args: unknown[]) {
-      statementsSent += 1;
-      return original.apply(this, args);
-    };
-  }
-  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-  (pg.Client.prototype as { query: unknown }).query = function (this: unknown, ...args: unknown[]) {
-    statementsSent += 1;
-    return query.apply(this, args);
-  };
 }
 
 /** What the raw loop writes per order: the same rows the engine wrote, copied with fresh keys. */

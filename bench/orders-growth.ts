@@ -4,7 +4,7 @@ import type { Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 import { loadCustomers } from './customer-lookup-data.ts';
 import { reportFigures, type BenchFigure } from './figures.ts';
-import { orderIdOf, runWorkerUntilSettled, shopifyCustomerIdOf, startFakeShopify, startOrdersEngine, storeOrders, type FakeShopifyChild, type Shopper } from './orders-load.ts';
+import { countStatementsSent, orderIdOf, runWorkerUntilSettled, shopifyCustomerIdOf, startFakeShopify, startOrdersEngine, statementsSent, storeOrders, type FakeShopifyChild, type Shopper } from './orders-load.ts';
 
 // Issue #9: how orders applied end to end grow from 10,000 to 1,000,000 customers already held
 // (target ≤ 1.5×). Each size is a SQLite database of its own: the demo merchant, its stock, and the
@@ -92,6 +92,8 @@ async function openSize(customers: number, fake: FakeShopifyChild, keep: boolean
 interface RoundRun {
   ordersPerSecond: number;
   cpuMicrosPerOrder: number;
+  /** Statements sent to the database per order (bench/orders-load.ts counts them at the driver). */
+  statementsPerOrder: number;
 }
 
 const countCustomers = async (size: Size) => Number((await size.engine.database.db.selectFrom('customers').select((eb) => eb.fn.countAll<number>().as('count')).where('merchant_id', '=', size.merchantId).executeTakeFirstOrThrow()).count);
@@ -104,10 +106,12 @@ async function runRound(size: Size, first: number, count: number): Promise<Round
   const customersBefore = await countCustomers(size);
   await storeOrders(size.engine, size.merchantId, first, count, (index) => size.shoppers[index]!);
   const cpuAtStart = process.cpuUsage();
+  const statementsAtStart = statementsSent();
   const startedAt = performance.now();
-  await runWorkerUntilSettled(size.engine, size.merchantId);
+  const { pollStatements } = await runWorkerUntilSettled(size.engine, size.merchantId);
   const seconds = (performance.now() - startedAt) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
+  const statementsPerOrder = (statementsSent() - statementsAtStart - pollStatements) / count;
 
   const orderIds = Array.from({ length: count }, (_, offset) => String(orderIdOf(first + offset)));
   const applied = await size.engine.database.db.selectFrom('orders').select(['source_ref', 'customer_id'])
@@ -118,7 +122,7 @@ async function runRound(size: Size, first: number, count: number): Promise<Round
     assert.equal(customerOf.get(orderId), shopper.customerId, `order ${orderId} (${shopper.email}) applied to the profile she already had, among ${size.customers} customers`);
   });
   assert.equal(await countCustomers(size), customersBefore, 'no profile added: every shopper was recognised');
-  return { ordersPerSecond: count / seconds, cpuMicrosPerOrder: (cpu.user + cpu.system) / count };
+  return { ordersPerSecond: count / seconds, cpuMicrosPerOrder: (cpu.user + cpu.system) / count, statementsPerOrder };
 }
 
 function median(values: readonly number[]): number {
@@ -133,6 +137,7 @@ const ratio = (value: number) => `${value.toFixed(2)}×`;
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  countStatementsSent();
   const [smallCount, largeCount] = options.sizes;
   console.log(`orders-growth: ${options.rounds} rounds of ${options.orders} Shopify orders/create from customers already held, ${count(smallCount)} against ${count(largeCount)} customers; SQLite (WAL, every commit synced)`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, load average ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at start`);
@@ -160,6 +165,7 @@ async function main(): Promise<void> {
       round: round + 1,
       [`orders/s at ${count(smallCount)}`]: count(smallRun.ordersPerSecond), [`orders/s at ${count(largeCount)}`]: count(largeRun.ordersPerSecond),
       [`CPU µs/order at ${count(smallCount)}`]: count(smallRun.cpuMicrosPerOrder), [`CPU µs/order at ${count(largeCount)}`]: count(largeRun.cpuMicrosPerOrder),
+      [`statements/order at ${count(smallCount)}`]: smallRun.statementsPerOrder.toFixed(1), [`statements/order at ${count(largeCount)}`]: largeRun.statementsPerOrder.toFixed(1),
       'CPU growth': ratio(largeRun.cpuMicrosPerOrder / smallRun.cpuMicrosPerOrder), 'throughput drop': ratio(smallRun.ordersPerSecond / largeRun.ordersPerSecond),
     })));
     const cpuGrowth = rounds.map((run) => run.large.cpuMicrosPerOrder / run.small.cpuMicrosPerOrder);
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
     reportFigures('orders-growth', [
       {
         figure: `growth of CPU per Shopify order applied end to end, ${sizesSaid}, paired runs`, value: median(cpuGrowth), unit: '×', target: { atMost: growthTargetMax },
-        note: `median of ${cpuGrowth.map(ratio).join(', ')}; ${count(medianOf((run) => run.small.cpuMicrosPerOrder))} → ${count(medianOf((run) => run.large.cpuMicrosPerOrder))} µs; ${count(options.orders)} orders a round, each shopper recognised by email among them`,
+        note: `median of ${cpuGrowth.map(ratio).join(', ')}; ${count(medianOf((run) => run.small.cpuMicrosPerOrder))} → ${count(medianOf((run) => run.large.cpuMicrosPerOrder))} µs; ${medianOf((run) => run.small.statementsPerOrder).toFixed(1)} → ${medianOf((run) => run.large.statementsPerOrder).toFixed(1)} statements; ${count(options.orders)} orders a round, each shopper recognised by email among them`,
       },
       {
         figure: `throughput drop of Shopify orders applied end to end, ${sizesSaid}, paired runs`, value: median(throughputDrop), unit: '×', target: { atMost: growthTargetMax },
