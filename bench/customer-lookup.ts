@@ -7,12 +7,11 @@ import pino from 'pino';
 import { migrateToLatest, openDatabase } from '../src/db/index.ts';
 import { createEngine } from '../src/engine.ts';
 import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
-import { assert } from '../src/shared/app-error.ts';
 import { loadCustomers, lookupKinds, type LookupKind, type LookupQueries } from './customer-lookup-data.ts';
 import type { LoadPlan, LoadResult } from './lookup-load.ts';
 import { createRawLookup, type RawLookupFigures } from './raw-lookup.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
-import { ceilingOf, reportFigures, type BenchFigure } from './figures.ts';
+import { ceilingOf, median, reportFigures, type BenchFigure } from './figures.ts';
 
 // Issue #3's speed target: customer lookup by phone, email and name over HTTP at 10k, 100k and 1M
 // customers. For each size: a fresh database loaded in bulk, the raw storage limit measured on it
@@ -284,13 +283,6 @@ async function measureGrowthInPairs(options: BenchOptions, smallest: OpenSize, l
 
 const growthPairs = (options: BenchOptions) => (options.quick ? 1 : 3);
 const growthRunSeconds = (options: BenchOptions) => (options.quick ? options.durationSeconds : Math.min(options.durationSeconds, 3));
-
-function median(values: readonly number[]): number {
-  assert(values.length > 0, 'a median of at least one value');
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const count = (value: number) => Math.round(value).toLocaleString('en-US');
 const ms = (value: number | null) => (value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(2));

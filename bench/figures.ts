@@ -45,6 +45,14 @@ export function reportFigures(benchmark: string, figures: BenchFigure[]): void {
   console.log(`${figuresLinePrefix}${JSON.stringify({ benchmark, figures })}`);
 }
 
+/** The middle value (the mean of the two middle ones for an even count): paired runs' ratios are read by it. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('a median of at least one value');
+  const sorted = [...values].sort((left, right) => left - right);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 /** Operations a second of one core spending the sum of these CPU µs per operation. */
 export function ceilingOf(...cpuMicrosPerOperation: number[]): number {
   const total = cpuMicrosPerOperation.reduce((sum, micros) => sum + micros, 0);

@@ -3,7 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import type { Engine } from '../src/engine.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
 import { loadCustomers } from './customer-lookup-data.ts';
-import { reportFigures, type BenchFigure } from './figures.ts';
+import { median, reportFigures, type BenchFigure } from './figures.ts';
 import { countStatementsSent, orderIdOf, runWorkerUntilSettled, shopifyCustomerIdOf, startFakeShopify, startOrdersEngine, statementsSent, storeOrders, type FakeShopifyChild, type Shopper } from './orders-load.ts';
 
 // Issue #9: how orders applied end to end grow from 10,000 to 1,000,000 customers already held
@@ -123,13 +123,6 @@ async function runRound(size: Size, first: number, count: number): Promise<Round
   });
   assert.equal(await countCustomers(size), customersBefore, 'no profile added: every shopper was recognised');
   return { ordersPerSecond: count / seconds, cpuMicrosPerOrder: (cpu.user + cpu.system) / count, statementsPerOrder };
-}
-
-function median(values: readonly number[]): number {
-  assert(values.length > 0, 'a median of at least one value');
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const count = (value: number) => Math.round(value).toLocaleString('en-US');

@@ -1,4 +1,3 @@
-import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LosslessNumber, parse, stringify } from 'lossless-json';
@@ -10,7 +9,9 @@ import { demoProducts, demoShopifyIds, seedDemoMerchant } from '../src/demo/demo
 import { createEngine, type Engine } from '../src/engine.ts';
 import { computeResourceKey, storeInboxEvents, type InboundEvent } from '../src/sync/index.ts';
 import type { BenchDatabase } from './bench-database.ts';
-import type { FakeShopifyProcessMessage, FakeShopifyProcessReply } from './fake-shopify-process.ts';
+import { startFakeShopifyChild, type FakeShopifyChild } from './fake-shopify-child.ts';
+
+export type { FakeShopifyChild };
 
 // What the benchmarks of orders applied end to end share (bench/orders-end-to-end.ts,
 // bench/orders-growth.ts): the demo merchant's engine with stock to sell and Shopify connected to
@@ -86,33 +87,10 @@ export function orderPayload(template: any, index: number, shopper: Shopper): st
   return stringify(order) ?? '';
 }
 
-export interface FakeShopifyChild {
-  url: string;
-  token: string;
-  stop(): Promise<void>;
-}
-
-/** The fake Shopify Admin API in a child process, without rate limits: Shopify is not what is measured. */
+/** The fake Shopify Admin API in a child process, without rate limits (Shopify is not what is measured), holding stock of the demo's SKUs. */
 export function startFakeShopify(): Promise<FakeShopifyChild> {
-  const child = fork(join(import.meta.dirname, 'fake-shopify-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = () => new Promise<FakeShopifyProcessReply>((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`the fake Shopify process exited with ${code}`)));
-  });
-  const started = next();
   const items = demoProducts.map((product) => `gid://shopify/InventoryItem/${product.shopifyInventoryItemId}`);
-  child.send({ type: 'start', limits: { restoreRate: 1_000_000_000, maximumAvailable: 1_000_000_000 }, locationId: `gid://shopify/Location/${demoShopifyIds.warehouseLocation}`, inventoryItemIds: items, quantity: onHandPerSku } satisfies FakeShopifyProcessMessage);
-  return started.then((reply) => {
-    if (reply.type !== 'started') throw new Error(`the fake Shopify did not start: ${JSON.stringify(reply).slice(0, 300)}`);
-    return {
-      url: reply.url, token: reply.token,
-      async stop() {
-        const stopped = next();
-        child.send({ type: 'stop' } satisfies FakeShopifyProcessMessage);
-        await stopped.catch(() => undefined);
-      },
-    };
-  });
+  return startFakeShopifyChild({ restoreRate: 1_000_000_000, maximumAvailable: 1_000_000_000 }, `gid://shopify/Location/${demoShopifyIds.warehouseLocation}`, items, onHandPerSku);
 }
 
 // How often the bench looks whether the running worker has applied and pushed everything: two

@@ -12,8 +12,8 @@ import { createEngine, type Engine } from '../src/engine.ts';
 import { latencyMsMax } from './latency-histogram.ts';
 import { measureRawReservations, type RawStockFigures } from './raw-stock.ts';
 import { computeSalePushDelays, type CommittedSale, type SalePushDelays } from './sale-push-delay.ts';
-import type { FakeShopifyProcessMessage, FakeShopifyProcessReply } from './fake-shopify-process.ts';
-import type { ObservedPush, PushCounts } from './shopify-push-recorder.ts';
+import { startFakeShopifyChild, type FakeShopifyChild } from './fake-shopify-child.ts';
+import type { PushCounts } from './shopify-push-recorder.ts';
 import { loadStockSkus, type LoadedSku } from './stock-data.ts';
 import type { BurstResult, HoldsResult, SalesResult, StockLoadMessage, StockLoadTask } from './stock-load.ts';
 import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
@@ -355,49 +355,12 @@ async function readCommittedSales(db: Db, seeded: SeededStore, skus: LoadedSku[]
   return committed;
 }
 
-interface FakeShopifyChild {
-  url: string;
-  token: string;
-  /** Stops the fake and returns the pushes it saw. */
-  stop(): Promise<{ pushes: ObservedPush[]; counts: PushCounts }>;
-  /** Ends the process if it is still running (after a failure). */
-  kill(): void;
-}
-
-/** Starts the fake Shopify in a child process (bench/fake-shopify-process.ts), recording pushes to the items from the start. */
-function startFakeShopifyChild(plan: ShopifyPlan, locationId: string, inventoryItemIds: string[], quantity: number): Promise<FakeShopifyChild> {
-  const child = fork(join(import.meta.dirname, 'fake-shopify-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const replies: ((reply: FakeShopifyProcessReply) => void)[] = [];
-  child.on('message', (reply: FakeShopifyProcessReply) => replies.shift()?.(reply));
-  const next = () => new Promise<FakeShopifyProcessReply>((resolve, reject) => {
-    replies.push(resolve);
-    child.once('exit', (code) => reject(new Error(`the fake Shopify process exited with ${code}`)));
-  });
-  const send = (message: FakeShopifyProcessMessage) => child.send(message);
-  const started = next();
-  send({ type: 'start', limits: shopifyPlanLimits[plan], locationId, inventoryItemIds, quantity });
-  return started.then((reply) => {
-    if (reply.type !== 'started') throw new Error(`the fake Shopify did not start: ${JSON.stringify(reply).slice(0, 500)}`);
-    return {
-      url: reply.url, token: reply.token,
-      async stop() {
-        const stopped = next();
-        send({ type: 'stop' });
-        const answer = await stopped;
-        if (answer.type !== 'stopped') throw new Error(`the fake Shopify did not stop cleanly: ${JSON.stringify(answer).slice(0, 500)}`);
-        return { pushes: answer.pushes, counts: answer.counts };
-      },
-      kill: () => void (child.exitCode === null && child.kill()),
-    };
-  });
-}
-
 /** Target 3 for one Shopify plan: paced register sales, the engine's worker pushing to the fake Shopify. */
 async function benchmarkSalePushDelay(options: StockBenchOptions, plan: ShopifyPlan): Promise<PushRunFigures> {
   const locationGid = `gid://shopify/Location/${demoShopifyIds.storeLocation}`;
   // The loader links SKU i to inventory item base + i.
   const itemGids = Array.from({ length: saleSkuCount }, (_, index) => `gid://shopify/InventoryItem/${saleInventoryItemIdBase + BigInt(index)}`);
-  const fake = await startFakeShopifyChild(plan, locationGid, itemGids, saleOnHand);
+  const fake = await startFakeShopifyChild(shopifyPlanLimits[plan], locationGid, itemGids, saleOnHand);
   const database = await createBenchDatabase(options, `stock_push_${plan}`);
   try {
     const { seeded, loaded } = await seedStore(database, demoOptions(fake.url, fake.token), [{ prefix: 'TILL', count: saleSkuCount, onHand: saleOnHand, shopifyInventoryItemIdBase: saleInventoryItemIdBase }]);
