@@ -64,7 +64,6 @@ interface Size {
   engine: Engine;
   merchantId: string;
   shoppers: (Shopper & { customerId: string })[];
-  loadSeconds: number;
 }
 
 const capitalized = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
@@ -82,7 +81,7 @@ async function openSize(customers: number, fake: FakeShopifyChild, keep: boolean
       return { email: query.stored, shopifyCustomerId: shopifyCustomerIdOf(index), firstName: capitalized(first), lastName: capitalized(last), customerId: query.expectedCustomerId };
     });
     console.log(`${customers.toLocaleString('en-US')} customers and ${loaded.orderCount.toLocaleString('en-US')} past orders loaded in ${(loaded.loadMs / 1000).toFixed(1)} s`);
-    return { customers, database, engine, merchantId, shoppers, loadSeconds: loaded.loadMs / 1000 };
+    return { customers, database, engine, merchantId, shoppers };
   } catch (error) {
     await database.dispose();
     throw error;
@@ -99,21 +98,21 @@ interface RoundRun {
 const countCustomers = async (size: Size) => Number((await size.engine.database.db.selectFrom('customers').select((eb) => eb.fn.countAll<number>().as('count')).where('merchant_id', '=', size.merchantId).executeTakeFirstOrThrow()).count);
 
 /**
- * Stores orders `first` to `first + count - 1` and applies them; then checks, outside the measured
+ * Stores orders `first` to `first + orders - 1` and applies them; then checks, outside the measured
  * time, that each was applied to the profile its shopper already had and that no profile was added.
  */
-async function runRound(size: Size, first: number, count: number): Promise<RoundRun> {
+async function runRound(size: Size, first: number, orders: number): Promise<RoundRun> {
   const customersBefore = await countCustomers(size);
-  await storeOrders(size.engine, size.merchantId, first, count, (index) => size.shoppers[index]!);
+  await storeOrders(size.engine, size.merchantId, first, orders, (index) => size.shoppers[index]!);
   const cpuAtStart = process.cpuUsage();
   const statementsAtStart = statementsSent();
   const startedAt = performance.now();
   const { pollStatements } = await runWorkerUntilSettled(size.engine, size.merchantId);
   const seconds = (performance.now() - startedAt) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
-  const statementsPerOrder = (statementsSent() - statementsAtStart - pollStatements) / count;
+  const statementsPerOrder = (statementsSent() - statementsAtStart - pollStatements) / orders;
 
-  const orderIds = Array.from({ length: count }, (_, offset) => String(orderIdOf(first + offset)));
+  const orderIds = Array.from({ length: orders }, (_, offset) => String(orderIdOf(first + offset)));
   const applied = await size.engine.database.db.selectFrom('orders').select(['source_ref', 'customer_id'])
     .where('merchant_id', '=', size.merchantId).where('source', '=', 'shopify').where('source_ref', 'in', orderIds).execute();
   const customerOf = new Map(applied.map((row) => [row.source_ref, row.customer_id]));
@@ -122,7 +121,7 @@ async function runRound(size: Size, first: number, count: number): Promise<Round
     assert.equal(customerOf.get(orderId), shopper.customerId, `order ${orderId} (${shopper.email}) applied to the profile she already had, among ${size.customers} customers`);
   });
   assert.equal(await countCustomers(size), customersBefore, 'no profile added: every shopper was recognised');
-  return { ordersPerSecond: count / seconds, cpuMicrosPerOrder: (cpu.user + cpu.system) / count, statementsPerOrder };
+  return { ordersPerSecond: orders / seconds, cpuMicrosPerOrder: (cpu.user + cpu.system) / orders, statementsPerOrder };
 }
 
 const count = (value: number) => Math.round(value).toLocaleString('en-US');
