@@ -37,10 +37,10 @@ export interface Shopper {
 /** The `index`-th order's shopper from a pool of `shoppers` made for the run (shopper0@example.com, ...). */
 export function poolShopper(index: number, shoppers: number): Shopper {
   const shopper = index % shoppers;
-  return { email: `shopper${shopper}@example.com`, shopifyCustomerId: shopperIdBase + shopper, firstName: 'Shopper', lastName: String(shopper) };
+  return { email: `shopper${shopper}@example.com`, shopifyCustomerId: shopifyCustomerIdOf(shopper), firstName: 'Shopper', lastName: String(shopper) };
 }
 
-/** A Shopify customer id of the run's own, the `index`-th, for a shopper the engine knows by email only. */
+/** The `index`-th Shopify customer id of the run's own shoppers. */
 export function shopifyCustomerIdOf(index: number): number {
   return shopperIdBase + index;
 }
@@ -124,7 +124,6 @@ export async function runWorkerUntilSettled(engine: Engine, merchantId: string):
   }
   return { pollStatements };
 }
-
 
 /** The engine on `database` with the demo merchant, its Shopify on the fake, and stock for every order to come. */
 export async function startOrdersEngine(database: BenchDatabase, fake: FakeShopifyChild): Promise<{ engine: Engine; merchantId: string }> {
