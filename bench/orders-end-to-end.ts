@@ -329,7 +329,8 @@ async function benchmarkStorage(options: Options, postgresUrl: string | undefine
     const [raw, rawBatched] = await measureRaw(database, engine.merchantId, options.orders);
     return { storage: postgresUrl ? 'postgres' : 'sqlite', engine, raw, rawBatched };
   } finally {
-    await fake.stop();
+    // A fake that already died must not hide the error that ended the run.
+    await fake.stop().catch(() => fake.kill());
     await database.dispose();
   }
 }

@@ -181,7 +181,8 @@ async function main(): Promise<void> {
       await size.engine.close();
       await size.database.dispose();
     }
-    await fake.stop();
+    // A fake that already died must not hide the error that ended the run.
+    await fake.stop().catch(() => fake.kill());
   }
 }
 
