@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { isBlockedIdentifier, normalizeChannelId, normalizeEmail, normalizePhone, toNameSearch, type IdentityRules } from './normalize-identifier.ts';
 
 // One person, typed many ways: the register, Shopify and Square each spell Jane's phone and email
@@ -35,6 +36,28 @@ describe('normalizePhone', () => {
       if (result.valid) assert.match(result.normalized, /^\+[1-9]\d{6,14}$/);
       else assert.equal(result.normalized, typed.trim());
     }));
+  });
+
+  test('property: a North American number gives what the full parse gives, however it is typed and wherever the merchant is', () => {
+    // normalizePhone answers a ten-digit +1 number valid in the merchant's country without the full
+    // parse's search of the 25 countries sharing +1; its answer must be the full parse's, valid or not.
+    const fullParse = (typed: string, country: string) => {
+      const parsed = parsePhoneNumberFromString(typed.trim(), country as CountryCode);
+      return parsed?.isValid() ? parsed.number : typed.trim();
+    };
+    const digits = (length: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: length, maxLength: length }).map((list) => list.join(''));
+    const separator = fc.constantFrom('', ' ', '-', '.', '  ', '/', '\u2013');
+    const typedNumber = fc.record({
+      prefix: fc.constantFrom('', '+1', '1', '+1 ', '1-', '+', '01'),
+      area: fc.oneof(fc.constantFrom('613', '416', '212', '268', '876', '800', '555', '911'), digits(3)),
+      parentheses: fc.boolean(),
+      exchange: digits(3), line: digits(4), first: separator, second: separator,
+      padding: fc.constantFrom('', ' ', '\t'),
+    }).map((parts) => `${parts.padding}${parts.prefix}${parts.parentheses ? `(${parts.area})` : parts.area}${parts.first}${parts.exchange}${parts.second}${parts.line}${parts.padding}`);
+    const country = fc.constantFrom('CA', 'US', 'JM', 'PR', 'GB', 'FR');
+    fc.assert(fc.property(typedNumber, country, (typed, merchantCountry) => {
+      assert.equal(normalizePhone(typed, merchantCountry).normalized, fullParse(typed, merchantCountry), `${typed} in ${merchantCountry}`);
+    }), { numRuns: 3000 });
   });
 
   test('property: separators between the digits of a valid Canadian number never change it', () => {

@@ -1,0 +1,41 @@
+// Checks normalizePhone's North American fast path (src/customers/normalize-identifier.ts) against
+// libphonenumber's full parse: for each country sharing +1 as the merchant's country, every area
+// code and exchange from 200 to 999 with two line numbers, wherever the number is valid in that
+// country (where the fast path answers), normalizePhone must give what the full parse gives.
+// About two minutes; run it after updating libphonenumber-js:
+//
+//   node --import tsx scripts/check-phone-fast-path.ts [CA,US]
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { getCountries, getCountryCallingCode, PhoneNumber } from 'libphonenumber-js/core';
+import metadata from 'libphonenumber-js/metadata.max.json';
+import { normalizePhone } from '../src/customers/normalize-identifier.ts';
+
+const ValidatedNumber = PhoneNumber as unknown as new (country: string, nationalNumber: string, json: typeof metadata) => { isValid(): boolean };
+const sharingPlusOne = getCountries(metadata).filter((country) => getCountryCallingCode(country, metadata) === '1');
+const countries = process.argv[2] ? process.argv[2].split(',') : sharingPlusOne;
+let mismatches = 0;
+for (const country of countries) {
+  let checked = 0;
+  const mismatchesBefore = mismatches;
+  for (let area = 200; area <= 999; area += 1) {
+    for (let exchange = 200; exchange <= 999; exchange += 1) {
+      for (const line of ['0142', '9876']) {
+        const national = `${area}${exchange}${line}`;
+        if (!new ValidatedNumber(country, national, metadata).isValid()) continue;
+        checked += 1;
+        const parsed = parsePhoneNumberFromString(national, country as CountryCode);
+        const full = parsed?.isValid() ? parsed.number : national;
+        const fast = normalizePhone(national, country).normalized;
+        if (fast !== full) {
+          mismatches += 1;
+          if (mismatches <= 10) console.log(`MISMATCH in ${country}: ${national} gives ${fast}, the full parse ${full}`);
+        }
+      }
+    }
+  }
+  console.log(`${country}: ${checked} numbers valid there, ${mismatches - mismatchesBefore} not as the full parse gives`);
+}
+if (mismatches > 0) {
+  console.log(`${mismatches} mismatches`);
+  process.exit(1);
+}
