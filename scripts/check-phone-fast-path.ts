@@ -1,8 +1,9 @@
 // Checks normalizePhone's North American fast path (src/customers/normalize-identifier.ts) against
 // libphonenumber's full parse: for each country sharing +1 as the merchant's country, every area
 // code and exchange from 200 to 999 with two line numbers, wherever the number is valid in that
-// country (where the fast path answers), normalizePhone must give what the full parse gives.
-// About two minutes; run it after updating libphonenumber-js:
+// country (where the fast path answers), normalizePhone must give what the full parse gives, typed
+// as ten digits, as +1 (613) 555-0142 and as 1-613-555-0142. About three minutes; run it after
+// updating libphonenumber-js:
 //
 //   node --import tsx scripts/check-phone-fast-path.ts [CA,US]
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
@@ -23,12 +24,14 @@ for (const country of countries) {
         const national = `${area}${exchange}${line}`;
         if (!new ValidatedNumber(country, national, metadata).isValid()) continue;
         checked += 1;
-        const parsed = parsePhoneNumberFromString(national, country as CountryCode);
-        const full = parsed?.isValid() ? parsed.number : national;
-        const fast = normalizePhone(national, country).normalized;
-        if (fast !== full) {
-          mismatches += 1;
-          if (mismatches <= 10) console.log(`MISMATCH in ${country}: ${national} gives ${fast}, the full parse ${full}`);
+        for (const typed of [national, `+1 (${area}) ${exchange}-${line}`, `1-${area}-${exchange}-${line}`]) {
+          const parsed = parsePhoneNumberFromString(typed, country as CountryCode);
+          const full = parsed?.isValid() ? parsed.number : typed;
+          const fast = normalizePhone(typed, country).normalized;
+          if (fast !== full) {
+            mismatches += 1;
+            if (mismatches <= 10) console.log(`MISMATCH in ${country}: ${typed} gives ${fast}, the full parse ${full}`);
+          }
         }
       }
     }

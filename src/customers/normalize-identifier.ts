@@ -75,8 +75,8 @@ const NationalPhoneNumber = PhoneNumber as unknown as new (country: string, nati
  * finds a number's country by trying theirs in turn (the United States' every number type first,
  * then the others' area codes), 15-45 µs a phone, the largest part of a lookup by phone
  * (bench/customer-lookup.ts). Checked against the full parse for every area code and exchange in
- * each of the 25 countries, two line numbers each (scripts/check-phone-fast-path.ts, 2 minutes);
- * normalize-identifier.test.ts samples it on every run.
+ * each of the 25 countries, two line numbers each, three ways typed
+ * (scripts/check-phone-fast-path.ts, 3 minutes); normalize-identifier.test.ts samples it on every run.
  */
 function northAmericanE164(typed: string, defaultCountry: string): string | undefined {
   if (!northAmericanCountries.has(defaultCountry)) return undefined;
