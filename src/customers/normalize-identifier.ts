@@ -62,8 +62,8 @@ function parsedE164(typed: string, defaultCountry: string): string | undefined {
 // area code (in parentheses or not), the exchange and the line, apart by a space, dot or dash.
 const northAmericanTyping = /^(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[ .-]?(\d{3})[ .-]?(\d{4})$/;
 
-// The countries of the North American Numbering Plan, all of them sharing +1.
-const northAmericanCountries: ReadonlySet<string> = new Set(getCountries(phoneMetadata).filter((country) => getCountryCallingCode(country, phoneMetadata) === '1'));
+/** The countries of the North American Numbering Plan, all of them sharing +1. */
+export const northAmericanCountries: ReadonlySet<string> = new Set(getCountries(phoneMetadata).filter((country) => getCountryCallingCode(country, phoneMetadata) === '1'));
 
 interface NationalNumber { isValid(): boolean; number: string }
 const NationalPhoneNumber = PhoneNumber as unknown as new (country: string, nationalNumber: string, metadata: typeof phoneMetadata) => NationalNumber;
@@ -82,8 +82,12 @@ function northAmericanE164(typed: string, defaultCountry: string): string | unde
   if (!northAmericanCountries.has(defaultCountry)) return undefined;
   const match = northAmericanTyping.exec(typed);
   if (!match) return undefined;
-  const national = `${match[1] ?? match[2]}${match[3]}${match[4]}`;
-  const number = new NationalPhoneNumber(defaultCountry, national, phoneMetadata);
+  return nationalNumberE164(defaultCountry, `${match[1] ?? match[2]}${match[3]}${match[4]}`);
+}
+
+/** The E.164 of a national number when it is valid in `country` itself (no search of other countries); undefined otherwise. */
+export function nationalNumberE164(country: string, nationalNumber: string): string | undefined {
+  const number = new NationalPhoneNumber(country, nationalNumber, phoneMetadata);
   return number.isValid() ? number.number : undefined;
 }
 
