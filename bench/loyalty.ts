@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { migrateToLatest, openDatabase, type Db } from '../src/db/index.ts';
 import { earnPoints, getLoyaltyBalance, redeemPoints, sumLoyaltyEntries } from '../src/loyalty/index.ts';
 import { createMerchant } from '../src/merchants/index.ts';
 import { newId } from '../src/shared/ids.ts';
 import { reportFigures } from './figures.ts';
+import { openRawSqlite } from './bench-database.ts';
 
 // The loyalty ledger's speed (issue #4): entries posted per second through the engine's ledger
 // functions (each earn or redemption is one transaction of two entries, with its lot), and balance
@@ -66,9 +66,7 @@ async function measure(label: string, action: (iteration: number) => Promise<unk
 }
 
 function measureRaw(path: string, merchantId: string, customerIds: string[]): number {
-  const database = new SqliteDatabase(path);
-  database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = FULL');
+  const database = openRawSqlite(path);
   const insert = database.prepare("insert into loyalty_entries (id, merchant_id, transaction_id, account, customer_id, amount, created_at) values (?, ?, ?, ?, ?, ?, ?)");
   const update = database.prepare('update loyalty_accounts set available = available + ? where merchant_id = ? and customer_id = ?');
   const post = database.transaction((customerId: string, transactionId: string) => {

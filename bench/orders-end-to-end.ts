@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import SqliteDatabase from 'better-sqlite3';
 import type { Engine } from '../src/engine.ts';
-import { createBenchDatabase, type BenchDatabase } from './bench-database.ts';
+import { createBenchDatabase, type BenchDatabase, openRawSqlite } from './bench-database.ts';
 import { reportFigures, type BenchFigure } from './figures.ts';
 import { countStatementsSent, poolShopper, runWorkerUntilSettled, startFakeShopify, startOrdersEngine, statementsSent, storeOrders, type FakeShopifyChild } from './orders-load.ts';
 
@@ -198,11 +198,8 @@ function rawInboxRows(templates: Templates, orders: number, runTag: string): Rec
 }
 
 function measureRawSqlite(path: string, templates: Templates, orders: number, perCommit: number): RawFigures {
-  const database = new SqliteDatabase(path, { fileMustExist: true });
+  const database = openRawSqlite(path);
   try {
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = FULL');
-    database.pragma('busy_timeout = 5000');
     const runTag = `${process.pid}${Date.now()}`;
     const placeholder = () => '?';
     const named = rawStatements(placeholder);

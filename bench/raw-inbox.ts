@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import SqliteDatabase from 'better-sqlite3';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { openRawSqlite } from './bench-database.ts';
 
 // The raw storage limit of webhook ingest: plain better-sqlite3 on the benchmark's own database
 // file, with the engine's durability (WAL, every commit on disk: here synchronous=FULL), inserting
@@ -40,11 +40,8 @@ const durationMsMax = 120_000;
 export function measureRawInboxInserts(plan: RawInboxPlan): RawInboxFigures {
   if (!Number.isInteger(plan.perCommit) || plan.perCommit < 1 || plan.perCommit > perCommitMax) throw new Error(`perCommit must be 1 to ${perCommitMax}`);
   if (!(plan.durationMs > 0 && plan.durationMs <= durationMsMax)) throw new Error(`durationMs must be 0 to ${durationMsMax}`);
-  const database = new SqliteDatabase(plan.path, { fileMustExist: true });
+  const database = openRawSqlite(plan.path);
   try {
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = FULL');
-    database.pragma('busy_timeout = 5000');
     const insert = database.prepare(`insert into inbox_events
       (id, merchant_id, source, topic, delivery_id, event_key, headers_json, payload, status, attempts, error, triggered_at, available_at, received_at, processed_at, resource_key, queue_position)
       values (?, ?, 'shopify', 'customers/create', ?, ?, ?, ?, 'received', 0, null, ?, ?, ?, null, ?, ?)`);

@@ -1,6 +1,7 @@
-import SqliteDatabase, { type Statement } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import type { LookupKind, LookupQuery } from './customer-lookup-data.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { openRawSqlite } from './bench-database.ts';
 
 // The raw storage limit: the same lookups as the engine answers, with the same SELECTs (find the
 // customers; read their profiles with emails, phones and loyalty accounts in one statement, and
@@ -25,7 +26,7 @@ function placeholders(count: number): string {
 }
 
 export function createRawLookup(path: string, merchantId: string) {
-  const database = new SqliteDatabase(path, { fileMustExist: true });
+  const database = openRawSqlite(path);
   const byIdentifier = database.prepare<unknown[], string>(`
     select ci.customer_id from customer_identifiers ci
     join customers c on c.id = ci.customer_id and c.merchant_id = ci.merchant_id

@@ -1,5 +1,5 @@
-import SqliteDatabase from 'better-sqlite3';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { openRawSqlite } from './bench-database.ts';
 
 // The raw storage limit of a reservation: plain better-sqlite3 on the benchmark's own database
 // file, with the engine's durability (WAL, every commit on disk: here synchronous=FULL), one
@@ -39,11 +39,8 @@ export function measureRawReservations(plan: RawStockPlan): RawStockFigures {
   if (plan.variantIds.length === 0) throw new Error('no variants to reserve');
   if (!Number.isInteger(plan.perCommit) || plan.perCommit < 1 || plan.perCommit > perCommitMax) throw new Error(`perCommit must be 1 to ${perCommitMax}`);
   if (!(plan.durationMs > 0 && plan.durationMs <= durationMsMax)) throw new Error(`durationMs must be 0 to ${durationMsMax}`);
-  const database = new SqliteDatabase(plan.path, { fileMustExist: true });
+  const database = openRawSqlite(plan.path);
   try {
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = FULL');
-    database.pragma('busy_timeout = 5000');
     const reserve = database.prepare(`update stock_levels set reserved = reserved + 1, updated_at = ?
       where merchant_id = ? and location_id = ? and variant_id = ? and on_hand - reserved - safety >= 1`);
     const appendMovement = database.prepare(`insert into stock_movements

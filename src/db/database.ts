@@ -49,6 +49,22 @@ const preparedStatementsMax = 1_000;
 const sqliteBusyTimeoutMs = 5_000;
 
 /**
+ * How much of a SQLite database file a connection reads through a memory map rather than read():
+ * all of it up to 2 GiB (0x7fff0000, the most better-sqlite3's SQLite maps; pages past it are read
+ * as before). A page read from the map is not copied into SQLite's own cache nor through a system
+ * call: at 1,000,000 customers a lookup's SELECTs took 41 µs of CPU against 55 (tight loop,
+ * alternating) and the engine answered lookups by phone with 160-168 µs of CPU each against
+ * 189-216 (issue #9, bench/customer-lookup.ts). Writes still go through write(), so a full disk is
+ * still SQLITE_FULL. What it costs: the mapped pages a process touched count in its resident memory
+ * (they are the system's file cache, shared and reclaimable, which read() fills too), and an I/O
+ * error on a mapped page, or the file shrinking under the map, stops the process with SIGBUS
+ * instead of returning an error (https://www.sqlite.org/mmap.html). Continuum never shrinks the
+ * file (no VACUUM; auto_vacuum is off), and a process stopped anywhere loses nothing acknowledged
+ * (test/faults/kill-9.test.ts). docs/configuration.md, "Memory".
+ */
+export const sqliteMmapSizeBytes = 0x7fff0000;
+
+/**
  * Keeps prepared statements by SQL text, bounded, so a query the engine runs again is not compiled
  * again by SQLite (Kysely prepares every query anew: about a fifth of a lookup's CPU). Safe because
  * the one connection runs one query at a time.
@@ -219,6 +235,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     // larger than the page cache (a report over a large history) stays in memory instead of
     // spilling to disk (docs/configuration.md, "Memory").
     sqlite.pragma('temp_store = MEMORY');
+    sqlite.pragma(`mmap_size = ${sqliteMmapSizeBytes}`);
     // The log is checkpointed on a thread of its own; the connection's own checkpoint is the safety
     // net (wal-checkpoint.ts).
     const checkpointer = walSync ? new WalCheckpointer(path) : undefined;
@@ -227,7 +244,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const source: SyncingConnectionSource = { isReadonly: cached.isReadonly, inTransaction: () => sqlite.inTransaction };
     const wrapConnection: ConnectionWrapper = (connection) => (walSync ? syncingConnection(connection, walSync, source, () => checkpointer?.noteCommit()) : connection);
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, wrapConnection) });
-    const thread = walSync ? createWriterThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, afterCommit: () => checkpointer?.noteCommit() }) : undefined;
+    const thread = walSync ? createWriterThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, mmapSizeBytes: sqliteMmapSizeBytes, afterCommit: () => checkpointer?.noteCommit() }) : undefined;
     const writerThread: WriterThread | undefined = thread && {
       get available() {
         return thread.available;

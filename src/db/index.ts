@@ -1,4 +1,4 @@
-export { canSkipLockedRows, openDatabase, type Db, type Tx, type Queryable, type DialectName, type DatabaseHandle } from './database.ts';
+export { canSkipLockedRows, openDatabase, sqliteMmapSizeBytes, type Db, type Tx, type Queryable, type DialectName, type DatabaseHandle } from './database.ts';
 export { createGroupCommit, groupCommitDefaults, requestGroupCommit, type GroupCommit, type GroupCommitOptions } from './group-commit.ts';
 export { migrateToLatest } from './migrate.ts';
 export { classifyStorageError, createStorageHealth, toStorageUnavailable, type StorageHealth, type StorageUnavailableReason } from './storage-errors.ts';

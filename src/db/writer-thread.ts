@@ -69,6 +69,7 @@ const SqliteDatabase = require(workerData.driverPath);
 const database = new SqliteDatabase(workerData.path, { fileMustExist: true });
 database.pragma('synchronous = FULL');
 database.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+database.pragma('mmap_size = ' + workerData.mmapSizeBytes);
 database.pragma('foreign_keys = ON');
 const statements = new Map();
 function prepare(sql) {
@@ -224,15 +225,22 @@ export function createUnitThread(spec: UnitThreadSpec): WriterThread {
   };
 }
 
+export interface WriterThreadOptions {
+  busyTimeoutMs: number;
+  /** How much of the file the thread's connection reads through a memory map (database.ts); none by default. */
+  mmapSizeBytes?: number;
+  afterCommit?: () => void;
+}
+
 /**
  * The writer thread for the database file at `path` (which must exist, in WAL mode), started at
  * its first unit. `afterCommit` is called after each unit written (the checkpointer starts then).
  */
-export function createWriterThread(path: string, options: { busyTimeoutMs: number; afterCommit?: () => void }): WriterThread {
+export function createWriterThread(path: string, options: WriterThreadOptions): WriterThread {
   const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
   return createUnitThread({
     source: workerSource,
-    workerData: { path, driverPath, busyTimeoutMs: options.busyTimeoutMs, statementsMax: threadStatementsMax },
+    workerData: { path, driverPath, busyTimeoutMs: options.busyTimeoutMs, mmapSizeBytes: options.mmapSizeBytes ?? 0, statementsMax: threadStatementsMax },
     codes: { cannotStart: 'SQLITE_CANTOPEN', exited: 'SQLITE_IOERR', notRunning: 'SQLITE_CANTOPEN' },
     ...(options.afterCommit ? { afterCommit: options.afterCommit } : {}),
   });
