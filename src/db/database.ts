@@ -53,11 +53,11 @@ const sqliteBusyTimeoutMs = 5_000;
  * all of it up to 2 GiB (0x7fff0000, the most better-sqlite3's SQLite maps; pages past it are read
  * as before). A page read from the map is not copied into SQLite's own cache nor through a system
  * call: at 1,000,000 customers a lookup's SELECTs took 41 µs of CPU against 55 (tight loop,
- * alternating) and the engine answered lookups by phone with 160-168 µs of CPU each against
- * 189-216 (issue #9, bench/customer-lookup.ts). Writes still go through write(), so a full disk is
- * still SQLITE_FULL. What it costs: the mapped pages a process touched count in its resident memory
- * (they are the system's file cache, shared and reclaimable, which read() fills too), and an I/O
- * error on a mapped page, or the file shrinking under the map, stops the process with SIGBUS
+ * alternating) and the engine answered lookups by phone with 179 µs of CPU each against 203 (means
+ * of alternating runs; issue #9, bench/README.md). Writes still go through write(), so a full disk
+ * is still SQLITE_FULL. What it costs: the mapped pages a process touched count in its resident
+ * memory (they are the system's file cache, shared and reclaimable, which read() fills too), and an
+ * I/O error on a mapped page, or the file shrinking under the map, stops the process with SIGBUS
  * instead of returning an error (https://www.sqlite.org/mmap.html). Continuum never shrinks the
  * file (no VACUUM; auto_vacuum is off), and a process stopped anywhere loses nothing acknowledged
  * (test/faults/kill-9.test.ts). docs/configuration.md, "Memory".
