@@ -17,7 +17,7 @@ import { findInvariantViolations, shopifyOrderBody, signedShopifyHeaders, waitFo
 // one movement per source key, one inbox row per delivery).
 //
 // FAULT_KILL_ROUNDS sets the kills (default 10, as issue #9 asks, so every CI run proves it: about
-// 40 s per dialect on the 2-core machine); FAULT_SEED replays a run.
+// 30 s per dialect on the 2-core machine); FAULT_SEED replays a run.
 
 function readPositiveInteger(name: string, fallback: number, max: number): number {
   const raw = process.env[name];
