@@ -77,7 +77,7 @@ function buildCustomerIdsByIdentifier(limit: number) {
   return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) => db
     .selectFrom('customer_identifiers')
     .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
-    .select('customer_identifiers.customer_id')
+    .select(['customer_identifiers.customer_id', 'customers.first_name', 'customers.last_name'])
     .where('customer_identifiers.merchant_id', '=', param('merchantId'))
     .where('customer_identifiers.kind', '=', param('kind'))
     .where('customer_identifiers.value_normalized', '=', param('normalized'))
@@ -100,7 +100,7 @@ function buildCustomerIdsByIdentifiers(count: number, limit: number) {
     const part = (index: number) => db.selectFrom((eb) => eb
       .selectFrom('customer_identifiers')
       .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
-      .select(['customer_identifiers.kind', 'customer_identifiers.value_normalized', 'customer_identifiers.customer_id', 'customers.created_at'])
+      .select(['customer_identifiers.kind', 'customer_identifiers.value_normalized', 'customer_identifiers.customer_id', 'customers.created_at', 'customers.first_name', 'customers.last_name'])
       .where('customer_identifiers.merchant_id', '=', param('merchantId'))
       .where('customer_identifiers.kind', '=', param(`kind${index}`))
       .where('customer_identifiers.value_normalized', '=', param(`normalized${index}`))
@@ -115,10 +115,30 @@ function buildCustomerIdsByIdentifiers(count: number, limit: number) {
   });
 }
 
-/** `findCustomerIdsByIdentifier` for several identifiers in one statement: the profiles of each, in their order. */
-export async function findCustomerIdsByIdentifiers(db: Queryable, merchantId: string, identifiers: readonly { kind: IdentifierKind; normalized: string }[], limit: number): Promise<string[][]> {
+/** An active profile holding an identifier, and whether it has a name (first or last). */
+interface IdentifierHolder {
+  customerId: string;
+  named: boolean;
+}
+
+const holderOf = (row: { customer_id: string; first_name: string | null; last_name: string | null }): IdentifierHolder => ({
+  customerId: row.customer_id, named: Boolean(row.first_name || row.last_name),
+});
+
+/** Each profile once, in the order given. */
+function distinctHolders(holders: IdentifierHolder[]): IdentifierHolder[] {
+  const seen = new Set<string>();
+  return holders.filter((holder) => !seen.has(holder.customerId) && seen.add(holder.customerId));
+}
+
+/**
+ * The active profiles holding each identifier, oldest first, in one statement for several. Each
+ * says whether it has a name, read with it, so that resolving a shopper who comes back need not
+ * read her profile again to know whether to fill a missing name (bench/orders-end-to-end.ts).
+ */
+async function findHoldersByIdentifiers(db: Queryable, merchantId: string, identifiers: readonly { kind: IdentifierKind; normalized: string }[], limit: number): Promise<IdentifierHolder[][]> {
   if (identifiers.length <= 1 || identifiers.length > identifiersPerStatementMax) {
-    return Promise.all(identifiers.map((identifier) => findCustomerIdsByIdentifier(db, merchantId, identifier.kind, identifier.normalized, limit)));
+    return Promise.all(identifiers.map((identifier) => findHoldersByIdentifier(db, merchantId, identifier.kind, identifier.normalized, limit)));
   }
   assert(Number.isInteger(limit) && limit >= 1 && limit <= identifierQueryLimitMax, `a limit of 1 to ${identifierQueryLimitMax} profiles (${limit})`);
   const shape = `${identifiers.length}:${limit}`;
@@ -137,12 +157,11 @@ export async function findCustomerIdsByIdentifiers(db: Queryable, merchantId: st
     const held = rows.filter((row) => row.kind === identifier.kind && row.value_normalized === identifier.normalized);
     // Oldest first, as one identifier's own statement orders them (UNION ALL keeps no order by itself).
     held.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
-    return [...new Set(held.map((row) => row.customer_id))];
+    return distinctHolders(held.map(holderOf));
   });
 }
 
-/** Active profiles that hold a linkable identifier, oldest first. */
-export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
+async function findHoldersByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit: number): Promise<IdentifierHolder[]> {
   let query = identifierQueriesByLimit.get(limit);
   if (!query) {
     assert(Number.isInteger(limit) && limit >= 1 && limit <= identifierQueryLimitMax, `a limit of 1 to ${identifierQueryLimitMax} profiles (${limit})`);
@@ -150,7 +169,18 @@ export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: str
     identifierQueriesByLimit.set(limit, query);
   }
   const rows = await query.execute(db, { merchantId, kind, normalized });
-  return [...new Set(rows.map((row) => row.customer_id))];
+  return distinctHolders(rows.map(holderOf));
+}
+
+/** `findCustomerIdsByIdentifier` for several identifiers in one statement: the profiles of each, in their order. */
+export async function findCustomerIdsByIdentifiers(db: Queryable, merchantId: string, identifiers: readonly { kind: IdentifierKind; normalized: string }[], limit: number): Promise<string[][]> {
+  const holders = await findHoldersByIdentifiers(db, merchantId, identifiers, limit);
+  return holders.map((list) => list.map((holder) => holder.customerId));
+}
+
+/** Active profiles that hold a linkable identifier, oldest first. */
+export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
+  return (await findHoldersByIdentifier(db, merchantId, kind, normalized, limit)).map((holder) => holder.customerId);
 }
 
 /** The active profile a loyalty code names, following merges to the surviving profile. */
@@ -182,11 +212,13 @@ export async function resolveCustomer(tx: Tx, merchantId: string, rules: Identit
   const linkable = identifiers.filter((candidate) => candidate.flag === null);
   await lockKeysForTransaction(tx, linkable.map((identifier) => `customer-identifier|${merchantId}|${identifier.kind}|${identifier.normalized}`));
   const matches = new Map<ClaimedIdentifier, string[]>();
-  const holders = await findCustomerIdsByIdentifiers(tx, merchantId, linkable, rules.maxProfilesPerIdentifier + 1);
+  const named = new Set<string>();
+  const holders = await findHoldersByIdentifiers(tx, merchantId, linkable, rules.maxProfilesPerIdentifier + 1);
   linkable.forEach((identifier, index) => {
     const found = holders[index]!;
+    found.forEach((holder) => holder.named && named.add(holder.customerId));
     if (found.length >= rules.maxProfilesPerIdentifier) identifier.flag = 'over_limit';
-    else matches.set(identifier, found);
+    else matches.set(identifier, found.map((holder) => holder.customerId));
   });
   const byPriority = (kinds: IdentifierKind[]) => identifiers.find((identifier) => kinds.includes(identifier.kind) && (matches.get(identifier)?.length ?? 0) > 0);
   const strongest = byPriority(['shopify_id', 'square_id', 'pos_id']);
@@ -194,7 +226,8 @@ export async function resolveCustomer(tx: Tx, merchantId: string, rules: Identit
   let customerId = strongest ? matches.get(strongest)![0] : codeMatch ?? (weaker ? matches.get(weaker)![0] : undefined);
   const created = customerId === undefined;
   if (!customerId) customerId = await createCustomerRow(tx, merchantId, claim);
-  else await fillMissingName(tx, merchantId, customerId, claim);
+  // A profile found by an identifier came with whether it has a name; one found by its loyalty code is read.
+  else if (!named.has(customerId)) await fillMissingName(tx, merchantId, customerId, claim);
 
   const conflicting = new Set<string>();
   let verifiedMatch = false;
