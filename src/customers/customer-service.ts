@@ -172,12 +172,6 @@ async function findHoldersByIdentifier(db: Queryable, merchantId: string, kind: 
   return distinctHolders(rows.map(holderOf));
 }
 
-/** `findCustomerIdsByIdentifier` for several identifiers in one statement: the profiles of each, in their order. */
-export async function findCustomerIdsByIdentifiers(db: Queryable, merchantId: string, identifiers: readonly { kind: IdentifierKind; normalized: string }[], limit: number): Promise<string[][]> {
-  const holders = await findHoldersByIdentifiers(db, merchantId, identifiers, limit);
-  return holders.map((list) => list.map((holder) => holder.customerId));
-}
-
 /** Active profiles that hold a linkable identifier, oldest first. */
 export async function findCustomerIdsByIdentifier(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit = 100): Promise<string[]> {
   return (await findHoldersByIdentifier(db, merchantId, kind, normalized, limit)).map((holder) => holder.customerId);
