@@ -10,6 +10,7 @@ import { prepareRepeatedStatements, readPreparedStatementsOption } from './postg
 import { createPostgresWriterThread, type PostgresThreadConnection } from './postgres-writer-thread.ts';
 import { safetyNetPages, WalCheckpointer } from './wal-checkpoint.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
+import { createReaderThread, readerDatabase } from './reader-thread.ts';
 import { createWriterThread, type WriterThread } from './writer-thread.ts';
 import type { Database } from './schema.ts';
 
@@ -30,6 +31,13 @@ export interface DatabaseHandle {
    * reading. Absent for an in-memory database (one connection only).
    */
   writerThread?: WriterThread;
+  /**
+   * Where reads of what is committed go (the register's lookups): on SQLite on a file, a connection
+   * of its own on a thread (reader-thread.ts), so that their statements run beside the event loop
+   * and never wait behind this process's transactions; elsewhere `db` itself. Never for a read
+   * that must see a transaction in progress, nor for writes (refused there).
+   */
+  readDb: Db;
   close(): Promise<void>;
 }
 
@@ -197,7 +205,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const writerThread = createPostgresWriterThread(connection, { prepared });
     return {
-      db, dialect: 'postgres', writerThread,
+      db, dialect: 'postgres', writerThread, readDb: db,
       async close() {
         await writerThread.close();
         await closeThen(db);
@@ -255,11 +263,14 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
       // After the units already waiting for the connection: they are run, not refused.
       close: () => db.connection().execute(() => thread.close()),
     };
+    const readerThread = walSync ? createReaderThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, mmapSizeBytes: sqliteMmapSizeBytes }) : undefined;
     return {
       db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
+      readDb: readerThread ? readerDatabase(readerThread, db) : db,
       async close() {
         // The threads' connections close first: the engine's, the last, then checkpoints the whole
         // log and removes it.
+        await readerThread?.close();
         await writerThread?.close();
         await checkpointer?.close();
         await closeThen(db);

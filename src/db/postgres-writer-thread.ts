@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { createUnitThread, type WriterThread } from './writer-thread.ts';
+import { createUnitThread } from './unit-thread.ts';
+import type { ThreadWriteOutcome, ThreadWriteUnit, WriterThread } from './writer-thread.ts';
 
 /**
  * Runs the webhook inbox's write units (writer-thread.ts: checks, one read, one write) on a
@@ -118,7 +119,8 @@ export interface PostgresThreadConnection {
  */
 export function createPostgresWriterThread(config: PostgresThreadConnection, options: { prepared: boolean }): WriterThread {
   const driverPath = createRequire(import.meta.url).resolve('pg');
-  return createUnitThread({
+  return createUnitThread<ThreadWriteUnit, ThreadWriteOutcome>({
+    name: 'the writer thread',
     source: workerSource,
     // Named in pg_stat_activity, for an operator (and a test) to tell the thread's connection apart.
     workerData: { config: { ...config, application_name: postgresWriterThreadName }, driverPath, statementsMax: options.prepared ? threadStatementsMax : 0 },

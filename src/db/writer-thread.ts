@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
-import { assert } from '../shared/app-error.ts';
+import { createUnitThread, type UnitThread } from './unit-thread.ts';
 
 /**
  * Runs short write transactions on a second SQLite connection, on a thread of its own, so that
@@ -23,8 +22,8 @@ import { assert } from '../shared/app-error.ts';
  *
  * The thread's code is evaluated as CommonJS, as the checkpointer's (wal-checkpoint.ts): a file
  * would need the TypeScript loader on the thread (0.6 s and 1 s of CPU to start, measured).
- * `createUnitThread` below hosts such a thread for any database: PostgreSQL's is in
- * postgres-writer-thread.ts.
+ * `createUnitThread` (unit-thread.ts) hosts it, as it hosts PostgreSQL's writer thread
+ * (postgres-writer-thread.ts) and SQLite's reader thread (reader-thread.ts).
  */
 
 export interface ThreadStatement {
@@ -48,17 +47,12 @@ export interface ThreadWriteUnit {
 
 export type ThreadWriteOutcome = { written: true; rows: Record<string, unknown>[] } | { written: false; failedChecks: string[] };
 
-export interface WriterThread {
-  /** Whether units can be run: false once the thread failed (callers then write on the engine's connection). */
-  readonly available: boolean;
-  /**
-   * Runs the unit in one transaction (on SQLite an IMMEDIATE one) and commits it durably. Rejects
-   * with the database's error (its `code`: SQLITE_FULL, PostgreSQL's SQLSTATE, a socket's) when it
-   * could not be written; nothing of it is then written.
-   */
-  run(unit: ThreadWriteUnit): Promise<ThreadWriteOutcome>;
-  close(): Promise<void>;
-}
+/**
+ * Runs a unit in one transaction (on SQLite an IMMEDIATE one) and commits it durably; when it could
+ * not be written, nothing of it is. `available` is false once the thread failed: callers then write
+ * on the engine's connection.
+ */
+export type WriterThread = UnitThread<ThreadWriteUnit, ThreadWriteOutcome>;
 
 // Prepared statements kept by SQL text on the thread: the inbox's insert has one text per batch size.
 const threadStatementsMax = 300;
@@ -119,112 +113,6 @@ parentPort.on('message', (message) => {
 });
 `;
 
-type Reply = { id: number; ok: true; outcome: ThreadWriteOutcome } | { id: number; ok: false; code: unknown; message: string };
-
-interface Pending {
-  resolve(outcome: ThreadWriteOutcome): void;
-  reject(error: Error): void;
-  /** Settles once the thread has answered (or failed). */
-  answered: Promise<unknown>;
-}
-
-/** The database's error as the thread reported it, with its code, so callers classify it as they do the engine's own. */
-function toDatabaseError(code: unknown, message: string): Error {
-  const error = new Error(message) as Error & { code?: string };
-  if (typeof code === 'string') error.code = code;
-  return error;
-}
-
-/**
- * How a thread of one database runs units: its CommonJS source (which answers `{ id, unit }`
- * messages in order and closes its connection on `{ type: 'close' }`), what it is given, and the
- * error codes its failures are reported with, codes that database's callers already classify as
- * the storage being unavailable (src/db/storage-errors.ts).
- */
-export interface UnitThreadSpec {
-  source: string;
-  workerData: Record<string, unknown>;
-  codes: { cannotStart: string; exited: string; notRunning: string };
-  /** Called after each unit written. */
-  afterCommit?: () => void;
-}
-
-/** Starts the thread at its first unit; answers each unit with its reply, in the order sent. */
-export function createUnitThread(spec: UnitThreadSpec): WriterThread {
-  const pending = new Map<number, Pending>();
-  let nextId = 1;
-  let worker: Worker | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let failed = false;
-  let closed = false;
-
-  const settleAll = (error: Error) => {
-    for (const waiting of pending.values()) waiting.reject(error);
-    pending.clear();
-  };
-
-  function startedWorker(): Worker {
-    if (worker) return worker;
-    const started = new Worker(spec.source, { eval: true, workerData: spec.workerData });
-    // Only units in flight keep the process alive (referenced while one is pending).
-    started.unref();
-    started.on('message', (reply: Reply) => {
-      const waiting = pending.get(reply.id);
-      assert(waiting !== undefined, 'a reply answers a unit in flight');
-      pending.delete(reply.id);
-      if (pending.size === 0) started.unref();
-      if (reply.ok) {
-        if (reply.outcome.written) spec.afterCommit?.();
-        waiting.resolve(reply.outcome);
-      } else {
-        waiting.reject(toDatabaseError(reply.code, reply.message));
-      }
-    });
-    // A thread that failed (its driver did not load, the file could not be opened) is not the
-    // engine's failure: its units in flight are refused (503 to their callers) and later ones go
-    // to the engine's own connection (`available`).
-    started.on('error', (error) => {
-      failed = true;
-      settleAll(toDatabaseError(spec.codes.cannotStart, `the writer thread failed: ${error.message}`));
-    });
-    exited = new Promise<void>((resolve) => started.once('exit', () => {
-      failed = true;
-      settleAll(toDatabaseError(spec.codes.exited, 'the writer thread exited'));
-      resolve();
-    }));
-    worker = started;
-    return started;
-  }
-
-  return {
-    get available() {
-      return !failed && !closed;
-    },
-    run(unit) {
-      if (failed || closed) return Promise.reject(toDatabaseError(spec.codes.notRunning, 'the writer thread is not running'));
-      const thread = startedWorker();
-      const id = nextId++;
-      let settle: Omit<Pending, 'answered'> | undefined;
-      const answered = new Promise<ThreadWriteOutcome>((resolve, reject) => {
-        settle = { resolve, reject };
-      });
-      pending.set(id, { ...settle!, answered: answered.catch(() => undefined) });
-      thread.ref();
-      thread.postMessage({ id, unit });
-      return answered;
-    },
-    async close() {
-      closed = true;
-      // Units in flight are answered first (the thread runs them in order, the close message after).
-      await Promise.all([...pending.values()].map((waiting) => waiting.answered));
-      if (!worker || failed) return exited;
-      worker.ref();
-      worker.postMessage({ type: 'close' });
-      await exited;
-    },
-  };
-}
-
 export interface WriterThreadOptions {
   busyTimeoutMs: number;
   /** How much of the file the thread's connection reads through a memory map (database.ts); none by default. */
@@ -238,10 +126,13 @@ export interface WriterThreadOptions {
  */
 export function createWriterThread(path: string, options: WriterThreadOptions): WriterThread {
   const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
-  return createUnitThread({
+  return createUnitThread<ThreadWriteUnit, ThreadWriteOutcome>({
+    name: 'the writer thread',
     source: workerSource,
     workerData: { path, driverPath, busyTimeoutMs: options.busyTimeoutMs, mmapSizeBytes: options.mmapSizeBytes ?? 0, statementsMax: threadStatementsMax },
     codes: { cannotStart: 'SQLITE_CANTOPEN', exited: 'SQLITE_IOERR', notRunning: 'SQLITE_CANTOPEN' },
-    ...(options.afterCommit ? { afterCommit: options.afterCommit } : {}),
+    afterUnit: (outcome) => {
+      if (outcome.written) options.afterCommit?.();
+    },
   });
 }

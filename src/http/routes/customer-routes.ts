@@ -28,7 +28,9 @@ export function registerCustomerRoutes(app: AppInstance, { database }: RouteDepe
     // every search: zod's encoding cost more than the JSON itself, most for a name search's 20
     // profiles (found by bench/customer-lookup.ts, issue #9).
     serializerCompiler: () => (data) => JSON.stringify(data),
-  }, async (request) => ({ data: await lookupCustomerSummaries(database.db, merchantOf(request), request.query.q) }));
+    // Its reads run on the reader thread where there is one (src/db/reader-thread.ts): the register
+    // needs what is committed, and the event loop answers other requests meanwhile.
+  }, async (request) => ({ data: await lookupCustomerSummaries(database.readDb, merchantOf(request), request.query.q) }));
 
   app.get('/v1/customers/:id', {
     config: { scope: 'read' },
