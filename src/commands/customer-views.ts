@@ -41,8 +41,9 @@ export type CustomerSummaryView = ReturnType<typeof summaryView>;
  */
 export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
   const ids = await lookupCustomerIds(db, merchant.id, identityRulesOf(merchant), query);
-  const profiles = await readLookupProfiles(db, merchant.id, ids);
-  const orders = await readRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer);
+  // Both reads need only the ids: sent together, the reader thread runs the second as soon as the
+  // first is done instead of after a turn of the event loop.
+  const [profiles, orders] = await Promise.all([readLookupProfiles(db, merchant.id, ids), readRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer)]);
   const baseTier = merchant.settings.loyalty.baseTier;
   return profiles.map((profile) => ({
     id: profile.id, name: profile.name, emails: profile.emails, phones: profile.phones, loyalty_code: profile.loyaltyCode,
