@@ -20,7 +20,7 @@ import type { ThreadStatement } from './writer-thread.ts';
  * on the engine's connection, by phone 6,682–8,132 (7,222) against 5,391–6,020 (5,758); the
  * engine's CPU per lookup rose (~190–270 µs against ~165–190: the round trips), on the core that
  * was idle. The request's key check stays on the engine's connection: moved here too it lowered
- * the throughput (4 alternating pairs: 5,900–6,900/s against 6,800–8,100/s), one more round trip
+ * the throughput (5 alternating pairs: 6,200–6,900/s against 6,800–8,100/s), one more round trip
  * a request.
  *
  * What a read on the thread sees: every transaction committed, by this process or another, when
