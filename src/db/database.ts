@@ -10,7 +10,7 @@ import { prepareRepeatedStatements, readPreparedStatementsOption } from './postg
 import { createPostgresWriterThread, type PostgresThreadConnection } from './postgres-writer-thread.ts';
 import { safetyNetPages, WalCheckpointer } from './wal-checkpoint.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
-import { createReaderThread, readerDatabase } from './reader-thread.ts';
+import { createReaderThread, readerDatabase, threadWhenBusy } from './reader-thread.ts';
 import { createWriterThread, type WriterThread } from './writer-thread.ts';
 import type { Database } from './schema.ts';
 
@@ -266,7 +266,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const readerThread = walSync ? createReaderThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, mmapSizeBytes: sqliteMmapSizeBytes }) : undefined;
     return {
       db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
-      readDb: readerThread ? readerDatabase(readerThread, db) : db,
+      readDb: readerThread ? readerDatabase(readerThread, db, { useThread: threadWhenBusy(() => sqlite.inTransaction) }) : db,
       async close() {
         // The threads' connections close first: the engine's, the last, then checkpoints the whole
         // log and removes it.

@@ -5,17 +5,21 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { sql } from 'kysely';
 import { classifyStorageError, openDatabase, type DatabaseHandle } from './index.ts';
-import { createReaderThread, readerDatabase } from './reader-thread.ts';
+import { createReaderThread, readerDatabase, threadWhenBusy } from './reader-thread.ts';
 
-// The register's lookups read on a SQLite connection of their own, on a thread (reader-thread.ts).
-// What the engine relies on: such a read sees what was committed, by the engine's connection or
-// another, never the engine's transaction in progress and never waits for it; nothing can be
-// written through it; and a thread that cannot run hands its reads to the engine's connection
-// after refusing the ones in flight as the storage being unavailable (503).
+// The register's lookups read on a SQLite connection of their own, on a thread (reader-thread.ts),
+// when the event loop is busy or the engine's connection is in a transaction. What the engine
+// relies on: such a read sees what was committed, by the engine's connection or another, never the
+// engine's transaction in progress and never waits for it; nothing can be written through it; and a
+// thread that cannot run hands its reads to the engine's connection after refusing the ones in
+// flight as the storage being unavailable (503).
+
+const sqlitePathOf = new WeakMap<DatabaseHandle, string>();
 
 function openFile(t: TestContext): { handle: DatabaseHandle; directory: string } {
   const directory = mkdtempSync(join(tmpdir(), 'continuum-reader-thread-'));
   const handle = openDatabase(`sqlite:${join(directory, 'engine.sqlite')}`);
+  sqlitePathOf.set(handle, join(directory, 'engine.sqlite'));
   t.after(async () => {
     await handle.close();
     rmSync(directory, { recursive: true, force: true });
@@ -25,10 +29,18 @@ function openFile(t: TestContext): { handle: DatabaseHandle; directory: string }
 
 async function openNotes(t: TestContext): Promise<DatabaseHandle> {
   const { handle } = openFile(t);
-  assert.notEqual(handle.readDb, handle.db, 'a database file reads on a thread of its own');
+  assert.notEqual(handle.readDb, handle.db, 'a database file has a reader thread');
   await sql`create table notes (id integer primary key, body text not null)`.execute(handle.db);
   await sql`insert into notes (body) values ('first'), ('second')`.execute(handle.db);
   return handle;
+}
+
+/** Reads on a reader thread of the handle's file, every one of them on the thread. */
+function threadReads(t: TestContext, handle: DatabaseHandle): DatabaseHandle['db'] {
+  const path = (sqlitePathOf.get(handle))!;
+  const thread = createReaderThread(path, { busyTimeoutMs: 1_000 });
+  t.after(() => thread.close());
+  return readerDatabase(thread, handle.db, { useThread: () => true });
 }
 
 const bodies = async (db: DatabaseHandle['db']) => (await sql<{ body: string }>`select body from notes order by id`.execute(db)).rows.map((row) => row.body);
@@ -44,9 +56,10 @@ function within<T>(promise: Promise<T>, milliseconds: number, what: string): Pro
 
 test('a read on the reader thread answers what the engine committed, with the values and types it stored', async (t) => {
   const handle = await openNotes(t);
+  const reads = threadReads(t, handle);
   await sql`insert into notes (body) values ('third')`.execute(handle.db);
-  assert.deepEqual(await bodies(handle.readDb), ['first', 'second', 'third']);
-  const [row] = (await sql<{ id: number; n: number; missing: null }>`select id, length(body) as n, null as missing from notes where body = ${'third'}`.execute(handle.readDb)).rows;
+  assert.deepEqual(await bodies(reads), ['first', 'second', 'third']);
+  const [row] = (await sql<{ id: number; n: number; missing: null }>`select id, length(body) as n, null as missing from notes where body = ${'third'}`.execute(reads)).rows;
   assert.deepEqual(row, { id: 3, n: 5, missing: null });
 });
 
@@ -64,15 +77,17 @@ test('a read on the reader thread does not wait for the engine\'s open transacti
 
 test('nothing can be written through the reader thread: the write is refused and changes nothing', async (t) => {
   const handle = await openNotes(t);
-  await assert.rejects(sql`insert into notes (body) values ('sneaked')`.execute(handle.readDb), (error: Error & { code?: string }) => error.code === 'SQLITE_READONLY');
+  const reads = threadReads(t, handle);
+  await assert.rejects(sql`insert into notes (body) values ('sneaked')`.execute(reads), (error: Error & { code?: string }) => error.code === 'SQLITE_READONLY');
   await assert.rejects(handle.readDb.transaction().execute(async () => undefined), /outside transactions/);
   assert.deepEqual(await bodies(handle.db), ['first', 'second']);
-  assert.deepEqual(await bodies(handle.readDb), ['first', 'second'], 'the thread reads on after a refusal');
+  assert.deepEqual(await bodies(reads), ['first', 'second'], 'the thread reads on after a refusal');
 });
 
 test('reads sent together are each answered with their own rows', async (t) => {
   const handle = await openNotes(t);
-  const reads = Array.from({ length: 50 }, (_, index) => sql<{ value: number }>`select ${index} * 2 as value`.execute(handle.readDb));
+  const onThread = threadReads(t, handle);
+  const reads = Array.from({ length: 50 }, (_, index) => sql<{ value: number }>`select ${index} * 2 as value`.execute(onThread));
   assert.deepEqual((await Promise.all(reads)).map((result) => result.rows[0]!.value), Array.from({ length: 50 }, (_, index) => index * 2));
 });
 
@@ -81,7 +96,7 @@ test('a reader thread that cannot run refuses its reads as the storage being una
   const { directory } = openFile(t);
   const broken = createReaderThread(join(directory, 'no-such.sqlite'), { busyTimeoutMs: 100 });
   t.after(() => broken.close());
-  const reads = readerDatabase(broken, handle.db);
+  const reads = readerDatabase(broken, handle.db, { useThread: () => true });
   await assert.rejects(bodies(reads), (error: Error) => classifyStorageError(error) !== undefined);
   assert.equal(broken.available, false);
   assert.deepEqual(await bodies(reads), ['first', 'second'], 'answered by the engine\'s own connection');
@@ -93,9 +108,13 @@ test('closing the database answers the reads sent to the thread first', async (t
   const handle = openDatabase(`sqlite:${join(directory, 'engine.sqlite')}`);
   await sql`create table notes (id integer primary key, body text not null)`.execute(handle.db);
   await sql`insert into notes (body) values ('kept')`.execute(handle.db);
-  const inFlight = Array.from({ length: 20 }, () => bodies(handle.readDb));
-  // Sent to the thread once the query layer has handed them to the connection (a few microtask turns).
-  await new Promise((resolve) => setImmediate(resolve));
+  // Sent to the thread: the engine's connection is in a transaction, which the close then waits for.
+  let inFlight: Promise<string[]>[] = [];
+  await handle.db.transaction().execute(async () => {
+    inFlight = Array.from({ length: 20 }, () => bodies(handle.readDb));
+    // Handed to the thread once the query layer has passed them to the connection (a few microtask turns).
+    await new Promise((resolve) => setImmediate(resolve));
+  });
   await handle.close();
   for (const answer of await Promise.all(inFlight)) assert.deepEqual(answer, ['kept']);
 });
@@ -104,4 +123,20 @@ test('an in-memory database has no reader thread: its reads are the engine\'s co
   const handle = openDatabase('sqlite::memory:');
   t.after(() => handle.close());
   assert.equal(handle.readDb, handle.db);
+});
+
+test('reads go to the thread while the engine\'s connection is in a transaction or the event loop is busy, else run on the event loop', async () => {
+  let inTransaction = false;
+  const useThread = threadWhenBusy(() => inTransaction);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(useThread(), false, 'an idle engine reads on its own connection');
+  inTransaction = true;
+  assert.equal(useThread(), true, 'a read would wait for the transaction');
+  inTransaction = false;
+  // The event loop held for 30 ms: busy all of the time since it was last measured.
+  const until = performance.now() + 30;
+  while (performance.now() < until);
+  assert.equal(useThread(), true, 'a busy event loop hands its reads to the thread');
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  assert.equal(useThread(), false, 'once the loop is idle again, reads come back to it');
 });

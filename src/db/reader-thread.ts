@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { Kysely, SqliteAdapter, SqliteIntrospector, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
 import type { Database } from './schema.ts';
@@ -15,13 +16,15 @@ import type { ThreadStatement } from './writer-thread.ts';
  * two cores sat idle (measured: engine 100 % of a core, load generator 35 %, idle 66 % of 200;
  * issue #9, bench/customer-lookup.ts). Here the statements are compiled on the event loop, as
  * before, and run on the thread; a round trip to it costs ~10 µs of CPU (both threads together).
- * Measured at 1,000,000 customers, 32 connections asking as fast as answered, three alternating
- * pairs of 5 s runs: by email 5,456–7,293 lookups a second (mean 6,575) against 5,428–6,000 (5,638)
- * on the engine's connection, by phone 6,682–8,132 (7,222) against 5,391–6,020 (5,758); the
- * engine's CPU per lookup rose (~190–270 µs against ~165–190: the round trips), on the core that
- * was idle. The request's key check stays on the engine's connection: moved here too it lowered
- * the throughput (5 alternating pairs: 6,200–6,900/s against 6,800–8,100/s), one more round trip
- * a request.
+ * Reads go there only when that helps (`threadWhenBusy`, below). Measured at 1,000,000 customers,
+ * 32 connections asking as fast as answered, three alternating pairs of 5 s runs: by email
+ * 7,945–8,050 lookups a second against 5,786–6,363 with every read on the engine's connection, by
+ * phone 7,351–8,558 against 5,668–5,975; the engine's CPU a lookup rose (~180–210 µs against
+ * ~155–180: the round trips), on the core that was idle. At a steady 1,000 lookups a second by
+ * phone (two pairs of 2 × 5 s) nothing changed: 340–374 µs of CPU a lookup against 319–390, the
+ * server's p99 0.69–0.88 ms against 0.65–0.82. The request's key check stays on the engine's
+ * connection: moved here too it lowered the throughput (5 alternating pairs: 6,200–6,900/s against
+ * 6,800–8,100/s), one more round trip a request.
  *
  * What a read on the thread sees: every transaction committed, by this process or another, when
  * its statement starts (SQLite's WAL: a reader never waits for the writer). Never the engine's own
@@ -84,16 +87,52 @@ export function createReaderThread(path: string, options: ReaderThreadOptions): 
   });
 }
 
+export interface ReaderOptions {
+  /** Whether a read goes to the thread now; otherwise it runs on the engine's connection. */
+  useThread(): boolean;
+}
+
+/** Share of the event loop's time busy past which reads go to the thread. */
+const busyShareForThread = 0.75;
+/** How often the event loop's busy share is measured again (at a read, never by a timer). */
+const busyWindowMs = 20;
+
 /**
- * The one connection of `readerDatabase`: each query is a unit of the thread while it runs, and
- * goes to `fallback` (the engine's own database) once the thread failed or closed, as the writer
- * thread's units do. Queries from concurrent requests are sent as they come: the thread answers
- * them in order.
+ * The engine's rule for where a read runs: on the thread while the engine's connection is in a
+ * transaction (it would wait for it) or the event loop has been busy more than three quarters of
+ * the time (measured again at a read at most every 20 ms: requests queue behind each other, and
+ * the thread takes the statements off the loop); otherwise on the engine's connection, on the
+ * event loop. A round trip to the thread wakes two threads: at a steady 1,000 lookups a second by
+ * phone at 1,000,000 customers, with every read on the thread, a lookup cost 520–600 µs of CPU
+ * against 350–385 and the server's p99 was 2.0–9.4 ms against 0.74–0.79 (two alternating pairs of
+ * 2 × 5 s), while saturated the thread answered about a third more lookups a second.
  */
-function readerConnection(thread: ReaderThread, fallback: Kysely<Database>): DatabaseConnection {
+export function threadWhenBusy(engineInTransaction: () => boolean): () => boolean {
+  let sample = performance.eventLoopUtilization();
+  let sampledAt = performance.now();
+  let busy = false;
+  return () => {
+    if (engineInTransaction()) return true;
+    const now = performance.now();
+    if (now - sampledAt >= busyWindowMs) {
+      const current = performance.eventLoopUtilization();
+      busy = performance.eventLoopUtilization(current, sample).utilization > busyShareForThread;
+      sample = current;
+      sampledAt = now;
+    }
+    return busy;
+  };
+}
+
+/**
+ * The one connection of `readerDatabase`: each read runs where `useThread` says, and on the
+ * engine's connection once the thread failed or closed. Reads from concurrent requests are sent as
+ * they come: the thread answers them in order.
+ */
+function readerConnection(thread: ReaderThread, fallback: Kysely<Database>, options: ReaderOptions): DatabaseConnection {
   return {
     async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-      if (!thread.available) return fallback.executeQuery<R>(query);
+      if (!thread.available || !options.useThread()) return fallback.executeQuery<R>(query);
       const rows = await thread.run({ sql: query.sql, parameters: query.parameters });
       return { rows: rows as R[] };
     },
@@ -106,8 +145,8 @@ function readerConnection(thread: ReaderThread, fallback: Kysely<Database>): Dat
 
 class ReaderThreadDriver implements Driver {
   readonly #connection: DatabaseConnection;
-  constructor(thread: ReaderThread, fallback: Kysely<Database>) {
-    this.#connection = readerConnection(thread, fallback);
+  constructor(thread: ReaderThread, fallback: Kysely<Database>, options: ReaderOptions) {
+    this.#connection = readerConnection(thread, fallback, options);
   }
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -124,14 +163,15 @@ class ReaderThreadDriver implements Driver {
 }
 
 /**
- * A Kysely database whose queries run on `thread`, compiled as the engine's own SQLite queries are
- * (the same compiler, so the same plans), and on `fallback` once the thread is not available.
+ * A Kysely database for reads of what is committed: its queries run on `thread` (compiled as the
+ * engine's own SQLite queries are: the same compiler, so the same plans) or on `fallback`, the
+ * engine's database, as `readerConnection` decides.
  */
-export function readerDatabase(thread: ReaderThread, fallback: Kysely<Database>): Kysely<Database> {
+export function readerDatabase(thread: ReaderThread, fallback: Kysely<Database>, options: ReaderOptions): Kysely<Database> {
   return new Kysely<Database>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
-      createDriver: () => new ReaderThreadDriver(thread, fallback),
+      createDriver: () => new ReaderThreadDriver(thread, fallback, options),
       createIntrospector: (db) => new SqliteIntrospector(db),
       createQueryCompiler: () => new LiteralLimitSqliteCompiler(),
     },
