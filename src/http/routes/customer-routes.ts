@@ -28,8 +28,8 @@ export function registerCustomerRoutes(app: AppInstance, { database }: RouteDepe
     // every search: zod's encoding cost more than the JSON itself, most for a name search's 20
     // profiles (found by bench/customer-lookup.ts, issue #9).
     serializerCompiler: () => (data) => JSON.stringify(data),
-    // Its reads run on the reader thread where there is one (src/db/reader-thread.ts): the register
-    // needs what is committed, and the event loop answers other requests meanwhile.
+    // Its reads need only what is committed: on SQLite they run on the reader thread while the event
+    // loop is busy, which then answers other requests meanwhile (src/db/reader-thread.ts).
   }, async (request) => ({ data: await lookupCustomerSummaries(database.readDb, merchantOf(request), request.query.q) }));
 
   app.get('/v1/customers/:id', {
