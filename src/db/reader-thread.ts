@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Kysely, SqliteAdapter, SqliteIntrospector, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import { LiteralLimitSqliteCompiler } from './literal-limits.ts';
 import type { Database } from './schema.ts';
-import { createUnitThread, type UnitThread } from './unit-thread.ts';
+import { createUnitThread, sqliteUnitThreadSource, type UnitThread } from './unit-thread.ts';
 import type { ThreadStatement } from './writer-thread.ts';
 
 /**
@@ -37,38 +37,13 @@ export type ReaderThread = UnitThread<ThreadStatement, Record<string, unknown>[]
 // Prepared statements kept by SQL text: a lookup has one text per count of customers found.
 const threadStatementsMax = 300;
 
-const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const SqliteDatabase = require(workerData.driverPath);
-const database = new SqliteDatabase(workerData.path, { fileMustExist: true });
-database.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
-database.pragma('mmap_size = ' + workerData.mmapSizeBytes);
-database.pragma('query_only = ON');
-const statements = new Map();
-function prepare(sql) {
-  let statement = statements.get(sql);
-  if (statement) return statement;
-  if (statements.size >= workerData.statementsMax) statements.delete(statements.keys().next().value);
-  statement = database.prepare(sql);
-  statements.set(sql, statement);
-  return statement;
+const workerSource = sqliteUnitThreadSource(['query_only = ON'], `
+function run(unit) {
+  const statement = prepare(unit.sql);
+  // A statement that returns no rows would write: query_only refuses it (SQLITE_READONLY).
+  return statement.reader ? statement.all(...unit.parameters) : (statement.run(...unit.parameters), []);
 }
-parentPort.on('message', (message) => {
-  if (message.type === 'close') {
-    database.close();
-    parentPort.close();
-    return;
-  }
-  try {
-    const statement = prepare(message.unit.sql);
-    // A statement that returns no rows would write: query_only refuses it (SQLITE_READONLY).
-    const rows = statement.reader ? statement.all(...message.unit.parameters) : (statement.run(...message.unit.parameters), []);
-    parentPort.postMessage({ id: message.id, ok: true, outcome: rows });
-  } catch (error) {
-    parentPort.postMessage({ id: message.id, ok: false, code: error && error.code, message: String(error && error.message || error) });
-  }
-});
-`;
+`);
 
 export interface ReaderThreadOptions {
   busyTimeoutMs: number;

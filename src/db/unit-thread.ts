@@ -127,3 +127,42 @@ export function createUnitThread<Unit, Outcome>(spec: UnitThreadSpec<Outcome>): 
     },
   };
 }
+
+/**
+ * The CommonJS source of a unit thread with one SQLite connection: it opens the file
+ * `workerData.path` with the pragmas given (and `workerData`'s busy timeout and memory map), keeps
+ * prepared statements by SQL text (`prepare(sql)`, at most `workerData.statementsMax`), and answers
+ * each unit with `run(unit)`, which `runSource` defines.
+ */
+export function sqliteUnitThreadSource(pragmas: readonly string[], runSource: string): string {
+  return `
+const { parentPort, workerData } = require('node:worker_threads');
+const SqliteDatabase = require(workerData.driverPath);
+const database = new SqliteDatabase(workerData.path, { fileMustExist: true });
+${pragmas.map((pragma) => `database.pragma(${JSON.stringify(pragma)});`).join('\n')}
+database.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+database.pragma('mmap_size = ' + workerData.mmapSizeBytes);
+const statements = new Map();
+function prepare(sql) {
+  let statement = statements.get(sql);
+  if (statement) return statement;
+  if (statements.size >= workerData.statementsMax) statements.delete(statements.keys().next().value);
+  statement = database.prepare(sql);
+  statements.set(sql, statement);
+  return statement;
+}
+${runSource}
+parentPort.on('message', (message) => {
+  if (message.type === 'close') {
+    database.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    parentPort.postMessage({ id: message.id, ok: true, outcome: run(message.unit) });
+  } catch (error) {
+    parentPort.postMessage({ id: message.id, ok: false, code: error && error.code, message: String(error && error.message || error) });
+  }
+});
+`;
+}

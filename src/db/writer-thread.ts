@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { createUnitThread, type UnitThread } from './unit-thread.ts';
+import { createUnitThread, sqliteUnitThreadSource, type UnitThread } from './unit-thread.ts';
 
 /**
  * Runs short write transactions on a second SQLite connection, on a thread of its own, so that
@@ -57,23 +57,7 @@ export type WriterThread = UnitThread<ThreadWriteUnit, ThreadWriteOutcome>;
 // Prepared statements kept by SQL text on the thread: the inbox's insert has one text per batch size.
 const threadStatementsMax = 300;
 
-const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const SqliteDatabase = require(workerData.driverPath);
-const database = new SqliteDatabase(workerData.path, { fileMustExist: true });
-database.pragma('synchronous = FULL');
-database.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
-database.pragma('mmap_size = ' + workerData.mmapSizeBytes);
-database.pragma('foreign_keys = ON');
-const statements = new Map();
-function prepare(sql) {
-  let statement = statements.get(sql);
-  if (statement) return statement;
-  if (statements.size >= workerData.statementsMax) statements.delete(statements.keys().next().value);
-  statement = database.prepare(sql);
-  statements.set(sql, statement);
-  return statement;
-}
+const workerSource = sqliteUnitThreadSource(['synchronous = FULL', 'foreign_keys = ON'], `
 const isReadPlus = (value) => value !== null && typeof value === 'object' && typeof value.readPlus === 'number';
 function run(unit) {
   database.exec('begin immediate');
@@ -99,19 +83,7 @@ function run(unit) {
     throw error;
   }
 }
-parentPort.on('message', (message) => {
-  if (message.type === 'close') {
-    database.close();
-    parentPort.close();
-    return;
-  }
-  try {
-    parentPort.postMessage({ id: message.id, ok: true, outcome: run(message.unit) });
-  } catch (error) {
-    parentPort.postMessage({ id: message.id, ok: false, code: error && error.code, message: String(error && error.message || error) });
-  }
-});
-`;
+`);
 
 export interface WriterThreadOptions {
   busyTimeoutMs: number;
