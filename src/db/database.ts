@@ -32,10 +32,12 @@ export interface DatabaseHandle {
    */
   writerThread?: WriterThread;
   /**
-   * Where reads of what is committed go (the register's lookups): on SQLite on a file, a connection
-   * of its own on a thread (reader-thread.ts), so that their statements run beside the event loop
-   * and never wait behind this process's transactions; elsewhere `db` itself. Never for a read
-   * that must see a transaction in progress, nor for writes (refused there).
+   * Where reads of what is committed go (the register's lookup, profile and loyalty page): on SQLite
+   * on a file, while the event loop is busy or the engine's connection is in a transaction, a
+   * connection of its own on a thread (reader-thread.ts), so that their statements run beside the
+   * event loop and do not wait behind this process's transaction; otherwise, and elsewhere, `db`
+   * itself. Never for a read that must see a transaction in progress, nor for writes (refused on
+   * the thread).
    */
   readDb: Db;
   close(): Promise<void>;

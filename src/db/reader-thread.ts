@@ -8,7 +8,7 @@ import type { ThreadStatement } from './writer-thread.ts';
 
 /**
  * Runs SQLite reads on a connection of its own, on a thread of its own, for the register's hot
- * read path (the checkout lookup).
+ * read paths (the checkout lookup, the profile and the loyalty page it opens next).
  *
  * better-sqlite3 runs every statement on the calling thread, so a lookup's SELECTs held the event
  * loop: under a stream of lookups at 1,000,000 customers the engine's one thread was busy all the
