@@ -4,8 +4,8 @@ import { LatencyHistogram } from './latency-histogram.ts';
 import { openRawSqlite } from './bench-database.ts';
 
 // The raw storage limit: the same lookups as the engine answers, with the same SELECTs (find the
-// customers; read their profiles with emails, phones and loyalty accounts in one statement, and
-// their five latest orders, each for all of them at once), as better-sqlite3 statements prepared once, on the
+// customers; read their profiles with emails, phones and loyalty accounts in one statement, a name
+// search's together with finding them, and their five latest orders, each for all of them at once), as better-sqlite3 statements prepared once, on the
 // same database file. No HTTP, no JSON, no Kysely, no normalization of what was typed: what one
 // core can get out of SQLite for this work.
 
@@ -32,9 +32,16 @@ export function createRawLookup(path: string, merchantId: string) {
     join customers c on c.id = ci.customer_id and c.merchant_id = ci.merchant_id
     where ci.merchant_id = ? and ci.kind = ? and ci.value_normalized = ? and ci.is_valid = 1 and c.state = 'active'
     order by c.created_at limit ${lookupResultsMax}`).pluck();
-  const byNamePrefix = database.prepare<unknown[], string>(`
-    select id from customers where merchant_id = ? and state = 'active' and name_search >= ? and name_search < ?
-    order by name_search limit ${lookupResultsMax}`).pluck();
+  const profileDetails = `
+    left join loyalty_accounts la on la.merchant_id = c.merchant_id and la.customer_id = c.id
+    left join customer_identifiers ci on ci.merchant_id = c.merchant_id and ci.customer_id = c.id and ci.kind in ('email', 'phone') and ci.flag is null`;
+  // As the engine, a name search reads its matches with their profiles in one statement.
+  const profilesByNamePrefix = database.prepare<unknown[], { id: string }>(`
+    select c.id, c.first_name, c.last_name, c.loyalty_code, la.available, la.pending, la.tier, ci.kind, ci.value_normalized from (
+      select merchant_id, id, first_name, last_name, loyalty_code, name_search from customers
+      where merchant_id = ? and state = 'active' and name_search >= ? and name_search < ? order by name_search limit ${lookupResultsMax}
+    ) c ${profileDetails}
+    order by c.name_search, c.id, ci.created_at, ci.id`);
   // One statement per count of ids (1 to lookupResultsMax), prepared on first use.
   const byCount = new Map<number, { profiles: Statement; orders: Statement }>();
   function statementsFor(count: number) {
@@ -43,8 +50,7 @@ export function createRawLookup(path: string, merchantId: string) {
       statements = {
         profiles: database.prepare(`
           select c.id, c.first_name, c.last_name, c.loyalty_code, la.available, la.pending, la.tier, ci.kind, ci.value_normalized from customers c
-          left join loyalty_accounts la on la.merchant_id = c.merchant_id and la.customer_id = c.id
-          left join customer_identifiers ci on ci.merchant_id = c.merchant_id and ci.customer_id = c.id and ci.kind in ('email', 'phone') and ci.flag is null
+          ${profileDetails}
           where (c.merchant_id || '') = ? and c.id in (${placeholders(count)}) order by ci.created_at, ci.id`),
         // As the engine: a plain limit for one customer, a ranking per customer for several.
         orders: database.prepare(count === 1
@@ -63,7 +69,12 @@ export function createRawLookup(path: string, merchantId: string) {
 
   /** Runs one lookup; returns how many customers it found. */
   function lookup(kind: LookupKind, stored: string): number {
-    const ids = kind === 'name' ? byNamePrefix.all(merchantId, stored, `${stored}\uffff`) : byIdentifier.all(merchantId, kind, stored);
+    if (kind === 'name') {
+      const ids = [...new Set(profilesByNamePrefix.all(merchantId, stored, `${stored}\uffff`).map((row) => row.id))];
+      if (ids.length > 0) statementsFor(ids.length).orders.all(merchantId, ...ids);
+      return ids.length;
+    }
+    const ids = byIdentifier.all(merchantId, kind, stored);
     if (ids.length === 0) return 0;
     const statements = statementsFor(ids.length);
     statements.profiles.all(merchantId, ...ids);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { generateLoyaltyCode } from '../src/customers/index.ts';
 import { customerLookupAnswer } from '../src/http/routes/customer-routes.ts';
 import { DIALECTS } from './support/databases.ts';
 import { startTestEngine, type TestEngine } from './support/engine-harness.ts';
@@ -83,5 +84,27 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(await lookup(harness, '(613) 555-0177'), [await expectedSummary(harness, ids.quinn)]);
     assert.deepEqual(await lookup(harness, 'ZELDA.QUIST@Example.com'), [await expectedSummary(harness, ids.quist)]);
     assert.deepEqual(await lookup(harness, 'nobody@example.com'), []);
+  });
+
+  test(`[${dialect}] a loyalty code ranks its profile before the profiles whose names start with what was typed, each shown once`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const ids = await seedProfiles(harness);
+    const db = harness.engine.database.db;
+    const code = generateLoyaltyCode();
+    await db.updateTable('customers').set({ loyalty_code: code }).where('id', '=', ids.quo).execute();
+    // Two profiles named after the code as typed: the name search finds both, and one of them
+    // also holds the code.
+    const named = { id: 'cus_lookup_named', name: `${code} Later` };
+    const holder = { id: 'cus_lookup_holder', name: `${code} Earlier` };
+    for (const profile of [named, holder]) {
+      await db.insertInto('customers').values({ id: profile.id, merchant_id: harness.demo.merchant.id, first_name: profile.name, last_name: null, name_search: profile.name.toLowerCase(), loyalty_code: null, source_updated_at: null, created_at: createdAt, updated_at: createdAt, state: 'active', merged_into: null, note: null, preferences_json: '{}' }).execute();
+    }
+    const found = await lookup(harness, code);
+    assert.deepEqual(found.map((profile) => profile.id), [ids.quo, holder.id, named.id], 'the code\'s holder first, then the names alphabetically');
+    for (const profile of found) assert.deepEqual(profile, await expectedSummary(harness, profile.id));
+
+    await db.updateTable('customers').set({ loyalty_code: null }).where('id', '=', ids.quo).execute();
+    await db.updateTable('customers').set({ loyalty_code: code }).where('id', '=', named.id).execute();
+    assert.deepEqual((await lookup(harness, code)).map((profile) => profile.id), [named.id, holder.id], 'a holder whose name matches too ranks first and shows once');
   });
 }

@@ -1,4 +1,4 @@
-import { getCustomerContactDetails, getCustomerIdentities, lookupCustomerIds, readLookupProfiles, type CustomerSummary } from '../customers/index.ts';
+import { findLookupMatches, getCustomerContactDetails, getCustomerIdentities, rankedLookupIds, readLookupProfiles, type CustomerSummary } from '../customers/index.ts';
 import type { Queryable } from '../db/index.ts';
 import { combineEarnMultipliers, getLoyaltyBalances, listActiveMemberships, listLoyaltyHistory, listLots, membershipEarnMultipliers, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
@@ -36,21 +36,32 @@ export type CustomerSummaryView = ReturnType<typeof summaryView>;
 
 /**
  * What the register shows for a search: ranked profiles with points and recent orders from every
- * channel. Three statements, each compiled once: the search, the profiles with their loyalty
- * accounts, and their latest orders (found by bench/customer-lookup.ts, issue #9).
+ * channel. Each statement is compiled once; a name search reads its matches with their profiles in
+ * one, an exact match (phone, email, loyalty code) is read by id, and the latest orders of all of
+ * them come with the last (found by bench/customer-lookup.ts, issue #9).
  */
 export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
-  const ids = await lookupCustomerIds(db, merchant.id, identityRulesOf(merchant), query);
+  const { exactIds, byName } = await findLookupMatches(db, merchant.id, identityRulesOf(merchant), query);
+  const ids = rankedLookupIds(exactIds, byName);
+  const named = new Map(byName.map((profile) => [profile.id, profile]));
   // Both reads need only the ids: sent together, the reader thread runs the second as soon as the
   // first is done instead of after a turn of the event loop.
-  const [profiles, orders] = await Promise.all([readLookupProfiles(db, merchant.id, ids), readRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer)]);
+  const [exact, orders] = await Promise.all([
+    readLookupProfiles(db, merchant.id, exactIds.filter((id) => !named.has(id))),
+    readRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer),
+  ]);
+  const profiles = new Map([...named, ...exact.map((profile) => [profile.id, profile] as const)]);
   const baseTier = merchant.settings.loyalty.baseTier;
-  return profiles.map((profile) => ({
-    id: profile.id, name: profile.name, emails: profile.emails, phones: profile.phones, loyalty_code: profile.loyaltyCode,
-    // A customer without a loyalty account shows the base tier, as getLoyaltyBalances reads her.
-    loyalty: { available: profile.loyalty.available, pending: profile.loyalty.pending, tier: profile.loyalty.tier ?? baseTier },
-    orders: (orders.get(profile.id) ?? []).map(orderView),
-  }));
+  return ids.flatMap((id) => {
+    const profile = profiles.get(id);
+    if (!profile) return [];
+    return [{
+      id: profile.id, name: profile.name, emails: profile.emails, phones: profile.phones, loyalty_code: profile.loyaltyCode,
+      // A customer without a loyalty account shows the base tier, as getLoyaltyBalances reads her.
+      loyalty: { available: profile.loyalty.available, pending: profile.loyalty.pending, tier: profile.loyalty.tier ?? baseTier },
+      orders: (orders.get(profile.id) ?? []).map(orderView),
+    }];
+  });
 }
 
 /** The full profile: identifiers, points, and the whole cross-channel history. */
