@@ -268,7 +268,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const readerThread = walSync ? createReaderThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, mmapSizeBytes: sqliteMmapSizeBytes }) : undefined;
     return {
       db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
-      readDb: readerThread ? readerDatabase(readerThread, db, { useThread: threadWhenBusy(() => sqlite.inTransaction) }) : db,
+      readDb: readerThread ? readerDatabase(readerThread, db, { useThread: threadWhenBusy(() => sqlite.inTransaction, () => readerThread.backlog) }) : db,
       async close() {
         // The threads' connections close first: the engine's, the last, then checkpoints the whole
         // log and removes it.

@@ -91,6 +91,21 @@ test('reads sent together are each answered with their own rows', async (t) => {
   assert.deepEqual((await Promise.all(reads)).map((result) => result.rows[0]!.value), Array.from({ length: 50 }, (_, index) => index * 2));
 });
 
+test('the thread\'s backlog counts the reads it has not finished, down to none once all are answered', async (t) => {
+  const handle = await openNotes(t);
+  const thread = createReaderThread((sqlitePathOf.get(handle))!, { busyTimeoutMs: 1_000 });
+  t.after(() => thread.close());
+  const onThread = readerDatabase(thread, handle.db, { useThread: () => true });
+  // A read that takes the thread a while (counting to two million), then ten behind it.
+  const slow = sql<{ n: number }>`with recursive c(n) as (select 1 union all select n + 1 from c where n < 2000000) select count(*) as n from c`.execute(onThread);
+  const quick = Array.from({ length: 10 }, () => bodies(onThread));
+  await new Promise((resolve) => setImmediate(resolve)); // the reads are compiled and sent
+  assert.ok(thread.backlog >= 10, `the ten behind the slow read wait (${thread.backlog})`);
+  assert.equal((await slow).rows[0]!.n, 2_000_000);
+  await Promise.all(quick);
+  assert.equal(thread.backlog, 0);
+});
+
 test('a reader thread that cannot run refuses its reads as the storage being unavailable, then reads go to the engine\'s connection', async (t) => {
   const handle = await openNotes(t);
   const { directory } = openFile(t);
@@ -125,9 +140,10 @@ test('an in-memory database has no reader thread: its reads are the engine\'s co
   assert.equal(handle.readDb, handle.db);
 });
 
-test('reads go to the thread while the engine\'s connection is in a transaction or the event loop is busy, else run on the event loop', async () => {
+test('reads go to the thread while the engine\'s connection is in a transaction or the event loop is busy (unless eight wait there already), else run on the event loop', async () => {
   let inTransaction = false;
-  const useThread = threadWhenBusy(() => inTransaction);
+  let backlog = 0;
+  const useThread = threadWhenBusy(() => inTransaction, () => backlog);
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.equal(useThread(), false, 'an idle engine reads on its own connection');
   inTransaction = true;
@@ -137,6 +153,14 @@ test('reads go to the thread while the engine\'s connection is in a transaction 
   const until = performance.now() + 30;
   while (performance.now() < until);
   assert.equal(useThread(), true, 'a busy event loop hands its reads to the thread');
+  backlog = 8;
+  assert.equal(useThread(), false, 'with eight reads waiting on the thread, the busy event loop runs the next itself');
+  inTransaction = true;
+  assert.equal(useThread(), true, 'but never one that would wait for the engine\'s transaction');
+  inTransaction = false;
+  backlog = 7;
+  assert.equal(useThread(), true);
+  backlog = 0;
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(useThread(), false, 'once the loop is idle again, reads come back to it');
 });
