@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { openDatabase } from '../src/db/index.ts';
 import { createMerchant, issueApiKey, revokeApiKey, type Merchant } from '../src/merchants/index.ts';
+import { createTestClock, installClock, isoAfter, nowIso } from '../src/shared/clock.ts';
 import { DIALECTS } from './support/databases.ts';
 import { startLockedTestEngine } from './support/postgres-schema-lock.ts';
 import { testAdminKey, testPosKey, type TestEngine } from './support/engine-harness.ts';
@@ -222,6 +224,38 @@ for (const dialect of DIALECTS) {
     const other = await createMerchant(db, { name: 'Other Goods', currency: 'USD', defaultCountry: 'CA' });
     await revokeApiKey(db, other.id, later.id);
     assert.equal((await harness.request('GET', url, { key: later.key })).status, 200);
+  });
+
+  test(`[${dialect}] a key revoked, expired or narrowed by another process is refused on the very next request, and one that expires meanwhile too`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const db = harness.engine.database.db;
+    const merchantId = harness.demo.merchant.id;
+    // Another process on the same database: the CLI, or a second engine.
+    const other = openDatabase(harness.databaseLocation.url, harness.databaseLocation.postgresSchema ? { postgresSchema: harness.databaseLocation.postgresSchema } : {});
+    t.after(() => other.close());
+    const revoked = await issueApiKey(db, merchantId, { name: 'register 1', scope: 'pos' });
+    const lapsed = await issueApiKey(db, merchantId, { name: 'register 2', scope: 'pos' });
+    const narrowed = await issueApiKey(db, merchantId, { name: 'integration', scope: 'admin' });
+    const expiring = await issueApiKey(db, merchantId, { name: 'contractor', scope: 'read', expiresAt: isoAfter(60 * 60 * 1000) });
+    const url = '/v1/locations';
+    for (const key of [revoked, lapsed, narrowed, expiring]) {
+      // Twice: on SQLite the second request is answered from the key the first one read.
+      for (let request = 0; request < 2; request += 1) assert.equal((await harness.request('GET', url, { key: key.key })).status, 200);
+    }
+
+    await other.db.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', revoked.id).execute();
+    assertError(await harness.request('GET', url, { key: revoked.key }), 401, 'auth.unauthenticated');
+    await other.db.updateTable('api_keys').set({ expires_at: '2001-01-01T00:00:00.000Z' }).where('id', '=', lapsed.id).execute();
+    assertError(await harness.request('GET', url, { key: lapsed.key }), 401, 'auth.unauthenticated');
+    await other.db.updateTable('api_keys').set({ scope: 'read' }).where('id', '=', narrowed.id).execute();
+    assertError(await harness.request('POST', url, { key: narrowed.key, body: { name: 'Pop-up', kind: 'store' } }), 403, 'auth.forbidden');
+    assert.equal((await harness.request('GET', url, { key: narrowed.key })).status, 200, 'it still reads');
+
+    assert.equal((await harness.request('GET', url, { key: expiring.key })).status, 200);
+    const clock = createTestClock();
+    t.after(installClock(clock));
+    clock.advance(2 * 60 * 60 * 1000);
+    assertError(await harness.request('GET', url, { key: expiring.key }), 401, 'auth.unauthenticated');
   });
 
   test(`[${dialect}] a read key posting a sale gets 403 auth.forbidden and writes nothing; a pos key creating a location gets 403`, async (t) => {

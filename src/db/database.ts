@@ -10,6 +10,7 @@ import { prepareRepeatedStatements, readPreparedStatementsOption } from './postg
 import { createPostgresWriterThread, type PostgresThreadConnection } from './postgres-writer-thread.ts';
 import { safetyNetPages, WalCheckpointer } from './wal-checkpoint.ts';
 import { syncingConnection, WalSync, type SyncingConnectionSource } from './wal-sync.ts';
+import { sqliteChangeStamp } from './change-stamp.ts';
 import { createReaderThread, readerDatabase, threadWhenBusy } from './reader-thread.ts';
 import { createWriterThread, type WriterThread } from './writer-thread.ts';
 import type { Database } from './schema.ts';
@@ -40,6 +41,12 @@ export interface DatabaseHandle {
    * the thread).
    */
   readDb: Db;
+  /**
+   * On SQLite, a text that is the same at two calls only if nothing was written to the database in
+   * between, by this process or another (change-stamp.ts): what was read may be kept until it
+   * changes. Absent on PostgreSQL, where other processes' commits leave no such cheap trace.
+   */
+  changeStamp?: () => string;
   close(): Promise<void>;
 }
 
@@ -252,7 +259,8 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${safetyNetPages}`);
     const cached = withStatementCache(sqlite);
     const source: SyncingConnectionSource = { isReadonly: cached.isReadonly, inTransaction: () => sqlite.inTransaction };
-    const wrapConnection: ConnectionWrapper = (connection) => (walSync ? syncingConnection(connection, walSync, source, () => checkpointer?.noteCommit()) : connection);
+    const changes = sqliteChangeStamp(sqlite, cached.isReadonly);
+    const wrapConnection: ConnectionWrapper = (connection) => changes.counting(walSync ? syncingConnection(connection, walSync, source, () => checkpointer?.noteCommit()) : connection);
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cached.database }, wrapConnection) });
     const thread = walSync ? createWriterThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, mmapSizeBytes: sqliteMmapSizeBytes, afterCommit: () => checkpointer?.noteCommit() }) : undefined;
     const writerThread: WriterThread | undefined = thread && {
@@ -268,6 +276,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     const readerThread = walSync ? createReaderThread(path, { busyTimeoutMs: sqliteBusyTimeoutMs, mmapSizeBytes: sqliteMmapSizeBytes }) : undefined;
     return {
       db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
+      changeStamp: changes.stamp,
       readDb: readerThread ? readerDatabase(readerThread, db, { useThread: threadWhenBusy(() => sqlite.inTransaction, () => readerThread.backlog) }) : db,
       async close() {
         // The threads' connections close first: the engine's, the last, then checkpoints the whole

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/index.ts';
-import { authenticateApiKeyWithMerchant, type ApiKeyPrincipal, type ApiKeyScope, type Merchant } from '../merchants/index.ts';
+import { createKeyAuthenticator, type ApiKeyPrincipal, type ApiKeyScope, type Merchant } from '../merchants/index.ts';
 import { AppError } from '../shared/app-error.ts';
 import { authenticateStaffSession, scopeOfRole, type StaffSession } from '../staff/index.ts';
 import { assertSameOrigin, readSessionToken } from './session-cookie.ts';
@@ -36,9 +36,11 @@ const allowedScopes: Record<ApiKeyScope, ApiKeyScope[]> = {
 /**
  * Authenticates `Authorization: Bearer KEY`, or where no key is sent the console's session cookie
  * (an associate has scope pos, a manager admin; a request that changes something must pass the
- * same-origin check), and checks the route's scope; sets the merchant (one query for both).
+ * same-origin check), and checks the route's scope; sets the merchant (one query for both, or on
+ * SQLite none while nothing was written since it was read: `createKeyAuthenticator`).
  */
-export function createAuthHook(db: Db) {
+export function createAuthHook(db: Db, changeStamp?: () => string) {
+  const authenticateKey = createKeyAuthenticator(db, changeStamp);
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const required = request.routeOptions.config.scope;
     if (!required) return;
@@ -49,7 +51,7 @@ export function createAuthHook(db: Db) {
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match?.[1]) throw new AppError('auth.unauthenticated', 'Send an API key as Authorization: Bearer KEY, or sign in to the console', { header: 'Authorization' });
-    const authenticated = await authenticateApiKeyWithMerchant(db, match[1]);
+    const authenticated = await authenticateKey(match[1]);
     if (!authenticated) throw new AppError('auth.unauthenticated', 'The API key is unknown, revoked or expired', { header: 'Authorization' });
     const { principal, merchant } = authenticated;
     if (!allowedScopes[required].includes(principal.scope)) {

@@ -163,7 +163,7 @@ export async function buildServer(dependencies: RouteDependencies, logger: Logge
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const idempotency = createIdempotencyHooks(dependencies.database.db);
-  const authenticate = createAuthHook(dependencies.database.db);
+  const authenticate = createAuthHook(dependencies.database.db, dependencies.database.changeStamp);
   // Every hook here runs for every request, webhooks included (10,000 a second is the target, issue
   // #9). A hook with nothing to do for a request calls `done` at once, where an async hook returning
   // early would still cost a promise and a turn of the microtask queue. A few µs at most: below what
