@@ -36,9 +36,9 @@ export type CustomerSummaryView = ReturnType<typeof summaryView>;
 
 /**
  * What the register shows for a search: ranked profiles with points and recent orders from every
- * channel. Each statement is compiled once; a name search reads its matches with their profiles in
- * one, an exact match (phone, email, loyalty code) is read by id, and the latest orders of all of
- * them come with the last (found by bench/customer-lookup.ts, issue #9).
+ * channel. Each statement is compiled once: a name search reads its matches with their profiles in
+ * one; then the exact matches' profiles (phone, email, loyalty code, read by id) and everyone's
+ * latest orders are read together (found by bench/customer-lookup.ts, issue #9).
  */
 export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
   const { exactIds, byName } = await findLookupMatches(db, merchant.id, identityRulesOf(merchant), query);

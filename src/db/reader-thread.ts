@@ -119,10 +119,11 @@ const busyWindowMs = 20;
  * transaction (it would wait for it) or the event loop has been busy more than three quarters of
  * the time (measured again at a read at most every 20 ms: requests queue behind each other, and
  * the thread takes the statements off the loop) and fewer than eight reads wait on the thread
- * (`threadBacklog`); otherwise on the engine's connection, on the event loop. A round trip to the thread wakes two threads: at a steady 1,000 lookups a second by
- * phone at 1,000,000 customers, with every read on the thread, a lookup cost 520–600 µs of CPU
- * against 350–385 and the server's p99 was 2.0–9.4 ms against 0.74–0.79 (two alternating pairs of
- * 2 × 5 s), while saturated the thread answered about a third more lookups a second.
+ * (`threadBacklog`); otherwise on the engine's connection, on the event loop. A round trip to the
+ * thread wakes two threads: at a steady 1,000 lookups a second by phone at 1,000,000 customers,
+ * with every read on the thread, a lookup cost 520–600 µs of CPU against 350–385 and the server's
+ * p99 was 2.0–9.4 ms against 0.74–0.79 (two alternating pairs of 2 × 5 s), while saturated the
+ * thread answered about a third more lookups a second.
  */
 export function threadWhenBusy(engineInTransaction: () => boolean, threadBacklog: () => number): () => boolean {
   let sample = performance.eventLoopUtilization();
