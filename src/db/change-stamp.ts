@@ -13,6 +13,14 @@ import type { DatabaseConnection } from 'kysely';
  * checkpoint threads and other processes alike, and never the connection's own). A statement this
  * connection has not prepared yet counts as a write. Costs one PRAGMA on the engine's connection,
  * ~2 µs (8 with the caches cold) against ~5 (17) for the API key's own query.
+ *
+ * The PRAGMA is read once per turn of the event loop (forgotten at its check phase): requests are
+ * read from their sockets in the poll phase, so the requests of one turn were all received before
+ * its first one asked for the stamp, and another connection's commit that
+ * one of them misses was not yet made when it arrived, as if it had been answered a moment sooner.
+ * A request received after the commit is read in a later turn and sees it. Saturated lookups by
+ * phone at 1,000,000 customers, three alternating pairs: 8,195–8,578/s against 7,909–8,034 with
+ * the PRAGMA at every request (issue #9).
  */
 export interface ChangeStamp {
   stamp(): string;
@@ -23,8 +31,20 @@ export interface ChangeStamp {
 export function sqliteChangeStamp(sqlite: SqliteDatabase.Database, isReadonly: (sql: string) => boolean): ChangeStamp {
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
   let ownWrites = 0;
+  // The PRAGMA's answer in this turn of the event loop, if read yet.
+  let versionThisTurn: unknown;
+  const forgetVersion = () => {
+    versionThisTurn = undefined;
+  };
+  const versionNow = () => {
+    if (versionThisTurn === undefined) {
+      versionThisTurn = dataVersion.get();
+      setImmediate(forgetVersion);
+    }
+    return versionThisTurn;
+  };
   return {
-    stamp: () => `${ownWrites}:${String(dataVersion.get())}`,
+    stamp: () => `${ownWrites}:${String(versionNow())}`,
     counting: (connection) => ({
       async executeQuery(query) {
         const writes = !isReadonly(query.sql);

@@ -124,17 +124,16 @@ const keptKeysMax = 1_000;
  * `authenticateApiKeyWithMerchant` for every request of an engine: on SQLite it keeps the keys it
  * read while `changeStamp` says nothing was written to the database since (by this process or any
  * other, change-stamp.ts), so a revocation, an erasure or a settings change still applies to the
- * very next request, and expiry is checked at every use. Kept keys cost a request one PRAGMA
- * instead of the key's query: saturated lookups by email at 1,000,000 customers answered
- * 8,824–9,138/s with every key kept against 7,664–7,815 reading it each time (two alternating
- * pairs; issue #9). Without a stamp (PostgreSQL) every request reads its key.
+ * very next request, and expiry is checked at every use. Kept keys cost a request at most one
+ * PRAGMA instead of the key's query and its hash: saturated lookups by email at 1,000,000
+ * customers answered 8,824–9,138/s with every key kept against 7,664–7,815 reading it each time
+ * (two alternating pairs; issue #9). Without a stamp (PostgreSQL) every request reads its key.
  */
 export function createKeyAuthenticator(db: Queryable, changeStamp: (() => string) | undefined): (key: string) => Promise<AuthenticatedKey | undefined> {
   if (!changeStamp) return (key) => authenticateApiKeyWithMerchant(db, key);
   const kept = new Map<string, KeyRow>();
   let keptAt = '';
   return async (key) => {
-    const keyHash = hashApiKey(key);
     // Taken before the read: a write during it leaves the row kept under an older stamp, which the
     // next request finds different.
     const stamp = changeStamp();
@@ -142,10 +141,11 @@ export function createKeyAuthenticator(db: Queryable, changeStamp: (() => string
       kept.clear();
       keptAt = stamp;
     }
-    let row = kept.get(keyHash);
+    // Kept by the key as presented, so a kept key costs no hash (a SHA-256, ~2 % of a lookup).
+    let row = kept.get(key);
     if (!row) {
-      [row] = await keyWithMerchant.execute(db, { keyHash });
-      if (row && keptAt === stamp && kept.size < keptKeysMax) kept.set(keyHash, row);
+      [row] = await keyWithMerchant.execute(db, { keyHash: hashApiKey(key) });
+      if (row && keptAt === stamp && kept.size < keptKeysMax) kept.set(key, row);
     }
     return authenticatedKey(row);
   };
