@@ -277,7 +277,7 @@ export function openDatabase(url: string, options: { postgresSchema?: string } =
     return {
       db, dialect: 'sqlite', ...(writerThread ? { writerThread } : {}),
       changeStamp: changes.stamp,
-      readDb: readerThread ? readerDatabase(readerThread, db, { useThread: threadWhenBusy(() => sqlite.inTransaction, () => readerThread.backlog) }) : db,
+      readDb: readerThread ? readerDatabase(readerThread, db, { useThread: threadWhenBusy(() => sqlite.inTransaction, readerThread) }) : db,
       async close() {
         // The threads' connections close first: the engine's, the last, then checkpoints the whole
         // log and removes it.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { sql } from 'kysely';
 import { classifyStorageError, openDatabase, type DatabaseHandle } from './index.ts';
-import { createReaderThread, readerDatabase, threadWhenBusy } from './reader-thread.ts';
+import { backlogBound, createReaderThread, readerDatabase, threadWhenBusy } from './reader-thread.ts';
 
 // The register's lookups read on a SQLite connection of their own, on a thread (reader-thread.ts),
 // when the event loop is busy or the engine's connection is in a transaction. What the engine
@@ -91,11 +91,13 @@ test('reads sent together are each answered with their own rows', async (t) => {
   assert.deepEqual((await Promise.all(reads)).map((result) => result.rows[0]!.value), Array.from({ length: 50 }, (_, index) => index * 2));
 });
 
-test('the thread\'s backlog counts the reads it has not finished, down to none once all are answered', async (t) => {
+test('the thread\'s backlog counts the reads it has not finished, down to none once all are answered; its finished work counts them and their time', async (t) => {
   const handle = await openNotes(t);
   const thread = createReaderThread((sqlitePathOf.get(handle))!, { busyTimeoutMs: 1_000 });
   t.after(() => thread.close());
   const onThread = readerDatabase(thread, handle.db, { useThread: () => true });
+  assert.deepEqual(thread.finishedWork, { reads: 0, micros: 0 });
+  const startedAt = performance.now();
   // A read that takes the thread a while (counting to two million), then ten behind it.
   const slow = sql<{ n: number }>`with recursive c(n) as (select 1 union all select n + 1 from c where n < 2000000) select count(*) as n from c`.execute(onThread);
   const quick = Array.from({ length: 10 }, () => bodies(onThread));
@@ -103,7 +105,13 @@ test('the thread\'s backlog counts the reads it has not finished, down to none o
   assert.ok(thread.backlog >= 10, `the ten behind the slow read wait (${thread.backlog})`);
   assert.equal((await slow).rows[0]!.n, 2_000_000);
   await Promise.all(quick);
+  const elapsedMicros = (performance.now() - startedAt) * 1000;
   assert.equal(thread.backlog, 0);
+  const { reads, micros } = thread.finishedWork;
+  assert.equal(reads, 11);
+  // Counting to two million takes the thread tens of milliseconds at least; the time counted is
+  // the thread's, within the time the reads took to answer.
+  assert.ok(micros >= 10_000 && micros <= elapsedMicros, `${micros} µs counted, ${Math.round(elapsedMicros)} µs elapsed`);
 });
 
 test('a reader thread that cannot run refuses its reads as the storage being unavailable, then reads go to the engine\'s connection', async (t) => {
@@ -140,10 +148,27 @@ test('an in-memory database has no reader thread: its reads are the engine\'s co
   assert.equal(handle.readDb, handle.db);
 });
 
-test('reads go to the thread while the engine\'s connection is in a transaction or the event loop is busy (unless eight wait there already), else run on the event loop', async () => {
+test('the reads that may wait on the thread are those it runs in ~600 µs at its time a read, from 2 to 64', () => {
+  assert.equal(backlogBound(28), 21, 'lookups by email');
+  assert.equal(backlogBound(200), 3, 'name searches');
+  assert.equal(backlogBound(100), 6);
+  assert.equal(backlogBound(5_000), 2, 'a slow read still lets one wait behind it and one more');
+  assert.equal(backlogBound(1), 64);
+  assert.equal(backlogBound(0), 64, 'reads too quick to time');
+});
+
+test('reads go to the thread while the engine\'s connection is in a transaction or the event loop is busy (unless enough work waits there already), else run on the event loop', async () => {
   let inTransaction = false;
   let backlog = 0;
-  const useThread = threadWhenBusy(() => inTransaction, () => backlog);
+  const finishedWork = { reads: 0, micros: 0 };
+  const useThread = threadWhenBusy(() => inTransaction, {
+    get backlog() {
+      return backlog;
+    },
+    get finishedWork() {
+      return { ...finishedWork };
+    },
+  });
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.equal(useThread(), false, 'an idle engine reads on its own connection');
   inTransaction = true;
@@ -154,12 +179,34 @@ test('reads go to the thread while the engine\'s connection is in a transaction 
   while (performance.now() < until);
   assert.equal(useThread(), true, 'a busy event loop hands its reads to the thread');
   backlog = 8;
-  assert.equal(useThread(), false, 'with eight reads waiting on the thread, the busy event loop runs the next itself');
+  assert.equal(useThread(), false, 'with eight reads waiting on a thread not measured yet, the busy event loop runs the next itself');
   inTransaction = true;
   assert.equal(useThread(), true, 'but never one that would wait for the engine\'s transaction');
   inTransaction = false;
   backlog = 7;
   assert.equal(useThread(), true);
+
+  // The thread ran 100 reads of 100 µs each: six may wait (600 µs), measured at the next window.
+  finishedWork.reads += 100;
+  finishedWork.micros += 100 * 100;
+  const later = performance.now() + 25;
+  while (performance.now() < later);
+  backlog = 5;
+  assert.equal(useThread(), true);
+  backlog = 6;
+  assert.equal(useThread(), false, 'six reads of 100 µs wait on the thread');
+  // Then 40 reads of 20 µs: thirty may wait. (Too few reads since the last window change nothing.)
+  finishedWork.reads += 40;
+  finishedWork.micros += 40 * 20;
+  const evenLater = performance.now() + 25;
+  while (performance.now() < evenLater);
+  backlog = 29;
+  assert.equal(useThread(), true, 'quick reads: more of them wait on the thread');
+  finishedWork.reads += 5;
+  finishedWork.micros += 5 * 10_000;
+  const lastly = performance.now() + 25;
+  while (performance.now() < lastly);
+  assert.equal(useThread(), true, 'five slow reads are too few to measure the thread by');
   backlog = 0;
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(useThread(), false, 'once the loop is idle again, reads come back to it');

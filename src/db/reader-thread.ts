@@ -38,6 +38,14 @@ export interface ReaderThread extends UnitThread<ThreadStatement, Record<string,
    * (Counted on the thread as it finishes each: its answer may wait longer, for the event loop.)
    */
   readonly backlog: number;
+  /** The reads the thread has finished and the time it spent running them, since it started. */
+  readonly finishedWork: ThreadWork;
+}
+
+/** Both counted modulo 2^32: the difference of two readings is right as long as it fits in 31 bits (35 minutes of reads). */
+export interface ThreadWork {
+  reads: number;
+  micros: number;
 }
 
 // Prepared statements kept by SQL text: a lookup has one text per count of customers found.
@@ -45,11 +53,13 @@ const threadStatementsMax = 300;
 
 const workerSource = sqliteUnitThreadSource(['query_only = ON'], `
 function run(unit) {
+  const startedAt = performance.now();
   try {
     const statement = prepare(unit.sql);
     // A statement that returns no rows would write: query_only refuses it (SQLITE_READONLY).
     return statement.reader ? statement.all(...unit.parameters) : (statement.run(...unit.parameters), []);
   } finally {
+    Atomics.add(workerData.finished, 1, Math.round((performance.now() - startedAt) * 1000));
     Atomics.add(workerData.finished, 0, 1);
   }
 }
@@ -65,8 +75,9 @@ export interface ReaderThreadOptions {
 export function createReaderThread(path: string, options: ReaderThreadOptions): ReaderThread {
   const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
   // Reads sent and reads the thread finished, both counted modulo 2^32 (their difference stays
-  // right across the wrap, a few days of reads at 10,000 a second).
-  const finished = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  // right across the wrap, a few days of reads at 10,000 a second); then the microseconds the
+  // thread spent running them.
+  const finished = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
   let sent = 0;
   const thread = createUnitThread<ThreadStatement, Record<string, unknown>[]>({
     name: 'the reader thread',
@@ -80,6 +91,9 @@ export function createReaderThread(path: string, options: ReaderThreadOptions): 
     },
     get backlog() {
       return (sent - Atomics.load(finished, 0)) | 0;
+    },
+    get finishedWork() {
+      return { reads: Atomics.load(finished, 0), micros: Atomics.load(finished, 1) };
     },
     run(unit) {
       if (thread.available) sent = (sent + 1) | 0;
@@ -103,32 +117,58 @@ export interface ReaderOptions {
  */
 const busyShareForThread = 0.75;
 /**
- * Reads waiting on the thread past which a busy event loop runs the next read itself: both threads
- * then work, instead of the event loop idling while every read queues on the thread. Saturated at
- * 1,000,000 customers (5 s runs): name searches 2,692–2,788/s with 8 against 2,072–2,123 without a
- * bound (event loop 68 %, thread 58 % busy: each waited for the other), 2,628–2,701 with 16 and
- * 2,778–2,860 with 4; by email and phone 4 lowered the figure (7,148 and 6,424/s against 7,769
- * and 7,413: their statements are short, the thread ran dry) and 8 did not (7,955 and 7,237).
+ * The work waiting on the thread past which a busy event loop runs the next read itself: both
+ * threads then work, instead of the event loop idling while every read queues on the thread. Counted
+ * in reads, as many as the thread runs in about 600 µs at its recent time a read, from 2 to 64 (8
+ * until measured). A fixed count suited one kind of lookup only: saturated at 1,000,000 customers
+ * (5 s runs), name searches (~200 µs a read) answered 2,692–2,788/s with 8 against 2,072–2,123
+ * without a bound (event loop 68 %, thread 58 % busy: each waited for the other), 2,628–2,701 with 16
+ * and 2,778–2,860 with 4, while lookups by email (~28 µs a read) answered most with 16 (4 let the
+ * thread run dry). With the budget, three rounds of the three kinds: by email 9,072–9,213/s against
+ * 8,646–8,805 with 8, by phone 8,889–9,300 against 8,451–8,702, by name 2,833–2,981 against
+ * 2,893–2,951 (400 µs: email and phone a little lower, name 2,790–2,825); two more alternating
+ * pairs: email 9,079–9,284 against 8,861–9,069, phone 8,733–8,807 against 8,645–8,676, name
+ * 2,823–2,899 against 2,864–2,963 (name searches pay ~2 % for the others' 1–5 %).
  */
-const backlogMaxForThread = 8;
+const backlogBudgetMicros = 600;
+const backlogBeforeMeasured = 8;
+const backlogMin = 2;
+const backlogMax = 64;
+// Reads finished in a window below which the thread's time a read is not measured again.
+const readsToMeasure = 20;
 /** How often the event loop's busy share is measured again (at a read, never by a timer). */
 const busyWindowMs = 20;
+
+/** How many reads may wait on a thread that spends `microsPerRead` on each. */
+export function backlogBound(microsPerRead: number): number {
+  return Math.min(backlogMax, Math.max(backlogMin, Math.round(backlogBudgetMicros / Math.max(1, microsPerRead))));
+}
 
 /**
  * The engine's rule for where a read runs: on the thread while the engine's connection is in a
  * transaction (it would wait for it) or the event loop has been busy more than three quarters of
  * the time (measured again at a read at most every 20 ms: requests queue behind each other, and
- * the thread takes the statements off the loop) and fewer than eight reads wait on the thread
- * (`threadBacklog`); otherwise on the engine's connection, on the event loop. A round trip to the
+ * the thread takes the statements off the loop) and fewer reads wait on the thread than it runs in
+ * ~600 µs (`backlogBound`, its time a read measured at the same moments); otherwise on the
+ * engine's connection, on the event loop. A round trip to the
  * thread wakes two threads: at a steady 1,000 lookups a second by phone at 1,000,000 customers,
  * with every read on the thread, a lookup cost 520–600 µs of CPU against 350–385 and the server's
  * p99 was 2.0–9.4 ms against 0.74–0.79 (two alternating pairs of 2 × 5 s), while saturated the
  * thread answered about a third more lookups a second.
  */
-export function threadWhenBusy(engineInTransaction: () => boolean, threadBacklog: () => number): () => boolean {
+export function threadWhenBusy(engineInTransaction: () => boolean, thread: Pick<ReaderThread, 'backlog' | 'finishedWork'>): () => boolean {
   let sample = performance.eventLoopUtilization();
   let sampledAt = performance.now();
   let busy = false;
+  let measuredWork = thread.finishedWork;
+  let backlogAllowed = backlogBeforeMeasured;
+  const measureThread = () => {
+    const work = thread.finishedWork;
+    const reads = (work.reads - measuredWork.reads) | 0;
+    if (reads < readsToMeasure) return;
+    backlogAllowed = backlogBound(((work.micros - measuredWork.micros) | 0) / reads);
+    measuredWork = work;
+  };
   return () => {
     if (engineInTransaction()) return true;
     const now = performance.now();
@@ -137,8 +177,9 @@ export function threadWhenBusy(engineInTransaction: () => boolean, threadBacklog
       busy = performance.eventLoopUtilization(current, sample).utilization > busyShareForThread;
       sample = current;
       sampledAt = now;
+      measureThread();
     }
-    return busy && threadBacklog() < backlogMaxForThread;
+    return busy && thread.backlog < backlogAllowed;
   };
 }
 
