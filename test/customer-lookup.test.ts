@@ -86,6 +86,25 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(await lookup(harness, 'nobody@example.com'), []);
   });
 
+  test(`[${dialect}] an email several profiles hold finds each active one, oldest first, each with her own five latest orders`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const ids = await seedProfiles(harness);
+    const db = harness.engine.database.db;
+    const merchantId = harness.demo.merchant.id;
+    // A family's shared address: Quinn (seven orders) and Quist (two, and the older profile), and a
+    // profile since merged into Quinn's, which a search never shows.
+    await db.updateTable('customers').set({ created_at: '2025-02-01T10:00:00.000Z' }).where('id', '=', ids.quist).execute();
+    await db.insertInto('customers').values({ id: 'cus_lookup_merged', merchant_id: merchantId, first_name: 'Zelda', last_name: 'Q', name_search: 'zelda q', loyalty_code: null, source_updated_at: null, created_at: '2025-01-01T10:00:00.000Z', updated_at: createdAt, state: 'merged', merged_into: ids.quinn, note: null, preferences_json: '{}' }).execute();
+    for (const [index, customerId] of [ids.quinn, ids.quist, 'cus_lookup_merged'].entries()) {
+      await db.insertInto('customer_identifiers').values({ id: `cid_family_${index}`, merchant_id: merchantId, customer_id: customerId, kind: 'email', value_original: 'Family@Example.com', value_normalized: 'family@example.com', is_valid: 1, created_at: '2025-03-05T10:00:00.000Z', flag: null, verified: 0 }).execute();
+    }
+    const found = await lookup(harness, 'FAMILY@example.com');
+    assert.deepEqual(found.map((profile) => profile.id), [ids.quist, ids.quinn], 'the active holders, oldest profile first');
+    for (const profile of found) assert.deepEqual(profile, await expectedSummary(harness, profile.id));
+    assert.deepEqual(found[1].orders.map((order: { id: string }) => order.id), ['ord_lookup_6', 'ord_lookup_5', 'ord_lookup_4', 'ord_lookup_3', 'ord_lookup_2'], 'Quinn\'s seven orders do not crowd out Quist\'s');
+    assert.deepEqual(found[0].orders.map((order: { id: string }) => order.id), ['ord_lookup_8', 'ord_lookup_7']);
+  });
+
   test(`[${dialect}] a loyalty code ranks its profile before the profiles whose names start with what was typed, each shown once`, async (t) => {
     const harness = await withEngine(t, dialect);
     const ids = await seedProfiles(harness);

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { AppError, assert } from '../shared/app-error.ts';
-import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier } from './customer-service.ts';
+import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier, selectIdentifierHolders } from './customer-service.ts';
+import { parseLoyaltyCode } from './loyalty-code.ts';
 import { normalizeEmail, normalizePhone, type IdentifierKind, type IdentityRules } from './normalize-identifier.ts';
 
 export interface CustomerIdentity {
@@ -22,7 +23,8 @@ export interface CustomerIdentity {
   createdAt: string;
 }
 
-const lookupResultsMax = 20;
+/** The most profiles a register search shows. */
+export const lookupResultsMax = 20;
 const queryLengthMin = 2;
 const queryLengthMax = 200;
 
@@ -147,34 +149,67 @@ export interface LookupMatches {
   byName: CustomerLookupProfile[];
 }
 
+/** An identifier a register search names exactly. */
+export interface LookupIdentifier {
+  kind: 'email' | 'phone';
+  normalized: string;
+}
+
+/** What a register search looks for, read from what the associate typed. */
+export interface LookupSearch {
+  /** An email in any case, or a phone as typed. */
+  identifier?: LookupIdentifier;
+  /** A loyalty code, as typed. */
+  loyaltyCode?: string;
+  /** A name prefix, lower case, single spaces. */
+  namePrefix?: string;
+}
+
 /**
- * Finds active profiles for what an associate types at the register: an email in any case, a
- * phone as typed, a loyalty code, or a name prefix. Exact identifier matches rank first, in that
- * order, then name matches alphabetically. The reads that do not depend on each other are sent
- * together (on the reader thread, one round trip instead of one each).
+ * What an associate typed at the register, as a search: an email (nothing else), or any of a phone,
+ * a loyalty code and a name prefix that it could be. Throws `customers.invalid_query` (400, naming
+ * `q`) for a query too short or too long.
  */
-export async function findLookupMatches(db: Queryable, merchantId: string, rules: Pick<IdentityRules, 'defaultCountry' | 'foldGmailAddresses'>, rawQuery: string): Promise<LookupMatches> {
+export function parseLookupQuery(rawQuery: string, rules: Pick<IdentityRules, 'defaultCountry' | 'foldGmailAddresses'>): LookupSearch {
   const query = rawQuery.trim();
   if (query.length < queryLengthMin || query.length > queryLengthMax) {
     throw new AppError('customers.invalid_query', `q must be ${queryLengthMin} to ${queryLengthMax} characters`, { field: 'q', min: queryLengthMin, max: queryLengthMax });
   }
-  const byIdentifier = (kind: IdentifierKind, value: string) => findCustomerIdsByIdentifier(db, merchantId, kind, value, lookupResultsMax);
-  if (query.includes('@')) return { exactIds: await byIdentifier('email', normalizeEmail(query, rules.foldGmailAddresses).normalized), byName: [] };
+  if (query.includes('@')) return { identifier: { kind: 'email', normalized: normalizeEmail(query, rules.foldGmailAddresses).normalized } };
   const phone = looksLikePhone(query) ? normalizePhone(query, rules.defaultCountry) : undefined;
-  const prefix = /[a-z]/i.test(query) ? query.toLowerCase().replace(/\s+/g, ' ') : undefined;
-  const [byPhone, byCode, byName] = await Promise.all([
-    phone?.valid ? byIdentifier('phone', phone.normalized) : [],
-    findCustomerIdByLoyaltyCode(db, merchantId, query),
-    prefix === undefined ? [] : readProfilesByNamePrefix(db, merchantId, prefix),
+  return {
+    identifier: phone?.valid ? { kind: 'phone', normalized: phone.normalized } : undefined,
+    loyaltyCode: parseLoyaltyCode(query) ? query : undefined,
+    namePrefix: /[a-z]/i.test(query) ? query.toLowerCase().replace(/\s+/g, ' ') : undefined,
+  };
+}
+
+/** The one identifier a search looks for when it looks for nothing else (an email; a phone that is no loyalty code). */
+export function soleLookupIdentifier(search: LookupSearch): LookupIdentifier | undefined {
+  return search.loyaltyCode === undefined && search.namePrefix === undefined ? search.identifier : undefined;
+}
+
+/**
+ * Finds active profiles for a register search (`parseLookupQuery`). Exact identifier matches rank
+ * first (the identifier's holders oldest first, then the loyalty code's), then name matches
+ * alphabetically. The reads that do not depend on each other are sent together (on the reader
+ * thread, one round trip instead of one each).
+ */
+export async function findLookupMatches(db: Queryable, merchantId: string, search: LookupSearch): Promise<LookupMatches> {
+  const { identifier, loyaltyCode, namePrefix } = search;
+  const [byIdentifier, byCode, byName] = await Promise.all([
+    identifier ? findCustomerIdsByIdentifier(db, merchantId, identifier.kind, identifier.normalized, lookupResultsMax) : [],
+    loyaltyCode === undefined ? undefined : findCustomerIdByLoyaltyCode(db, merchantId, loyaltyCode),
+    namePrefix === undefined ? [] : readProfilesByNamePrefix(db, merchantId, namePrefix),
   ]);
-  const exactIds = byPhone.slice();
+  const exactIds = byIdentifier.slice();
   if (byCode && !exactIds.includes(byCode)) exactIds.push(byCode);
   return { exactIds: exactIds.slice(0, lookupResultsMax), byName };
 }
 
 /** The ids a register search finds, in their rank (`findLookupMatches`), at most 20. */
 export async function lookupCustomerIds(db: Queryable, merchantId: string, rules: Pick<IdentityRules, 'defaultCountry' | 'foldGmailAddresses'>, rawQuery: string): Promise<string[]> {
-  const { exactIds, byName } = await findLookupMatches(db, merchantId, rules, rawQuery);
+  const { exactIds, byName } = await findLookupMatches(db, merchantId, parseLookupQuery(rawQuery, rules));
   return rankedLookupIds(exactIds, byName);
 }
 
@@ -194,7 +229,7 @@ export interface CustomerLookupProfile extends CustomerSummary {
 // these, joined to each one's loyalty account (one row per customer, by primary key) and linkable
 // emails and phones: one statement instead of one per table on every register search.
 function customerMatches(db: Queryable) {
-  return db.selectFrom('customers').select(['merchant_id', 'id', 'first_name', 'last_name', 'loyalty_code', 'name_search']);
+  return db.selectFrom('customers').select(['merchant_id', 'id', 'first_name', 'last_name', 'loyalty_code', 'name_search', 'created_at']);
 }
 
 function selectLookupProfiles(db: Queryable, matches: ReturnType<typeof customerMatches>) {
@@ -261,6 +296,24 @@ function profilesFromRows(rows: ProfileRow[]): Map<string, CustomerLookupProfile
     if (row.kind === 'phone' && row.value_normalized !== null) profile.phones.push(row.value_normalized);
   }
   return byId;
+}
+
+// A search by one email or phone reads the profiles holding it in one statement, their ids a
+// subquery, instead of the ids first and the profiles by id after; the matches' orders are read
+// the same way and sent with it (src/commands/customer-views.ts, `lookupHolderSummaries`, with
+// what it measured): one round trip to the reader thread instead of two.
+const lookupProfilesOfHolders = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) => selectLookupProfiles(db, customerMatches(db)
+  // The merchant through an expression, as in `buildLookupProfiles`: each id by primary key.
+  .where(sql<string>`(${sql.ref('merchant_id')} || '')`, '=', param('merchantId'))
+  .where('id', 'in', selectIdentifierHolders(db, param('merchantId'), param('kind'), param('normalized'), lookupResultsMax)))
+  .orderBy('customers.created_at')
+  .orderBy('customers.id')
+  .orderBy('customer_identifiers.created_at')
+  .orderBy('customer_identifiers.id'));
+
+/** The active profiles holding `identifier`, oldest first, at most 20, as the register shows them. */
+export async function readLookupProfilesOfHolders(db: Queryable, merchantId: string, identifier: LookupIdentifier): Promise<CustomerLookupProfile[]> {
+  return [...profilesFromRows(await lookupProfilesOfHolders.execute(db, { merchantId, ...identifier })).values()];
 }
 
 /** Active profiles whose name starts with `prefix` (lower case, single spaces), alphabetically, at most 20, as the register shows them. */

@@ -73,18 +73,29 @@ function claimIdentifiers(claim: CustomerClaim, rules: IdentityRules): ClaimedId
 const identifierQueryLimitMax = 101;
 const identifierQueriesByLimit = new Map<number, ReturnType<typeof buildCustomerIdsByIdentifier>>();
 
-function buildCustomerIdsByIdentifier(limit: number) {
-  return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) => db
+/**
+ * The active profiles holding a linkable identifier, oldest first, at most `limit`: their ids
+ * (`customer_id`), alone, to be a subquery of another statement (the register's lookup reads its
+ * matches' profiles and orders in one round trip, src/commands/customer-views.ts). Given values,
+ * or the placeholders of a reused query.
+ */
+export function selectIdentifierHolders(db: Queryable, merchantId: string, kind: IdentifierKind, normalized: string, limit: number) {
+  return db
     .selectFrom('customer_identifiers')
     .innerJoin('customers', (join) => join.onRef('customers.id', '=', 'customer_identifiers.customer_id').onRef('customers.merchant_id', '=', 'customer_identifiers.merchant_id'))
-    .select(['customer_identifiers.customer_id', 'customers.first_name', 'customers.last_name'])
-    .where('customer_identifiers.merchant_id', '=', param('merchantId'))
-    .where('customer_identifiers.kind', '=', param('kind'))
-    .where('customer_identifiers.value_normalized', '=', param('normalized'))
+    .select('customer_identifiers.customer_id')
+    .where('customer_identifiers.merchant_id', '=', merchantId)
+    .where('customer_identifiers.kind', '=', kind)
+    .where('customer_identifiers.value_normalized', '=', normalized)
     .where('customer_identifiers.is_valid', '=', 1)
     .where('customers.state', '=', 'active')
     .orderBy('customers.created_at')
-    .limit(limit));
+    .limit(limit);
+}
+
+function buildCustomerIdsByIdentifier(limit: number) {
+  return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) =>
+    selectIdentifierHolders(db, param('merchantId'), param('kind'), param('normalized'), limit).select(['customers.first_name', 'customers.last_name']));
 }
 
 // Resolving a shopper looks up all her identifiers at once (an order names her email and phone,

@@ -1,4 +1,5 @@
-import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import type { SelectQueryBuilder } from 'kysely';
+import { reuseQuery, type Database, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import type { OrderSummary } from './order-service.ts';
 
@@ -7,16 +8,20 @@ export const recentOrdersCustomersMax = 20;
 
 const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
 
+/** A query of customers' ids (its one column, `customer_id`), to be a subquery; from any tables. */
+export type CustomerIdsQuery = SelectQueryBuilder<Database, any, { customer_id: string }>;
+
 /**
  * The latest orders of each customer, newest first: at most `perCustomerMax` each, ranked per
  * customer so one customer's many orders never crowd out another's (a shared limit over all of
- * them did). Given values, or the placeholders of a reused query.
+ * them did). The customers are ids, or a query of them. Given values, or the placeholders of a
+ * reused query.
  */
-function selectRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax: number) {
-  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds);
+export function selectRecentOrders(db: Queryable, merchantId: string, customers: string[] | CustomerIdsQuery, perCustomerMax: number) {
+  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customers);
   // One customer needs no ranking: the index (merchant_id, customer_id, placed_at) gives her
   // latest orders under a plain limit.
-  if (customerIds.length === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
+  if (Array.isArray(customers) && customers.length === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
   return db
     .selectFrom(ofCustomers
       .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
@@ -34,7 +39,23 @@ function byCustomer(rows: RecentOrderRow[], customerIds: string[], perCustomerMa
   for (const row of rows) {
     const list = result.get(row.customer_id ?? '');
     if (!list || list.length >= perCustomerMax) continue;
-    list.push({ id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency });
+    list.push(orderSummaryOf(row));
+  }
+  return result;
+}
+
+function orderSummaryOf(row: RecentOrderRow): OrderSummary {
+  return { id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency };
+}
+
+/** The rows of `selectRecentOrders` by customer, newest first (a customer without orders has no entry). */
+export function recentOrdersByCustomer(rows: RecentOrderRow[]): Map<string, OrderSummary[]> {
+  const result = new Map<string, OrderSummary[]>();
+  for (const row of rows) {
+    if (row.customer_id === null) continue;
+    let list = result.get(row.customer_id);
+    if (!list) result.set(row.customer_id, (list = []));
+    list.push(orderSummaryOf(row));
   }
   return result;
 }
