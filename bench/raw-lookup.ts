@@ -3,11 +3,12 @@ import type { LookupKind, LookupQuery } from './customer-lookup-data.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { openRawSqlite } from './bench-database.ts';
 
-// The raw storage limit: the same lookups as the engine answers, with the same SELECTs (find the
-// customers; read their profiles with emails, phones and loyalty accounts in one statement, a name
-// search's together with finding them, and their five latest orders, each for all of them at once), as better-sqlite3 statements prepared once, on the
-// same database file. No HTTP, no JSON, no Kysely, no normalization of what was typed: what one
-// core can get out of SQLite for this work.
+// The raw storage limit: the same lookups as the engine answers, with the same SELECTs (read the
+// customers' profiles with emails, phones and loyalty accounts in one statement, and their five
+// latest orders in another: for an email or a phone both find the customers holding it themselves,
+// as a subquery; a name search's profiles are found with it, and their orders read by id), as
+// better-sqlite3 statements prepared once, on the same database file. No HTTP, no JSON, no Kysely,
+// no normalization of what was typed: what one core can get out of SQLite for this work.
 
 const lookupResultsMax = 20;
 const ordersPerCustomer = 5;
@@ -27,11 +28,11 @@ function placeholders(count: number): string {
 
 export function createRawLookup(path: string, merchantId: string) {
   const database = openRawSqlite(path);
-  const byIdentifier = database.prepare<unknown[], string>(`
+  const holders = `
     select ci.customer_id from customer_identifiers ci
     join customers c on c.id = ci.customer_id and c.merchant_id = ci.merchant_id
     where ci.merchant_id = ? and ci.kind = ? and ci.value_normalized = ? and ci.is_valid = 1 and c.state = 'active'
-    order by c.created_at limit ${lookupResultsMax}`).pluck();
+    order by c.created_at limit ${lookupResultsMax}`;
   const profileDetails = `
     left join loyalty_accounts la on la.merchant_id = c.merchant_id and la.customer_id = c.id
     left join customer_identifiers ci on ci.merchant_id = c.merchant_id and ci.customer_id = c.id and ci.kind in ('email', 'phone') and ci.flag is null`;
@@ -42,44 +43,47 @@ export function createRawLookup(path: string, merchantId: string) {
       where merchant_id = ? and state = 'active' and name_search >= ? and name_search < ? order by name_search limit ${lookupResultsMax}
     ) c ${profileDetails}
     order by c.name_search, c.id, ci.created_at, ci.id`);
-  // One statement per count of ids (1 to lookupResultsMax), prepared on first use.
-  const byCount = new Map<number, { profiles: Statement; orders: Statement }>();
-  function statementsFor(count: number) {
-    let statements = byCount.get(count);
-    if (!statements) {
-      statements = {
-        profiles: database.prepare(`
-          select c.id, c.first_name, c.last_name, c.loyalty_code, la.available, la.pending, la.tier, ci.kind, ci.value_normalized from customers c
-          ${profileDetails}
-          where (c.merchant_id || '') = ? and c.id in (${placeholders(count)}) order by ci.created_at, ci.id`),
-        // As the engine: a plain limit for one customer, a ranking per customer for several.
-        orders: database.prepare(count === 1
-          ? `select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency
-             from orders where merchant_id = ? and customer_id in (?) order by placed_at desc, id desc limit ${ordersPerCustomer}`
-          : `select * from (
-               select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency,
-                 row_number() over (partition by customer_id order by placed_at desc, id desc) as recency
-               from orders where merchant_id = ? and customer_id in (${placeholders(count)})
-             ) where recency <= ${ordersPerCustomer} order by placed_at desc, id desc`),
-      };
-      byCount.set(count, statements);
+  // As the engine, an email or a phone: its holders' profiles, and their latest orders ranked per
+  // customer, each statement finding the holders itself.
+  const profilesOfHolders = database.prepare<unknown[], { id: string }>(`
+    select c.id, c.first_name, c.last_name, c.loyalty_code, la.available, la.pending, la.tier, ci.kind, ci.value_normalized from customers c
+    ${profileDetails}
+    where (c.merchant_id || '') = ? and c.id in (${holders}) order by c.created_at, c.id, ci.created_at, ci.id`);
+  const ordersOfHolders = database.prepare(`
+    select * from (
+      select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency,
+        row_number() over (partition by customer_id order by placed_at desc, id desc) as recency
+      from orders where merchant_id = ? and customer_id in (${holders})
+    ) where recency <= ${ordersPerCustomer} order by placed_at desc, id desc`);
+  // A name search's orders: one statement per count of ids (1 to lookupResultsMax), prepared on
+  // first use; as the engine, a plain limit for one customer, a ranking per customer for several.
+  const ordersByCount = new Map<number, Statement>();
+  function ordersOf(count: number): Statement {
+    let statement = ordersByCount.get(count);
+    if (!statement) {
+      statement = database.prepare(count === 1
+        ? `select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency
+           from orders where merchant_id = ? and customer_id in (?) order by placed_at desc, id desc limit ${ordersPerCustomer}`
+        : `select * from (
+             select id, customer_id, channel, source, order_number, location_id, placed_at, total_minor, refunded_minor, currency,
+               row_number() over (partition by customer_id order by placed_at desc, id desc) as recency
+             from orders where merchant_id = ? and customer_id in (${placeholders(count)})
+           ) where recency <= ${ordersPerCustomer} order by placed_at desc, id desc`);
+      ordersByCount.set(count, statement);
     }
-    return statements;
+    return statement;
   }
 
   /** Runs one lookup; returns how many customers it found. */
   function lookup(kind: LookupKind, stored: string): number {
     if (kind === 'name') {
       const ids = [...new Set(profilesByNamePrefix.all(merchantId, stored, `${stored}\uffff`).map((row) => row.id))];
-      if (ids.length > 0) statementsFor(ids.length).orders.all(merchantId, ...ids);
+      if (ids.length > 0) ordersOf(ids.length).all(merchantId, ...ids);
       return ids.length;
     }
-    const ids = byIdentifier.all(merchantId, kind, stored);
-    if (ids.length === 0) return 0;
-    const statements = statementsFor(ids.length);
-    statements.profiles.all(merchantId, ...ids);
-    statements.orders.all(merchantId, ...ids);
-    return ids.length;
+    const found = new Set(profilesOfHolders.all(merchantId, merchantId, kind, stored).map((row) => row.id)).size;
+    ordersOfHolders.all(merchantId, merchantId, kind, stored);
+    return found;
   }
 
   /** Runs random lookups of one kind for `durationMs`, one after another, and times each. */
