@@ -148,6 +148,12 @@ test('an in-memory database has no reader thread: its reads are the engine\'s co
   assert.equal(handle.readDb, handle.db);
 });
 
+/** Keeps the event loop busy for `milliseconds`: the rule then finds it busy, and measures again. */
+function holdEventLoop(milliseconds: number): void {
+  const until = performance.now() + milliseconds;
+  while (performance.now() < until);
+}
+
 test('the reads that may wait on the thread are those it runs in ~600 µs at its time a read, from 2 to 64', () => {
   assert.equal(backlogBound(28), 21, 'lookups by email');
   assert.equal(backlogBound(200), 3, 'name searches');
@@ -175,8 +181,7 @@ test('reads go to the thread while the engine\'s connection is in a transaction 
   assert.equal(useThread(), true, 'a read would wait for the transaction');
   inTransaction = false;
   // The event loop held for 30 ms: busy all of the time since it was last measured.
-  const until = performance.now() + 30;
-  while (performance.now() < until);
+  holdEventLoop(30);
   assert.equal(useThread(), true, 'a busy event loop hands its reads to the thread');
   backlog = 8;
   assert.equal(useThread(), false, 'with eight reads waiting on a thread not measured yet, the busy event loop runs the next itself');
@@ -189,8 +194,7 @@ test('reads go to the thread while the engine\'s connection is in a transaction 
   // The thread ran 100 reads of 100 µs each: six may wait (600 µs), measured at the next window.
   finishedWork.reads += 100;
   finishedWork.micros += 100 * 100;
-  const later = performance.now() + 25;
-  while (performance.now() < later);
+  holdEventLoop(25);
   backlog = 5;
   assert.equal(useThread(), true);
   backlog = 6;
@@ -198,14 +202,12 @@ test('reads go to the thread while the engine\'s connection is in a transaction 
   // Then 40 reads of 20 µs: thirty may wait. (Too few reads since the last window change nothing.)
   finishedWork.reads += 40;
   finishedWork.micros += 40 * 20;
-  const evenLater = performance.now() + 25;
-  while (performance.now() < evenLater);
+  holdEventLoop(25);
   backlog = 29;
   assert.equal(useThread(), true, 'quick reads: more of them wait on the thread');
   finishedWork.reads += 5;
   finishedWork.micros += 5 * 10_000;
-  const lastly = performance.now() + 25;
-  while (performance.now() < lastly);
+  holdEventLoop(25);
   assert.equal(useThread(), true, 'five slow reads are too few to measure the thread by');
   backlog = 0;
   await new Promise((resolve) => setTimeout(resolve, 120));
