@@ -35,13 +35,8 @@ export function selectRecentOrders(db: Queryable, merchantId: string, customers:
 type RecentOrderRow = Awaited<ReturnType<ReturnType<typeof selectRecentOrders>['execute']>>[number];
 
 function byCustomer(rows: RecentOrderRow[], customerIds: string[], perCustomerMax: number): Map<string, OrderSummary[]> {
-  const result = new Map<string, OrderSummary[]>(customerIds.map((id) => [id, []]));
-  for (const row of rows) {
-    const list = result.get(row.customer_id ?? '');
-    if (!list || list.length >= perCustomerMax) continue;
-    list.push(orderSummaryOf(row));
-  }
-  return result;
+  const found = recentOrdersByCustomer(rows);
+  return new Map(customerIds.map((id) => [id, (found.get(id) ?? []).slice(0, perCustomerMax)]));
 }
 
 function orderSummaryOf(row: RecentOrderRow): OrderSummary {
