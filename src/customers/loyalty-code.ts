@@ -2,8 +2,11 @@ import { randomInt } from 'node:crypto';
 
 // Loyalty codes are typed at registers and read off phones: Crockford's base-32 alphabet (no I, L,
 // O or U, so nothing is confused with 1, 0 or V), eight random symbols and one check symbol by the
-// Luhn mod N algorithm, which catches every single mistyped symbol and every swap of two
-// neighbours. Printed as "XXX-XXX-XXX"; dashes, spaces and case are ignored when typed.
+// Luhn mod N algorithm, which catches every single mistyped symbol and every swap of two neighbours
+// but one: 0 and Z (the first and last symbols) swapped leave the sum unchanged, as 09 and 90 do in
+// Luhn's decimal form. Codes are therefore drawn without 0 next to Z, so every swap of two
+// neighbours in an issued code fails the check. Codes already issued keep reading as they did.
+// Printed as "XXX-XXX-XXX"; dashes, spaces and case are ignored when typed.
 
 const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const base = alphabet.length;
@@ -32,10 +35,20 @@ function format(code: string): string {
   return `${code.slice(0, 3)}-${code.slice(3, 6)}-${code.slice(6)}`;
 }
 
+/** True when 0 and Z stand side by side: the one swap of neighbours Luhn mod N cannot see. */
+function hasUndetectableSwap(code: string): boolean {
+  return code.includes('0Z') || code.includes('Z0');
+}
+
 export function generateLoyaltyCode(): string {
-  let payload = '';
-  for (let index = 0; index < payloadLength; index += 1) payload += alphabet[randomInt(base)];
-  return format(payload + checkSymbol(payload));
+  // About one draw in 65 holds 0 next to Z; drawing again keeps the symbols uniformly random
+  // among the codes that remain.
+  for (;;) {
+    let payload = '';
+    for (let index = 0; index < payloadLength; index += 1) payload += alphabet[randomInt(base)];
+    const code = payload + checkSymbol(payload);
+    if (!hasUndetectableSwap(code)) return format(code);
+  }
 }
 
 /**
