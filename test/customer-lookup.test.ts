@@ -86,6 +86,26 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(await lookup(harness, 'nobody@example.com'), []);
   });
 
+  test(`[${dialect}] a profile found by email shows her name as the full profile does: only a first or a last name, none, quotes, accents and emoji`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const db = harness.engine.database.db;
+    const merchantId = harness.demo.merchant.id;
+    const people = [
+      { first: 'Zoë "Zee"', last: 'O\'Brien \\ 🌷', shown: 'Zoë "Zee" O\'Brien \\ 🌷' },
+      { first: 'Madonna', last: null, shown: 'Madonna' },
+      { first: '', last: 'Solo', shown: 'Solo' },
+      { first: null, last: null, shown: '' },
+    ];
+    for (const [index, person] of people.entries()) {
+      const id = `cus_named_${index}`;
+      await db.insertInto('customers').values({ id, merchant_id: merchantId, first_name: person.first, last_name: person.last, name_search: person.shown.toLowerCase(), loyalty_code: null, source_updated_at: null, created_at: createdAt, updated_at: createdAt, state: 'active', merged_into: null, note: null, preferences_json: '{}' }).execute();
+      await db.insertInto('customer_identifiers').values({ id: `cid_named_${index}`, merchant_id: merchantId, customer_id: id, kind: 'email', value_original: `named.${index}@example.com`, value_normalized: `named.${index}@example.com`, is_valid: 1, created_at: createdAt, flag: null, verified: 0 }).execute();
+      const found = await lookup(harness, `Named.${index}@example.com`);
+      assert.deepEqual(found, [await expectedSummary(harness, id)]);
+      assert.equal(found[0]?.name, person.shown);
+    }
+  });
+
   test(`[${dialect}] an email several profiles hold finds each active one, oldest first, each with her own five latest orders`, async (t) => {
     const harness = await withEngine(t, dialect);
     const ids = await seedProfiles(harness);

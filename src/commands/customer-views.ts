@@ -1,17 +1,17 @@
 import {
-  findLookupMatches, getCustomerContactDetails, getCustomerIdentities, lookupResultsMax, parseLookupQuery, rankedLookupIds, readLookupProfiles,
-  readLookupProfilesOfHolders, selectIdentifierHolders, soleLookupIdentifier, type CustomerLookupProfile, type CustomerSummary, type IdentifierKind, type LookupIdentifier,
+  findLookupMatches, getCustomerContactDetails, getCustomerIdentities, parseLookupQuery, rankedLookupIds, readLookupProfiles, soleLookupIdentifier,
+  type CustomerLookupProfile, type CustomerSummary, type LookupSearch,
 } from '../customers/index.ts';
-import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import type { Queryable } from '../db/index.ts';
 import { combineEarnMultipliers, getLoyaltyBalances, listActiveMemberships, listLoyaltyHistory, listLots, membershipEarnMultipliers, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
-import { listRecentOrders, readRecentOrders, recentOrdersByCustomer, selectRecentOrders, type OrderSummary } from '../orders/index.ts';
+import { listRecentOrders, readRecentOrders, type OrderSummary } from '../orders/index.ts';
 import { AppError } from '../shared/app-error.ts';
+import { lookupHoldersAnswer, lookupOrdersPerCustomer } from './lookup-answer.ts';
 import { identityRulesOf } from './resolve-order-customer.ts';
 import { readTierProgress } from './customer-tiers.ts';
 import { membershipView } from './customer-memberships.ts';
 
-const lookupOrdersPerCustomer = 5;
 const profileOrdersMax = 500;
 
 function orderView(order: OrderSummary) {
@@ -46,39 +46,14 @@ function lookupView(merchant: Merchant, profile: CustomerLookupProfile, orders: 
   };
 }
 
-// The latest orders of the profiles holding an identifier, their ids a subquery: read with the
-// profiles (`readLookupProfilesOfHolders`), in the same round trip.
-const lookupOrdersOfHolders = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) =>
-  selectRecentOrders(db, param('merchantId'), selectIdentifierHolders(db, param('merchantId'), param('kind'), param('normalized'), lookupResultsMax), lookupOrdersPerCustomer));
-
 /**
- * A search for one email or phone: the profiles holding it and their orders, both read at once,
- * the holders a subquery of each, one round trip to the reader thread instead of two (the ids,
- * then what to show of them); the holders' index is read twice, on the thread. Saturated at
- * 1,000,000 customers, three alternating pairs: by email 9,545–10,016 lookups a second against
- * 8,542–9,166, by phone 9,444–9,480 against 9,036–9,179; the engine's CPU a lookup 153–165 µs
- * against 166–175 (issue #9).
+ * What the register shows for a search by name or loyalty code: ranked profiles with points and
+ * recent orders from every channel. Each statement is compiled once. A name search reads its
+ * matches with their profiles in one statement; then the exact matches' profiles (phone, loyalty
+ * code, read by id) and everyone's latest orders are read together (found by
+ * bench/customer-lookup.ts, issue #9).
  */
-async function lookupHolderSummaries(db: Queryable, merchant: Merchant, identifier: LookupIdentifier): Promise<CustomerSummaryView[]> {
-  const [profiles, orderRows] = await Promise.all([
-    readLookupProfilesOfHolders(db, merchant.id, identifier),
-    lookupOrdersOfHolders.execute(db, { merchantId: merchant.id, ...identifier }),
-  ]);
-  const orders = recentOrdersByCustomer(orderRows);
-  return profiles.map((profile) => lookupView(merchant, profile, orders.get(profile.id)));
-}
-
-/**
- * What the register shows for a search: ranked profiles with points and recent orders from every
- * channel. Each statement is compiled once. A search for one email or phone reads its matches'
- * profiles and orders at once (`lookupHolderSummaries`); a name search reads its matches with their
- * profiles in one statement; then the exact matches' profiles (phone, loyalty code, read by id) and
- * everyone's latest orders are read together (found by bench/customer-lookup.ts, issue #9).
- */
-export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, query: string): Promise<CustomerSummaryView[]> {
-  const search = parseLookupQuery(query, identityRulesOf(merchant));
-  const identifier = soleLookupIdentifier(search);
-  if (identifier) return lookupHolderSummaries(db, merchant, identifier);
+async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, search: LookupSearch): Promise<CustomerSummaryView[]> {
   const { exactIds, byName } = await findLookupMatches(db, merchant.id, search);
   const ids = rankedLookupIds(exactIds, byName);
   const named = new Map(byName.map((profile) => [profile.id, profile]));
@@ -93,6 +68,18 @@ export async function lookupCustomerSummaries(db: Queryable, merchant: Merchant,
     const profile = profiles.get(id);
     return profile ? [lookupView(merchant, profile, orders.get(id))] : [];
   });
+}
+
+/**
+ * The register's answer to what an associate typed, `{"data":[…]}`, as JSON text. A search for
+ * one email or phone is answered whole by the database (`lookupHoldersAnswer`, lookup-answer.ts);
+ * a name, a loyalty code, or a phone that is also a code is built here from the rows found.
+ */
+export async function lookupAnswer(db: Queryable, merchant: Merchant, query: string): Promise<string> {
+  const search = parseLookupQuery(query, identityRulesOf(merchant));
+  const identifier = soleLookupIdentifier(search);
+  if (identifier) return lookupHoldersAnswer(db, merchant, identifier);
+  return JSON.stringify({ data: await lookupCustomerSummaries(db, merchant, search) });
 }
 
 /** The full profile: identifiers, points, and the whole cross-channel history. */

@@ -298,24 +298,6 @@ function profilesFromRows(rows: ProfileRow[]): Map<string, CustomerLookupProfile
   return byId;
 }
 
-// A search by one email or phone reads the profiles holding it in one statement, their ids a
-// subquery, instead of the ids first and the profiles by id after; the matches' orders are read
-// the same way and sent with it (src/commands/customer-views.ts, `lookupHolderSummaries`, with
-// what it measured): one round trip to the reader thread instead of two.
-const lookupProfilesOfHolders = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; kind: IdentifierKind; normalized: string }>) => selectLookupProfiles(db, customerMatches(db)
-  // The merchant through an expression, as in `buildLookupProfiles`: each id by primary key.
-  .where(sql<string>`(${sql.ref('merchant_id')} || '')`, '=', param('merchantId'))
-  .where('id', 'in', selectIdentifierHolders(db, param('merchantId'), param('kind'), param('normalized'), lookupResultsMax)))
-  .orderBy('customers.created_at')
-  .orderBy('customers.id')
-  .orderBy('customer_identifiers.created_at')
-  .orderBy('customer_identifiers.id'));
-
-/** The active profiles holding `identifier`, oldest first, at most 20, as the register shows them. */
-export async function readLookupProfilesOfHolders(db: Queryable, merchantId: string, identifier: LookupIdentifier): Promise<CustomerLookupProfile[]> {
-  return [...profilesFromRows(await lookupProfilesOfHolders.execute(db, { merchantId, ...identifier })).values()];
-}
-
 /** Active profiles whose name starts with `prefix` (lower case, single spaces), alphabetically, at most 20, as the register shows them. */
 async function readProfilesByNamePrefix(db: Queryable, merchantId: string, prefix: string): Promise<CustomerLookupProfile[]> {
   return [...profilesFromRows(await lookupProfilesByNamePrefix.execute(db, { merchantId, from: prefix, below: `${prefix}\uffff` })).values()];

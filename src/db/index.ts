@@ -6,5 +6,6 @@ export { inSavepoint, type SavepointOutcome } from './savepoint.ts';
 export { lockKeysForTransaction } from './transaction-locks.ts';
 export { forgetKeptReads, keepReadsForTransaction, keptRead } from './transaction-memo.ts';
 export type { ReadPlus, ThreadStatement, ThreadWriteOutcome, ThreadWriteUnit, WriterThread } from './writer-thread.ts';
+export { jsonSql, jsonText, type JsonSql } from './json-sql.ts';
 export { reuseQuery, type ParameterPlaceholders, type ReusableQuery } from './compiled-query.ts';
 export type * from './schema.ts';

@@ -1,5 +1,4 @@
-import type { SelectQueryBuilder } from 'kysely';
-import { reuseQuery, type Database, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
+import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import { assert } from '../shared/app-error.ts';
 import type { OrderSummary } from './order-service.ts';
 
@@ -8,20 +7,16 @@ export const recentOrdersCustomersMax = 20;
 
 const columns = ['id', 'customer_id', 'channel', 'source', 'order_number', 'location_id', 'placed_at', 'total_minor', 'refunded_minor', 'currency'] as const;
 
-/** A query of customers' ids (its one column, `customer_id`), to be a subquery; from any tables. */
-export type CustomerIdsQuery = SelectQueryBuilder<Database, any, { customer_id: string }>;
-
 /**
  * The latest orders of each customer, newest first: at most `perCustomerMax` each, ranked per
  * customer so one customer's many orders never crowd out another's (a shared limit over all of
- * them did). The customers are ids, or a query of them. Given values, or the placeholders of a
- * reused query.
+ * them did). Given values, or the placeholders of a reused query.
  */
-export function selectRecentOrders(db: Queryable, merchantId: string, customers: string[] | CustomerIdsQuery, perCustomerMax: number) {
-  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customers);
+function selectRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax: number) {
+  const ofCustomers = db.selectFrom('orders').select(columns).where('merchant_id', '=', merchantId).where('customer_id', 'in', customerIds);
   // One customer needs no ranking: the index (merchant_id, customer_id, placed_at) gives her
   // latest orders under a plain limit.
-  if (Array.isArray(customers) && customers.length === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
+  if (customerIds.length === 1) return ofCustomers.orderBy('placed_at', 'desc').orderBy('id', 'desc').limit(perCustomerMax);
   return db
     .selectFrom(ofCustomers
       .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('customer_id').orderBy('placed_at', 'desc').orderBy('id', 'desc')).as('recency'))
@@ -44,7 +39,7 @@ function orderSummaryOf(row: RecentOrderRow): OrderSummary {
 }
 
 /** The rows of `selectRecentOrders` by customer, newest first (a customer without orders has no entry). */
-export function recentOrdersByCustomer(rows: RecentOrderRow[]): Map<string, OrderSummary[]> {
+function recentOrdersByCustomer(rows: RecentOrderRow[]): Map<string, OrderSummary[]> {
   const result = new Map<string, OrderSummary[]>();
   for (const row of rows) {
     if (row.customer_id === null) continue;

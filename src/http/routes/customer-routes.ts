@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeCustomer, describeLoyalty, lookupCustomerSummaries } from '../../commands/index.ts';
+import { describeCustomer, describeLoyalty, lookupAnswer } from '../../commands/index.ts';
 import type { AppInstance, RouteDependencies } from '../app-instance.ts';
 import { merchantOf } from '../auth.ts';
 
@@ -23,14 +23,15 @@ export function registerCustomerRoutes(app: AppInstance, { database }: RouteDepe
       querystring: z.object({ q: z.string().describe('What the associate typed: "(613) 555-0142", "JANE.DOE@example.com", a loyalty code or "jan"') }),
       response: { 200: customerLookupAnswer },
     },
-    // The schema above documents the answer; the answer is built to it by one typed function
-    // (lookupCustomerSummaries), so it is written out as it is instead of re-checked by zod on
-    // every search: zod's encoding cost more than the JSON itself, most for a name search's 20
-    // profiles (found by bench/customer-lookup.ts, issue #9).
-    serializerCompiler: () => (data) => JSON.stringify(data),
-    // Its reads need only what is committed: on SQLite they run on the reader thread while the event
-    // loop is busy, which then answers other requests meanwhile (src/db/reader-thread.ts).
-  }, async (request) => ({ data: await lookupCustomerSummaries(database.readDb, merchantOf(request), request.query.q) }));
+    // The schema above documents the answer, which arrives as JSON text, built whole by the
+    // database for a search by email or phone (commands/lookup-answer.ts): sent as it is, never
+    // parsed and written out again. Its reads need only what is committed: on SQLite they run on
+    // the reader thread while the event loop is busy, which then answers other requests meanwhile
+    // (src/db/reader-thread.ts).
+  }, async (request, reply) => {
+    const answer = await lookupAnswer(database.readDb, merchantOf(request), request.query.q);
+    return reply.header('content-type', 'application/json; charset=utf-8').send(answer as unknown as z.infer<typeof customerLookupAnswer>);
+  });
 
   // The profile and the loyalty page the register opens next read what is committed too, on the
   // reader thread while the event loop is busy: saturated at 1,000,000 customers (three
