@@ -1,14 +1,9 @@
-import {
-  findLookupMatches, getCustomerContactDetails, getCustomerIdentities, parseLookupQuery, rankedLookupIds, readLookupProfiles, soleLookupIdentifier,
-  type CustomerLookupProfile, type CustomerSummary, type LookupSearch,
-} from '../customers/index.ts';
+import { getCustomerContactDetails, getCustomerIdentities, type CustomerSummary } from '../customers/index.ts';
 import type { Queryable } from '../db/index.ts';
 import { combineEarnMultipliers, getLoyaltyBalances, listActiveMemberships, listLoyaltyHistory, listLots, membershipEarnMultipliers, type LoyaltyBalance } from '../loyalty/index.ts';
 import type { Merchant } from '../merchants/index.ts';
-import { listRecentOrders, readRecentOrders, type OrderSummary } from '../orders/index.ts';
+import { listRecentOrders, type OrderSummary } from '../orders/index.ts';
 import { AppError } from '../shared/app-error.ts';
-import { lookupHoldersAnswer, lookupOrdersPerCustomer } from './lookup-answer.ts';
-import { identityRulesOf } from './resolve-order-customer.ts';
 import { readTierProgress } from './customer-tiers.ts';
 import { membershipView } from './customer-memberships.ts';
 
@@ -36,51 +31,6 @@ function summaryView(identity: CustomerSummary, balance: LoyaltyBalance | undefi
 }
 
 export type CustomerSummaryView = ReturnType<typeof summaryView>;
-
-function lookupView(merchant: Merchant, profile: CustomerLookupProfile, orders: OrderSummary[] | undefined) {
-  return {
-    id: profile.id, name: profile.name, emails: profile.emails, phones: profile.phones, loyalty_code: profile.loyaltyCode,
-    // A customer without a loyalty account shows the base tier, as getLoyaltyBalances reads her.
-    loyalty: { available: profile.loyalty.available, pending: profile.loyalty.pending, tier: profile.loyalty.tier ?? merchant.settings.loyalty.baseTier },
-    orders: (orders ?? []).map(orderView),
-  };
-}
-
-/**
- * What the register shows for a search by name or loyalty code: ranked profiles with points and
- * recent orders from every channel. Each statement is compiled once. A name search reads its
- * matches with their profiles in one statement; then the exact matches' profiles (phone, loyalty
- * code, read by id) and everyone's latest orders are read together (found by
- * bench/customer-lookup.ts, issue #9).
- */
-async function lookupCustomerSummaries(db: Queryable, merchant: Merchant, search: LookupSearch): Promise<CustomerSummaryView[]> {
-  const { exactIds, byName } = await findLookupMatches(db, merchant.id, search);
-  const ids = rankedLookupIds(exactIds, byName);
-  const named = new Map(byName.map((profile) => [profile.id, profile]));
-  // Both reads need only the ids: sent together, the reader thread runs the second as soon as the
-  // first is done instead of after a turn of the event loop.
-  const [exact, orders] = await Promise.all([
-    readLookupProfiles(db, merchant.id, exactIds.filter((id) => !named.has(id))),
-    readRecentOrders(db, merchant.id, ids, lookupOrdersPerCustomer),
-  ]);
-  const profiles = new Map([...named, ...exact.map((profile) => [profile.id, profile] as const)]);
-  return ids.flatMap((id) => {
-    const profile = profiles.get(id);
-    return profile ? [lookupView(merchant, profile, orders.get(id))] : [];
-  });
-}
-
-/**
- * The register's answer to what an associate typed, `{"data":[…]}`, as JSON text. A search for
- * one email or phone is answered whole by the database (`lookupHoldersAnswer`, lookup-answer.ts);
- * a name, a loyalty code, or a phone that is also a code is built here from the rows found.
- */
-export async function lookupAnswer(db: Queryable, merchant: Merchant, query: string): Promise<string> {
-  const search = parseLookupQuery(query, identityRulesOf(merchant));
-  const identifier = soleLookupIdentifier(search);
-  if (identifier) return lookupHoldersAnswer(db, merchant, identifier);
-  return JSON.stringify({ data: await lookupCustomerSummaries(db, merchant, search) });
-}
 
 /** The full profile: identifiers, points, and the whole cross-channel history. */
 export async function describeCustomer(db: Queryable, merchant: Merchant, customerId: string) {

@@ -8,6 +8,7 @@ export * from './record-pos-sale.ts';
 export * from './announce-changes.ts';
 export * from './resolve-order-customer.ts';
 export * from './customer-views.ts';
+export * from './lookup-answer.ts';
 export * from './adjust-stock.ts';
 export * from './merge-customers.ts';
 export * from './scan-duplicates.ts';

@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import { reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
-import { AppError, assert } from '../shared/app-error.ts';
-import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier, selectIdentifierHolders } from './customer-service.ts';
+import { AppError } from '../shared/app-error.ts';
+import { findCustomerIdByLoyaltyCode, findCustomerIdsByIdentifier } from './customer-service.ts';
 import { parseLoyaltyCode } from './loyalty-code.ts';
 import { normalizeEmail, normalizePhone, type IdentifierKind, type IdentityRules } from './normalize-identifier.ts';
 
@@ -142,11 +141,11 @@ function looksLikePhone(query: string): boolean {
 
 /**
  * What a register search found: the exact matches (a phone as typed, a loyalty code, an email) as
- * ids in their rank, then the name matches alphabetically with what the register shows of each.
+ * ids in their rank, then the name matches' ids alphabetically.
  */
 export interface LookupMatches {
   exactIds: string[];
-  byName: CustomerLookupProfile[];
+  nameIds: string[];
 }
 
 /** An identifier a register search names exactly. */
@@ -190,136 +189,62 @@ export function soleLookupIdentifier(search: LookupSearch): LookupIdentifier | u
 }
 
 /**
- * Finds active profiles for a register search (`parseLookupQuery`). Exact identifier matches rank
- * first (the identifier's holders oldest first, then the loyalty code's), then name matches
- * alphabetically. The reads that do not depend on each other are sent together (on the reader
- * thread, one round trip instead of one each).
+ * Finds active profiles for a register search (`parseLookupQuery`), as ids. Exact identifier
+ * matches rank first (the identifier's holders oldest first, then the loyalty code's), then name
+ * matches alphabetically. The reads that do not depend on each other are sent together (on the
+ * reader thread, one round trip instead of one each).
  */
 export async function findLookupMatches(db: Queryable, merchantId: string, search: LookupSearch): Promise<LookupMatches> {
   const { identifier, loyaltyCode, namePrefix } = search;
-  const [byIdentifier, byCode, byName] = await Promise.all([
+  const [byIdentifier, byCode, nameIds] = await Promise.all([
     identifier ? findCustomerIdsByIdentifier(db, merchantId, identifier.kind, identifier.normalized, lookupResultsMax) : [],
     loyaltyCode === undefined ? undefined : findCustomerIdByLoyaltyCode(db, merchantId, loyaltyCode),
-    namePrefix === undefined ? [] : readProfilesByNamePrefix(db, merchantId, namePrefix),
+    namePrefix === undefined ? [] : findCustomerIdsByNamePrefix(db, merchantId, namePrefix),
   ]);
   const exactIds = byIdentifier.slice();
   if (byCode && !exactIds.includes(byCode)) exactIds.push(byCode);
-  return { exactIds: exactIds.slice(0, lookupResultsMax), byName };
+  return { exactIds: exactIds.slice(0, lookupResultsMax), nameIds };
 }
 
 /** The ids a register search finds, in their rank (`findLookupMatches`), at most 20. */
 export async function lookupCustomerIds(db: Queryable, merchantId: string, rules: Pick<IdentityRules, 'defaultCountry' | 'foldGmailAddresses'>, rawQuery: string): Promise<string[]> {
-  const { exactIds, byName } = await findLookupMatches(db, merchantId, parseLookupQuery(rawQuery, rules));
-  return rankedLookupIds(exactIds, byName);
+  return rankedLookupIds(await findLookupMatches(db, merchantId, parseLookupQuery(rawQuery, rules)));
 }
 
 /** The exact matches, then the name matches not among them, at most 20. */
-export function rankedLookupIds(exactIds: string[], byName: CustomerLookupProfile[]): string[] {
+export function rankedLookupIds({ exactIds, nameIds }: LookupMatches): string[] {
   const ids = exactIds.slice();
-  for (const profile of byName) if (!ids.includes(profile.id)) ids.push(profile.id);
+  for (const id of nameIds) if (!ids.includes(id)) ids.push(id);
   return ids.slice(0, lookupResultsMax);
 }
 
-/** A search result with the points shown beside it: `available` and `pending` are 0 and `tier` null without a loyalty account. */
-export interface CustomerLookupProfile extends CustomerSummary {
-  loyalty: { available: number; pending: number; tier: string | null };
-}
-
-// The customers' columns a register search needs, read once: a search's matches are a subquery of
-// these, joined to each one's loyalty account (one row per customer, by primary key) and linkable
-// emails and phones: one statement instead of one per table on every register search.
-function customerMatches(db: Queryable) {
-  return db.selectFrom('customers').select(['merchant_id', 'id', 'first_name', 'last_name', 'loyalty_code', 'name_search', 'created_at']);
-}
-
-function selectLookupProfiles(db: Queryable, matches: ReturnType<typeof customerMatches>) {
-  return db
-    .selectFrom(matches.as('customers'))
-    .leftJoin('loyalty_accounts', (join) => join
-      .onRef('loyalty_accounts.merchant_id', '=', 'customers.merchant_id')
-      .onRef('loyalty_accounts.customer_id', '=', 'customers.id'))
-    .leftJoin('customer_identifiers', (join) => join
-      .onRef('customer_identifiers.merchant_id', '=', 'customers.merchant_id')
-      .onRef('customer_identifiers.customer_id', '=', 'customers.id')
-      .on('customer_identifiers.kind', 'in', ['email', 'phone'])
-      .on('customer_identifiers.flag', 'is', null))
-    .select([
-      'customers.id', 'customers.first_name', 'customers.last_name', 'customers.loyalty_code',
-      'loyalty_accounts.available', 'loyalty_accounts.pending', 'loyalty_accounts.tier',
-      'customer_identifiers.kind', 'customer_identifiers.value_normalized',
-    ]);
-}
-
-function buildLookupProfiles(count: number) {
-  return reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; customerIds: string[] }>) => selectLookupProfiles(db, customerMatches(db)
-    // The merchant is compared through an expression on purpose: given `merchant_id = ?` and
-    // `id in (...)`, SQLite's planner (without ANALYZE statistics, as the engine runs) takes the
-    // loyalty-code index for the merchant alone and reads every profile of the merchant (0.1 s of
-    // CPU per name search at 100k customers, growing with them); through the expression it looks
-    // up each id by primary key. PostgreSQL plans it the same way either way. (SQLite flattens
-    // the subquery into the join.)
-    .where(sql<string>`(${sql.ref('merchant_id')} || '')`, '=', param('merchantId'))
-    .where('id', 'in', param.list('customerIds', count)))
-    .orderBy('customer_identifiers.created_at')
-    .orderBy('customer_identifiers.id'));
-}
-
-// A name search reads its matches with their profiles in one statement: the prefix's range of the
-// name index gives the customers' rows, which are joined to their details, instead of their ids
-// first and then each customer again by id (at 1,000,000 customers the SQL of a 20-profile name
-// search took ~205 µs against ~260, bench/customer-lookup.ts, issue #9).
-const lookupProfilesByNamePrefix = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; from: string; below: string }>) => selectLookupProfiles(db, customerMatches(db)
-  .where('merchant_id', '=', param('merchantId'))
-  .where('state', '=', 'active')
-  .where('name_search', '>=', param('from'))
-  .where('name_search', '<', param('below'))
-  .orderBy('name_search')
-  .limit(lookupResultsMax))
-  .orderBy('customers.name_search')
-  .orderBy('customers.id')
-  .orderBy('customer_identifiers.created_at')
-  .orderBy('customer_identifiers.id'));
-
-type ProfileRow = Awaited<ReturnType<typeof lookupProfilesByNamePrefix.execute>>[number];
-
-/** One profile per customer from the joined rows (several per customer, one per email or phone), in the order they first appear. */
-function profilesFromRows(rows: ProfileRow[]): Map<string, CustomerLookupProfile> {
-  const byId = new Map<string, CustomerLookupProfile>();
-  for (const row of rows) {
-    let profile = byId.get(row.id);
-    if (!profile) {
-      const loyalty = { available: row.available ?? 0, pending: row.pending ?? 0, tier: row.tier };
-      profile = { id: row.id, name: [row.first_name, row.last_name].filter(Boolean).join(' '), emails: [], phones: [], loyaltyCode: row.loyalty_code, loyalty };
-      byId.set(row.id, profile);
-    }
-    if (row.kind === 'email' && row.value_normalized !== null) profile.emails.push(row.value_normalized);
-    if (row.kind === 'phone' && row.value_normalized !== null) profile.phones.push(row.value_normalized);
-  }
-  return byId;
-}
-
-/** Active profiles whose name starts with `prefix` (lower case, single spaces), alphabetically, at most 20, as the register shows them. */
-async function readProfilesByNamePrefix(db: Queryable, merchantId: string, prefix: string): Promise<CustomerLookupProfile[]> {
-  return [...profilesFromRows(await lookupProfilesByNamePrefix.execute(db, { merchantId, from: prefix, below: `${prefix}\uffff` })).values()];
-}
-
-// One compiled query per count of ids (1 to lookupResultsMax), built on first use.
-const lookupProfilesByCount = new Map<number, ReturnType<typeof buildLookupProfiles>>();
-
 /**
- * What the register shows of each profile a search found, in the order of `customerIds`, in one
- * statement: name, linkable emails and phones (oldest first), loyalty code, and the loyalty
- * account's points and tier.
- * Example: `const [jane] = await readLookupProfiles(db, merchantId, await lookupCustomerIds(...))`.
+ * The active profiles whose name starts with `prefix` (lower case, single spaces), at most 20, as
+ * a subquery of their ids (`customer_id`) and `name_search`: the prefix's range of the name index,
+ * read in its order until 20 are found (sort them by `name_search`, then id, for the register).
+ * Given values, or the placeholders of a reused query.
  */
-export async function readLookupProfiles(db: Queryable, merchantId: string, customerIds: string[]): Promise<CustomerLookupProfile[]> {
-  if (customerIds.length === 0) return [];
-  assert(customerIds.length <= lookupResultsMax, `at most ${lookupResultsMax} profiles at once (${customerIds.length})`);
-  let query = lookupProfilesByCount.get(customerIds.length);
-  if (!query) {
-    query = buildLookupProfiles(customerIds.length);
-    lookupProfilesByCount.set(customerIds.length, query);
-  }
-  const byId = profilesFromRows(await query.execute(db, { merchantId, customerIds }));
-  return customerIds.flatMap((id) => byId.get(id) ?? []);
+export function selectNamePrefixMatches(db: Queryable, merchantId: string, prefix: { from: string; below: string }) {
+  return db.selectFrom('customers')
+    .select(['id as customer_id', 'name_search'])
+    .where('merchant_id', '=', merchantId)
+    .where('state', '=', 'active')
+    .where('name_search', '>=', prefix.from)
+    .where('name_search', '<', prefix.below)
+    .orderBy('name_search')
+    .limit(lookupResultsMax);
+}
+
+/** The range of `name_search` values that start with `prefix`. */
+export function namePrefixRange(prefix: string): { from: string; below: string } {
+  return { from: prefix, below: `${prefix}\uffff` };
+}
+
+const customerIdsByNamePrefix = reuseQuery((db, param: ParameterPlaceholders<{ merchantId: string; from: string; below: string }>) =>
+  db.selectFrom(selectNamePrefixMatches(db, param('merchantId'), { from: param('from'), below: param('below') }).as('matches'))
+    .select('customer_id').orderBy('name_search').orderBy('customer_id'));
+
+/** Active profiles whose name starts with `prefix`, alphabetically, at most 20, as ids. */
+async function findCustomerIdsByNamePrefix(db: Queryable, merchantId: string, prefix: string): Promise<string[]> {
+  return (await customerIdsByNamePrefix.execute(db, { merchantId, ...namePrefixRange(prefix) })).map((row) => row.customer_id);
 }

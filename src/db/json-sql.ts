@@ -14,6 +14,8 @@ export interface JsonSql {
   array(value: Expression<unknown>, orderBy: RawBuilder<unknown>): RawBuilder<unknown>;
   /** A value that is JSON held as text (a subquery's, a derived table's column), nested as JSON instead of as a string. */
   nested(value: Expression<unknown>): RawBuilder<unknown>;
+  /** The elements of a JSON array given as text, as a derived table: `value` (as text) and its `position` from 0. */
+  elements(arrayText: unknown): RawBuilder<unknown>;
 }
 
 const sqliteJson: JsonSql = {
@@ -21,6 +23,7 @@ const sqliteJson: JsonSql = {
   array: (value, orderBy) => sql`json_group_array(${value} order by ${orderBy})`,
   // SQLite knows a text is JSON only straight from a JSON function; json() says so again.
   nested: (value) => sql`json(${value})`,
+  elements: (arrayText) => sql`(select value, key as position from json_each(${arrayText}))`,
 };
 
 const postgresJson: JsonSql = {
@@ -28,6 +31,7 @@ const postgresJson: JsonSql = {
   // json_agg over no rows is NULL, not an empty array.
   array: (value, orderBy) => sql`coalesce(json_agg(${value} order by ${orderBy}), '[]'::json)`,
   nested: (value) => sql`${value}`,
+  elements: (arrayText) => sql`(select value, position - 1 as position from json_array_elements_text(${arrayText}::json) with ordinality as elements(value, position))`,
 };
 
 /** The JSON functions of the database `db` runs on. */
