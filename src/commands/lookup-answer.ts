@@ -1,7 +1,7 @@
 import { sql, type Compilable, type RawBuilder } from 'kysely';
 import {
   findLookupMatches, lookupResultsMax, namePrefixRange, parseLookupQuery, rankedLookupIds, selectIdentifierHolders, selectNamePrefixMatches,
-  type IdentifierKind, type LookupIdentifier,
+  soleLookupIdentifier, type IdentifierKind,
 } from '../customers/index.ts';
 import { jsonSql, jsonText, reuseQuery, type ParameterPlaceholders, type Queryable } from '../db/index.ts';
 import type { Merchant } from '../merchants/index.ts';
@@ -18,8 +18,10 @@ import { identityRulesOf } from './resolve-order-customer.ts';
 // (src/db/reader-thread.ts), and rows sent back were copied between threads, mapped into the answer
 // and serialised on the event loop, the busier thread. Saturated at 1,000,000 customers, three
 // alternating pairs of 5 s runs against the profiles and orders read as rows: by email
-// 10,506–12,200 lookups a second against 8,315–9,572, by phone 10,644–11,855 against 8,981–9,008;
-// the engine's CPU a lookup 111–135 µs against 159–181 (issue #9, bench/customer-lookup.ts).
+// 10,506–12,200 lookups a second against 8,315–9,572, by phone 10,644–11,855 against 8,981–9,008
+// (the engine's CPU a lookup 111–135 µs against 159–181); by a name prefix, 20 profiles with their
+// orders, 3,028–3,383 against 2,370–2,508 (499–549 µs against 671–709) (issue #9,
+// bench/customer-lookup.ts).
 
 /** How many of a shopper's latest orders the register's lookup shows beside her. */
 export const lookupOrdersPerCustomer = 5;
@@ -96,11 +98,12 @@ const rankedAnswer = reuseQuery((db, param: ParameterPlaceholders<Searched<{ ran
 export async function lookupAnswer(db: Queryable, merchant: Merchant, query: string): Promise<string> {
   const search = parseLookupQuery(query, identityRulesOf(merchant));
   const searched = { merchantId: merchant.id, baseTier: merchant.settings.loyalty.baseTier };
-  const { identifier, loyaltyCode, namePrefix } = search;
+  const identifier = soleLookupIdentifier(search);
+  const namePrefix = search.identifier === undefined && search.loyaltyCode === undefined ? search.namePrefix : undefined;
   let rows: { answer: unknown }[];
-  if (identifier && loyaltyCode === undefined && namePrefix === undefined) {
-    rows = await holdersAnswer.execute(db, { ...searched, ...(identifier satisfies LookupIdentifier) });
-  } else if (namePrefix !== undefined && identifier === undefined && loyaltyCode === undefined) {
+  if (identifier) {
+    rows = await holdersAnswer.execute(db, { ...searched, ...identifier });
+  } else if (namePrefix !== undefined) {
     rows = await namePrefixAnswer.execute(db, { ...searched, ...namePrefixRange(namePrefix) });
   } else {
     const ids = rankedLookupIds(await findLookupMatches(db, merchant.id, search));

@@ -25,32 +25,20 @@ function selectRecentOrders(db: Queryable, merchantId: string, customerIds: stri
 
 type RecentOrderRow = Awaited<ReturnType<ReturnType<typeof selectRecentOrders>['execute']>>[number];
 
-function byCustomer(rows: RecentOrderRow[], customerIds: string[], perCustomerMax: number): Map<string, OrderSummary[]> {
-  const found = recentOrdersByCustomer(rows);
-  return new Map(customerIds.map((id) => [id, (found.get(id) ?? []).slice(0, perCustomerMax)]));
-}
-
 function orderSummaryOf(row: RecentOrderRow): OrderSummary {
   return { id: row.id, customerId: row.customer_id, channel: row.channel, source: row.source, orderNumber: row.order_number, locationId: row.location_id, placedAt: row.placed_at, totalMinor: row.total_minor, refundedMinor: row.refunded_minor, currency: row.currency };
 }
 
-/** The rows of `selectRecentOrders` by customer, newest first (a customer without orders has no entry). */
-function recentOrdersByCustomer(rows: RecentOrderRow[]): Map<string, OrderSummary[]> {
-  const result = new Map<string, OrderSummary[]>();
-  for (const row of rows) {
-    if (row.customer_id === null) continue;
-    let list = result.get(row.customer_id);
-    if (!list) result.set(row.customer_id, (list = []));
-    list.push(orderSummaryOf(row));
-  }
-  return result;
-}
-
 /**
  * The most recent orders of each customer, newest first, from every channel, for any number of
- * customers (a profile's history, the orders found for a search).
+ * customers (a profile's history, the orders found for a search); a customer without orders has an
+ * empty list.
  */
 export async function listRecentOrders(db: Queryable, merchantId: string, customerIds: string[], perCustomerMax = 10): Promise<Map<string, OrderSummary[]>> {
-  if (customerIds.length === 0) return new Map();
-  return byCustomer(await selectRecentOrders(db, merchantId, customerIds, perCustomerMax).execute(), customerIds, perCustomerMax);
+  const result = new Map(customerIds.map((id) => [id, [] as OrderSummary[]]));
+  if (customerIds.length === 0) return result;
+  for (const row of await selectRecentOrders(db, merchantId, customerIds, perCustomerMax).execute()) {
+    if (row.customer_id !== null) result.get(row.customer_id)?.push(orderSummaryOf(row));
+  }
+  return result;
 }
