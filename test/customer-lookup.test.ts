@@ -5,10 +5,10 @@ import { customerLookupAnswer } from '../src/http/routes/customer-routes.ts';
 import { DIALECTS } from './support/databases.ts';
 import { startTestEngine, type TestEngine } from './support/engine-harness.ts';
 
-// The register's lookup reads through its own compiled statements (profiles joined to loyalty
-// accounts, recent orders per count of customers) and writes its answer without zod re-checking
-// it (issue #9). These tests prove that it answers exactly what the full profile says, in the
-// documented shape, for one customer and for several.
+// The register's lookup is answered whole by one statement that writes its JSON, in SQLite's or
+// PostgreSQL's JSON functions (src/commands/lookup-answer.ts, issue #9), apart from the full
+// profile's code. These tests prove that it answers exactly what the full profile says, in the
+// documented shape, for one customer and for several, by every kind of search.
 
 const createdAt = '2025-03-01T10:00:00.000Z';
 
