@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import fc from 'fast-check';
 import { generateLoyaltyCode } from '../src/customers/index.ts';
 import { customerLookupAnswer } from '../src/http/routes/customer-routes.ts';
 import { DIALECTS } from './support/databases.ts';
@@ -104,6 +105,25 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(found, [await expectedSummary(harness, id)]);
       assert.equal(found[0]?.name, person.shown);
     }
+  });
+
+  test(`[${dialect}] any name a shopper gives, control characters, quotes, backslashes and any script included, reads back from a lookup as from her full profile`, async (t) => {
+    const harness = await withEngine(t, dialect);
+    const db = harness.engine.database.db;
+    const merchantId = harness.demo.merchant.id;
+    // Text as a person or a channel may send it: any Unicode scalar value but NUL (PostgreSQL's
+    // text refuses it), JSON's specials more often than chance would pick them.
+    const specials = fc.constantFrom('"', '\\', '\n', '\t', '\u0001', '\u001f', '\u007f', '\u2028', '\u00e9', '\u{1f337}', ' ');
+    const nameText = fc.array(fc.oneof(specials, fc.string({ unit: 'grapheme', maxLength: 3 })), { maxLength: 8 }).map((parts) => parts.join('').replaceAll('\u0000', ''));
+    let index = 0;
+    await fc.assert(fc.asyncProperty(fc.option(nameText), fc.option(nameText), async (first, last) => {
+      index += 1;
+      const id = `cus_any_name_${index}`;
+      const email = `any.name.${index}@example.com`;
+      await db.insertInto('customers').values({ id, merchant_id: merchantId, first_name: first, last_name: last, name_search: `any name ${index}`, loyalty_code: null, source_updated_at: null, created_at: createdAt, updated_at: createdAt, state: 'active', merged_into: null, note: null, preferences_json: '{}' }).execute();
+      await db.insertInto('customer_identifiers').values({ id: `cid_any_name_${index}`, merchant_id: merchantId, customer_id: id, kind: 'email', value_original: email, value_normalized: email, is_valid: 1, created_at: createdAt, flag: null, verified: 0 }).execute();
+      assert.deepEqual(await lookup(harness, email), [await expectedSummary(harness, id)]);
+    }), { numRuns: 40 });
   });
 
   test(`[${dialect}] an email several profiles hold finds each active one, oldest first, each with her own five latest orders`, async (t) => {
