@@ -30,6 +30,8 @@ export function registerCustomerRoutes(app: AppInstance, { database }: RouteDepe
     // (src/db/reader-thread.ts).
   }, async (request, reply) => {
     const answer = await lookupAnswer(database.readDb, merchantOf(request), request.query.q);
+    // The type provider types the payload as the schema's object; Fastify sends a string with a
+    // JSON content type as it is, without the schema's serializer.
     return reply.header('content-type', 'application/json; charset=utf-8').send(answer as unknown as z.infer<typeof customerLookupAnswer>);
   });
 
