@@ -30,8 +30,6 @@ function summaryView(identity: CustomerSummary, balance: LoyaltyBalance | undefi
   return { id: identity.id, name: identity.name, emails: identity.emails, phones: identity.phones, loyalty_code: identity.loyaltyCode, loyalty: loyaltyView(balance), orders: orders.map(orderView) };
 }
 
-export type CustomerSummaryView = ReturnType<typeof summaryView>;
-
 /** The full profile: identifiers, points, and the whole cross-channel history. */
 export async function describeCustomer(db: Queryable, merchant: Merchant, customerId: string) {
   const [identity] = await getCustomerIdentities(db, merchant.id, [customerId]);

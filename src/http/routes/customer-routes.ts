@@ -23,9 +23,8 @@ export function registerCustomerRoutes(app: AppInstance, { database }: RouteDepe
       querystring: z.object({ q: z.string().describe('What the associate typed: "(613) 555-0142", "JANE.DOE@example.com", a loyalty code or "jan"') }),
       response: { 200: customerLookupAnswer },
     },
-    // The schema above documents the answer, which arrives as JSON text, built whole by the
-    // database for a search by email or phone (commands/lookup-answer.ts): sent as it is, never
-    // parsed and written out again. Its reads need only what is committed: on SQLite they run on
+    // The schema above documents the answer, which arrives as JSON text written whole by the
+    // database (commands/lookup-answer.ts): sent as it is, never parsed and written out again. Its reads need only what is committed: on SQLite they run on
     // the reader thread while the event loop is busy, which then answers other requests meanwhile
     // (src/db/reader-thread.ts).
   }, async (request, reply) => {
